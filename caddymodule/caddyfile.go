@@ -1,0 +1,176 @@
+package caddymodule
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	screenshotcenter_webhook [<matcher>] {
+//	    secret <value>...               # repeatable, at least one; {env.NAME} and {file./path} resolved at provision
+//	    signature_header <name>...      # default: X-ScreenshotCenter-Signature X-Signature
+//	    max_body <size>                 # default 1MiB
+//	    events <name>...                # optional allowlist of events to forward
+//	    max_age <duration>              # optional replay window on the signed created_at
+//	    dedupe memory|off {             # default memory
+//	        ttl <duration>              # how long a delivered key is remembered; default 72h
+//	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
+//	        max_keys <n>                # memory bound; default 1000000
+//	        key <template>              # default {event}|{screenshot_id}, batch_id or body hash as fallbacks
+//	    }
+//	}
+//
+// Write secrets as {env.NAME} or {file./path}, not {$NAME}: the latter is
+// substituted when the Caddyfile is adapted, so the secret would appear in
+// the JSON config (GET /config/, autosave.json).
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "secret":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Secrets = append(h.Secrets, args...)
+		case "signature_header":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.SignatureHeaders = append(h.SignatureHeaders, args...)
+		case "max_body":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil {
+				return d.Errf("parsing max_body: %v", err)
+			}
+			if size == 0 {
+				return d.Err("max_body must be greater than zero")
+			}
+			h.MaxBody = int64(size)
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "events":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Events = append(h.Events, args...)
+		case "max_age":
+			dur, err := parseDurationArg(d, "max_age")
+			if err != nil {
+				return err
+			}
+			h.MaxAge = caddy.Duration(dur)
+		case "dedupe":
+			if err := h.unmarshalDedupe(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized screenshotcenter_webhook subdirective '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
+	if h.Dedupe != nil {
+		return d.Err("dedupe may be configured only once")
+	}
+	cfg := new(DedupeConfig)
+	h.Dedupe = cfg
+	if d.NextArg() {
+		switch d.Val() {
+		case BackendMemory, BackendOff:
+			cfg.Backend = d.Val()
+		default:
+			return d.Errf("unknown dedupe backend '%s' (want memory or off)", d.Val())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "ttl":
+			dur, err := parseDurationArg(d, "ttl")
+			if err != nil {
+				return err
+			}
+			cfg.TTL = caddy.Duration(dur)
+		case "inflight_timeout":
+			dur, err := parseDurationArg(d, "inflight_timeout")
+			if err != nil {
+				return err
+			}
+			cfg.InflightTimeout = caddy.Duration(dur)
+		case "max_keys":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n <= 0 {
+				return d.Errf("max_keys must be a positive integer, got '%s'", d.Val())
+			}
+			cfg.MaxKeys = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "key":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			cfg.Key = d.Val()
+			if cfg.Key == "" {
+				return d.Err("key template must not be empty")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized dedupe subdirective '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+// parseDurationArg reads exactly one positive duration argument.
+func parseDurationArg(d *caddyfile.Dispenser, name string) (time.Duration, error) {
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return 0, d.Errf("parsing %s: %v", name, err)
+	}
+	if dur <= 0 {
+		return 0, d.Errf("%s must be positive, got '%s'", name, d.Val())
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return dur, nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,46 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collectors are created once per process and registered in every config
+// load's registry (Caddy makes a new registry per load). Labels are bounded
+// sets: outcomes, reason codes and store operations, never event ids.
+var (
+	metricRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "webhook",
+		Name:      "requests_total",
+		Help:      "Webhook requests handled by the gateway, by outcome.",
+	}, []string{"outcome"})
+	metricRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "webhook",
+		Name:      "rejections_total",
+		Help:      "Webhook requests rejected by the gateway, by reason code.",
+	}, []string{"reason"})
+	metricStoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "dedupe",
+		Name:      "errors_total",
+		Help:      "Dedupe store operations that failed, by operation.",
+	}, []string{"op"})
+)
+
+func registerMetrics(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+// Command scgate is Caddy with the standard modules and the scgate plugin:
+// the screenshotcenter_webhook receiver gateway.
+//
+//	scgate run --config Caddyfile.example
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/scgate/scgate/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}

@@ -1,0 +1,92 @@
+package dedupe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/dedupe/dedupetest"
+)
+
+func TestMemoryStoreContract(t *testing.T) {
+	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
+		s := dedupe.NewMemoryStore(0)
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestMemoryStoreMaxKeys(t *testing.T) {
+	ctx := context.Background()
+	s := dedupe.NewMemoryStore(3)
+	defer s.Close()
+	for i := 0; i < 3; i++ {
+		if st, _, err := s.Claim(ctx, fmt.Sprint(i), time.Hour); err != nil || st != dedupe.Claimed {
+			t.Fatalf("claim %d: %v %v", i, st, err)
+		}
+	}
+	if _, _, err := s.Claim(ctx, "x", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+		t.Fatalf("claim past the bound: err = %v, want ErrFull", err)
+	}
+	// Known keys still answer when full: a duplicate is still a duplicate.
+	if st, _, err := s.Claim(ctx, "0", time.Hour); err != nil || st != dedupe.InFlight {
+		t.Fatalf("claim of a held key when full: %v %v", st, err)
+	}
+	if s.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", s.Len())
+	}
+	// Raising the bound (a reload with a larger max_keys) lets claims in.
+	s.SetMaxKeys(4)
+	if st, _, err := s.Claim(ctx, "x", time.Hour); err != nil || st != dedupe.Claimed {
+		t.Fatalf("claim after raising the bound: %v %v", st, err)
+	}
+}
+
+func TestMemoryStoreFullSweepsExpired(t *testing.T) {
+	ctx := context.Background()
+	s := dedupe.NewMemoryStore(2)
+	defer s.Close()
+	s.Claim(ctx, "a", 30*time.Millisecond)
+	s.Claim(ctx, "b", 30*time.Millisecond)
+	time.Sleep(80 * time.Millisecond)
+	if st, _, err := s.Claim(ctx, "c", time.Hour); err != nil || st != dedupe.Claimed {
+		t.Fatalf("claim after expiry on a full store: %v %v", st, err)
+	}
+}
+
+// TestMemoryStoreBytesPerKey measures the live heap per committed key at
+// 1,000,000 keys (a realistic key, ~32 bytes). It reports the figure; the
+// bound checked is generous (512) so that only a regression in kind fails.
+func TestMemoryStoreBytesPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 1M keys")
+	}
+	const n = 1_000_000
+	ctx := context.Background()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := dedupe.NewMemoryStore(n)
+	for i := 0; i < n; i++ {
+		key := fmt.Sprintf("screenshot.finished|sc_%012d", i)
+		_, tok, err := s.Claim(ctx, key, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, key, tok, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perKey := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("memory store: %.1f bytes of live heap per key at %d keys", perKey, n)
+	if perKey > 512 {
+		t.Fatalf("%.1f bytes per key", perKey)
+	}
+	runtime.KeepAlive(s)
+}

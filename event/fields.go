@@ -441,6 +441,9 @@ func (p *parser) str() (start, end int, escaped bool, err error) {
 	d := p.data
 	for i := p.pos; i < len(d); i++ {
 		c := d[i]
+		if !special[c] {
+			continue
+		}
 		switch {
 		case c == '"':
 			p.pos = i + 1
@@ -472,6 +475,15 @@ func (p *parser) str() (start, end int, escaped bool, err error) {
 	}
 	return 0, 0, false, ErrInvalidJSON
 }
+
+// special marks the bytes that end the fast scan of a string's contents.
+var special = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
 
 func hexVal(c byte) (rune, bool) {
 	switch {

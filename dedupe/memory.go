@@ -53,21 +53,29 @@ func (s *MemoryStore) SetMaxKeys(n int) {
 // Len returns the number of keys held, including expired keys not yet swept.
 func (s *MemoryStore) Len() int { return s.c.ItemCount() }
 
-// digestKey maps a key to the 16-byte string the cache holds. A fixed, short
+// digest maps a key to the 16 bytes the cache is keyed by. A fixed, short
 // key keeps memory per key small and independent of key length (fallback
 // keys carry a 64-digit body hash); 128 bits of SHA-256 make a collision
-// between two real events practically impossible.
-func digestKey(key string) string {
+// between two real events practically impossible. Lookups convert it to a
+// string in place (no allocation); only an insert allocates the key.
+func digest(key string) [16]byte {
 	sum := sha256.Sum256([]byte(key))
-	return string(sum[:16])
+	return [16]byte(sum[:16])
+}
+
+// inflight is the value of a claimed key. It keeps the cache key string so
+// that Commit can store the done marker without allocating a new key.
+type inflight struct {
+	key string
+	tok Token
 }
 
 // Claim implements Store.
-func (s *MemoryStore) Claim(_ context.Context, key string, inflight time.Duration) (State, Token, error) {
-	key = digestKey(key)
+func (s *MemoryStore) Claim(_ context.Context, key string, timeout time.Duration) (State, Token, error) {
+	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.c.Get(key); ok {
+	if v, ok := s.c.Get(string(d[:])); ok {
 		if _, done := v.(doneMarker); done {
 			return Done, 0, nil
 		}
@@ -82,41 +90,48 @@ func (s *MemoryStore) Claim(_ context.Context, key string, inflight time.Duratio
 			return 0, 0, ErrFull
 		}
 	}
-	tok := Token(s.nextToken.Add(1))
-	s.c.Set(key, tok, inflight)
-	return Claimed, tok, nil
+	e := &inflight{key: string(d[:]), tok: Token(s.nextToken.Add(1))}
+	s.c.Set(e.key, e, timeout)
+	return Claimed, e.tok, nil
 }
 
 // Commit implements Store.
 func (s *MemoryStore) Commit(_ context.Context, key string, tok Token, ttl time.Duration) error {
-	key = digestKey(key)
+	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.c.Get(key); ok {
-		if _, done := v.(doneMarker); done {
-			return nil
-		}
-		if v.(Token) != tok {
+	v, ok := s.c.Get(string(d[:]))
+	if !ok {
+		// The claim lapsed and nobody took the key: the event was still
+		// delivered, so remember it.
+		s.c.Set(string(d[:]), doneMarker{}, ttl)
+		return nil
+	}
+	switch e := v.(type) {
+	case doneMarker:
+		return nil
+	case *inflight:
+		if e.tok != tok {
 			return ErrClaimLost
 		}
+		s.c.Set(e.key, doneMarker{}, ttl)
 	}
-	s.c.Set(key, doneMarker{}, ttl)
 	return nil
 }
 
 // Release implements Store.
 func (s *MemoryStore) Release(_ context.Context, key string, tok Token) error {
-	key = digestKey(key)
+	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.c.Get(key)
+	v, ok := s.c.Get(string(d[:]))
 	if !ok {
 		return nil
 	}
-	if t, isTok := v.(Token); !isTok || t != tok {
+	if e, isClaim := v.(*inflight); !isClaim || e.tok != tok {
 		return ErrClaimLost
 	}
-	s.c.Delete(key)
+	s.c.Delete(string(d[:]))
 	return nil
 }
 
@@ -125,4 +140,10 @@ func (s *MemoryStore) Release(_ context.Context, key string, tok Token) error {
 func (s *MemoryStore) Close() error {
 	s.c.Flush()
 	return nil
+}
+
+// digestKey is digest as a string.
+func digestKey(key string) string {
+	d := digest(key)
+	return string(d[:])
 }

@@ -1,0 +1,327 @@
+// Package redistest starts private, throw-away Redis servers for tests and
+// benchmarks: a single server or a three-node Redis Cluster, each on free
+// ports, with persistence off, in a temporary directory, killed when the test
+// ends.
+//
+// The redis-server and redis-cli binaries must be on PATH (CI installs
+// them). Their absence fails the test with a clear message: it never skips,
+// so a missing binary cannot turn the Redis tests into a silent pass.
+//
+// Tests must never use the machine's shared Redis (127.0.0.1:6379): they use
+// these private servers, or REDIS_URL (single server only, see URL) with a
+// key prefix of their own.
+package redistest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to answer PING.
+const startTimeout = 15 * time.Second
+
+// Server is one private redis-server process.
+type Server struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	port int
+	args []string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// URL is the server's redis:// URL.
+func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+
+// Port is the server's TCP port.
+func (s *Server) Port() int { return s.port }
+
+// binary finds name on PATH or fails tb.
+func binary(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		tb.Fatalf("redistest: %s not found on PATH (%v): install Redis (e.g. apt-get install redis-server) to run these tests; they are never skipped", name, err)
+	}
+	return p
+}
+
+// URL returns REDIS_URL when it is set, else starts a private server and
+// returns its URL. Tests using it must prefix their keys uniquely, since an
+// external server may be shared.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return Start(tb).URL()
+}
+
+// Start starts a private redis-server on a free port. It is stopped and its
+// directory removed when tb ends.
+func Start(tb testing.TB, extraArgs ...string) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, bin: binary(tb, "redis-server"), dir: tb.TempDir(), args: extraArgs}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		s.port, err = freePort(false)
+		if err != nil {
+			continue
+		}
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() error {
+	args := append([]string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--dir", s.dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--daemonize", "no",
+		"--protected-mode", "no",
+	}, s.args...)
+	cmd := exec.Command(s.bin, args...)
+	log := new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting redis-server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	if err := waitPing(s.Addr(), exited); err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("redis-server on port %d: %v; output:\n%s", s.port, err, log.String())
+	}
+	s.mu.Lock()
+	s.cmd, s.log = cmd, log
+	s.mu.Unlock()
+	return nil
+}
+
+// Stop kills the server. It is safe to call more than once.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	// Wait until the port is released so Restart can bind it again.
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
+		if err != nil {
+			return
+		}
+		c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Restart starts a stopped server again on the same port, empty (nothing is
+// persisted). It fails the test if the port cannot be had again.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.tb.Fatalf("redistest: restart: %v", err)
+}
+
+// Do sends one command and returns the raw reply line(s) (for test setup and
+// checks only).
+func (s *Server) Do(args ...string) (string, error) {
+	return do(s.Addr(), args...)
+}
+
+// Cluster is a three-node Redis Cluster with no replicas.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs are the host:port of every node, usable as seed addresses.
+func (c *Cluster) Addrs() []string {
+	a := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		a[i] = n.Addr()
+	}
+	return a
+}
+
+// StartCluster starts three cluster-enabled servers, joins them with
+// `redis-cli --cluster create` and waits until the cluster state is ok.
+func StartCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	cli := binary(tb, "redis-cli")
+	binary(tb, "redis-server")
+	c := new(Cluster)
+	for i := 0; i < 3; i++ {
+		s := &Server{tb: tb, bin: binary(tb, "redis-server"), dir: tb.TempDir()}
+		s.args = []string{
+			"--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"),
+			"--cluster-node-timeout", "5000",
+		}
+		var err error
+		for attempt := 0; attempt < 5; attempt++ {
+			// The cluster bus listens on port+10000: it must be free too.
+			s.port, err = freePort(true)
+			if err != nil {
+				continue
+			}
+			if err = s.start(); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			tb.Fatalf("redistest: cluster node %d: %v", i, err)
+		}
+		tb.Cleanup(s.Stop)
+		c.Nodes = append(c.Nodes, s)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	out, err := exec.Command(cli, args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		for _, n := range c.Nodes {
+			info, err := n.Do("CLUSTER", "INFO")
+			if err != nil || !strings.Contains(info, "cluster_state:ok") {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return c
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redistest: cluster state not ok after 30s\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// freePort returns a TCP port free on 127.0.0.1 (and, with bus, port+10000
+// too). Another process may take it before it is used: callers retry.
+func freePort(bus bool) (int, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !bus {
+			l.Close()
+			return port, nil
+		}
+		if port+10000 > 65535 {
+			l.Close()
+			continue
+		}
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		l2.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port found")
+}
+
+// waitPing waits until addr answers PING, or the process exits.
+func waitPing(addr string, exited <-chan struct{}) error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		reply, err := do(addr, "PING")
+		if err == nil && reply == "+PONG" {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("exited before answering PING")
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no answer to PING within %v (last error: %v)", startTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// do sends one RESP command and returns its reply: a status or error line as
+// is, a bulk string's content ("$-1" for nil). Enough for PING and CLUSTER INFO.
+func do(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if !strings.HasPrefix(line, "$") {
+		return line, nil
+	}
+	n, err := strconv.Atoi(line[1:])
+	if n == -1 {
+		return line, nil // nil bulk string
+	}
+	if err != nil || n < 0 {
+		return "", fmt.Errorf("unexpected reply %q", line)
+	}
+	buf := make([]byte, n+2)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scgate/scgate/verifier"
+)
+
+func TestPercentile(t *testing.T) {
+	var s []time.Duration
+	for i := 1; i <= 100; i++ {
+		s = append(s, time.Duration(i))
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{50, 50}, {99, 99}, {100, 100}, {0.1, 1}, {99.5, 100}} {
+		if got := percentile(s, c.q); got != c.want {
+			t.Errorf("percentile(1..100, %v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	if got := percentile(s[:1], 99); got != 1 {
+		t.Errorf("percentile of one = %v", got)
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("percentile(nil) = %v", got)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	in := []float64{5, 1, 3}
+	if got := median(in); got != 3 {
+		t.Errorf("median odd = %v", got)
+	}
+	if in[0] != 5 {
+		t.Error("median modified its input")
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median even = %v", got)
+	}
+	if !math.IsNaN(median(nil)) {
+		t.Error("median(nil) is not NaN")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// Field 2 may contain spaces and parentheses.
+	stat := "1234 (scg ate) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 12 0 100 0 0\n"
+	got, err := parseStatCPU([]byte(stat))
+	if err != nil || got != 325 {
+		t.Fatalf("parseStatCPU = %d, %v; want 325", got, err)
+	}
+	if _, err := parseStatCPU([]byte("1234 (x) S 1")); err == nil {
+		t.Error("short stat accepted")
+	}
+}
+
+func TestMakeEvents(t *testing.T) {
+	secret := []byte("s")
+	evs := makeEvents(secret, "t", 3)
+	seen := map[string]bool{}
+	for _, ev := range evs {
+		if len(ev.body) != bodySize {
+			t.Errorf("body is %d bytes, want %d", len(ev.body), bodySize)
+		}
+		if ev.sig != verifier.Sign(secret, ev.body) {
+			t.Error("bad signature")
+		}
+		if seen[string(ev.body)] {
+			t.Error("duplicate body")
+		}
+		seen[string(ev.body)] = true
+	}
+	if !strings.Contains(string(evs[2].body), `"screenshot_id":"sc_t_2"`) {
+		t.Errorf("unexpected body %s", evs[2].body)
+	}
+}
+
+func TestGatewayConfig(t *testing.T) {
+	cfg := gatewayConfig(configRedis, 1, 2, "127.0.0.1:3", "sec", "redis://127.0.0.1:4/0")
+	for _, want := range []string{"admin 127.0.0.1:1", "auto_https off", "persist_config off",
+		"http://127.0.0.1:2 {", "dedupe redis {", "url redis://127.0.0.1:4/0", "reverse_proxy 127.0.0.1:3"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(gatewayConfig(configBare, 1, 2, "u", "s", ""), "screenshotcenter_webhook") {
+		t.Error("bare config has the gateway")
+	}
+}

@@ -1,0 +1,411 @@
+// Command load is the load benchmark of scgate (issue 5): it measures what
+// the screenshotcenter_webhook gateway costs in front of reverse_proxy.
+//
+// Run it from the repository root:
+//
+//	go run ./bench/load -duration 3s -pairs 5 -concurrency 8 -out bench/results.md
+//
+// It builds ./cmd/scgate into a temporary directory, starts an in-process
+// upstream (reads the body, answers 200 "ok") and, for every run, a fresh
+// scgate process on free loopback ports with one of these Caddyfiles:
+//
+//   - bare: reverse_proxy only;
+//   - gateway-memory: screenshotcenter_webhook (memory dedupe) + reverse_proxy;
+//   - gateway-redis: the same with `dedupe redis { url ... }` against a
+//     private redis-server the benchmark starts (skipped, and said so, when
+//     redis-server is missing or the built binary rejects the config);
+//   - gateway-memory-duplicates: gateway-memory answering only duplicates
+//     (one event delivered once, then sent over and over), which the gateway
+//     answers itself without contacting the upstream.
+//
+// The configurations run in pairs, bare, gateway-memory, gateway-redis,
+// gateway-memory-duplicates, then again, so that drift of a shared machine
+// affects all of them alike; there is one duplicates run per pair. Each run
+// warms up, then sends events for a fixed duration from N concurrent
+// keep-alive clients. Every event of a unique run has a fresh screenshot_id
+// and is generated and signed before the run starts.
+//
+// Per run it records requests/s, p50 and p99 latency, errors (any answer other
+// than the expected one) and the gateway process's CPU time per request
+// (utime+stime from /proc/<pid>/stat, read before and after the timed
+// window). It prints per-configuration medians, the paired ratios against bare
+// (the median over pairs of each pair's ratio) and the targets (PASS/MISS,
+// never a failing exit status), as Markdown on stdout and in -out.
+//
+// Only 127.0.0.1 is contacted. Everything the benchmark starts is stopped when
+// it exits, also on Ctrl-C or an error (and killed by the kernel if the
+// benchmark itself is killed).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// configKind names one gateway configuration.
+type configKind string
+
+const (
+	configBare      configKind = "bare"
+	configMemory    configKind = "gateway-memory"
+	configRedis     configKind = "gateway-redis"
+	configMemoryDup configKind = "gateway-memory-duplicates"
+)
+
+// options are the command-line flags.
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	pairs       int
+	concurrency int
+	out         string
+	bin         string
+	redis       bool
+	maxEvents   int
+}
+
+// Bounds on the flags, so that every loop is bounded.
+const (
+	maxPairs       = 50
+	maxDuration    = 5 * time.Minute
+	maxWarmup      = time.Minute
+	maxConcurrency = 1024
+	calibrateFor   = time.Second
+)
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.DurationVar(&o.duration, "duration", 3*time.Second, "timed length of each run")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "untimed warm-up before each run, on the same connections")
+	fs.IntVar(&o.pairs, "pairs", 5, "number of pairs (one run of every configuration each); medians need at least 5")
+	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent keep-alive clients")
+	fs.StringVar(&o.out, "out", "bench/results.md", "also write the Markdown report to this file (\"-\": stdout only)")
+	fs.StringVar(&o.bin, "bin", "", "use this scgate binary instead of building ./cmd/scgate")
+	fs.BoolVar(&o.redis, "redis", true, "include gateway-redis when possible")
+	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case o.duration < 100*time.Millisecond || o.duration > maxDuration:
+		return o, fmt.Errorf("-duration must be between 100ms and %v", maxDuration)
+	case o.warmup < 0 || o.warmup > maxWarmup:
+		return o, fmt.Errorf("-warmup must be between 0 and %v", maxWarmup)
+	case o.pairs < 1 || o.pairs > maxPairs:
+		return o, fmt.Errorf("-pairs must be between 1 and %d", maxPairs)
+	case o.concurrency < 1 || o.concurrency > maxConcurrency:
+		return o, fmt.Errorf("-concurrency must be between 1 and %d", maxConcurrency)
+	case o.maxEvents < 1000:
+		return o, errors.New("-max-events must be at least 1000")
+	}
+	if o.pairs < 5 {
+		fmt.Fprintln(os.Stderr, "warning: fewer than 5 pairs; medians will be unreliable")
+	}
+	return o, nil
+}
+
+func main() {
+	opts, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/load:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, opts)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/load:", err)
+		os.Exit(1)
+	}
+}
+
+// bench holds what the runs share.
+type bench struct {
+	opts     options
+	bin      string
+	dir      string
+	procs    *procSet
+	up       *upstream
+	redis    *redisServer // nil when gateway-redis is skipped
+	secret   []byte
+	runTag   string
+	estimate map[configKind]float64 // requests/s, to size the event pools
+	seq      int
+}
+
+func run(ctx context.Context, opts options) (err error) {
+	if err := checkRepoRoot(); err != nil {
+		return err
+	}
+	initClockTicks()
+	dir, err := os.MkdirTemp("", "scgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	b := &bench{opts: opts, dir: dir, procs: newProcSet(), estimate: make(map[configKind]float64)}
+	defer b.procs.stopAll() // runs before RemoveAll
+
+	b.secret = []byte(randomHex(16))
+	b.runTag = randomHex(4)
+
+	if b.bin = opts.bin; b.bin == "" {
+		logf("building ./cmd/scgate ...")
+		if b.bin, err = buildGateway(ctx, dir); err != nil {
+			return err
+		}
+	}
+	if b.up, err = startUpstream(); err != nil {
+		return err
+	}
+	defer b.up.close()
+
+	if err := validateConfig(ctx, b.bin, dir, configMemory, b.up.addr, string(b.secret), ""); err != nil {
+		return fmt.Errorf("gateway-memory config rejected: %w", err)
+	}
+	redisNote := b.setupRedis(ctx)
+	logf("gateway-redis: %s", redisNote)
+
+	kinds := []configKind{configBare, configMemory}
+	if b.redis != nil {
+		kinds = append(kinds, configRedis)
+	}
+	kinds = append(kinds, configMemoryDup)
+
+	if err := b.calibrate(ctx); err != nil {
+		return err
+	}
+	var results []runResult
+	for pair := 1; pair <= opts.pairs; pair++ {
+		for _, k := range kinds {
+			r, err := b.runOne(ctx, k, pair)
+			if err != nil {
+				return fmt.Errorf("pair %d, %s: %w", pair, k, err)
+			}
+			logf("pair %d/%d %-26s %s", pair, opts.pairs, k, r.line())
+			results = append(results, r)
+		}
+	}
+	rep := newReport(opts, kinds, results, redisNote)
+	md := rep.markdown()
+	fmt.Print(md)
+	if opts.out != "-" && opts.out != "" {
+		if err := os.WriteFile(opts.out, []byte(md), 0o644); err != nil {
+			return err
+		}
+		logf("report written to %s", opts.out)
+	}
+	return nil
+}
+
+// setupRedis starts the private redis-server and checks that the binary
+// accepts the gateway-redis config. It returns a note for the report; b.redis
+// stays nil when gateway-redis is skipped.
+func (b *bench) setupRedis(ctx context.Context) string {
+	if !b.opts.redis {
+		return "skipped: -redis=false"
+	}
+	r, err := startRedis(ctx, b.procs, b.dir)
+	if err != nil {
+		return "skipped: " + oneLine(err.Error())
+	}
+	if err := validateConfig(ctx, b.bin, b.dir, configRedis, b.up.addr, string(b.secret), r.url()); err != nil {
+		b.procs.stop(r.proc)
+		return "skipped: the built scgate rejects `dedupe redis { url ... }`: " + oneLine(err.Error())
+	}
+	b.redis = r
+	return "private redis-server " + redisVersion() + " on " + r.addr + " (no persistence), flushed before each run"
+}
+
+// calibrate measures bare once to size the event pools of the runs.
+func (b *bench) calibrate(ctx context.Context) error {
+	b.seq++
+	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, configBare, b.up.addr, string(b.secret), "")
+	if err != nil {
+		return err
+	}
+	defer b.procs.stop(g.proc)
+	client := newClient(b.opts.concurrency)
+	defer client.CloseIdleConnections()
+	src := &source{events: makeEvents(b.secret, b.runTag+"_cal", 1), repeat: true}
+	ph := runLoad(ctx, client, g.url, src, b.opts.concurrency, calibrateFor, expectOK)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ph.errors > 0 || ph.requests == 0 {
+		return fmt.Errorf("calibration against bare failed: %d requests, errors %v", ph.requests, ph.errKinds)
+	}
+	rps := float64(ph.requests) / ph.elapsed.Seconds()
+	for _, k := range []configKind{configBare, configMemory, configRedis} {
+		b.estimate[k] = rps
+	}
+	logf("calibration: bare ~%.0f requests/s", rps)
+	return nil
+}
+
+// poolSize is how many unique events a run of kind gets: 1.5 times what the
+// fastest run of kind so far would use, within [1000, -max-events].
+func (b *bench) poolSize(kind configKind) int {
+	secs := (b.opts.warmup + b.opts.duration).Seconds()
+	n := math.Ceil(b.estimate[kind]*secs*1.5) + 1000
+	return int(min(n, float64(b.opts.maxEvents)))
+}
+
+// runResult is one timed run.
+type runResult struct {
+	kind         configKind
+	pair         int
+	requests     int64 // completed, errors included
+	errors       int64
+	errKinds     map[string]int64
+	elapsed      time.Duration
+	rps          float64
+	p50, p99     time.Duration
+	cpuTicks     int64
+	cpuPerReq    float64 // µs of gateway CPU per request
+	upstreamHits int64
+	notes        []string
+}
+
+func (r runResult) line() string {
+	s := fmt.Sprintf("%8.0f req/s  p50 %s  p99 %s  cpu %6.1f µs/req  errors %d",
+		r.rps, fmtDur(r.p50), fmtDur(r.p99), r.cpuPerReq, r.errors)
+	if len(r.notes) > 0 {
+		s += "  (" + strings.Join(r.notes, "; ") + ")"
+	}
+	return s
+}
+
+// runOne starts a fresh gateway for kind and measures one run against it.
+func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResult, error) {
+	res := runResult{kind: kind, pair: pair}
+	dup := kind == configMemoryDup
+
+	// Everything before the timed window: events, signatures, a clean Redis.
+	var events []signedEvent
+	prefix := fmt.Sprintf("%s_p%d_%s", b.runTag, pair, kind)
+	if dup {
+		events = makeEvents(b.secret, prefix, 1)
+	} else {
+		events = makeEvents(b.secret, prefix, b.poolSize(kind))
+	}
+	redisURL := ""
+	if kind == configRedis {
+		if err := b.redis.command("FLUSHALL", "+OK"); err != nil {
+			return res, err
+		}
+		redisURL = b.redis.url()
+	}
+
+	b.seq++
+	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, kind, b.up.addr, string(b.secret), redisURL)
+	if err != nil {
+		return res, err
+	}
+	defer b.procs.stop(g.proc)
+	client := newClient(b.opts.concurrency)
+	defer client.CloseIdleConnections()
+
+	src := &source{events: events, repeat: dup}
+	expect := expectOK
+	if dup {
+		// Deliver the event once; from then on every copy is a duplicate.
+		if _, bad := send(ctx, client, g.url, &events[0], expectOK); bad != "" {
+			return res, fmt.Errorf("first delivery of the duplicate event: %s\n%s", bad, g.logTail(2000))
+		}
+		expect = expectDuplicate
+	}
+	if b.opts.warmup > 0 {
+		warm := runLoad(ctx, client, g.url, src, b.opts.concurrency, b.opts.warmup, expect)
+		if warm.errors > 0 {
+			res.notes = append(res.notes, fmt.Sprintf("%d errors in warm-up", warm.errors))
+		}
+	}
+	runtime.GC() // not during the timed window, if it can be helped
+
+	hits0 := b.up.hits.Load()
+	cpu0, err := cpuTicks(g.cmd.Process.Pid)
+	if err != nil {
+		return res, err
+	}
+	ph := runLoad(ctx, client, g.url, src, b.opts.concurrency, b.opts.duration, expect)
+	cpu1, err := cpuTicks(g.cmd.Process.Pid)
+	if err != nil {
+		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))
+	}
+	hits1 := b.up.hits.Load()
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	res.requests, res.errors, res.errKinds = ph.requests, ph.errors, ph.errKinds
+	res.elapsed = ph.elapsed
+	res.rps = float64(ph.requests) / ph.elapsed.Seconds()
+	res.p50, res.p99 = percentile(ph.latencies, 50), percentile(ph.latencies, 99)
+	res.cpuTicks = cpu1 - cpu0
+	if ph.requests > 0 {
+		res.cpuPerReq = float64(res.cpuTicks) * 1e6 / float64(clockTicks) / float64(ph.requests)
+	}
+	res.upstreamHits = hits1 - hits0
+	if dup && res.upstreamHits > 0 {
+		res.errors += res.upstreamHits
+		res.errKinds["upstream contacted for a duplicate"] += res.upstreamHits
+	}
+	if ph.exhausted {
+		res.notes = append(res.notes, fmt.Sprintf("ran out of pre-signed events after %v", ph.elapsed.Round(time.Millisecond)))
+	}
+	if g.exited() {
+		res.notes = append(res.notes, "gateway exited during the run")
+	}
+	// Size later pools by the fastest run so far.
+	b.estimate[kind] = max(b.estimate[kind], res.rps)
+	return res, nil
+}
+
+// checkRepoRoot makes sure the benchmark runs where ./cmd/scgate resolves.
+func checkRepoRoot() error {
+	b, err := os.ReadFile("go.mod")
+	if err != nil || !strings.Contains(string(b), "module github.com/scgate/scgate\n") {
+		return errors.New("run from the repository root: go run ./bench/load")
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Bounds on everything that waits for a child process.
+const (
+	buildTimeout   = 10 * time.Minute
+	startTimeout   = 20 * time.Second
+	stopTimeout    = 10 * time.Second
+	pollInterval   = 50 * time.Millisecond
+	commandTimeout = 30 * time.Second
+)
+
+// clockTicks is USER_HZ, the unit of utime and stime in /proc/<pid>/stat.
+// It is 100 on every mainstream Linux; initClockTicks asks getconf once in
+// case this one differs.
+var clockTicks int64 = 100
+
+func initClockTicks() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "getconf", "CLK_TCK").Output()
+	if err != nil {
+		return
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && n > 0 {
+		clockTicks = n
+	}
+}
+
+// buildGateway compiles ./cmd/scgate of the module in the current directory
+// into dir and returns the binary's path.
+func buildGateway(ctx context.Context, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	bin := filepath.Join(dir, "scgate")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/scgate")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/scgate: %v\n%s", err, out.Bytes())
+	}
+	return bin, nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// freePorts returns n distinct free loopback ports.
+func freePorts(n int) ([]int, error) {
+	// Hold all listeners open until every port is chosen, so the same port
+	// is not handed out twice.
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// proc is a child process the benchmark started. Every proc is registered in
+// a procSet so that it is stopped on every exit path.
+type proc struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+}
+
+// procSet tracks the running children.
+type procSet struct {
+	mu    sync.Mutex
+	procs map[*proc]struct{}
+}
+
+func newProcSet() *procSet { return &procSet{procs: make(map[*proc]struct{})} }
+
+// start runs name args..., with stdout and stderr going to logPath.
+func (s *procSet) start(name, logPath, bin string, args ...string) (*proc, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = os.Environ()
+	setChildAttrs(cmd)
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	logf.Close() // the child holds its own copy
+	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	s.mu.Lock()
+	s.procs[p] = struct{}{}
+	s.mu.Unlock()
+	return p, nil
+}
+
+// stop ends p: SIGTERM, then SIGKILL after stopTimeout.
+func (s *procSet) stop(p *proc) {
+	s.mu.Lock()
+	delete(s.procs, p)
+	s.mu.Unlock()
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// stopAll stops every child still running.
+func (s *procSet) stopAll() {
+	s.mu.Lock()
+	ps := make([]*proc, 0, len(s.procs))
+	for p := range s.procs {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		s.stop(p)
+	}
+}
+
+// exited reports whether p has exited.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// logTail returns the last n bytes of p's output, for error messages.
+func (p *proc) logTail(n int64) string {
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > n {
+		_, _ = f.Seek(fi.Size()-n, 0)
+	}
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(f)
+	return b.String()
+}
+
+// cpuTicks returns utime+stime of pid (all its threads) in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(b)
+}
+
+// parseStatCPU extracts utime+stime from the text of /proc/<pid>/stat. The
+// command name (field 2) is parenthesized and may contain spaces, so fields
+// are counted from the last ')': field 3 (state) is the first after it,
+// utime and stime are fields 14 and 15.
+func parseStatCPU(stat []byte) (int64, error) {
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc stat: no ')'")
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("malformed /proc stat: too few fields")
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("malformed /proc stat: utime/stime")
+	}
+	return utime + stime, nil
+}
+
+// gateway is one running scgate process.
+type gateway struct {
+	*proc
+	url string // http://127.0.0.1:<port>/
+}
+
+// gatewayConfig renders the Caddyfile of configuration kind. redisURL is used
+// only by configRedis.
+func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, redisURL string) string {
+	var site string
+	switch kind {
+	case configBare:
+		site = fmt.Sprintf("\treverse_proxy %s\n", upstream)
+	case configMemory, configMemoryDup:
+		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t}\n\treverse_proxy %s\n", secret, upstream)
+	case configRedis:
+		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tdedupe redis {\n\t\t\turl %s\n\t\t}\n\t}\n\treverse_proxy %s\n",
+			secret, redisURL, upstream)
+	}
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	auto_https off
+	persist_config off
+}
+
+http://127.0.0.1:%d {
+%s}
+`, adminPort, port, site)
+}
+
+// writeConfig writes a Caddyfile for kind into dir and returns its path and
+// the site port.
+func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisURL string) (path string, port int, err error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return "", 0, err
+	}
+	path = filepath.Join(dir, fmt.Sprintf("Caddyfile.%03d.%s", seq, kind))
+	cfg := gatewayConfig(kind, ports[0], ports[1], upstream, secret, redisURL)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return "", 0, err
+	}
+	return path, ports[1], nil
+}
+
+// startGateway starts a fresh scgate process for kind and waits until its
+// site answers HTTP.
+func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, kind configKind, upstream, secret, redisURL string) (*gateway, error) {
+	cfgPath, port, err := writeConfig(dir, seq, kind, upstream, secret, redisURL)
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, fmt.Sprintf("scgate.%03d.%s.log", seq, kind))
+	p, err := ps.start(string(kind), logPath, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	if err != nil {
+		return nil, err
+	}
+	g := &gateway{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+	if err := waitHTTP(ctx, p, g.url); err != nil {
+		ps.stop(p)
+		return nil, fmt.Errorf("gateway %s did not start: %w\n--- log tail ---\n%s", kind, err, p.logTail(2000))
+	}
+	return g, nil
+}
+
+// waitHTTP polls url until anything answers, p exits, or startTimeout.
+func waitHTTP(ctx context.Context, p *proc, url string) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	deadline := time.Now().Add(startTimeout)
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			return fmt.Errorf("process exited: %v", p.waitErr)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		time.Sleep(pollInterval)
+	}
+	return errors.New("timed out")
+}
+
+// validateConfig runs `scgate validate` on a Caddyfile for kind and returns
+// its output on failure. It is how the benchmark learns whether the built
+// binary accepts a configuration (e.g. the Redis dedupe backend).
+func validateConfig(ctx context.Context, bin, dir string, kind configKind, upstream, secret, redisURL string) error {
+	path, _, err := writeConfig(dir, 0, kind, upstream, secret, redisURL)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "validate", "--config", path, "--adapter", "caddyfile")
+	setChildAttrs(cmd)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("scgate validate: %v: %s", err, lastErrorLine(out))
+	}
+	return nil
+}
+
+// lastErrorLine picks the most useful line of a failed Caddy command's output.
+func lastErrorLine(out []byte) string {
+	var last string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			last = l
+		}
+	}
+	if len(last) > 400 {
+		last = last[:400] + "..."
+	}
+	return last
+}
+
+// redisServer is a private redis-server the benchmark started.
+type redisServer struct {
+	*proc
+	addr string
+}
+
+// startRedis starts redis-server on a free loopback port without
+// persistence and waits for PING.
+func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redis-server not found in PATH")
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), bin,
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", dir, "--daemonize", "no")
+	if err != nil {
+		return nil, err
+	}
+	r := &redisServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if err := r.command("PING", "+PONG"); err == nil {
+			return r, nil
+		}
+		if p.exited() || ctx.Err() != nil || time.Now().After(deadline) {
+			ps.stop(p)
+			return nil, fmt.Errorf("redis-server did not start\n%s", p.logTail(2000))
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// url is the redis:// URL of database 0.
+func (r *redisServer) url() string { return "redis://" + r.addr + "/0" }
+
+// command sends a one-word command and checks the one-line reply.
+func (r *redisServer) command(cmd, want string) error {
+	c, err := net.DialTimeout("tcp", r.addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(c, "*1\r\n$%d\r\n%s\r\n", len(cmd), cmd); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(line); got != want {
+		return fmt.Errorf("redis %s: got %q", cmd, got)
+	}
+	return nil
+}

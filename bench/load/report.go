@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// summary is one configuration's medians and its paired comparison with bare.
+type summary struct {
+	kind                configKind
+	runs                int
+	rps, p50, p99, cpu  float64 // medians; latencies in µs, cpu in µs/request
+	errors              int64
+	rpsRatio, cpuRatio  float64 // median over pairs of run/bare
+	cpuDiff             float64 // median over pairs of run-bare, µs/request
+	p50Ratio, p99Ratio  float64
+	errKinds            map[string]int64
+	notes               []string
+	pairedWithBareCount int
+}
+
+// target is one line of the targets table.
+type target struct {
+	what     string
+	measured string
+	pass     bool
+	skipped  string // non-empty: not evaluated, and why
+}
+
+// report is everything the Markdown output shows.
+type report struct {
+	opts      options
+	kinds     []configKind
+	results   []runResult
+	summaries []summary
+	targets   []target
+	redisNote string
+	date      time.Time
+}
+
+func newReport(opts options, kinds []configKind, results []runResult, redisNote string) *report {
+	r := &report{opts: opts, kinds: kinds, results: results, redisNote: redisNote, date: time.Now().UTC()}
+	bare := make(map[int]runResult)
+	for _, res := range results {
+		if res.kind == configBare {
+			bare[res.pair] = res
+		}
+	}
+	byKind := make(map[configKind]*summary)
+	for _, k := range kinds {
+		var rps, p50, p99, cpu, rpsR, cpuR, cpuD, p50R, p99R []float64
+		s := &summary{kind: k, errKinds: make(map[string]int64)}
+		for _, res := range results {
+			if res.kind != k {
+				continue
+			}
+			s.runs++
+			s.errors += res.errors
+			for e, n := range res.errKinds {
+				s.errKinds[e] += n
+			}
+			rps = append(rps, res.rps)
+			p50 = append(p50, us(res.p50))
+			p99 = append(p99, us(res.p99))
+			cpu = append(cpu, res.cpuPerReq)
+			if b, ok := bare[res.pair]; ok {
+				s.pairedWithBareCount++
+				rpsR = append(rpsR, res.rps/b.rps)
+				cpuR = append(cpuR, res.cpuPerReq/b.cpuPerReq)
+				cpuD = append(cpuD, res.cpuPerReq-b.cpuPerReq)
+				p50R = append(p50R, us(res.p50)/us(b.p50))
+				p99R = append(p99R, us(res.p99)/us(b.p99))
+			}
+		}
+		s.rps, s.p50, s.p99, s.cpu = median(rps), median(p50), median(p99), median(cpu)
+		s.rpsRatio, s.cpuRatio, s.cpuDiff = median(rpsR), median(cpuR), median(cpuD)
+		s.p50Ratio, s.p99Ratio = median(p50R), median(p99R)
+		r.summaries = append(r.summaries, *s)
+		byKind[k] = s
+	}
+
+	mem, red, dup := byKind[configMemory], byKind[configRedis], byKind[configMemoryDup]
+	r.targets = append(r.targets,
+		ratioTarget("gateway-memory requests/s ≥ 0.97 × bare", mem, func(s *summary) float64 { return s.rpsRatio }, 0.97, "%.3f × bare"),
+		target{
+			what:     "gateway-memory CPU/request ≤ bare + 3 µs",
+			measured: fmt.Sprintf("%+.1f µs", mem.cpuDiff),
+			pass:     mem.cpuDiff <= 3,
+		},
+	)
+	if red != nil {
+		r.targets = append(r.targets, ratioTarget("gateway-redis requests/s ≥ 0.85 × bare", red, func(s *summary) float64 { return s.rpsRatio }, 0.85, "%.3f × bare"))
+	} else {
+		r.targets = append(r.targets, target{what: "gateway-redis requests/s ≥ 0.85 × bare", skipped: redisNote})
+	}
+	r.targets = append(r.targets, ratioTarget("duplicates (gateway-memory) requests/s ≥ 3 × bare", dup, func(s *summary) float64 { return s.rpsRatio }, 3, "%.2f × bare"))
+	return r
+}
+
+func ratioTarget(what string, s *summary, get func(*summary) float64, min float64, format string) target {
+	v := get(s)
+	return target{what: what, measured: fmt.Sprintf(format, v), pass: v >= min}
+}
+
+func (t target) result() string {
+	switch {
+	case t.skipped != "":
+		return "SKIPPED"
+	case t.pass:
+		return "PASS"
+	default:
+		return "MISS"
+	}
+}
+
+// markdown renders the report.
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+
+	w("## scgate load benchmark\n\n")
+	w("- Date: %s\n", r.date.Format(time.RFC3339))
+	w("- Command: `%s`\n", commandLine())
+	w("- Machine: %d CPUs (nproc), %s, Linux %s, %s\n", runtime.NumCPU(), cpuModel(), kernel(), runtime.Version())
+	if rev := gitRevision(); rev != "" {
+		w("- Tree: %s\n", rev)
+	}
+	w("- Runs: %d pairs, each one run of %s in this order; every run on a fresh gateway process, %v timed after a %v warm-up, %d concurrent keep-alive clients, %d-byte signed bodies (a unique screenshot_id per request, signed before the run; the duplicates run repeats one delivered event)\n",
+		r.opts.pairs, joinKinds(r.kinds), r.opts.duration, r.opts.warmup, r.opts.concurrency, bodySize)
+	w("- gateway-redis: %s\n", r.redisNote)
+	w("- CPU: utime+stime of the gateway process over the timed window (clock tick %d ms); the load generator and the upstream share the machine\n\n", 1000/clockTicks)
+
+	w("| Configuration | Runs | req/s | p50 | p99 | CPU µs/req | Errors | req/s vs bare | CPU vs bare | p50 vs bare | p99 vs bare |\n")
+	w("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, s := range r.summaries {
+		rel := "| — | — | — | — |"
+		if s.kind != configBare && s.pairedWithBareCount > 0 {
+			rel = fmt.Sprintf("| %.3f × | %+.1f µs (%.2f ×) | %.2f × | %.2f × |", s.rpsRatio, s.cpuDiff, s.cpuRatio, s.p50Ratio, s.p99Ratio)
+		}
+		w("| %s | %d | %.0f | %s | %s | %.1f | %d %s\n", s.kind, s.runs, s.rps, fmtUS(s.p50), fmtUS(s.p99), s.cpu, s.errors, rel)
+	}
+	w("\nMedians over the runs; the \"vs bare\" columns are medians of each pair's ratio (or difference) to the bare run of the same pair.\n\n")
+
+	w("| Target | Measured | Result |\n|---|--:|---|\n")
+	for _, t := range r.targets {
+		m := t.measured
+		if t.skipped != "" {
+			m = "—"
+		}
+		w("| %s | %s | %s |\n", t.what, m, t.result())
+	}
+
+	var errLines []string
+	for _, s := range r.summaries {
+		keys := make([]string, 0, len(s.errKinds))
+		for k := range s.errKinds {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			errLines = append(errLines, fmt.Sprintf("- %s: %d × %s", s.kind, s.errKinds[k], k))
+		}
+	}
+	if len(errLines) > 0 {
+		w("\nErrors (answers other than the expected 200):\n\n%s\n", strings.Join(errLines, "\n"))
+	}
+
+	w("\n<details><summary>All runs</summary>\n\n")
+	w("| Pair | Configuration | Requests | Seconds | req/s | p50 | p99 | CPU ticks | CPU µs/req | Upstream hits | Errors | Notes |\n")
+	w("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	for _, res := range r.results {
+		w("| %d | %s | %d | %.2f | %.0f | %s | %s | %d | %.1f | %d | %d | %s |\n",
+			res.pair, res.kind, res.requests, res.elapsed.Seconds(), res.rps, fmtDur(res.p50), fmtDur(res.p99),
+			res.cpuTicks, res.cpuPerReq, res.upstreamHits, res.errors, strings.Join(res.notes, "; "))
+	}
+	w("\n</details>\n")
+	return b.String()
+}
+
+func joinKinds(ks []configKind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// fmtUS formats a latency in µs as ms with three decimals.
+func fmtUS(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	return fmt.Sprintf("%.3f ms", v/1000)
+}
+
+func fmtDur(d time.Duration) string { return fmtUS(us(d)) }
+
+// commandLine is the command that reproduces this run.
+func commandLine() string {
+	parts := []string{"go", "run", "./bench/load"}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t\"'$`\\*?;&|<>()") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo.
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// gitRevision describes the tree the binary was built from, "" if unknown.
+func gitRevision() string {
+	return commandOutput("git", "describe", "--always", "--dirty")
+}
+
+// redisVersion is redis-server's version line, shortened.
+func redisVersion() string {
+	v := commandOutput("redis-server", "--version")
+	if f := strings.Fields(v); len(f) >= 3 {
+		return strings.TrimPrefix(f[2], "v=")
+	}
+	return v
+}
+
+// commandOutput runs a short command and returns its trimmed output, or "".
+func commandOutput(name string, args ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

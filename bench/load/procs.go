@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -336,6 +337,13 @@ func lastErrorLine(out []byte) string {
 		if l := strings.TrimSpace(sc.Text()); l != "" {
 			last = l
 		}
+	}
+	// Caddy logs JSON; its "msg" is the readable part.
+	var entry struct {
+		Msg string `json:"msg"`
+	}
+	if json.Unmarshal([]byte(last), &entry) == nil && entry.Msg != "" {
+		last = entry.Msg
 	}
 	if len(last) > 400 {
 		last = last[:400] + "..."

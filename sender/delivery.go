@@ -1,0 +1,205 @@
+// Package sender produces ScreenshotCenter webhook deliveries the way the
+// vendor describes them, and retries them with exponential backoff from a
+// durable outbox.
+//
+// A delivery is persisted before its first attempt. Workers lease due
+// deliveries; an attempt interrupted by a crash is found again when the
+// outbox is reopened and made due at once, so a delivery is delivered at
+// least once or ends failed or gone: it is never silently dropped. Receivers
+// dedupe (the delivery id header is stable across attempts).
+//
+// The package does not import Caddy; caddymodule/sendermodule is the glue.
+package sender
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Headers the sender sets on every attempt besides the vendor's
+// X-ScreenshotCenter-Event and X-ScreenshotCenter-Signature.
+const (
+	// HeaderDeliveryID carries the delivery id, stable across attempts,
+	// for receivers that dedupe on it.
+	HeaderDeliveryID = "X-ScreenshotCenter-Delivery-Id"
+	// HeaderAttempt carries the attempt number, from 1.
+	HeaderAttempt = "X-ScreenshotCenter-Delivery-Attempt"
+	// DefaultUserAgent is the User-Agent of every attempt.
+	DefaultUserAgent = "scgate-sender/1 (+https://github.com/scgate/scgate)"
+)
+
+// State is the state of a delivery.
+type State string
+
+// Delivery states. Pending deliveries are waiting for an attempt or in one;
+// the others are final until a manual retry.
+const (
+	StatePending   State = "pending"
+	StateDelivered State = "delivered"
+	StateFailed    State = "failed"
+	StateGone      State = "gone"
+)
+
+// States lists every state.
+var States = []State{StatePending, StateDelivered, StateFailed, StateGone}
+
+// ParseState returns the State named s.
+func ParseState(s string) (State, error) {
+	for _, st := range States {
+		if string(st) == s {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("unknown state %q (want pending, delivered, failed or gone)", s)
+}
+
+// Delivery is one event to deliver to one endpoint.
+type Delivery struct {
+	// ID is a UUIDv7, stable across attempts.
+	ID string `json:"id"`
+	// URL is the endpoint.
+	URL string `json:"url"`
+	// Event is the event name sent in X-ScreenshotCenter-Event.
+	Event string `json:"event"`
+	// Body is the exact body sent on every attempt. Never re-marshalled.
+	Body []byte `json:"-"`
+	// Secret is the HMAC-SHA256 signing secret. Never logged or printed.
+	Secret []byte `json:"-"`
+	// Attempts is how many attempts were made (or started) so far.
+	Attempts int `json:"attempts"`
+	// MaxAttempts is the attempt budget; 0 means the sender's schedule.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+	// NextAttempt is when a pending delivery is due.
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// State is the delivery state.
+	State State `json:"state"`
+	// CreatedAt is when the delivery was enqueued.
+	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt is when the delivery last changed.
+	UpdatedAt time.Time `json:"updated_at"`
+	// LastStatus is the HTTP status of the last attempt, 0 if none.
+	LastStatus int `json:"last_status,omitempty"`
+	// LastError describes the last failed attempt.
+	LastError string `json:"last_error,omitempty"`
+	// LogCount is how many entries the attempt log holds.
+	LogCount int `json:"log_count,omitempty"`
+}
+
+// Outcome is what one attempt led to.
+type Outcome string
+
+// Attempt outcomes.
+const (
+	OutcomeDelivered   Outcome = "delivered"
+	OutcomeRetry       Outcome = "retry"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeGone        Outcome = "gone"
+	OutcomeInterrupted Outcome = "interrupted"
+)
+
+// Attempt is one entry of a delivery's attempt log.
+type Attempt struct {
+	// N is the attempt number, from 1.
+	N int `json:"n"`
+	// Start is when the request was sent.
+	Start time.Time `json:"start"`
+	// Latency is how long the attempt took, response body included.
+	Latency time.Duration `json:"latency"`
+	// Status is the HTTP status, 0 when no response came.
+	Status int `json:"status,omitempty"`
+	// Error describes a transport failure or a non-2xx answer.
+	Error string `json:"error,omitempty"`
+	// Response is the start of the response body, at most the client's
+	// MaxResponseBytes.
+	Response string `json:"response,omitempty"`
+	// Truncated is set when the response body was longer than Response.
+	Truncated bool `json:"truncated,omitempty"`
+	// RetryAfter is the endpoint's Retry-After, when it sent one with 429
+	// or 503, after bounding.
+	RetryAfter time.Duration `json:"retry_after,omitempty"`
+	// Outcome is what the attempt led to.
+	Outcome Outcome `json:"outcome"`
+	// NextWait is the wait before the next attempt when Outcome is retry.
+	NextWait time.Duration `json:"next_wait,omitempty"`
+}
+
+// Errors of the Go API.
+var (
+	ErrNotFound      = errors.New("delivery not found")
+	ErrNotRetryable  = errors.New("only failed or gone deliveries can be retried")
+	ErrInvalidURL    = errors.New("endpoint URL must be absolute http or https")
+	ErrEmptySecret   = errors.New("secret must not be empty")
+	ErrEmptyBody     = errors.New("body must not be empty")
+	ErrInvalidEvent  = errors.New("event name must be non-empty printable ASCII")
+	ErrClosed        = errors.New("outbox closed")
+	ErrStoreLocked   = errors.New("outbox file is locked by another process (a running scgate?)")
+	ErrInvalidFormat = errors.New("corrupt outbox record")
+)
+
+// NewDelivery validates its arguments and returns a pending delivery with a
+// fresh UUIDv7 id, due at now. body and secret are copied.
+func NewDelivery(endpoint, eventName string, body, secret []byte, now time.Time) (*Delivery, error) {
+	if err := CheckURL(endpoint); err != nil {
+		return nil, err
+	}
+	if !validEvent(eventName) {
+		return nil, ErrInvalidEvent
+	}
+	if len(body) == 0 {
+		return nil, ErrEmptyBody
+	}
+	if len(secret) == 0 {
+		return nil, ErrEmptySecret
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	return &Delivery{
+		ID:          id.String(),
+		URL:         endpoint,
+		Event:       eventName,
+		Body:        append([]byte(nil), body...),
+		Secret:      append([]byte(nil), secret...),
+		State:       StatePending,
+		NextAttempt: now,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}, nil
+}
+
+// CheckURL reports whether endpoint is an absolute http or https URL with a
+// host.
+func CheckURL(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return ErrInvalidURL
+	}
+	return nil
+}
+
+func validEvent(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// endpointKey groups deliveries for the per-endpoint concurrency limit.
+func endpointKey(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return endpoint
+	}
+	return u.Scheme + "://" + strings.ToLower(u.Host)
+}

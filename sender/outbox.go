@@ -1,0 +1,470 @@
+package sender
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket names. Keys:
+//
+//	deliveries: id                      -> JSON Delivery (no body, no secret)
+//	payloads:   id                      -> uvarint(len secret) secret body
+//	due:        8-byte BE unix nanos id -> nil, for pending, not leased deliveries
+//	leased:     id                      -> nil, while an attempt is in flight
+//	states:     state 0x00 id           -> nil
+//	log:        id 0x00 4-byte BE index -> JSON Attempt
+var (
+	bDeliveries = []byte("deliveries")
+	bPayloads   = []byte("payloads")
+	bDue        = []byte("due")
+	bLeased     = []byte("leased")
+	bStates     = []byte("states")
+	bLog        = []byte("log")
+	allBuckets  = [][]byte{bDeliveries, bPayloads, bDue, bLeased, bStates, bLog}
+)
+
+// leaseScanLimit bounds how many due entries one lease pass looks at, so
+// that a backlog held back by the per-endpoint limit costs bounded work.
+const leaseScanLimit = 4096
+
+// OutboxOptions configure an Outbox.
+type OutboxOptions struct {
+	// NoBatch commits every change in its own transaction (one fsync
+	// each) instead of coalescing concurrent changes with bbolt's Batch.
+	NoBatch bool
+	// LockTimeout is how long Open waits for another process to release
+	// the file lock. Default 1s.
+	LockTimeout time.Duration
+}
+
+// Outbox is the durable store of deliveries, a bbolt file. bbolt locks the
+// file exclusively: one process at a time.
+type Outbox struct {
+	db      *bolt.DB
+	noBatch bool
+	path    string
+	// Recovered is how many interrupted attempts were found at Open.
+	Recovered int
+}
+
+// OpenOutbox opens (creating it, mode 0600, in a 0700 directory if needed)
+// the outbox at path. Attempts that were in flight when a previous process
+// died are logged as interrupted, not counted, and made due at once.
+func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", path, ErrStoreLocked)
+		}
+		return nil, err
+	}
+	ob := &Outbox{db: db, noBatch: opts.NoBatch, path: path}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		n, err := recoverLeases(tx, time.Now())
+		ob.Recovered = n
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return ob, nil
+}
+
+// Path returns the file path.
+func (ob *Outbox) Path() string { return ob.path }
+
+// Close closes the file. Leases still held are recovered by the next Open.
+func (ob *Outbox) Close() error { return ob.db.Close() }
+
+func recoverLeases(tx *bolt.Tx, now time.Time) (int, error) {
+	var ids [][]byte
+	if err := tx.Bucket(bLeased).ForEach(func(k, _ []byte) error {
+		ids = append(ids, append([]byte(nil), k...))
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		d, err := getMeta(tx, id)
+		if err != nil {
+			return 0, err
+		}
+		a := Attempt{N: d.Attempts, Start: d.UpdatedAt, Outcome: OutcomeInterrupted,
+			Error: "attempt interrupted (process stopped); not counted"}
+		if err := finish(tx, d, a, now); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+func (ob *Outbox) update(fn func(*bolt.Tx) error) error {
+	var err error
+	if ob.noBatch {
+		err = ob.db.Update(fn)
+	} else {
+		err = ob.db.Batch(fn)
+	}
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+func (ob *Outbox) view(fn func(*bolt.Tx) error) error {
+	err := ob.db.View(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// Enqueue durably stores pending deliveries, all or none, before returning.
+func (ob *Outbox) Enqueue(ds ...*Delivery) error {
+	return ob.update(func(tx *bolt.Tx) error {
+		for _, d := range ds {
+			if d.State != StatePending {
+				return fmt.Errorf("enqueue %s: state %s, want pending", d.ID, d.State)
+			}
+			if tx.Bucket(bDeliveries).Get([]byte(d.ID)) != nil {
+				return fmt.Errorf("enqueue %s: id exists", d.ID)
+			}
+			if err := tx.Bucket(bPayloads).Put([]byte(d.ID), encodePayload(d.Secret, d.Body)); err != nil {
+				return err
+			}
+			if err := putMeta(tx, d); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// lease takes up to max due deliveries (with body and secret) that admit
+// accepts, marks them leased and counts their attempt. next is the due time
+// of the first entry not yet due (zero if none); blocked reports due entries
+// admit refused.
+func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out []*Delivery, next time.Time, blocked bool, err error) {
+	err = ob.db.Update(func(tx *bolt.Tx) error {
+		out, next, blocked = out[:0], time.Time{}, false
+		due := tx.Bucket(bDue)
+		var taken [][]byte
+		c := due.Cursor()
+		scanned := 0
+		for k, _ := c.First(); k != nil && len(out) < max && scanned < leaseScanLimit; k, _ = c.Next() {
+			scanned++
+			if len(k) < 8 {
+				taken = append(taken, append([]byte(nil), k...))
+				continue
+			}
+			at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+			if at.After(now) {
+				next = at
+				break
+			}
+			id := k[8:]
+			d, err := getMeta(tx, id)
+			if err != nil {
+				// A dangling index entry: nothing to deliver.
+				taken = append(taken, append([]byte(nil), k...))
+				continue
+			}
+			if !admit(d) {
+				blocked = true
+				continue
+			}
+			taken = append(taken, append([]byte(nil), k...))
+			if err := loadPayload(tx, d); err != nil {
+				continue
+			}
+			out = append(out, d)
+		}
+		for _, k := range taken {
+			if err := due.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, d := range out {
+			d.Attempts++
+			d.UpdatedAt = now
+			d.NextAttempt = time.Time{}
+			if err := putMeta(tx, d); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bLeased).Put([]byte(d.ID), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
+	return out, next, blocked, err
+}
+
+// complete records attempt a of the leased delivery d and releases the
+// lease; a pending d is put back in the due index.
+func (ob *Outbox) complete(d *Delivery, a Attempt, now time.Time) error {
+	c := *d
+	return ob.update(func(tx *bolt.Tx) error {
+		dd := c // Batch may run fn twice
+		if err := finish(tx, &dd, a, now); err != nil {
+			return err
+		}
+		*d = dd
+		return nil
+	})
+}
+
+// finish applies a to the leased d inside tx.
+func finish(tx *bolt.Tx, d *Delivery, a Attempt, now time.Time) error {
+	old := d.State
+	if a.Outcome == OutcomeInterrupted && d.Attempts > 0 {
+		d.Attempts--
+	}
+	d.apply(a, now)
+	if err := tx.Bucket(bLeased).Delete([]byte(d.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bLog).Put(logKey(d.ID, d.LogCount-1), mustJSON(a)); err != nil {
+		return err
+	}
+	if old != d.State {
+		if err := tx.Bucket(bStates).Delete(stateKey(old, d.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
+			return err
+		}
+	}
+	if d.State == StatePending {
+		if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+			return err
+		}
+	}
+	return putMeta(tx, d)
+}
+
+// Get returns the delivery (with body and secret) and its attempt log.
+func (ob *Outbox) Get(id string) (*Delivery, []Attempt, error) {
+	var d *Delivery
+	var log []Attempt
+	err := ob.view(func(tx *bolt.Tx) error {
+		var err error
+		if d, err = getMeta(tx, []byte(id)); err != nil {
+			return err
+		}
+		if err := loadPayload(tx, d); err != nil {
+			return err
+		}
+		prefix := append([]byte(id), 0)
+		c := tx.Bucket(bLog).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var a Attempt
+			if err := json.Unmarshal(v, &a); err != nil {
+				return ErrInvalidFormat
+			}
+			log = append(log, a)
+		}
+		return nil
+	})
+	return d, log, err
+}
+
+// List returns up to limit deliveries (all if limit <= 0) in state, oldest
+// first, without body or secret.
+func (ob *Outbox) List(state State, limit int) ([]*Delivery, error) {
+	var out []*Delivery
+	err := ob.view(func(tx *bolt.Tx) error {
+		prefix := append([]byte(state), 0)
+		c := tx.Bucket(bStates).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			d, err := getMeta(tx, k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+			if limit > 0 && len(out) >= limit {
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Count returns how many deliveries are in each state.
+func (ob *Outbox) Count() (map[State]int, error) {
+	out := make(map[State]int, len(States))
+	err := ob.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bStates).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if i := bytes.IndexByte(k, 0); i > 0 {
+				out[State(k[:i])]++
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Retry re-queues a failed or gone delivery with a fresh attempt budget,
+// due at now.
+func (ob *Outbox) Retry(id string, now time.Time) (*Delivery, error) {
+	var d *Delivery
+	err := ob.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if d, err = getMeta(tx, []byte(id)); err != nil {
+			return err
+		}
+		if d.State != StateFailed && d.State != StateGone {
+			return fmt.Errorf("%w (delivery %s is %s)", ErrNotRetryable, id, d.State)
+		}
+		if err := tx.Bucket(bStates).Delete(stateKey(d.State, d.ID)); err != nil {
+			return err
+		}
+		d.State, d.Attempts, d.NextAttempt, d.UpdatedAt = StatePending, 0, now, now
+		if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+			return err
+		}
+		return putMeta(tx, d)
+	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
+	return d, err
+}
+
+// Purge deletes deliveries in a final state (delivered, failed or gone)
+// last updated before cutoff, with their payload and log, and returns how
+// many it deleted.
+func (ob *Outbox) Purge(state State, cutoff time.Time) (int, error) {
+	if state == StatePending {
+		return 0, errors.New("pending deliveries cannot be purged")
+	}
+	n := 0
+	err := ob.db.Update(func(tx *bolt.Tx) error {
+		n = 0
+		prefix := append([]byte(state), 0)
+		var victims [][]byte
+		c := tx.Bucket(bStates).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			d, err := getMeta(tx, k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			if d.UpdatedAt.Before(cutoff) {
+				victims = append(victims, []byte(d.ID))
+			}
+		}
+		for _, id := range victims {
+			_ = tx.Bucket(bStates).Delete(append(append([]byte(nil), prefix...), id...))
+			_ = tx.Bucket(bDeliveries).Delete(id)
+			_ = tx.Bucket(bPayloads).Delete(id)
+			lp := append(append([]byte(nil), id...), 0)
+			lc := tx.Bucket(bLog).Cursor()
+			var logs [][]byte
+			for k, _ := lc.Seek(lp); k != nil && bytes.HasPrefix(k, lp); k, _ = lc.Next() {
+				logs = append(logs, append([]byte(nil), k...))
+			}
+			for _, k := range logs {
+				_ = tx.Bucket(bLog).Delete(k)
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func getMeta(tx *bolt.Tx, id []byte) (*Delivery, error) {
+	v := tx.Bucket(bDeliveries).Get(id)
+	if v == nil {
+		return nil, ErrNotFound
+	}
+	d := new(Delivery)
+	if err := json.Unmarshal(v, d); err != nil {
+		return nil, ErrInvalidFormat
+	}
+	return d, nil
+}
+
+func putMeta(tx *bolt.Tx, d *Delivery) error {
+	return tx.Bucket(bDeliveries).Put([]byte(d.ID), mustJSON(d))
+}
+
+func loadPayload(tx *bolt.Tx, d *Delivery) error {
+	v := tx.Bucket(bPayloads).Get([]byte(d.ID))
+	n, w := binary.Uvarint(v)
+	if w <= 0 || uint64(len(v)-w) < n {
+		return ErrInvalidFormat
+	}
+	// Copy: bbolt memory is only valid inside the transaction.
+	d.Secret = append([]byte(nil), v[w:w+int(n)]...)
+	d.Body = append([]byte(nil), v[w+int(n):]...)
+	return nil
+}
+
+func encodePayload(secret, body []byte) []byte {
+	out := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(secret)+len(body)), uint64(len(secret)))
+	out = append(out, secret...)
+	return append(out, body...)
+}
+
+func dueKey(t time.Time, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	ns := t.UnixNano()
+	if ns < 0 {
+		ns = 0
+	}
+	binary.BigEndian.PutUint64(k, uint64(ns))
+	return append(k, id...)
+}
+
+func stateKey(s State, id string) []byte {
+	return append(append(append(make([]byte, 0, len(s)+1+len(id)), s...), 0), id...)
+}
+
+func logKey(id string, i int) []byte {
+	k := append(append(make([]byte, 0, len(id)+5), id...), 0)
+	return binary.BigEndian.AppendUint32(k, uint32(i))
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs are marshalled
+	}
+	return b
+}

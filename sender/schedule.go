@@ -1,0 +1,136 @@
+package sender
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schedule defaults.
+const (
+	DefaultMaxAttempts   = 5
+	DefaultJitter        = 0.2
+	DefaultMaxRetryAfter = time.Hour
+)
+
+// DefaultDelays are the waits before attempts 2 to 5: roughly 10s, 1m, 5m
+// and 30m. The first attempt is made at once.
+var DefaultDelays = []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute}
+
+// Schedule says how many attempts a delivery gets and how long to wait
+// between them. The zero value is the default schedule.
+type Schedule struct {
+	// MaxAttempts is the attempt budget of a delivery. Default 5.
+	MaxAttempts int
+	// Delays are the waits before the second, third, ... attempt; the last
+	// one repeats when there are more attempts than delays. Default
+	// DefaultDelays.
+	Delays []time.Duration
+	// Jitter spreads each wait uniformly by ± this fraction, so that
+	// deliveries that failed together do not retry together. Default 0.2.
+	Jitter float64
+	// NoJitter disables jitter (for tests and reproducible runs).
+	NoJitter bool
+	// MaxRetryAfter bounds an endpoint's Retry-After. Default 1h.
+	MaxRetryAfter time.Duration
+}
+
+// ScaledDelays returns DefaultDelays scaled so that the first one is
+// initial: 10s gives 10s, 1m, 5m, 30m; 100ms gives 100ms, 600ms, 3s, 18s.
+func ScaledDelays(initial time.Duration) []time.Duration {
+	out := make([]time.Duration, len(DefaultDelays))
+	for i, d := range DefaultDelays {
+		out[i] = time.Duration(float64(initial) * float64(d) / float64(DefaultDelays[0]))
+	}
+	return out
+}
+
+func (s Schedule) withDefaults() Schedule {
+	if s.MaxAttempts <= 0 {
+		s.MaxAttempts = DefaultMaxAttempts
+	}
+	if len(s.Delays) == 0 {
+		s.Delays = DefaultDelays
+	}
+	if s.Jitter <= 0 || s.Jitter >= 1 {
+		s.Jitter = DefaultJitter
+	}
+	if s.MaxRetryAfter <= 0 {
+		s.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	return s
+}
+
+// Delay returns the wait after the failed attempt n (from 1), jittered.
+func (s Schedule) Delay(n int) time.Duration {
+	s = s.withDefaults()
+	i := n - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(s.Delays) {
+		i = len(s.Delays) - 1
+	}
+	d := s.Delays[i]
+	if s.NoJitter || d <= 0 {
+		return d
+	}
+	f := 1 - s.Jitter + 2*s.Jitter*rand.Float64()
+	return time.Duration(float64(d) * f)
+}
+
+// decide turns the result of attempt n into an outcome and, for a retry,
+// the wait before the next attempt.
+func (s Schedule) decide(res *Result, n, maxAttempts int) (Outcome, time.Duration) {
+	s = s.withDefaults()
+	if maxAttempts <= 0 {
+		maxAttempts = s.MaxAttempts
+	}
+	switch {
+	case res.Status >= 200 && res.Status < 300 && res.Err == nil:
+		return OutcomeDelivered, 0
+	case res.Status == http.StatusGone:
+		return OutcomeGone, 0
+	}
+	if n >= maxAttempts {
+		return OutcomeFailed, 0
+	}
+	wait := s.Delay(n)
+	if res.RetryAfter > wait {
+		wait = res.RetryAfter
+	}
+	return OutcomeRetry, wait
+}
+
+// parseRetryAfter reads a Retry-After value (delay-seconds or an HTTP date)
+// and bounds it to [0, max]. It returns 0 when the value is absent or
+// unusable.
+func parseRetryAfter(v string, now time.Time, max time.Duration) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(max/time.Second) {
+			return max
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0
+	}
+	if d <= 0 {
+		return 0
+	}
+	if d > max {
+		return max
+	}
+	return d
+}

@@ -274,18 +274,21 @@ func (b *bench) poolSize(kind configKind) int {
 
 // runResult is one timed run.
 type runResult struct {
-	kind         configKind
-	pair         int
-	requests     int64 // completed, errors included
-	errors       int64
-	errKinds     map[string]int64
-	elapsed      time.Duration
-	rps          float64
-	p50, p99     time.Duration
-	cpuTicks     int64
-	cpuPerReq    float64 // µs of gateway CPU per request
-	upstreamHits int64
-	notes        []string
+	kind      configKind
+	pair      int
+	requests  int64 // completed, errors included
+	errors    int64
+	errKinds  map[string]int64
+	elapsed   time.Duration
+	rps       float64
+	p50, p99  time.Duration
+	cpuTicks  int64
+	cpuPerReq float64 // µs of gateway CPU per request
+	// µs of this process's CPU per request: load generator and upstream,
+	// which compete with the gateway for the same cores.
+	benchCPUPerReq float64
+	upstreamHits   int64
+	notes          []string
 }
 
 func (r runResult) line() string {
@@ -345,6 +348,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	runtime.GC() // not during the timed window, if it can be helped
 
 	hits0 := b.up.hits.Load()
+	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)
 	if err != nil {
 		return res, err
@@ -354,6 +358,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if err != nil {
 		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))
 	}
+	self1, _ := cpuTicks(os.Getpid())
 	hits1 := b.up.hits.Load()
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -366,6 +371,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	res.cpuTicks = cpu1 - cpu0
 	if ph.requests > 0 {
 		res.cpuPerReq = float64(res.cpuTicks) * 1e6 / float64(clockTicks) / float64(ph.requests)
+		res.benchCPUPerReq = float64(self1-self0) * 1e6 / float64(clockTicks) / float64(ph.requests)
 	}
 	res.upstreamHits = hits1 - hits0
 	if dup && res.upstreamHits > 0 {

@@ -118,7 +118,6 @@ func (s *procSet) start(name, logPath, bin string, args ...string) (*proc, error
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = os.Environ()
 	setChildAttrs(cmd)
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -59,7 +59,15 @@ func (s *MemoryStore) Len() int { return s.c.ItemCount() }
 // between two real events practically impossible. Lookups convert it to a
 // string in place (no allocation); only an insert allocates the key.
 func digest(key string) [16]byte {
-	sum := sha256.Sum256([]byte(key))
+	// Copy through a stack buffer: converting a key longer than 32 bytes
+	// straight to []byte would allocate.
+	var buf [256]byte
+	var sum [sha256.Size]byte
+	if len(key) <= len(buf) {
+		sum = sha256.Sum256(append(buf[:0], key...))
+	} else {
+		sum = sha256.Sum256([]byte(key))
+	}
 	return [16]byte(sum[:16])
 }
 

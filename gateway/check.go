@@ -1,0 +1,228 @@
+// Package gateway holds the receiver's request checks in plain Go: method,
+// size, signature, body, replay window and event allowlist, in the order the
+// contract gives. The Caddy handler calls Check and then does the dedupe and
+// forwarding glue; everything here is testable without Caddy.
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"sync"
+	"time"
+
+	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/verifier"
+)
+
+// MaxFutureSkew is how far in the future a signed created_at may be when
+// MaxAge is set, to allow for clock drift between sender and gateway.
+const MaxFutureSkew = 5 * time.Minute
+
+// Checker checks webhook requests. It is safe for concurrent use once built.
+type Checker struct {
+	// Verifier holds the secrets. Required.
+	Verifier *verifier.Verifier
+	// SignatureHeaders are searched in order; the first present is used.
+	SignatureHeaders []string
+	// MaxBody is the largest accepted body in bytes.
+	MaxBody int64
+	// MaxAge, if positive, is the replay window on the signed created_at.
+	MaxAge time.Duration
+	// Events, if not nil, is the allowlist of events to forward.
+	Events map[string]struct{}
+
+	canonOnce sync.Once
+	canon     []string // SignatureHeaders in canonical form
+}
+
+// Rejection is a request the gateway refuses, with the status to answer and
+// a stable reason code for logs and metrics.
+type Rejection struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (r *Rejection) Error() string { return r.Reason + ": " + r.Err.Error() }
+
+func reject(status int, reason, msg string) *Rejection {
+	return &Rejection{Status: status, Reason: reason, Err: errors.New(msg)}
+}
+
+// The rejections that do not depend on the body's content.
+var (
+	ErrMethod            = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
+	ErrTooLarge          = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
+	ErrBodyRead          = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
+	ErrSigMissing        = reject(http.StatusUnauthorized, "signature_missing", "no signature header")
+	ErrSigMalformed      = reject(http.StatusUnauthorized, "signature_malformed", "malformed signature header")
+	ErrSigMismatch       = reject(http.StatusUnauthorized, "signature_mismatch", "no secret matches the signature")
+	ErrEventHeader       = reject(http.StatusBadRequest, "event_header_mismatch", "X-ScreenshotCenter-Event differs from the body's event")
+	ErrCreatedAtMissing  = reject(http.StatusUnauthorized, "created_at_missing", "created_at is missing and max_age is set")
+	ErrCreatedAtInvalid  = reject(http.StatusUnauthorized, "created_at_invalid", "created_at is not an RFC 3339 time")
+	ErrCreatedAtTooOld   = reject(http.StatusUnauthorized, "created_at_too_old", "created_at is older than max_age")
+	ErrCreatedAtInFuture = reject(http.StatusUnauthorized, "created_at_in_future", "created_at is too far in the future")
+)
+
+// bodyRejections turns each event.Error into a 400 once, so a rejected body
+// costs no allocation.
+var bodyRejections = func() map[*event.Error]*Rejection {
+	m := make(map[*event.Error]*Rejection)
+	for _, e := range []*event.Error{
+		event.ErrInvalidJSON, event.ErrNotObject, event.ErrTooDeep, event.ErrMissingEvent,
+		event.ErrEventNotString, event.ErrEmptyEvent, event.ErrDuplicateKey, event.ErrAmbiguousKey,
+		event.ErrInvalidField,
+	} {
+		m[e] = &Rejection{Status: http.StatusBadRequest, Reason: e.Reason, Err: e}
+	}
+	return m
+}()
+
+// Event is a request that passed every check.
+type Event struct {
+	// Body is the exact raw body.
+	Body []byte
+	// Fields are the top-level fields read from Body.
+	Fields event.Fields
+	// SecretIndex is the index of the secret whose signature matched.
+	SecretIndex int
+	// Ignored is set when an allowlist is configured and does not hold the
+	// event: it is acknowledged, not forwarded.
+	Ignored bool
+}
+
+// Check reads r's body (never past MaxBody) and runs every check in the
+// contract's order: method, size, signature (before anything parses the
+// body), body fields, event header, replay window, allowlist.
+func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
+	var ev Event
+	if r.Method != http.MethodPost {
+		return ev, ErrMethod
+	}
+	if r.ContentLength > c.MaxBody {
+		return ev, ErrTooLarge
+	}
+	body, err := ReadBody(r.Body, r.ContentLength, c.MaxBody)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			return ev, ErrTooLarge
+		}
+		return ev, ErrBodyRead
+	}
+	ev.Body = body
+
+	idx, err := c.Verifier.Verify(body, c.signatureValues(r.Header))
+	switch {
+	case errors.Is(err, verifier.ErrNoSignature):
+		return ev, ErrSigMissing
+	case errors.Is(err, verifier.ErrMalformedSignature):
+		return ev, ErrSigMalformed
+	case err != nil:
+		return ev, ErrSigMismatch
+	}
+	ev.SecretIndex = idx
+
+	f, err := event.Parse(body)
+	if err != nil {
+		var pe *event.Error
+		if errors.As(err, &pe) {
+			if rej, ok := bodyRejections[pe]; ok {
+				return ev, rej
+			}
+		}
+		return ev, &Rejection{Status: http.StatusBadRequest, Reason: "body_invalid", Err: err}
+	}
+	ev.Fields = f
+
+	// The event header is not signed; the body is the truth, and a request
+	// where the two disagree is refused so that no reader can be misled.
+	for _, v := range r.Header[canonicalEventHeader] {
+		if v != string(f.Event) {
+			return ev, ErrEventHeader
+		}
+	}
+
+	if c.MaxAge > 0 {
+		if rej := checkAge(f.CreatedAt, c.MaxAge, now); rej != nil {
+			return ev, rej
+		}
+	}
+
+	if c.Events != nil {
+		if _, ok := c.Events[string(f.Event)]; !ok {
+			ev.Ignored = true
+		}
+	}
+	return ev, nil
+}
+
+// canonicalEventHeader is looked up directly: Header.Values would
+// canonicalize the mixed-case name on every request, which allocates.
+var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(event.HeaderEvent)
+
+// signatureValues returns the lines of the first configured signature header
+// present in the request.
+func (c *Checker) signatureValues(hdr http.Header) []string {
+	c.canonOnce.Do(func() {
+		c.canon = make([]string, len(c.SignatureHeaders))
+		for i, name := range c.SignatureHeaders {
+			c.canon[i] = textproto.CanonicalMIMEHeaderKey(name)
+		}
+	})
+	for _, name := range c.canon {
+		if v := hdr[name]; len(v) > 0 {
+			return v
+		}
+	}
+	return nil
+}
+
+// checkAge enforces the replay window on the signed created_at.
+func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) *Rejection {
+	if createdAt == nil {
+		return ErrCreatedAtMissing
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(createdAt))
+	if err != nil {
+		return ErrCreatedAtInvalid
+	}
+	if now.Sub(t) > maxAge {
+		return ErrCreatedAtTooOld
+	}
+	if t.Sub(now) > MaxFutureSkew {
+		return ErrCreatedAtInFuture
+	}
+	return nil
+}
+
+var errTooLarge = errors.New("body larger than the limit")
+
+// ReadBody reads a whole body, never more than max+1 bytes. With a known
+// length it allocates exactly once.
+func ReadBody(body io.Reader, contentLength, max int64) ([]byte, error) {
+	var buf []byte
+	var err error
+	if contentLength >= 0 {
+		if contentLength > max {
+			return nil, errTooLarge
+		}
+		buf = make([]byte, contentLength)
+		_, err = io.ReadFull(body, buf)
+	} else {
+		buf, err = io.ReadAll(io.LimitReader(body, max+1))
+		if err == nil && int64(len(buf)) > max {
+			return nil, errTooLarge
+		}
+	}
+	if err != nil {
+		// A request_body max_size before the gateway reports this way.
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, errTooLarge
+		}
+		return nil, err
+	}
+	return buf, nil
+}

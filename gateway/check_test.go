@@ -1,0 +1,148 @@
+package gateway
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/verifier"
+)
+
+const secret = "check-secret"
+
+func newChecker(t testing.TB, mod func(*Checker)) *Checker {
+	v, err := verifier.New([][]byte{[]byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Checker{
+		Verifier:         v,
+		SignatureHeaders: []string{"X-ScreenshotCenter-Signature", "X-Signature"},
+		MaxBody:          1 << 10,
+	}
+	if mod != nil {
+		mod(c)
+	}
+	return c
+}
+
+func signedRequest(method, body string, hdr ...string) *http.Request {
+	r := httptest.NewRequest(method, "/hook", strings.NewReader(body))
+	r.Header.Set("X-ScreenshotCenter-Signature", verifier.Sign([]byte(secret), []byte(body)))
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+func TestCheck(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ok := `{"event":"screenshot.finished","screenshot_id":"sc_1","created_at":"2026-11-27T11:59:00Z"}`
+	withAge := func(c *Checker) { c.MaxAge = time.Hour }
+	allow := func(c *Checker) { c.Events = map[string]struct{}{"batch.finished": {}} }
+	tests := []struct {
+		name    string
+		mod     func(*Checker)
+		req     func() *http.Request
+		want    *Rejection
+		ignored bool
+	}{
+		{"valid", nil, func() *http.Request { return signedRequest("POST", ok) }, nil, false},
+		{"GET", nil, func() *http.Request { return signedRequest("GET", "") }, ErrMethod, false},
+		{"PUT", nil, func() *http.Request { return signedRequest("PUT", ok) }, ErrMethod, false},
+		{"too large by length", nil, func() *http.Request { return signedRequest("POST", strings.Repeat(" ", 2000)+ok) }, ErrTooLarge, false},
+		{"too large chunked", nil, func() *http.Request {
+			r := signedRequest("POST", strings.Repeat(" ", 2000)+ok)
+			r.ContentLength = -1
+			return r
+		}, ErrTooLarge, false},
+		{"exactly max_body chunked", nil, func() *http.Request {
+			r := signedRequest("POST", strings.Repeat(" ", 1024-len(ok))+ok)
+			r.ContentLength = -1
+			return r
+		}, nil, false},
+		{"body read error", nil, func() *http.Request {
+			r := signedRequest("POST", ok)
+			r.Body = io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF))
+			return r
+		}, ErrBodyRead, false},
+		{"no signature", nil, func() *http.Request {
+			r := signedRequest("POST", ok)
+			r.Header.Del("X-ScreenshotCenter-Signature")
+			return r
+		}, ErrSigMissing, false},
+		{"alternative header", nil, func() *http.Request {
+			r := signedRequest("POST", ok)
+			r.Header.Set("X-Signature", r.Header.Get("X-ScreenshotCenter-Signature"))
+			r.Header.Del("X-ScreenshotCenter-Signature")
+			return r
+		}, nil, false},
+		{"malformed signature", nil, func() *http.Request {
+			return signedRequest("POST", ok, "X-ScreenshotCenter-Signature", "sha256=xyz")
+		}, ErrSigMalformed, false},
+		{"wrong signature", nil, func() *http.Request {
+			return signedRequest("POST", ok, "X-ScreenshotCenter-Signature", verifier.Sign([]byte("other"), []byte(ok)))
+		}, ErrSigMismatch, false},
+		// Invalid JSON is still checked for a signature first.
+		{"unsigned garbage", nil, func() *http.Request {
+			return signedRequest("POST", "not json", "X-ScreenshotCenter-Signature", "sha256="+strings.Repeat("0", 64))
+		}, ErrSigMismatch, false},
+		{"signed garbage", nil, func() *http.Request { return signedRequest("POST", "not json") }, bodyRejections[event.ErrInvalidJSON], false},
+		{"duplicate event key", nil, func() *http.Request {
+			return signedRequest("POST", `{"event":"a","event":"b"}`)
+		}, bodyRejections[event.ErrDuplicateKey], false},
+		{"event header matches", nil, func() *http.Request {
+			return signedRequest("POST", ok, "X-ScreenshotCenter-Event", "screenshot.finished")
+		}, nil, false},
+		{"event header differs", nil, func() *http.Request {
+			return signedRequest("POST", ok, "X-ScreenshotCenter-Event", "screenshot.failed")
+		}, ErrEventHeader, false},
+		{"max_age fresh", withAge, func() *http.Request { return signedRequest("POST", ok) }, nil, false},
+		{"max_age missing", withAge, func() *http.Request {
+			return signedRequest("POST", `{"event":"screenshot.finished"}`)
+		}, ErrCreatedAtMissing, false},
+		{"max_age invalid", withAge, func() *http.Request {
+			return signedRequest("POST", `{"event":"e","created_at":"yesterday"}`)
+		}, ErrCreatedAtInvalid, false},
+		{"max_age too old", withAge, func() *http.Request {
+			return signedRequest("POST", `{"event":"e","created_at":"2026-11-27T10:59:59Z"}`)
+		}, ErrCreatedAtTooOld, false},
+		{"max_age in future", withAge, func() *http.Request {
+			return signedRequest("POST", `{"event":"e","created_at":"2026-11-27T12:05:01Z"}`)
+		}, ErrCreatedAtInFuture, false},
+		{"max_age slightly in future", withAge, func() *http.Request {
+			return signedRequest("POST", `{"event":"e","created_at":"2026-11-27T12:04:59Z"}`)
+		}, nil, false},
+		{"not in allowlist", allow, func() *http.Request { return signedRequest("POST", ok) }, nil, true},
+		{"in allowlist", allow, func() *http.Request {
+			return signedRequest("POST", `{"event":"batch.finished","batch_id":"b"}`)
+		}, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newChecker(t, tt.mod)
+			req := tt.req()
+			raw, _ := io.ReadAll(req.Body)
+			req = tt.req() // fresh body for Check
+			ev, rej := c.Check(req, now)
+			if rej != tt.want {
+				t.Fatalf("rejection = %v, want %v", rej, tt.want)
+			}
+			if rej != nil {
+				return
+			}
+			if !bytes.Equal(ev.Body, raw) {
+				t.Fatalf("body changed: %q", ev.Body)
+			}
+			if ev.Ignored != tt.ignored {
+				t.Fatalf("ignored = %v, want %v", ev.Ignored, tt.ignored)
+			}
+		})
+	}
+}

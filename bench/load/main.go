@@ -348,6 +348,10 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	runtime.GC() // not during the timed window, if it can be helped
 
 	hits0 := b.up.hits.Load()
+	var redis0, redis1 int64
+	if kind == configRedis {
+		redis0, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
 	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)
 	if err != nil {
@@ -359,6 +363,9 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))
 	}
 	self1, _ := cpuTicks(os.Getpid())
+	if kind == configRedis {
+		redis1, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
 	hits1 := b.up.hits.Load()
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -374,6 +381,10 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		res.benchCPUPerReq = float64(self1-self0) * 1e6 / float64(clockTicks) / float64(ph.requests)
 	}
 	res.upstreamHits = hits1 - hits0
+	if kind == configRedis && ph.requests > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)",
+			float64(redis1-redis0)*1e6/float64(clockTicks)/float64(ph.requests)))
+	}
 	if dup && res.upstreamHits > 0 {
 		res.errors += res.upstreamHits
 		res.errKinds["upstream contacted for a duplicate"] += res.upstreamHits

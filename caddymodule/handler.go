@@ -174,14 +174,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	state, tok, err := h.store.Claim(r.Context(), key, time.Duration(h.Dedupe.InflightTimeout))
 	if err != nil {
 		metricStoreErrors.WithLabelValues("claim").Inc()
-		w.Header().Set("Retry-After", "30")
 		if errors.Is(err, dedupe.ErrFull) {
+			w.Header().Set("Retry-After", storeRetryAfter)
 			h.logger.Error("dedupe store is full; refusing new events until keys expire",
 				zap.String("dedupe_key", key), zap.Int("max_keys", h.Dedupe.MaxKeys))
 			return h.unavailable(r, repl, reasonStoreFull, errStoreFull)
 		}
-		h.logger.Error("dedupe claim failed", zap.String("dedupe_key", key), zap.Error(err))
-		return h.unavailable(r, repl, reasonStoreError, errStore)
+		return h.claimFailed(w, r, repl, body, key, err, next)
 	}
 	switch state {
 	case dedupe.Done:

@@ -42,6 +42,7 @@ const (
 // Dedupe backends.
 const (
 	BackendMemory = "memory"
+	BackendRedis  = "redis"
 	BackendOff    = "off"
 )
 
@@ -66,8 +67,11 @@ var DefaultSignatureHeaders = []string{event.HeaderSignature, event.HeaderSignat
 //     minutes in the future: 401.
 //  6. events set and the event not in it: 200, not forwarded.
 //  7. The dedupe key already delivered: 200 with X-Scgate-Outcome: duplicate;
-//     a copy in flight: 409 with Retry-After; the store full or unavailable:
-//     503 with Retry-After.
+//     a copy in flight: 409 with Retry-After; the store full: 503 with
+//     Retry-After. The store unavailable (Redis down or slower than its
+//     timeout): 503 with Retry-After under on_error closed (the default);
+//     under on_error open the event is forwarded without dedupe, logged at
+//     error level and counted in scgate_dedupe_fail_open_total.
 //  8. Otherwise the key is claimed and the request passed on. A 2xx answer
 //     commits the key; anything else releases it so a retry gets through.
 //
@@ -137,8 +141,11 @@ type Handler struct {
 
 // DedupeConfig configures the dedupe store of a Handler.
 type DedupeConfig struct {
-	// Backend is "memory" (the default: one process, bounded) or "off"
-	// (every valid event is forwarded, retries included).
+	// Backend is "memory" (the default: one process, bounded, optionally
+	// saved to a file with Persist), "redis" (Redis or Valkey, shared by
+	// every gateway using the same server and Redis.KeyPrefix, so retries are
+	// recognized behind a load balancer and across restarts) or "off" (every
+	// valid event is forwarded, retries included).
 	Backend string `json:"backend,omitempty"`
 
 	// TTL is how long a delivered key is remembered, so that retries within
@@ -164,6 +171,33 @@ type DedupeConfig struct {
 	// one, "batch:" and the batch_id; without either, "sha256:" and the hex
 	// SHA-256 of the body. A key that resolves empty is rejected with 400.
 	Key string `json:"key,omitempty"`
+
+	// OnError is what happens to an event while the store cannot answer
+	// (Redis down, or slower than Redis.Timeout). "closed" (the default) answers
+	// 503 with Retry-After and forwards nothing, so the sender retries
+	// later: nothing is delivered twice, but nothing is delivered until the
+	// store is back. "open" forwards the event without dedupe, logs it at
+	// error level and counts it in scgate_dedupe_fail_open_total: delivery
+	// goes on, but retries may reach the upstream twice meanwhile.
+	OnError string `json:"on_error,omitempty"`
+
+	// Persist is a file where the memory backend saves its delivered keys:
+	// loaded at start, written every PersistInterval and when the store is
+	// released (process exit), each time to a temporary file renamed over
+	// it, readable by its owner only. A missing, empty or corrupt file is
+	// logged and ignored. Keys in flight are not saved. It may be a
+	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Default: none (keys live
+	// in memory only).
+	Persist string `json:"persist,omitempty"`
+
+	// PersistInterval is how often the memory backend writes Persist, so a
+	// crash loses at most this much. The first config using a file sets it
+	// for as long as the file stays in use. Default: 1m.
+	PersistInterval caddy.Duration `json:"persist_interval,omitempty"`
+
+	// Redis configures the redis backend (required with it, refused with
+	// the others).
+	Redis *RedisConfig `json:"redis,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -232,12 +266,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	if d.Backend == BackendMemory && d.MaxKeys > 0 {
-		store, key, err := loadMemoryStore(d.MaxKeys)
-		if err != nil {
-			return err
-		}
-		h.store, h.storeKey = store, key
+	if err := h.provisionStore(ctx); err != nil {
+		return err
 	}
 	if d.Backend == BackendOff {
 		h.logger.Warn("dedupe is off: every valid delivery is forwarded, retries included")
@@ -278,9 +308,12 @@ func (h *Handler) Validate() error {
 	}
 	d := h.Dedupe
 	switch d.Backend {
-	case BackendMemory, BackendOff:
+	case BackendMemory, BackendRedis, BackendOff:
 	default:
-		return fmt.Errorf("unknown dedupe backend %q (want memory or off)", d.Backend)
+		return fmt.Errorf("unknown dedupe backend %q (want memory, redis or off)", d.Backend)
+	}
+	if err := d.validateStore(); err != nil {
+		return err
 	}
 	if d.TTL < 0 || d.InflightTimeout < 0 {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")

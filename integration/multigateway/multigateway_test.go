@@ -1,0 +1,319 @@
+// Package multigateway_test runs real scgate processes against a real,
+// private redis-server: two gateways behind a (virtual) load balancer
+// sharing one Redis, Redis going away and coming back, and a memory store
+// persisted across a graceful restart.
+package multigateway_test
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/internal/gatewaytest"
+	"github.com/scgate/scgate/internal/redistest"
+	"github.com/scgate/scgate/verifier"
+)
+
+const secret = "e2e-secret"
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	gatewaytest.Cleanup()
+	os.Exit(code)
+}
+
+// redisGateway starts a gateway using the redis backend at url, in front of
+// up, with the given on_error.
+func redisGateway(t *testing.T, url string, up *gatewaytest.Upstream, onError string) *gatewaytest.Gateway {
+	t.Helper()
+	return gatewaytest.Start(t, gatewaytest.Options{
+		Config: `{
+			admin {{ADMIN_ADDR}}
+			persist_config off
+			auto_https off
+		}
+		http://127.0.0.1:{{HTTP_PORT}} {
+			screenshotcenter_webhook {
+				secret {env.SCGATE_E2E_SECRET}
+				dedupe redis {
+					url {env.SCGATE_E2E_REDIS_URL}
+					key_prefix e2e:
+					on_error ` + onError + `
+				}
+			}
+			reverse_proxy ` + up.Addr + `
+		}`,
+		Env: []string{"SCGATE_E2E_SECRET=" + secret, "SCGATE_E2E_REDIS_URL=" + url},
+	})
+}
+
+// deliver posts a signed event to gw, as the sender does.
+func deliver(t *testing.T, gw *gatewaytest.Gateway, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, gw.URL+"/webhook", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(event.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST to %s: %v", gw.URL, err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+// outcome describes a gateway answer: "forwarded" (the upstream's 200),
+// the gateway's own outcome ("duplicate"), or "status N".
+func outcome(resp *http.Response) string {
+	if o := resp.Header.Get("X-Scgate-Outcome"); o != "" {
+		return o
+	}
+	if resp.StatusCode == http.StatusOK {
+		return "forwarded"
+	}
+	return "status " + strconv.Itoa(resp.StatusCode)
+}
+
+func eventBody(id int) string {
+	return `{"event":"screenshot.finished","screenshot_id":` + strconv.Itoa(id) + `,"created_at":"2026-01-01T00:00:00Z"}`
+}
+
+func TestRedisSharedAcrossGateways(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	a := redisGateway(t, srv.URL(), up, "closed")
+	b := redisGateway(t, srv.URL(), up, "closed")
+
+	if got := outcome(deliver(t, a, eventBody(1))); got != "forwarded" {
+		t.Fatalf("first delivery through a: %s", got)
+	}
+	if got := outcome(deliver(t, b, eventBody(1))); got != "duplicate" {
+		t.Errorf("retry through b: %s, want duplicate", got)
+	}
+	if got := outcome(deliver(t, a, eventBody(1))); got != "duplicate" {
+		t.Errorf("retry through a: %s, want duplicate", got)
+	}
+	if got := outcome(deliver(t, b, eventBody(2))); got != "forwarded" {
+		t.Errorf("another event through b: %s, want forwarded", got)
+	}
+	if n := up.Count(); n != 2 {
+		t.Errorf("upstream got %d requests, want 2", n)
+	}
+
+	// A restarted gateway still knows the event.
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	a2 := redisGateway(t, srv.URL(), up, "closed")
+	if got := outcome(deliver(t, a2, eventBody(1))); got != "duplicate" {
+		t.Errorf("retry through a restarted gateway: %s, want duplicate", got)
+	}
+}
+
+// TestRedisConcurrentCopies: 50 copies of one event, sent at once and split
+// across two gateways, reach the upstream exactly once. The upstream holds
+// the one it gets until every other copy has been answered, so all of them
+// meet the claim while it is in flight.
+func TestRedisConcurrentCopies(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	release := make(chan struct{})
+	up.Respond(func(n int, req gatewaytest.Request) int {
+		<-release
+		return http.StatusOK
+	})
+	gws := []*gatewaytest.Gateway{
+		redisGateway(t, srv.URL(), up, "closed"),
+		redisGateway(t, srv.URL(), up, "closed"),
+	}
+
+	const copies = 50
+	body := eventBody(42)
+	results := make(chan string, copies)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < copies; i++ {
+		wg.Add(1)
+		go func(gw *gatewaytest.Gateway) {
+			defer wg.Done()
+			<-start
+			req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhook", strings.NewReader(body))
+			req.Header.Set(event.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				results <- "error " + err.Error()
+				return
+			}
+			resp.Body.Close()
+			results <- outcome(resp)
+		}(gws[i%2])
+	}
+	close(start)
+
+	counts := map[string]int{}
+	timeout := time.After(60 * time.Second)
+	for got := 0; got < copies-1; got++ {
+		select {
+		case r := <-results:
+			counts[r]++
+		case <-timeout:
+			t.Errorf("only %d of %d copies answered while one was held upstream: %v", got, copies-1, counts)
+			got = copies
+		}
+	}
+	close(release)
+	wg.Wait()
+	close(results)
+	for r := range results {
+		counts[r]++
+	}
+	if n := up.Count(); n != 1 {
+		t.Fatalf("upstream got %d copies, want exactly 1 (answers: %v)", n, counts)
+	}
+	if counts["forwarded"] != 1 || counts["status 409"] != copies-1 {
+		t.Errorf("answers %v: want 1 forwarded and %d in flight (409)", counts, copies-1)
+	}
+	// Later retries, through either gateway, are duplicates.
+	for _, gw := range gws {
+		if got := outcome(deliver(t, gw, body)); got != "duplicate" {
+			t.Errorf("retry after delivery: %s, want duplicate", got)
+		}
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d copies after retries, want 1", n)
+	}
+}
+
+// TestRedisDownClosed: with Redis stopped, on_error closed answers 503 with
+// Retry-After and forwards nothing; once Redis is back on the same port, the
+// sender's retry is forwarded, once.
+func TestRedisDownClosed(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	gw := redisGateway(t, srv.URL(), up, "closed")
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
+		t.Fatalf("delivery with Redis up: %s", got)
+	}
+
+	srv.Stop()
+	resp := deliver(t, gw, eventBody(2))
+	if got := outcome(resp); got != "status 503" || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("delivery with Redis down: %s (Retry-After %q), want 503 with Retry-After", got, resp.Header.Get("Retry-After"))
+	}
+	if n := up.Count(); n != 1 {
+		t.Fatalf("upstream got %d requests with Redis down, want only the earlier 1", n)
+	}
+	if !gw.WaitOutput("dedupe claim failed", 10*time.Second) {
+		t.Error("no error logged for the failed claim")
+	}
+
+	srv.Restart()
+	// The sender retries until it is answered 2xx.
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got = outcome(deliver(t, gw, eventBody(2))); got != "status 503" {
+			break
+		}
+	}
+	if got != "forwarded" {
+		t.Fatalf("retry after Redis is back: %s, want forwarded", got)
+	}
+	if got := outcome(deliver(t, gw, eventBody(2))); got != "duplicate" {
+		t.Errorf("next retry: %s, want duplicate", got)
+	}
+	if n := up.Count(); n != 2 {
+		t.Errorf("upstream got %d requests, want 2", n)
+	}
+}
+
+// TestRedisDownOpen: with Redis stopped, on_error open forwards and says so
+// loudly.
+func TestRedisDownOpen(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	gw := redisGateway(t, srv.URL(), up, "open")
+	srv.Stop()
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
+		t.Fatalf("delivery with Redis down, on_error open: %s, want forwarded", got)
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d requests, want 1", n)
+	}
+	if !gw.WaitOutput("WITHOUT dedupe", 10*time.Second) {
+		t.Error("forwarding without dedupe was not logged")
+	}
+}
+
+func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream) *gatewaytest.Gateway {
+	t.Helper()
+	return gatewaytest.Start(t, gatewaytest.Options{
+		Config: `{
+			admin {{ADMIN_ADDR}}
+			persist_config off
+			auto_https off
+		}
+		http://127.0.0.1:{{HTTP_PORT}} {
+			screenshotcenter_webhook {
+				secret {env.SCGATE_E2E_SECRET}
+				dedupe memory {
+					persist ` + snapshot + `
+					persist_interval 1h
+				}
+			}
+			reverse_proxy ` + up.Addr + `
+		}`,
+		Env: []string{"SCGATE_E2E_SECRET=" + secret},
+	})
+}
+
+// TestMemoryPersistAcrossRestart: a gateway stopped with SIGTERM writes its
+// snapshot; started again, it answers the retry as a duplicate. A corrupt
+// snapshot does not stop the start.
+func TestMemoryPersistAcrossRestart(t *testing.T) {
+	snapshot := filepath.Join(t.TempDir(), "dedupe.snap")
+	up := gatewaytest.NewUpstream(t)
+
+	gw := memoryGateway(t, snapshot, up)
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
+		t.Fatalf("first delivery: %s", got)
+	}
+	if err := gw.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code := gw.ExitCode(); code != 0 {
+		t.Fatalf("gateway exit code %d after SIGTERM\n%s", code, gw.Output())
+	}
+	if _, err := os.Stat(snapshot); err != nil {
+		t.Fatalf("no snapshot after a graceful stop: %v\n%s", err, gw.Output())
+	}
+
+	gw = memoryGateway(t, snapshot, up)
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "duplicate" {
+		t.Errorf("retry after restart: %s, want duplicate", got)
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d requests, want 1", n)
+	}
+	if err := gw.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.WriteFile(snapshot, []byte("scgate-dedupe 1\nthis is not a snapshot"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw = memoryGateway(t, snapshot, up)
+	if !gw.WaitOutput("dedupe snapshot could not be loaded", 10*time.Second) {
+		t.Error("corrupt snapshot not logged")
+	}
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
+		t.Errorf("delivery after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
+	}
+}

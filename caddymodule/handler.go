@@ -20,7 +20,7 @@ import (
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/event"
-	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/gateway"
 )
 
 const placeholderPrefix = "http.screenshotcenter_webhook."
@@ -46,33 +46,17 @@ const (
 	outcomeUnavailable    = "unavailable"
 )
 
-// Reason codes of rejections that are not about the body's content (those
-// come from event.Error).
+// Reason codes of answers that are not about the request itself (those are
+// in the gateway package).
 const (
-	reasonMethod            = "method_not_allowed"
-	reasonTooLarge          = "body_too_large"
-	reasonBodyRead          = "body_read_failed"
-	reasonSigMissing        = "signature_missing"
-	reasonSigMalformed      = "signature_malformed"
-	reasonSigMismatch       = "signature_mismatch"
-	reasonEventHeader       = "event_header_mismatch"
-	reasonCreatedAtMissing  = "created_at_missing"
-	reasonCreatedAtInvalid  = "created_at_invalid"
-	reasonCreatedAtTooOld   = "created_at_too_old"
-	reasonCreatedAtInFuture = "created_at_in_future"
-	reasonEmptyKey          = "dedupe_key_empty"
-	reasonStoreFull         = "dedupe_store_full"
-	reasonStoreError        = "dedupe_store_error"
-	reasonNoUpstream        = "no_upstream_response"
+	reasonStoreFull  = "dedupe_store_full"
+	reasonStoreError = "dedupe_store_error"
+	reasonNoUpstream = "no_upstream_response"
 )
 
 var (
-	errMethod    = errors.New("only POST is accepted")
-	errTooLarge  = errors.New("body larger than max_body")
-	errBodyRead  = errors.New("reading the request body failed")
 	errNoUp      = errors.New("no handler after screenshotcenter_webhook answered the request")
-	errEventHdr  = errors.New("X-ScreenshotCenter-Event differs from the body's event")
-	errEmptyKey  = errors.New("dedupe key resolved to an empty string")
+	errEmptyKey  = &gateway.Rejection{Status: http.StatusBadRequest, Reason: "dedupe_key_empty", Err: errors.New("dedupe key resolved to an empty string")}
 	errStoreFull = errors.New("dedupe store is full")
 	errStore     = errors.New("dedupe store unavailable")
 )
@@ -85,69 +69,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	stripGatewayHeaders(r.Header)
 
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return h.reject(r, repl, http.StatusMethodNotAllowed, reasonMethod, errMethod, zapcore.DebugLevel)
-	}
-	if r.ContentLength > h.MaxBody {
-		return h.reject(r, repl, http.StatusRequestEntityTooLarge, reasonTooLarge, errTooLarge, zapcore.WarnLevel)
-	}
-	body, err := readBody(r.Body, r.ContentLength, h.MaxBody)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return h.reject(r, repl, http.StatusRequestEntityTooLarge, reasonTooLarge, errTooLarge, zapcore.WarnLevel)
+	ev, rej := h.checker.Check(r, nowFunc())
+	if rej != nil {
+		if rej.Status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
 		}
-		// The client went away or sent a broken body: nothing was claimed.
-		return h.reject(r, repl, http.StatusBadRequest, reasonBodyRead, errBodyRead, zapcore.InfoLevel)
+		return h.reject(r, repl, rej)
 	}
-
-	// Verify before anything reads the body, so unsigned traffic never
-	// reaches the parser or the dedupe store.
-	secretIndex, err := h.verifier.Verify(body, h.signatureValues(r.Header))
-	if err != nil {
-		reason := reasonSigMismatch
-		switch {
-		case errors.Is(err, verifier.ErrNoSignature):
-			reason = reasonSigMissing
-		case errors.Is(err, verifier.ErrMalformedSignature):
-			reason = reasonSigMalformed
-		}
-		return h.reject(r, repl, http.StatusUnauthorized, reason, err, zapcore.WarnLevel)
-	}
-	repl.Set(placeholderPrefix+"secret_index", secretIndex)
-
-	fields, err := event.Parse(body)
-	if err != nil {
-		reason := "body_invalid"
-		var pe *event.Error
-		if errors.As(err, &pe) {
-			reason = pe.Reason
-		}
-		return h.reject(r, repl, http.StatusBadRequest, reason, err, zapcore.WarnLevel)
-	}
-	eventName := string(fields.Event)
-	repl.Set(placeholderPrefix+"event", eventName)
+	body, fields := ev.Body, ev.Fields
+	repl.Set(placeholderPrefix+"secret_index", ev.SecretIndex)
+	repl.Set(placeholderPrefix+"event", string(fields.Event))
 	setIfPresent(repl, "screenshot_id", fields.ScreenshotID)
 	setIfPresent(repl, "batch_id", fields.BatchID)
 	setIfPresent(repl, "created_at", fields.CreatedAt)
-	// The event header is not signed; the body is the truth, and a request
-	// where the two disagree is refused so no reader can be misled.
-	for _, v := range r.Header.Values(event.HeaderEvent) {
-		if v != eventName {
-			return h.reject(r, repl, http.StatusBadRequest, reasonEventHeader, errEventHdr, zapcore.WarnLevel)
-		}
-	}
-
-	if h.MaxAge > 0 {
-		if reason, err := checkAge(fields.CreatedAt, time.Duration(h.MaxAge), nowFunc()); err != nil {
-			return h.reject(r, repl, http.StatusUnauthorized, reason, err, zapcore.WarnLevel)
-		}
-	}
-
-	if h.events != nil {
-		if _, ok := h.events[eventName]; !ok {
-			return h.answer(w, r, repl, outcomeIgnored, zapcore.DebugLevel)
-		}
+	if ev.Ignored {
+		return h.answer(w, r, repl, outcomeIgnored, zapcore.DebugLevel)
 	}
 
 	if h.store == nil {
@@ -164,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		key = repl.ReplaceKnown(h.keyTmpl, "")
 		if key == "" {
-			return h.reject(r, repl, http.StatusBadRequest, reasonEmptyKey, errEmptyKey, zapcore.WarnLevel)
+			return h.reject(r, repl, errEmptyKey)
 		}
 	} else {
 		key = event.DefaultKey(fields, body)
@@ -289,13 +225,20 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request, repl *caddy.Rep
 	return err
 }
 
-func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, status int, reason string, err error, level zapcore.Level) error {
+func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, rej *gateway.Rejection) error {
 	repl.Set(placeholderPrefix+"outcome", outcomeRejected)
-	repl.Set(placeholderPrefix+"reason", reason)
+	repl.Set(placeholderPrefix+"reason", rej.Reason)
 	metricRequests.WithLabelValues(outcomeRejected).Inc()
-	metricRejections.WithLabelValues(reason).Inc()
-	h.log(level, "webhook rejected", r, zap.String("reason", reason), zap.Int("status", status))
-	return caddyhttp.Error(status, err)
+	metricRejections.WithLabelValues(rej.Reason).Inc()
+	level := zapcore.WarnLevel
+	switch rej {
+	case gateway.ErrMethod:
+		level = zapcore.DebugLevel // scanners and health checks
+	case gateway.ErrBodyRead:
+		level = zapcore.InfoLevel // the client went away
+	}
+	h.log(level, "webhook rejected", r, zap.String("reason", rej.Reason), zap.Int("status", rej.Status))
+	return caddyhttp.Error(rej.Status, rej.Err)
 }
 
 func (h *Handler) unavailable(r *http.Request, repl *caddy.Replacer, reason string, err error) error {
@@ -324,17 +267,6 @@ func (h *Handler) retryAfter() string {
 	return strconv.Itoa(secs)
 }
 
-// signatureValues returns the lines of the first configured signature header
-// present in the request.
-func (h *Handler) signatureValues(hdr http.Header) []string {
-	for _, name := range h.SignatureHeaders {
-		if v := hdr.Values(name); len(v) > 0 {
-			return v
-		}
-	}
-	return nil
-}
-
 func setIfPresent(repl *caddy.Replacer, name string, v []byte) {
 	if v != nil {
 		repl.Set(placeholderPrefix+name, string(v))
@@ -348,50 +280,4 @@ func stripGatewayHeaders(hdr http.Header) {
 			delete(hdr, name)
 		}
 	}
-}
-
-// checkAge enforces the replay window on the signed created_at.
-func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) (string, error) {
-	if createdAt == nil {
-		return reasonCreatedAtMissing, errors.New("created_at is missing and max_age is set")
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(createdAt))
-	if err != nil {
-		return reasonCreatedAtInvalid, errors.New("created_at is not an RFC 3339 time")
-	}
-	if now.Sub(t) > maxAge {
-		return reasonCreatedAtTooOld, errors.New("created_at is older than max_age")
-	}
-	if t.Sub(now) > MaxFutureSkew {
-		return reasonCreatedAtInFuture, errors.New("created_at is too far in the future")
-	}
-	return "", nil
-}
-
-// readBody reads the whole body, never more than max+1 bytes. With a known
-// length it allocates exactly once.
-func readBody(body io.Reader, contentLength, max int64) ([]byte, error) {
-	if contentLength >= 0 {
-		buf := make([]byte, contentLength)
-		if _, err := io.ReadFull(body, buf); err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, errTooLarge
-			}
-			return nil, err
-		}
-		return buf, nil
-	}
-	buf, err := io.ReadAll(io.LimitReader(body, max+1))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errTooLarge
-		}
-		return nil, err
-	}
-	if int64(len(buf)) > max {
-		return nil, errTooLarge
-	}
-	return buf, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/verifier"
 )
 
@@ -34,9 +35,6 @@ const (
 	DefaultMaxBody         = 1 << 20
 	DefaultTTL             = 72 * time.Hour
 	DefaultInflightTimeout = 60 * time.Second
-	// MaxFutureSkew is how far in the future a signed created_at may be when
-	// max_age is set, to allow for clock drift between sender and gateway.
-	MaxFutureSkew = 5 * time.Minute
 )
 
 // Dedupe backends.
@@ -130,8 +128,7 @@ type Handler struct {
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
-	verifier   *verifier.Verifier
-	events     map[string]struct{}
+	checker    *gateway.Checker
 	store      dedupe.Store
 	storeKey   string
 	keyTmpl    string
@@ -233,10 +230,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if d.MaxKeys == 0 {
 		d.MaxKeys = dedupe.DefaultMaxKeys
 	}
+	var events map[string]struct{}
 	if len(h.Events) > 0 {
-		h.events = make(map[string]struct{}, len(h.Events))
+		events = make(map[string]struct{}, len(h.Events))
 		for _, e := range h.Events {
-			h.events[e] = struct{}{}
+			events[e] = struct{}{}
 		}
 	}
 	if d.Key != "" {
@@ -259,7 +257,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		h.verifier = v
+		h.checker = &gateway.Checker{
+			Verifier:         v,
+			SignatureHeaders: h.SignatureHeaders,
+			MaxBody:          h.MaxBody,
+			MaxAge:           time.Duration(h.MaxAge),
+			Events:           events,
+		}
 	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
@@ -280,7 +284,7 @@ func (h *Handler) Validate() error {
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
 	}
-	if h.verifier == nil {
+	if h.checker == nil {
 		// Report which one, never what it holds.
 		repl := caddy.NewReplacer()
 		for i, s := range h.Secrets {

@@ -3,8 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -22,8 +20,6 @@ import (
 	"github.com/scgate/scgate/event"
 	"github.com/scgate/scgate/gateway"
 )
-
-const placeholderPrefix = "http.screenshotcenter_webhook."
 
 // Headers the gateway sets: on the response (outcome of a request it
 // answered itself) and on the request passed upstream. Incoming request
@@ -67,6 +63,7 @@ var nowFunc = time.Now
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	vars := newRequestVars(repl)
 	stripGatewayHeaders(r.Header)
 
 	ev, rej := h.checker.Check(r, nowFunc())
@@ -74,38 +71,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if rej.Status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 		}
-		return h.reject(r, repl, rej)
+		return h.reject(r, vars, rej)
 	}
-	body, fields := ev.Body, ev.Fields
-	repl.Set(placeholderPrefix+"secret_index", ev.SecretIndex)
-	repl.Set(placeholderPrefix+"event", string(fields.Event))
-	setIfPresent(repl, "screenshot_id", fields.ScreenshotID)
-	setIfPresent(repl, "batch_id", fields.BatchID)
-	setIfPresent(repl, "created_at", fields.CreatedAt)
+	vars.body, vars.fields, vars.parsed, vars.secretIndex = ev.Body, ev.Fields, true, ev.SecretIndex
 	if ev.Ignored {
-		return h.answer(w, r, repl, outcomeIgnored, zapcore.DebugLevel)
+		return h.answer(w, r, vars, outcomeIgnored)
 	}
 
 	if h.store == nil {
 		// dedupe off
-		r.Header.Set(HeaderVerified, "true")
-		return h.forward(w, r, repl, body, "", 0, next)
+		r.Header[HeaderVerified] = headerTrue
+		return h.forward(w, r, vars, "", 0, next)
 	}
 
 	var key string
 	if h.keyTmpl != "" {
-		if h.keyUsesSum {
-			sum := sha256.Sum256(body)
-			repl.Set(placeholderPrefix+"body_sha256", hex.EncodeToString(sum[:]))
-		}
 		key = repl.ReplaceKnown(h.keyTmpl, "")
 		if key == "" {
-			return h.reject(r, repl, errEmptyKey)
+			return h.reject(r, vars, errEmptyKey)
 		}
 	} else {
-		key = event.DefaultKey(fields, body)
+		key = event.DefaultKey(ev.Fields, ev.Body)
 	}
-	repl.Set(placeholderPrefix+"dedupe_key", key)
+	vars.key = key
 
 	state, tok, err := h.store.Claim(r.Context(), key, time.Duration(h.Dedupe.InflightTimeout))
 	if err != nil {
@@ -114,35 +102,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			w.Header().Set("Retry-After", storeRetryAfter)
 			h.logger.Error("dedupe store is full; refusing new events until keys expire",
 				zap.String("dedupe_key", key), zap.Int("max_keys", h.Dedupe.MaxKeys))
-			return h.unavailable(r, repl, reasonStoreFull, errStoreFull)
+			return h.unavailable(vars, reasonStoreFull, errStoreFull)
 		}
-		return h.claimFailed(w, r, repl, body, key, err, next)
+		return h.claimFailed(w, r, vars, key, err, next)
 	}
 	switch state {
 	case dedupe.Done:
-		return h.answer(w, r, repl, outcomeDuplicate, zapcore.InfoLevel)
+		return h.answer(w, r, vars, outcomeDuplicate)
 	case dedupe.InFlight:
 		w.Header().Set("Retry-After", h.retryAfter())
-		repl.Set(placeholderPrefix+"outcome", outcomeInFlight)
-		metricRequests.WithLabelValues(outcomeInFlight).Inc()
+		vars.outcome = outcomeInFlight
+		countOutcome(outcomeInFlight)
 		h.log(zapcore.InfoLevel, "copy of an event already in flight", r,
 			zap.String("dedupe_key", key))
 		return caddyhttp.Error(http.StatusConflict, errors.New("a copy of this event is being delivered"))
 	}
 
-	r.Header.Set(HeaderVerified, "true")
-	r.Header.Set(HeaderDedupeKey, key)
-	return h.forward(w, r, repl, body, key, tok, next)
+	r.Header[HeaderVerified] = headerTrue
+	r.Header[HeaderDedupeKey] = []string{key}
+	return h.forward(w, r, vars, key, tok, next)
 }
+
+// headerTrue is the shared value of X-Scgate-Verified.
+var headerTrue = []string{"true"}
+
+// bufferedBody replays the verified body to the next handler.
+type bufferedBody struct{ bytes.Reader }
+
+func (*bufferedBody) Close() error { return nil }
 
 // forward passes the request on with the buffered body and settles the
 // dedupe claim (if key is set) by the upstream's answer.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body []byte, key string, tok dedupe.Token, next caddyhttp.Handler) (err error) {
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	r.ContentLength = int64(len(body))
-	r.TransferEncoding = nil
-	r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestVars, key string, tok dedupe.Token, next caddyhttp.Handler) (err error) {
+	body := new(bufferedBody)
+	body.Reset(vars.body)
+	r.Body = body
+	if r.ContentLength != int64(len(vars.body)) {
+		// It came chunked: pass it on with its length.
+		r.ContentLength = int64(len(vars.body))
+		r.TransferEncoding = nil
+		r.Header.Set("Content-Length", strconv.Itoa(len(vars.body)))
+	}
 	r.Header.Del("Incremental")
 
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
@@ -176,8 +176,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, repl *caddy.Re
 			h.release(key, tok)
 		}
 	}
-	repl.Set(placeholderPrefix+"outcome", outcome)
-	metricRequests.WithLabelValues(outcome).Inc()
+	vars.outcome = outcome
+	countOutcome(outcome)
 	if ok {
 		h.log(zapcore.DebugLevel, "event forwarded", r, zap.String("dedupe_key", key), zap.Int("status", status))
 	} else {
@@ -212,23 +212,34 @@ func (h *Handler) release(key string, tok dedupe.Token) {
 }
 
 // answer writes a deliberate 200 for an event the gateway settles itself
-// (duplicate or ignored), so the sender stops retrying.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, outcome string, level zapcore.Level) error {
-	repl.Set(placeholderPrefix+"outcome", outcome)
-	metricRequests.WithLabelValues(outcome).Inc()
-	h.log(level, "event acknowledged without forwarding", r, zap.String("outcome", outcome))
+// (duplicate or ignored), so the sender stops retrying. It logs at debug
+// level: retries are routine, and the metric counts them.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, vars *requestVars, outcome string) error {
+	vars.outcome = outcome
+	countOutcome(outcome)
+	h.log(zapcore.DebugLevel, "event acknowledged without forwarding", r,
+		zap.String("outcome", outcome), zap.String("dedupe_key", vars.key))
 	hdr := w.Header()
-	hdr.Set(HeaderOutcome, outcome)
-	hdr.Set("Content-Type", "application/json")
+	hdr[HeaderOutcome] = outcomeHeaders[outcome]
+	hdr["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusOK)
-	_, err := io.WriteString(w, `{"outcome":"`+outcome+`"}`+"\n")
+	_, err := io.WriteString(w, outcomeBodies[outcome])
 	return err
 }
 
-func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, rej *gateway.Rejection) error {
-	repl.Set(placeholderPrefix+"outcome", outcomeRejected)
-	repl.Set(placeholderPrefix+"reason", rej.Reason)
-	metricRequests.WithLabelValues(outcomeRejected).Inc()
+// Shared header values and bodies of the answers the gateway writes itself.
+var (
+	jsonContentType = []string{"application/json"}
+	outcomeHeaders  = map[string][]string{outcomeDuplicate: {outcomeDuplicate}, outcomeIgnored: {outcomeIgnored}}
+	outcomeBodies   = map[string]string{
+		outcomeDuplicate: `{"outcome":"duplicate"}` + "\n",
+		outcomeIgnored:   `{"outcome":"ignored"}` + "\n",
+	}
+)
+
+func (h *Handler) reject(r *http.Request, vars *requestVars, rej *gateway.Rejection) error {
+	vars.outcome, vars.reason = outcomeRejected, rej.Reason
+	countOutcome(outcomeRejected)
 	metricRejections.WithLabelValues(rej.Reason).Inc()
 	level := zapcore.WarnLevel
 	switch rej {
@@ -241,10 +252,9 @@ func (h *Handler) reject(r *http.Request, repl *caddy.Replacer, rej *gateway.Rej
 	return caddyhttp.Error(rej.Status, rej.Err)
 }
 
-func (h *Handler) unavailable(r *http.Request, repl *caddy.Replacer, reason string, err error) error {
-	repl.Set(placeholderPrefix+"outcome", outcomeUnavailable)
-	repl.Set(placeholderPrefix+"reason", reason)
-	metricRequests.WithLabelValues(outcomeUnavailable).Inc()
+func (h *Handler) unavailable(vars *requestVars, reason string, err error) error {
+	vars.outcome, vars.reason = outcomeUnavailable, reason
+	countOutcome(outcomeUnavailable)
 	metricRejections.WithLabelValues(reason).Inc()
 	return caddyhttp.Error(http.StatusServiceUnavailable, err)
 }
@@ -265,12 +275,6 @@ func (h *Handler) retryAfter() string {
 		secs = 1
 	}
 	return strconv.Itoa(secs)
-}
-
-func setIfPresent(repl *caddy.Replacer, name string, v []byte) {
-	if v != nil {
-		repl.Set(placeholderPrefix+name, string(v))
-	}
 }
 
 // stripGatewayHeaders removes request headers only the gateway may set.

@@ -44,3 +44,16 @@ func registerMetrics(reg prometheus.Registerer) error {
 	}
 	return nil
 }
+
+// outcomeCounters are the requests_total children, resolved once so a request
+// costs no label hashing.
+var outcomeCounters = func() map[string]prometheus.Counter {
+	m := make(map[string]prometheus.Counter)
+	for _, o := range []string{outcomeForwarded, outcomeUpstreamFailed, outcomeDuplicate, outcomeInFlight,
+		outcomeIgnored, outcomeRejected, outcomeUnavailable} {
+		m[o] = metricRequests.WithLabelValues(o)
+	}
+	return m
+}()
+
+func countOutcome(outcome string) { outcomeCounters[outcome].Inc() }

@@ -257,17 +257,17 @@ func loadRedisStore(d *RedisConfig, onError string, logger *zap.Logger) (dedupe.
 
 // claimFailed answers an event whose claim failed for a reason other than
 // a full store, as on_error says.
-func (h *Handler) claimFailed(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, body []byte, key string, err error, next caddyhttp.Handler) error {
+func (h *Handler) claimFailed(w http.ResponseWriter, r *http.Request, vars *requestVars, key string, err error, next caddyhttp.Handler) error {
 	if h.Dedupe.OnError == OnErrorOpen {
 		metricFailOpen.Inc()
 		h.logger.Error("dedupe store unavailable; forwarding WITHOUT dedupe (on_error open): retries of this event may be delivered twice",
 			zap.String("dedupe_key", key), zap.Error(err))
-		r.Header.Set(HeaderVerified, "true")
-		r.Header.Set(HeaderDedupeKey, key)
-		return h.forward(w, r, repl, body, "", 0, next)
+		r.Header[HeaderVerified] = headerTrue
+		r.Header[HeaderDedupeKey] = []string{key}
+		return h.forward(w, r, vars, "", 0, next)
 	}
 	w.Header().Set("Retry-After", storeRetryAfter)
 	h.logger.Error("dedupe claim failed; answering 503 so the sender retries (on_error closed)",
 		zap.String("dedupe_key", key), zap.Error(err))
-	return h.unavailable(r, repl, reasonStoreError, errStore)
+	return h.unavailable(vars, reasonStoreError, errStore)
 }

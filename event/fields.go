@@ -97,18 +97,11 @@ func Parse(body []byte) (Fields, error) {
 		p.pos++
 	} else {
 		for {
-			p.skipWS()
-			ks, ke, kesc, err := p.str()
+			ks, ke, kesc, err := p.key()
 			if err != nil {
 				return f, err
 			}
 			idx, exact := matchKey(p.data[ks:ke], kesc)
-			p.skipWS()
-			if p.peek() != ':' {
-				return f, ErrInvalidJSON
-			}
-			p.pos++
-			p.skipWS()
 			if idx == fNone {
 				if err := p.value(1); err != nil {
 					return f, err
@@ -136,14 +129,12 @@ func Parse(body []byte) (Fields, error) {
 					f.CreatedAt = v
 				}
 			}
-			p.skipWS()
-			c := p.peek()
-			p.pos++
-			if c == '}' {
-				break
+			end, err := p.endOrComma('}')
+			if err != nil {
+				return f, err
 			}
-			if c != ',' {
-				return f, ErrInvalidJSON
+			if end {
+				break
 			}
 		}
 	}
@@ -309,6 +300,38 @@ func (p *parser) skipWS() {
 	}
 }
 
+// key reads an object member's key and the colon after it, leaving pos at
+// the start of the value.
+func (p *parser) key() (start, end int, escaped bool, err error) {
+	p.skipWS()
+	start, end, escaped, err = p.str()
+	if err != nil {
+		return
+	}
+	p.skipWS()
+	if p.peek() != ':' {
+		return 0, 0, false, ErrInvalidJSON
+	}
+	p.pos++
+	p.skipWS()
+	return
+}
+
+// endOrComma reads the comma between two members or elements, or the byte
+// that closes the container; it reports whether the container ended.
+func (p *parser) endOrComma(closing byte) (bool, error) {
+	p.skipWS()
+	c := p.peek()
+	p.pos++
+	switch c {
+	case closing:
+		return true, nil
+	case ',':
+		return false, nil
+	}
+	return false, ErrInvalidJSON
+}
+
 // value validates any JSON value starting at pos.
 func (p *parser) value(depth int) error {
 	if depth > MaxDepth {
@@ -326,27 +349,14 @@ func (p *parser) value(depth int) error {
 			return nil
 		}
 		for {
-			p.skipWS()
-			if _, _, _, err := p.str(); err != nil {
+			if _, _, _, err := p.key(); err != nil {
 				return err
 			}
-			p.skipWS()
-			if p.peek() != ':' {
-				return ErrInvalidJSON
-			}
-			p.pos++
-			p.skipWS()
 			if err := p.value(depth + 1); err != nil {
 				return err
 			}
-			p.skipWS()
-			c := p.peek()
-			p.pos++
-			if c == '}' {
-				return nil
-			}
-			if c != ',' {
-				return ErrInvalidJSON
+			if end, err := p.endOrComma('}'); end || err != nil {
+				return err
 			}
 		}
 	case c == '[':
@@ -361,14 +371,8 @@ func (p *parser) value(depth int) error {
 			if err := p.value(depth + 1); err != nil {
 				return err
 			}
-			p.skipWS()
-			c := p.peek()
-			p.pos++
-			if c == ']' {
-				return nil
-			}
-			if c != ',' {
-				return ErrInvalidJSON
+			if end, err := p.endOrComma(']'); end || err != nil {
+				return err
 			}
 		}
 	case c == 't':

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -93,6 +94,9 @@ func (s Schedule) decide(res *Result, n, maxAttempts int) (Outcome, time.Duratio
 		return OutcomeDelivered, 0
 	case res.Status == http.StatusGone:
 		return OutcomeGone, 0
+	case errors.Is(res.Err, ErrForbiddenAddress):
+		// The SSRF guard refused the address: retrying will not help.
+		return OutcomeFailed, 0
 	}
 	if n >= maxAttempts {
 		return OutcomeFailed, 0

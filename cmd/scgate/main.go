@@ -10,6 +10,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/scgate/scgate/caddymodule"
+	_ "github.com/scgate/scgate/caddymodule/sendermodule"
 )
 
 func main() {

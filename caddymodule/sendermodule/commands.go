@@ -1,0 +1,382 @@
+package sendermodule
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+
+	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/sender"
+	"github.com/scgate/scgate/verifier"
+)
+
+// SecretEnv is read for the secret when --secret is not given, so that it
+// need not appear in the process list.
+const SecretEnv = "SCREENSHOTCENTER_WEBHOOK_SECRET"
+
+// maxData bounds --data input.
+const maxData = 16 << 20
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "send",
+		Usage: "--url <url> [--secret <secret>] [--event <name>] [--data <file>|-] [--attempts <n>] [--initial-backoff <duration>] [--timeout <duration>] [--allow-private]",
+		Short: "Delivers one signed ScreenshotCenter webhook, retrying like the vendor",
+		Long: `
+Sends one webhook delivery in the foreground, exactly as ScreenshotCenter
+does: a POST of the body with Content-Type: application/json,
+X-ScreenshotCenter-Event and X-ScreenshotCenter-Signature (sha256=<hex
+HMAC-SHA256 of the body>), plus a delivery id stable across attempts and
+the attempt number. Only 2xx is success; redirects are not followed; 410
+stops; 429/503 Retry-After is honoured. One line is printed per attempt.
+
+Exit status: 0 when delivered, 1 when the attempts are exhausted, the
+endpoint answered 410 Gone, or the input was invalid.
+
+--secret defaults to $` + SecretEnv + `.
+Without --data a realistic sample of --event (default screenshot.finished)
+is sent, with a fresh screenshot_id and created_at now. With --data, the
+file's bytes (or stdin for -) are sent unchanged; --event defaults to the
+body's "event".
+
+The SSRF guard refuses loopback, private and link-local addresses unless
+--allow-private is given.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Flags().String("url", "", "Endpoint URL (required)")
+			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
+			cmd.Flags().String("event", "", "Event name (default: the body's event, or screenshot.finished)")
+			cmd.Flags().String("data", "", "File with the JSON body, or - for stdin (default: a sample event)")
+			cmd.Flags().Int("attempts", sender.DefaultMaxAttempts, "Attempts, the first included")
+			cmd.Flags().Duration("initial-backoff", sender.DefaultDelays[0], "Wait before the 2nd attempt; later waits scale like 10s, 1m, 5m, 30m")
+			cmd.Flags().Duration("timeout", sender.DefaultTimeout, "Timeout of one attempt")
+			cmd.Flags().Bool("allow-private", false, "Allow loopback, private and link-local addresses")
+			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSend)
+		},
+	})
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "sign",
+		Usage: "[--secret <secret>] [--data <file>|-]",
+		Short: "Prints the X-ScreenshotCenter-Signature value of a body",
+		Long: `
+Prints sha256=<hex HMAC-SHA256(secret, body)> for the exact bytes of
+--data (a file, or - for stdin, the default). --secret defaults to
+$` + SecretEnv + `.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
+			cmd.Flags().String("data", "-", "File with the body, or - for stdin")
+			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSign)
+		},
+	})
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "deliveries",
+		Usage: "list|show <id>|retry <id> [--store <file>]",
+		Short: "Inspects and retries deliveries in a screenshotcenter_sender outbox",
+		Long: `
+Reads the bbolt outbox of the screenshotcenter_sender handler.
+
+  list [--state pending|delivered|failed|gone] [--limit n]
+  show <id>       the delivery (never its secret or body) and attempt log
+  retry <id>      re-queue a failed or gone delivery with a fresh budget
+
+bbolt locks the file: stop the scgate process that uses it first (a
+retried delivery is sent when it starts again). --store defaults to
+scgate/outbox.db in Caddy's data directory.`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.PersistentFlags().String("store", "", "Outbox file (default: in Caddy's data directory)")
+			list := &cobra.Command{Use: "list", Short: "Lists deliveries", Args: cobra.NoArgs}
+			list.Flags().String("state", "", "Only this state")
+			list.Flags().Int("limit", 100, "At most this many per state (0: all)")
+			list.RunE = func(c *cobra.Command, _ []string) error { return runDeliveries(c, "list", "") }
+			show := &cobra.Command{Use: "show <id>", Short: "Shows a delivery and its attempts", Args: cobra.ExactArgs(1)}
+			show.RunE = func(c *cobra.Command, args []string) error { return runDeliveries(c, "show", args[0]) }
+			retry := &cobra.Command{Use: "retry <id>", Short: "Re-queues a failed or gone delivery", Args: cobra.ExactArgs(1)}
+			retry.RunE = func(c *cobra.Command, args []string) error { return runDeliveries(c, "retry", args[0]) }
+			cmd.AddCommand(list, show, retry)
+		},
+	})
+}
+
+func secretFlag(fl caddycmd.Flags) ([]byte, error) {
+	s := fl.String("secret")
+	if s == "" {
+		s = os.Getenv(SecretEnv)
+	}
+	if s == "" {
+		return nil, fmt.Errorf("a secret is required: --secret or $%s", SecretEnv)
+	}
+	return []byte(s), nil
+}
+
+func readData(name string) ([]byte, error) {
+	var r io.Reader
+	if name == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxData+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxData {
+		return nil, fmt.Errorf("--data is larger than %d bytes", maxData)
+	}
+	return b, nil
+}
+
+func cmdSign(fl caddycmd.Flags) (int, error) {
+	secret, err := secretFlag(fl)
+	if err != nil {
+		return 1, err
+	}
+	body, err := readData(fl.String("data"))
+	if err != nil {
+		return 1, err
+	}
+	fmt.Println(verifier.Sign(secret, body))
+	return 0, nil
+}
+
+func cmdSend(fl caddycmd.Flags) (int, error) {
+	endpoint := fl.String("url")
+	if err := sender.CheckURL(endpoint); err != nil {
+		return 1, fmt.Errorf("--url: %w", err)
+	}
+	secret, err := secretFlag(fl)
+	if err != nil {
+		return 1, err
+	}
+	attempts := fl.Int("attempts")
+	backoff := fl.Duration("initial-backoff")
+	timeout := fl.Duration("timeout")
+	if attempts <= 0 || backoff <= 0 || timeout <= 0 {
+		return 1, errors.New("--attempts, --initial-backoff and --timeout must be positive")
+	}
+	name := fl.String("event")
+	var body []byte
+	if data := fl.String("data"); data != "" {
+		if body, err = readData(data); err != nil {
+			return 1, err
+		}
+		fields, err := event.Parse(body)
+		if err != nil {
+			return 1, fmt.Errorf("--data: %w", err)
+		}
+		if name == "" {
+			name = string(fields.Event)
+		} else if name != string(fields.Event) {
+			return 1, fmt.Errorf("--event %q differs from the body's event %q (receivers refuse that)", name, fields.Event)
+		}
+	} else {
+		if name == "" {
+			name = event.ScreenshotFinished
+		}
+		if body, err = SampleBody(name, time.Now()); err != nil {
+			return 1, err
+		}
+	}
+	client, err := sender.NewClient(sender.ClientOptions{Timeout: timeout, AllowAll: fl.Bool("allow-private")})
+	if err != nil {
+		return 1, err
+	}
+	d, err := sender.NewDelivery(endpoint, name, body, secret, time.Now())
+	if err != nil {
+		return 1, err
+	}
+	d.MaxAttempts = attempts
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Printf("delivery %s: %s, %d bytes, to %s\n", d.ID, name, len(body), endpoint)
+	state, err := sender.Deliver(ctx, client, sender.Schedule{MaxAttempts: attempts, Delays: sender.ScaledDelays(backoff)}, d,
+		func(d *sender.Delivery, a sender.Attempt) { fmt.Println(attemptLine(a, d.MaxAttempts)) })
+	if err != nil {
+		return 1, fmt.Errorf("interrupted: %w", err)
+	}
+	switch state {
+	case sender.StateDelivered:
+		fmt.Printf("delivered after %d attempt(s)\n", d.Attempts)
+		return 0, nil
+	case sender.StateGone:
+		return 1, errors.New("endpoint answered 410 Gone: not retrying")
+	default:
+		if strings.Contains(d.LastError, sender.ErrForbiddenAddress.Error()) {
+			return 1, errors.New("refused by the SSRF guard (pass --allow-private for a private or loopback endpoint)")
+		}
+		return 1, fmt.Errorf("failed after %d attempts", d.Attempts)
+	}
+}
+
+func attemptLine(a sender.Attempt, max int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "attempt %d/%d: ", a.N, max)
+	if a.Status != 0 {
+		fmt.Fprintf(&b, "%d", a.Status)
+	} else {
+		b.WriteString("no response")
+	}
+	if a.Error != "" && a.Status == 0 {
+		fmt.Fprintf(&b, " (%s)", a.Error)
+	}
+	fmt.Fprintf(&b, " in %s; %s", a.Latency.Round(time.Millisecond), a.Outcome)
+	if a.Outcome == sender.OutcomeRetry {
+		fmt.Fprintf(&b, ", next in %s", a.NextWait.Round(time.Millisecond))
+		if a.RetryAfter > 0 {
+			fmt.Fprintf(&b, " (Retry-After %s)", a.RetryAfter)
+		}
+	}
+	return b.String()
+}
+
+// SampleBody returns a realistic body for the event name, shaped like the
+// vendor's example, with a fresh id and created_at now.
+func SampleBody(name string, now time.Time) ([]byte, error) {
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	id := "sc_" + hex.EncodeToString(rnd[:])
+	created := now.UTC().Format(time.RFC3339)
+	type obj = map[string]any
+	var v any
+	switch name {
+	case event.ScreenshotFinished:
+		v = struct {
+			Event        string `json:"event"`
+			ScreenshotID string `json:"screenshot_id"`
+			URL          string `json:"url"`
+			Status       string `json:"status"`
+			ImageURL     string `json:"image_url"`
+			Width        int    `json:"width"`
+			Height       int    `json:"height"`
+			CreatedAt    string `json:"created_at"`
+			Metadata     obj    `json:"metadata"`
+		}{name, id, "https://example.com", "finished", "https://cdn.screenshotcenter.com/" + id + ".png", 1280, 720, created, obj{}}
+	case event.ScreenshotFailed:
+		v = struct {
+			Event        string `json:"event"`
+			ScreenshotID string `json:"screenshot_id"`
+			URL          string `json:"url"`
+			Status       string `json:"status"`
+			Error        string `json:"error"`
+			CreatedAt    string `json:"created_at"`
+			Metadata     obj    `json:"metadata"`
+		}{name, id, "https://example.com", "failed", "navigation timeout after 30s", created, obj{}}
+	case event.BatchFinished:
+		v = struct {
+			Event     string `json:"event"`
+			BatchID   string `json:"batch_id"`
+			Status    string `json:"status"`
+			Total     int    `json:"total"`
+			Finished  int    `json:"finished"`
+			Failed    int    `json:"failed"`
+			CreatedAt string `json:"created_at"`
+		}{name, "batch_" + hex.EncodeToString(rnd[:]), "finished", 3, 2, 1, created}
+	case event.AppUploadFinished, event.AppUploadFailed:
+		status, errText := "finished", ""
+		if name == event.AppUploadFailed {
+			status, errText = "failed", "storage credentials rejected"
+		}
+		v = struct {
+			Event        string `json:"event"`
+			ScreenshotID string `json:"screenshot_id"`
+			App          string `json:"app"`
+			Status       string `json:"status"`
+			Error        string `json:"error,omitempty"`
+			CreatedAt    string `json:"created_at"`
+		}{name, id, "my-s3-app", status, errText, created}
+	default:
+		return nil, fmt.Errorf("no sample for event %q; pass --data (known events: %s)", name, strings.Join(event.Names, ", "))
+	}
+	return json.Marshal(v)
+}
+
+func runDeliveries(c *cobra.Command, op, id string) error {
+	c.SilenceUsage = true
+	path, _ := c.Flags().GetString("store")
+	if path == "" {
+		path = DefaultStorePath()
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("outbox %s: %w", path, err)
+	}
+	ob, err := sender.OpenOutbox(path, sender.OutboxOptions{})
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	out := c.OutOrStdout()
+	switch op {
+	case "list":
+		stateName, _ := c.Flags().GetString("state")
+		limit, _ := c.Flags().GetInt("limit")
+		states := sender.States
+		if stateName != "" {
+			st, err := sender.ParseState(stateName)
+			if err != nil {
+				return err
+			}
+			states = []sender.State{st}
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPTS\tLAST\tNEXT\tURL")
+		for _, st := range states {
+			ds, err := ob.List(st, limit)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				next := "-"
+				if !d.NextAttempt.IsZero() {
+					next = d.NextAttempt.Format(time.RFC3339)
+				}
+				last := "-"
+				if d.LastStatus != 0 {
+					last = fmt.Sprint(d.LastStatus)
+				} else if d.LastError != "" {
+					last = "error"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, d.Event, d.Attempts, last, next, d.URL)
+			}
+		}
+		return tw.Flush()
+	case "show":
+		d, log, err := ob.Get(id)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		view := struct {
+			*sender.Delivery
+			BodyBytes int              `json:"body_bytes"`
+			Log       []sender.Attempt `json:"attempts_log"`
+		}{d, len(d.Body), log}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(view)
+	case "retry":
+		d, err := ob.Retry(id, time.Now())
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		fmt.Fprintf(out, "%s re-queued: pending, due now\n", d.ID)
+		return nil
+	}
+	return nil
+}

@@ -1,0 +1,329 @@
+// Package sendermodule is the Caddy glue of the scgate sender: the
+// http.handlers.screenshotcenter_sender handler (an outbound sidecar that
+// signs and delivers events local applications hand it) and the `scgate
+// send`, `scgate sign` and `scgate deliveries` subcommands. The delivery
+// logic lives in the sender package, which does not import Caddy.
+package sendermodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/sender"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("screenshotcenter_sender", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("screenshotcenter_sender", httpcaddyfile.Before, "handle")
+}
+
+// DefaultMaxBody is the default largest accepted event body.
+const DefaultMaxBody = 1 << 20
+
+// DefaultStorePath returns the default outbox file, in Caddy's data
+// directory.
+func DefaultStorePath() string {
+	return filepath.Join(caddy.AppDataDir(), "scgate", "outbox.db")
+}
+
+// Handler is an outbound sidecar: local applications POST an unsigned
+// ScreenshotCenter event (a JSON object with a string "event") to it; it
+// stores one delivery per matching endpoint durably in a bbolt outbox,
+// answers 202 with the delivery ids, and delivers in the background, signed
+// with each endpoint's secret, retried with exponential backoff.
+//
+// The destination is never taken from the request: only the configured
+// endpoints are delivered to. Anything but POST is refused with 405. Bind
+// the site to localhost (or a private socket): whoever can reach the
+// handler can make the gateway sign events with your secrets.
+//
+// Answers: 202 with {"deliveries":[{"id":...,"endpoint":<index>}]} once
+// every delivery is stored; 200 with an empty list when no endpoint takes
+// the event; 400 for a body that is not a JSON object with an "event", or
+// whose event differs from X-ScreenshotCenter-Event; 405; 413 over
+// max_body; 415 for a non-JSON Content-Type; 503 if the outbox cannot
+// store it.
+type Handler struct {
+	// Endpoints are the destinations. At least one is required.
+	Endpoints []*Endpoint `json:"endpoints,omitempty"`
+
+	// Store is the path of the bbolt outbox file. bbolt locks it: one
+	// scgate process per file (handlers in the same process that name the
+	// same file share it). The file holds the endpoints' secrets next to
+	// the deliveries and is created with mode 0600. Default:
+	// scgate/outbox.db in Caddy's data directory.
+	Store string `json:"store,omitempty"`
+
+	// Workers bounds the attempts in flight for this store. Fixed when the
+	// store is first opened; a reload does not change it. Default 8.
+	Workers int `json:"workers,omitempty"`
+
+	// PerEndpoint bounds the attempts in flight against one endpoint
+	// (scheme and host). Fixed when the store is first opened. Default 4.
+	PerEndpoint int `json:"per_endpoint,omitempty"`
+
+	// Attempts is the attempt budget of a delivery, the first included.
+	// Default 5.
+	Attempts int `json:"attempts,omitempty"`
+
+	// Backoff lists the waits before the second, third, ... attempt (the
+	// last one repeats), each jittered by ±20%. Default 10s, 1m, 5m, 30m.
+	Backoff []caddy.Duration `json:"backoff,omitempty"`
+
+	// Timeout bounds one attempt, reading the response included. Default
+	// 15s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// MaxBody is the largest accepted event body, in bytes. Default 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// AllowCIDRs lists address prefixes the SSRF guard lets deliveries
+	// connect to although they are loopback, private, link-local or
+	// otherwise special (e.g. "10.1.2.0/24" for an internal receiver). The
+	// guard checks the address actually dialed, after DNS resolution.
+	AllowCIDRs []string `json:"allow_cidrs,omitempty"`
+
+	// AllowPrivate turns the SSRF guard off: endpoints may resolve to any
+	// address. Only for endpoints you control. Default false.
+	AllowPrivate bool `json:"allow_private,omitempty"`
+
+	storePath string
+	pooled    *pooledSender
+	logger    *zap.Logger
+}
+
+// Endpoint is one destination of a Handler.
+type Endpoint struct {
+	// URL is the absolute http or https URL deliveries are POSTed to.
+	// Redirects are not followed.
+	URL string `json:"url,omitempty"`
+
+	// Secret is the HMAC-SHA256 signing secret. Write it as a placeholder
+	// such as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or
+	// `{file./run/secrets/x}`: it is resolved when the config is
+	// provisioned, so it does not appear in the config itself. A secret
+	// that resolves to an empty string is a config error. The resolved
+	// secret is stored with each delivery in the outbox file; it is never
+	// logged.
+	Secret string `json:"secret,omitempty"`
+
+	// Events, if set, is the list of event names delivered to this
+	// endpoint; others are not. Default: every event.
+	Events []string `json:"events,omitempty"`
+
+	secret []byte
+	events map[string]struct{}
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.screenshotcenter_sender",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets defaults, resolves secrets and gets (opening it on first
+// use) the outbox and its workers from the usage pool.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	repl := caddy.NewReplacer()
+	for _, ep := range h.Endpoints {
+		if ep == nil {
+			continue
+		}
+		ep.secret = []byte(repl.ReplaceKnown(ep.Secret, ""))
+		if len(ep.Events) > 0 {
+			ep.events = make(map[string]struct{}, len(ep.Events))
+			for _, e := range ep.Events {
+				ep.events[e] = struct{}{}
+			}
+		}
+	}
+	// Leave the rest to Validate when the config is already wrong: a bad
+	// config must not open (and lock) the store.
+	if err := h.check(); err != nil {
+		return nil
+	}
+	path := h.Store
+	if path == "" {
+		path = DefaultStorePath()
+	}
+	abs, err := filepath.Abs(repl.ReplaceKnown(path, ""))
+	if err != nil {
+		return err
+	}
+	client, err := h.client()
+	if err != nil {
+		return err
+	}
+	p, err := loadSender(abs, sender.Options{
+		Workers:     h.Workers,
+		PerEndpoint: h.PerEndpoint,
+		Schedule:    h.schedule(),
+		Client:      client,
+		Logger:      h.logger.Named("delivery"),
+	})
+	if err != nil {
+		return err
+	}
+	h.storePath, h.pooled = abs, p
+	// The last loaded config wins for the schedule and client.
+	p.s.SetSchedule(h.schedule())
+	p.s.SetClient(client)
+	return nil
+}
+
+func (h *Handler) client() (*sender.Client, error) {
+	return sender.NewClient(sender.ClientOptions{
+		Timeout:  time.Duration(h.Timeout),
+		Allow:    h.AllowCIDRs,
+		AllowAll: h.AllowPrivate,
+	})
+}
+
+func (h *Handler) schedule() sender.Schedule {
+	s := sender.Schedule{MaxAttempts: h.Attempts}
+	for _, d := range h.Backoff {
+		s.Delays = append(s.Delays, time.Duration(d))
+	}
+	return s
+}
+
+// Validate checks the provisioned config.
+func (h *Handler) Validate() error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if h.pooled == nil {
+		return errors.New("outbox was not opened")
+	}
+	return nil
+}
+
+// check reports the first config error, without side effects.
+func (h *Handler) check() error {
+	if len(h.Endpoints) == 0 {
+		return errors.New("at least one endpoint is required")
+	}
+	for i, ep := range h.Endpoints {
+		if ep == nil {
+			return fmt.Errorf("endpoint %d is empty", i)
+		}
+		if err := sender.CheckURL(ep.URL); err != nil {
+			return fmt.Errorf("endpoint %d: %w", i, err)
+		}
+		if ep.Secret == "" {
+			return fmt.Errorf("endpoint %d: a secret is required", i)
+		}
+		if len(ep.secret) == 0 {
+			// Say which one, never what it holds.
+			return fmt.Errorf("endpoint %d: secret is empty after resolving placeholders (is the variable or file set?)", i)
+		}
+		for _, e := range ep.Events {
+			if e == "" {
+				return fmt.Errorf("endpoint %d: events must not contain an empty name", i)
+			}
+		}
+	}
+	if h.Workers < 0 || h.PerEndpoint < 0 || h.Attempts < 0 {
+		return errors.New("workers, per_endpoint and attempts must be positive")
+	}
+	if h.Timeout < 0 || h.MaxBody < 0 {
+		return errors.New("timeout and max_body must be positive")
+	}
+	for _, d := range h.Backoff {
+		if d <= 0 {
+			return errors.New("backoff durations must be positive")
+		}
+	}
+	if _, err := sender.NewGuard(h.AllowCIDRs...); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Cleanup releases this config's reference to the outbox; the last
+// reference stops the workers and closes the file. Safe on a
+// half-provisioned handler and when repeated.
+func (h *Handler) Cleanup() error {
+	if h.storePath == "" {
+		return nil
+	}
+	key := h.storePath
+	h.storePath, h.pooled = "", nil
+	_, err := senders.Delete(key)
+	return err
+}
+
+// senders holds one open outbox and its running workers per store path, so
+// that a reload (which provisions the new config before cleaning up the old
+// one) does not open the bbolt file twice: bbolt locks it exclusively.
+var senders = caddy.NewUsagePool()
+
+type pooledSender struct {
+	ob     *sender.Outbox
+	s      *sender.Sender
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Destruct stops the workers (attempts in flight are cancelled and left
+// pending) and closes the outbox.
+func (p *pooledSender) Destruct() error {
+	p.cancel()
+	<-p.done
+	return p.ob.Close()
+}
+
+func loadSender(path string, opts sender.Options) (*pooledSender, error) {
+	v, _, err := senders.LoadOrNew(path, func() (caddy.Destructor, error) {
+		ob, err := sender.OpenOutbox(path, sender.OutboxOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if ob.Recovered > 0 {
+			opts.Logger.Warn("attempts interrupted by the previous stop will be made again",
+				zap.Int("count", ob.Recovered), zap.String("store", path))
+		}
+		s, err := sender.New(ob, opts)
+		if err != nil {
+			ob.Close()
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		p := &pooledSender{ob: ob, s: s, cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(p.done)
+			if err := s.Run(ctx); err != nil {
+				opts.Logger.Error("sender stopped", zap.Error(err))
+			}
+		}()
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*pooledSender), nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddy.Destructor            = (*pooledSender)(nil)
+)

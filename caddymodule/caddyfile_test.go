@@ -3,7 +3,11 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
 	"github.com/scgate/scgate/dedupe"
@@ -219,6 +224,35 @@ func provision(t *testing.T, h *Handler) error {
 	return h.Validate()
 }
 
+// serve sends one POST with body, signed with secret (the header the
+// provisioned handler reads first), through h in front of a handler that
+// answers 200, and describes what happened: "forwarded", the gateway's own
+// outcome header (e.g. "ignored"), or "status N" for an error.
+func serve(t *testing.T, h *Handler, secret, body string) string {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	req.Header.Set(h.SignatureHeaders[0], verifier.Sign([]byte(secret), []byte(body)))
+	repl := caddy.NewReplacer()
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	forwarded := false
+	err := h.ServeHTTP(w, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		forwarded = true
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}))
+	var he caddyhttp.HandlerError
+	switch {
+	case errors.As(err, &he):
+		return "status " + strconv.Itoa(he.StatusCode)
+	case err != nil:
+		t.Fatalf("ServeHTTP: %v", err)
+	case forwarded:
+		return "forwarded"
+	}
+	return w.Header().Get("X-Scgate-Outcome")
+}
+
 func TestProvisionDefaults(t *testing.T) {
 	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\n}")
 	if err != nil {
@@ -242,11 +276,13 @@ func TestProvisionDefaults(t *testing.T) {
 	if h.MaxBody != 1<<20 {
 		t.Errorf("max_body = %d, want 1 MiB", h.MaxBody)
 	}
-	if h.MaxAge != 0 || h.checker.Events != nil {
-		t.Errorf("max_age = %v, events = %v; want no replay window and no allowlist", h.MaxAge, h.checker.Events)
+	if h.MaxAge != 0 || h.store == nil {
+		t.Errorf("max_age = %v, store = %v; want no replay window and a store", h.MaxAge, h.store)
 	}
-	if h.store == nil || h.checker == nil || h.checker.Verifier.Secrets() != 1 {
-		t.Errorf("store = %v, verifier = %v; want both provisioned", h.store, h.checker.Verifier)
+	// No allowlist and no replay window: any signed event without
+	// created_at is forwarded.
+	if got := serve(t, h, "s", `{"event":"anything.else","screenshot_id":1}`); got != "forwarded" {
+		t.Errorf("signed event without created_at: %s, want forwarded", got)
 	}
 }
 
@@ -274,14 +310,20 @@ func TestProvisionKeepsExplicitValues(t *testing.T) {
 		h.Dedupe.InflightTimeout != caddy.Duration(5*time.Second) || h.Dedupe.MaxKeys != 10 {
 		t.Errorf("explicit values changed by Provision: %+v %+v", h, h.Dedupe)
 	}
-	if _, ok := h.checker.Events["screenshot.finished"]; !ok || len(h.checker.Events) != 1 {
-		t.Errorf("events = %v", h.checker.Events)
-	}
 	if h.keyTmpl != "{http.screenshotcenter_webhook.event}:{http.screenshotcenter_webhook.body_sha256}" || !h.keyUsesSum {
 		t.Errorf("key template = %q (uses body hash: %v)", h.keyTmpl, h.keyUsesSum)
 	}
-	if h.checker.Verifier.Secrets() != 2 {
-		t.Errorf("verifier has %d secrets, want 2", h.checker.Verifier.Secrets())
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, tc := range []struct{ secret, body, want string }{
+		{"a", `{"event":"screenshot.finished","screenshot_id":1,"created_at":"` + now + `"}`, "forwarded"},
+		{"b", `{"event":"screenshot.finished","screenshot_id":2,"created_at":"` + now + `"}`, "forwarded"},
+		{"c", `{"event":"screenshot.finished","screenshot_id":3,"created_at":"` + now + `"}`, "status 401"},
+		{"a", `{"event":"batch.finished","batch_id":1,"created_at":"` + now + `"}`, "ignored"},
+		{"a", `{"event":"screenshot.finished","screenshot_id":4}`, "status 401"},
+	} {
+		if got := serve(t, h, tc.secret, tc.body); got != tc.want {
+			t.Errorf("secret %s, body %s: %s, want %s", tc.secret, tc.body, got, tc.want)
+		}
 	}
 }
 
@@ -310,9 +352,11 @@ func TestProvisionResolvesSecretFromEnv(t *testing.T) {
 	if h.Secrets[0] != "{env.SCGATE_TEST_SECRET}" {
 		t.Errorf("config secret was rewritten to %q; the placeholder must stay", h.Secrets[0])
 	}
-	body := []byte(`{"event":"x"}`)
-	if _, err := h.checker.Verifier.Verify(body, []string{verifier.Sign([]byte("from-env"), body)}); err != nil {
-		t.Errorf("signature with the env secret rejected: %v", err)
+	if got := serve(t, h, "from-env", `{"event":"x","screenshot_id":"env"}`); got != "forwarded" {
+		t.Errorf("event signed with the env secret: %s, want forwarded", got)
+	}
+	if got := serve(t, h, "{env.SCGATE_TEST_SECRET}", `{"event":"x","screenshot_id":"literal"}`); got != "status 401" {
+		t.Errorf("event signed with the placeholder text: %s, want status 401", got)
 	}
 }
 

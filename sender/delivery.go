@@ -45,6 +45,11 @@ const (
 	StateGone      State = "gone"
 )
 
+// final reports whether s is delivered, failed or gone.
+func (s State) final() bool {
+	return s == StateDelivered || s == StateFailed || s == StateGone
+}
+
 // States lists every state.
 var States = []State{StatePending, StateDelivered, StateFailed, StateGone}
 

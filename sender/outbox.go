@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -22,6 +23,8 @@ import (
 //	leased:     id                      -> nil, while an attempt is in flight
 //	states:     state 0x00 id           -> nil
 //	log:        id 0x00 4-byte BE index -> JSON Attempt
+//	final:      8-byte BE unix nanos id -> nil, for delivered, failed and
+//	            gone deliveries, by the time they became final (UpdatedAt)
 var (
 	bDeliveries = []byte("deliveries")
 	bPayloads   = []byte("payloads")
@@ -29,6 +32,7 @@ var (
 	bLeased     = []byte("leased")
 	bStates     = []byte("states")
 	bLog        = []byte("log")
+	bFinal      = []byte("final")
 	allBuckets  = [][]byte{bDeliveries, bPayloads, bDue, bLeased, bStates, bLog}
 )
 
@@ -80,6 +84,11 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 				return err
 			}
 		}
+		if tx.Bucket(bFinal) == nil {
+			if err := indexFinal(tx); err != nil {
+				return err
+			}
+		}
 		n, err := recoverLeases(tx, time.Now())
 		ob.Recovered = n
 		return err
@@ -96,6 +105,25 @@ func (ob *Outbox) Path() string { return ob.path }
 
 // Close closes the file. Leases still held are recovered by the next Open.
 func (ob *Outbox) Close() error { return ob.db.Close() }
+
+// indexFinal creates the final index of a file written before it existed.
+func indexFinal(tx *bolt.Tx) error {
+	fb, err := tx.CreateBucket(bFinal)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bStates).ForEach(func(k, _ []byte) error {
+		i := bytes.IndexByte(k, 0)
+		if i <= 0 || !State(k[:i]).final() {
+			return nil
+		}
+		d, err := getMeta(tx, k[i+1:])
+		if err != nil {
+			return nil // a dangling index entry; Purge skips it
+		}
+		return fb.Put(dueKey(d.UpdatedAt, d.ID), nil)
+	})
+}
 
 func recoverLeases(tx *bolt.Tx, now time.Time) (int, error) {
 	var ids [][]byte
@@ -269,6 +297,8 @@ func finish(tx *bolt.Tx, d *Delivery, a Attempt, now time.Time) error {
 		if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
 			return err
 		}
+	} else if err := tx.Bucket(bFinal).Put(dueKey(d.UpdatedAt, d.ID), nil); err != nil {
+		return err
 	}
 	return putMeta(tx, d)
 }
@@ -351,6 +381,9 @@ func (ob *Outbox) Retry(id string, now time.Time) (*Delivery, error) {
 		if err := tx.Bucket(bStates).Delete(stateKey(d.State, d.ID)); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bFinal).Delete(dueKey(d.UpdatedAt, d.ID)); err != nil {
+			return err
+		}
 		d.State, d.Attempts, d.NextAttempt, d.UpdatedAt = StatePending, 0, now, now
 		if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
 			return err
@@ -366,46 +399,81 @@ func (ob *Outbox) Retry(id string, now time.Time) (*Delivery, error) {
 	return d, err
 }
 
-// Purge deletes deliveries in a final state (delivered, failed or gone)
-// last updated before cutoff, with their payload and log, and returns how
-// many it deleted.
-func (ob *Outbox) Purge(state State, cutoff time.Time) (int, error) {
-	if state == StatePending {
-		return 0, errors.New("pending deliveries cannot be purged")
+// Purge deletes up to max deliveries (all if max <= 0) in a final state
+// (delivered, failed or gone) that became final before cutoff, oldest
+// first, with their payload and attempt log, in one transaction, and
+// returns how many it deleted. Pending deliveries are never purged. A
+// bounded max keeps the write lock short; call again while it returns max.
+func (ob *Outbox) Purge(cutoff time.Time, max int) (int, error) {
+	if !cutoff.After(time.Unix(0, 0)) {
+		return 0, nil
 	}
 	n := 0
+	// Not batched: a purge must not make concurrent enqueues wait for it.
 	err := ob.db.Update(func(tx *bolt.Tx) error {
-		n = 0
-		prefix := append([]byte(state), 0)
+		limit := dueKey(cutoff, "")
+		fb := tx.Bucket(bFinal)
 		var victims [][]byte
-		c := tx.Bucket(bStates).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			d, err := getMeta(tx, k[len(prefix):])
+		c := fb.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, limit) < 0 && (max <= 0 || len(victims) < max); k, _ = c.Next() {
+			victims = append(victims, append([]byte(nil), k...))
+		}
+		for _, k := range victims {
+			if err := fb.Delete(k); err != nil {
+				return err
+			}
+			if len(k) <= 8 {
+				continue
+			}
+			id := k[8:]
+			d, err := getMeta(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue // a dangling index entry
+			}
 			if err != nil {
 				return err
 			}
-			if d.UpdatedAt.Before(cutoff) {
-				victims = append(victims, []byte(d.ID))
+			if !d.State.final() {
+				continue // retried since: not ours to delete
 			}
-		}
-		for _, id := range victims {
-			_ = tx.Bucket(bStates).Delete(append(append([]byte(nil), prefix...), id...))
-			_ = tx.Bucket(bDeliveries).Delete(id)
-			_ = tx.Bucket(bPayloads).Delete(id)
-			lp := append(append([]byte(nil), id...), 0)
-			lc := tx.Bucket(bLog).Cursor()
-			var logs [][]byte
-			for k, _ := lc.Seek(lp); k != nil && bytes.HasPrefix(k, lp); k, _ = lc.Next() {
-				logs = append(logs, append([]byte(nil), k...))
-			}
-			for _, k := range logs {
-				_ = tx.Bucket(bLog).Delete(k)
+			if err := deleteDelivery(tx, d); err != nil {
+				return err
 			}
 			n++
 		}
 		return nil
 	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		err = ErrClosed
+	}
 	return n, err
+}
+
+// deleteDelivery removes d and everything that refers to it but the final
+// index entry.
+func deleteDelivery(tx *bolt.Tx, d *Delivery) error {
+	id := []byte(d.ID)
+	for _, del := range []struct {
+		b []byte
+		k []byte
+	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bDue, dueKey(d.NextAttempt, d.ID)}, {bLeased, id}} {
+		if err := tx.Bucket(del.b).Delete(del.k); err != nil {
+			return err
+		}
+	}
+	lb := tx.Bucket(bLog)
+	lp := append(append([]byte(nil), id...), 0)
+	var logs [][]byte
+	c := lb.Cursor()
+	for k, _ := c.Seek(lp); k != nil && bytes.HasPrefix(k, lp); k, _ = c.Next() {
+		logs = append(logs, append([]byte(nil), k...))
+	}
+	for _, k := range logs {
+		if err := lb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func getMeta(tx *bolt.Tx, id []byte) (*Delivery, error) {
@@ -444,9 +512,14 @@ func encodePayload(secret, body []byte) []byte {
 
 func dueKey(t time.Time, id string) []byte {
 	k := make([]byte, 8, 8+len(id))
-	ns := t.UnixNano()
-	if ns < 0 {
-		ns = 0
+	var ns int64
+	switch {
+	case !t.After(time.Unix(0, 0)):
+		// UnixNano is undefined before 1678: clamp.
+	case t.After(time.Unix(0, math.MaxInt64)):
+		ns = math.MaxInt64
+	default:
+		ns = t.UnixNano()
 	}
 	binary.BigEndian.PutUint64(k, uint64(ns))
 	return append(k, id...)

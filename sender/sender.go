@@ -14,6 +14,14 @@ import (
 const (
 	DefaultWorkers     = 8
 	DefaultPerEndpoint = 4
+	// DefaultRetention is how long delivered, failed and gone deliveries
+	// are kept: 7 days.
+	DefaultRetention = 7 * 24 * time.Hour
+	// DefaultPurgeInterval is how often the running sender purges.
+	DefaultPurgeInterval = 10 * time.Minute
+	// DefaultPurgeBatch is how many deliveries one purge transaction
+	// deletes at most.
+	DefaultPurgeBatch = 500
 )
 
 // Options configure a Sender.
@@ -33,6 +41,23 @@ type Options struct {
 	Logger *zap.Logger
 	// OnAttempt, if set, is called after each attempt is recorded.
 	OnAttempt func(*Delivery, Attempt)
+	// Retention is how long a delivery is kept once it is delivered,
+	// failed or gone (counted from its last change); Run purges older
+	// ones with their payload and attempt log. Failed and gone deliveries
+	// can be retried by hand until then. Pending deliveries are never
+	// purged. Default DefaultRetention (7 days); negative keeps
+	// everything.
+	Retention time.Duration
+	// PurgeInterval is how often Run purges; it also purges when it
+	// starts. Default DefaultPurgeInterval (10 minutes).
+	PurgeInterval time.Duration
+	// PurgeBatch bounds the deliveries deleted per write transaction, so
+	// that a large backlog never holds the outbox's write lock for long;
+	// a purge pass runs transactions until the backlog is gone. Default
+	// DefaultPurgeBatch.
+	PurgeBatch int
+	// Now is the clock of the purge cutoff. Default time.Now.
+	Now func() time.Time
 }
 
 // Sender delivers the deliveries of an Outbox.
@@ -46,6 +71,10 @@ type Sender struct {
 	schedule    atomic.Pointer[Schedule]
 	wake        chan struct{}
 	running     atomic.Bool
+	retention   atomic.Int64
+	purgeEvery  time.Duration
+	purgeBatch  int
+	now         func() time.Time
 }
 
 // New returns a Sender for ob. Call Run to start delivering.
@@ -66,6 +95,18 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if opts.Retention == 0 {
+		opts.Retention = DefaultRetention
+	}
+	if opts.PurgeInterval <= 0 {
+		opts.PurgeInterval = DefaultPurgeInterval
+	}
+	if opts.PurgeBatch <= 0 {
+		opts.PurgeBatch = DefaultPurgeBatch
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	s := &Sender{
 		ob:          ob,
 		workers:     opts.Workers,
@@ -73,7 +114,11 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 		logger:      opts.Logger,
 		onAttempt:   opts.OnAttempt,
 		wake:        make(chan struct{}, 1),
+		purgeEvery:  opts.PurgeInterval,
+		purgeBatch:  opts.PurgeBatch,
+		now:         opts.Now,
 	}
+	s.retention.Store(int64(opts.Retention))
 	s.client.Store(opts.Client)
 	sch := opts.Schedule
 	s.schedule.Store(&sch)
@@ -85,6 +130,60 @@ func (s *Sender) SetClient(c *Client) { s.client.Store(c) }
 
 // SetSchedule replaces the schedule used by later attempts.
 func (s *Sender) SetSchedule(sch Schedule) { s.schedule.Store(&sch) }
+
+// SetRetention replaces the retention used by later purges (a config
+// reload); 0 means DefaultRetention, negative keeps everything.
+func (s *Sender) SetRetention(d time.Duration) {
+	if d == 0 {
+		d = DefaultRetention
+	}
+	s.retention.Store(int64(d))
+}
+
+// Retention returns the current retention.
+func (s *Sender) Retention() time.Duration { return time.Duration(s.retention.Load()) }
+
+// Purge deletes the deliveries that became final more than the retention
+// ago, in transactions of at most PurgeBatch deliveries, until none is
+// left or ctx ends, and returns how many it deleted.
+func (s *Sender) Purge(ctx context.Context) (int, error) {
+	ret := s.Retention()
+	if ret < 0 {
+		return 0, nil
+	}
+	cutoff := s.now().Add(-ret)
+	total := 0
+	for ctx.Err() == nil {
+		n, err := s.ob.Purge(cutoff, s.purgeBatch)
+		total += n
+		if err != nil || n < s.purgeBatch {
+			return total, err
+		}
+	}
+	return total, ctx.Err()
+}
+
+// purgeLoop purges at start and every purgeEvery until ctx ends.
+func (s *Sender) purgeLoop(ctx context.Context) {
+	t := time.NewTicker(s.purgeEvery)
+	defer t.Stop()
+	for {
+		n, err := s.Purge(ctx)
+		switch {
+		case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+			return
+		case err != nil:
+			s.logger.Error("purging old deliveries failed", zap.Int("purged", n), zap.Error(err))
+		case n > 0:
+			s.logger.Info("purged old deliveries", zap.Int("count", n), zap.Duration("retention", s.Retention()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Schedule returns the current schedule.
 func (s *Sender) Schedule() Schedule { return *s.schedule.Load() }
@@ -126,12 +225,18 @@ func (s *Sender) notify() {
 
 // Run delivers due deliveries until ctx ends, then waits for the attempts
 // in flight: they are cancelled, logged as interrupted and left pending.
-// It does not close the outbox.
+// Meanwhile it purges deliveries older than the retention, at start and
+// every PurgeInterval. It does not close the outbox.
 func (s *Sender) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("sender is already running")
 	}
 	defer s.running.Store(false)
+
+	purgeCtx, stopPurge := context.WithCancel(ctx)
+	purged := make(chan struct{})
+	go func() { defer close(purged); s.purgeLoop(purgeCtx) }()
+	defer func() { stopPurge(); <-purged }()
 
 	done := make(chan string, s.workers)
 	perEP := make(map[string]int)

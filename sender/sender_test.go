@@ -262,23 +262,3 @@ func TestPerEndpointLimit(t *testing.T) {
 		t.Fatalf("slow endpoint saw %d concurrent attempts, limit 2", peak)
 	}
 }
-
-func TestPurge(t *testing.T) {
-	rc := newReceiver(t, nil)
-	ob, _ := openTestOutbox(t, OutboxOptions{})
-	s, final := runSender(t, ob, Options{})
-	d := newTestDelivery(t, rc.URL)
-	if err := s.Enqueue(d); err != nil {
-		t.Fatal(err)
-	}
-	waitFinal(t, final)
-	if n, err := ob.Purge(StateDelivered, time.Now().Add(time.Second)); err != nil || n != 1 {
-		t.Fatalf("Purge = %d, %v", n, err)
-	}
-	if _, _, err := ob.Get(d.ID); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("Get purged = %v", err)
-	}
-	if _, err := ob.Purge(StatePending, time.Now()); err == nil {
-		t.Fatal("purging pending was allowed")
-	}
-}

@@ -29,6 +29,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    attempts <n>                    # default 5
 //	    backoff <duration>...           # default 10s 1m 5m 30m
 //	    timeout <duration>              # per attempt; default 15s
+//	    retain <duration>               # keep delivered/failed/gone deliveries; default 168h
 //	    max_body <size>                 # default 1MiB
 //	    allow <cidr>...                 # let the SSRF guard through to these prefixes
 //	    allow_private                   # turn the SSRF guard off
@@ -94,18 +95,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				h.Backoff = append(h.Backoff, caddy.Duration(dur))
 			}
-		case "timeout":
+		case "timeout", "retain":
+			name := d.Val()
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
 			dur, err := caddy.ParseDuration(d.Val())
 			if err != nil {
-				return d.Errf("parsing timeout: %v", err)
+				return d.Errf("parsing %s: %v", name, err)
 			}
 			if dur <= 0 {
-				return d.Errf("timeout must be positive, got '%s'", d.Val())
+				return d.Errf("%s must be positive, got '%s'", name, d.Val())
 			}
-			h.Timeout = caddy.Duration(dur)
+			if name == "timeout" {
+				h.Timeout = caddy.Duration(dur)
+			} else {
+				h.Retain = caddy.Duration(dur)
+			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}

@@ -25,6 +25,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		attempts 7
 		backoff 1s 1m
 		timeout 5s
+		retain 30d
 		max_body 64KiB
 		allow 10.1.2.0/24 fd00::/8
 	}`))
@@ -34,6 +35,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 	if len(h.Endpoints) != 2 || h.Endpoints[0].Secret != "{env.A}" || len(h.Endpoints[0].Events) != 2 ||
 		h.Store != "/var/lib/scgate/outbox.db" || h.Workers != 16 || h.PerEndpoint != 2 || h.Attempts != 7 ||
 		len(h.Backoff) != 2 || h.Backoff[1] != caddy.Duration(time.Minute) || h.Timeout != caddy.Duration(5*time.Second) ||
+		h.Retain != caddy.Duration(30*24*time.Hour) ||
 		h.MaxBody != 64<<10 || len(h.AllowCIDRs) != 2 || h.AllowPrivate {
 		t.Fatalf("parsed %+v", h)
 	}
@@ -52,6 +54,10 @@ secret b } }`,
 		"backoff":          `screenshotcenter_sender { backoff -1s }`,
 		"timeout":          `screenshotcenter_sender { timeout }`,
 		"max_body":         `screenshotcenter_sender { max_body lots }`,
+		"retain missing":   `screenshotcenter_sender { retain }`,
+		"retain zero":      `screenshotcenter_sender { retain 0s }`,
+		"retain garbage":   `screenshotcenter_sender { retain soon }`,
+		"retain two":       `screenshotcenter_sender { retain 1h 2h }`,
 		"allow_private":    `screenshotcenter_sender { allow_private yes }`,
 	}
 	for name, in := range bad {
@@ -71,6 +77,7 @@ func TestCheck(t *testing.T) {
 		"bad cidr":     {Endpoints: []*Endpoint{ep("http://x/")}, AllowCIDRs: []string{"10/8"}},
 		"neg workers":  {Endpoints: []*Endpoint{ep("http://x/")}, Workers: -1},
 		"zero backoff": {Endpoints: []*Endpoint{ep("http://x/")}, Backoff: []caddy.Duration{0}},
+		"neg retain":   {Endpoints: []*Endpoint{ep("http://x/")}, Retain: -1},
 		"empty event":  {Endpoints: []*Endpoint{{URL: "http://x/", Secret: "s", secret: []byte("s"), Events: []string{""}}}},
 	}
 	for name, h := range cases {

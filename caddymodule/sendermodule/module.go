@@ -79,6 +79,16 @@ type Handler struct {
 	// last one repeats), each jittered by ±20%. Default 10s, 1m, 5m, 30m.
 	Backoff []caddy.Duration `json:"backoff,omitempty"`
 
+	// Retain is how long a delivery is kept once it is delivered, failed
+	// or gone, counted from its last change; the running sidecar then
+	// purges it, with its payload and attempt log, so the store does not
+	// grow forever. Failed and gone deliveries are kept for the same
+	// time, so they can still be retried by hand (`scgate deliveries
+	// retry`) within it. Pending deliveries are never purged. Shared by
+	// every handler of the store; the last loaded config wins. Default
+	// 168h (7 days).
+	Retain caddy.Duration `json:"retain,omitempty"`
+
 	// Timeout bounds one attempt, reading the response included. Default
 	// 15s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
@@ -139,6 +149,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
+	if h.Retain == 0 {
+		h.Retain = caddy.Duration(sender.DefaultRetention)
+	}
 	repl := caddy.NewReplacer()
 	for _, ep := range h.Endpoints {
 		if ep == nil {
@@ -175,6 +188,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Schedule:    h.schedule(),
 		Client:      client,
 		Logger:      h.logger.Named("delivery"),
+		Retention:   time.Duration(h.Retain),
 	})
 	if err != nil {
 		return err
@@ -183,6 +197,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// The last loaded config wins for the schedule and client.
 	p.s.SetSchedule(h.schedule())
 	p.s.SetClient(client)
+	p.s.SetRetention(time.Duration(h.Retain))
 	return nil
 }
 
@@ -241,8 +256,8 @@ func (h *Handler) check() error {
 	if h.Workers < 0 || h.PerEndpoint < 0 || h.Attempts < 0 {
 		return errors.New("workers, per_endpoint and attempts must be positive")
 	}
-	if h.Timeout < 0 || h.MaxBody < 0 {
-		return errors.New("timeout and max_body must be positive")
+	if h.Timeout < 0 || h.MaxBody < 0 || h.Retain < 0 {
+		return errors.New("timeout, max_body and retain must be positive")
 	}
 	for _, d := range h.Backoff {
 		if d <= 0 {

@@ -91,7 +91,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	status := http.StatusOK
 	if len(ds) > 0 {
-		if err := h.pooled.s.Enqueue(ds...); err != nil {
+		s := h.pooled.Sender()
+		if s == nil {
+			w.Header().Set("Retry-After", "5")
+			return caddyhttp.Error(http.StatusServiceUnavailable, errNotOpen)
+		}
+		if err := s.Enqueue(ds...); err != nil {
 			h.logger.Error("storing deliveries failed", zap.String("event", name), zap.Error(err))
 			w.Header().Set("Retry-After", "5")
 			return caddyhttp.Error(http.StatusServiceUnavailable, errStore)

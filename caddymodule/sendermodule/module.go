@@ -6,7 +6,6 @@
 package sendermodule
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -50,8 +49,9 @@ func DefaultStorePath() string {
 // every delivery is stored; 200 with an empty list when no endpoint takes
 // the event; 400 for a body that is not a JSON object with an "event", or
 // whose event differs from X-ScreenshotCenter-Event; 405; 413 over
-// max_body; 415 for a non-JSON Content-Type; 503 if the outbox cannot
-// store it.
+// max_body; 415 for a non-JSON Content-Type; 503 with Retry-After if the
+// outbox cannot store it, or is not open yet because another process holds
+// its file (see Provision).
 type Handler struct {
 	// Endpoints are the destinations. At least one is required.
 	Endpoints []*Endpoint `json:"endpoints,omitempty"`
@@ -143,7 +143,12 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision sets defaults, resolves secrets and gets (opening it on first
-// use) the outbox and its workers from the usage pool.
+// use) the outbox and its workers from the usage pool. It never waits for
+// the store's lock: if another process holds the file (a running gateway
+// while `caddy validate` runs, or the old process during a restart), the
+// outbox is opened in the background as soon as it is released, and events
+// are refused with 503 and Retry-After until then. Any other error opening
+// the store (permissions, a corrupt file) is a config error.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.MaxBody == 0 {
@@ -182,22 +187,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := loadSender(abs, sender.Options{
+	opts := sender.Options{
 		Workers:     h.Workers,
 		PerEndpoint: h.PerEndpoint,
 		Schedule:    h.schedule(),
 		Client:      client,
 		Logger:      h.logger.Named("delivery"),
 		Retention:   time.Duration(h.Retain),
-	})
+	}
+	p, err := loadSender(abs, opts, h.logger)
 	if err != nil {
 		return err
 	}
 	h.storePath, h.pooled = abs, p
-	// The last loaded config wins for the schedule and client.
-	p.s.SetSchedule(h.schedule())
-	p.s.SetClient(client)
-	p.s.SetRetention(time.Duration(h.Retain))
+	// The last loaded config wins for the schedule, client and retention.
+	p.configure(opts)
 	return nil
 }
 
@@ -283,62 +287,10 @@ func (h *Handler) Cleanup() error {
 	return err
 }
 
-// senders holds one open outbox and its running workers per store path, so
-// that a reload (which provisions the new config before cleaning up the old
-// one) does not open the bbolt file twice: bbolt locks it exclusively.
-var senders = caddy.NewUsagePool()
-
-type pooledSender struct {
-	ob     *sender.Outbox
-	s      *sender.Sender
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-// Destruct stops the workers (attempts in flight are cancelled and left
-// pending) and closes the outbox.
-func (p *pooledSender) Destruct() error {
-	p.cancel()
-	<-p.done
-	return p.ob.Close()
-}
-
-func loadSender(path string, opts sender.Options) (*pooledSender, error) {
-	v, _, err := senders.LoadOrNew(path, func() (caddy.Destructor, error) {
-		ob, err := sender.OpenOutbox(path, sender.OutboxOptions{})
-		if err != nil {
-			return nil, err
-		}
-		if ob.Recovered > 0 {
-			opts.Logger.Warn("attempts interrupted by the previous stop will be made again",
-				zap.Int("count", ob.Recovered), zap.String("store", path))
-		}
-		s, err := sender.New(ob, opts)
-		if err != nil {
-			ob.Close()
-			return nil, err
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		p := &pooledSender{ob: ob, s: s, cancel: cancel, done: make(chan struct{})}
-		go func() {
-			defer close(p.done)
-			if err := s.Run(ctx); err != nil {
-				opts.Logger.Error("sender stopped", zap.Error(err))
-			}
-		}()
-		return p, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return v.(*pooledSender), nil
-}
-
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
-	_ caddy.Destructor            = (*pooledSender)(nil)
 )

@@ -1,0 +1,170 @@
+package sendermodule
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/sender"
+)
+
+// senders holds one outbox and its running workers per store path, so
+// that a reload (which provisions the new config before cleaning up the old
+// one) does not open the bbolt file twice: bbolt locks it exclusively.
+var senders = caddy.NewUsagePool()
+
+// Timings of opening a store that another process holds. Variables for
+// tests.
+var (
+	// openRetryInterval is the wait between attempts to open a locked
+	// store.
+	openRetryInterval = 500 * time.Millisecond
+	// lockedErrorAfter is how long a store may stay locked before it is
+	// logged at error level (then again every lockedErrorEvery).
+	lockedErrorAfter = time.Minute
+	lockedErrorEvery = 10 * time.Minute
+)
+
+// errNotOpen is the reason of the 503 while the outbox waits for its lock.
+var errNotOpen = errors.New("the outbox is not open yet: its file is locked by another process")
+
+// pooledSender is the outbox of one store path and its workers. When the
+// file is locked by another process at first use, it keeps trying to open
+// it in the background; Sender returns nil until it has.
+type pooledSender struct {
+	path   string
+	logger *zap.Logger
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the background goroutine has ended
+
+	mu   sync.Mutex
+	opts sender.Options // the latest settings, for a sender not yet made
+	s    *sender.Sender
+}
+
+// Sender returns the running sender, or nil while the outbox is not open.
+func (p *pooledSender) Sender() *sender.Sender {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.s
+}
+
+// Path returns the store path.
+func (p *pooledSender) Path() string { return p.path }
+
+// configure applies the settings a reload may change: schedule, client and
+// retention. Workers and PerEndpoint are fixed at first use.
+func (p *pooledSender) configure(opts sender.Options) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Schedule, p.opts.Client, p.opts.Retention = opts.Schedule, opts.Client, opts.Retention
+	if p.s != nil {
+		p.s.SetSchedule(opts.Schedule)
+		p.s.SetClient(opts.Client)
+		p.s.SetRetention(opts.Retention)
+	}
+}
+
+// Destruct stops the background work: the wait for the lock, or the
+// workers (attempts in flight are cancelled and left pending); then the
+// outbox is closed.
+func (p *pooledSender) Destruct() error {
+	p.cancel()
+	<-p.done
+	return nil
+}
+
+// openStore opens the outbox without waiting for another process's lock.
+func openStore(path string) (*sender.Outbox, error) {
+	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond})
+}
+
+func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSender, error) {
+	v, _, err := senders.LoadOrNew(path, func() (caddy.Destructor, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		p := &pooledSender{path: path, logger: logger, opts: opts, cancel: cancel, done: make(chan struct{})}
+		ob, err := openStore(path)
+		switch {
+		case err == nil:
+		case errors.Is(err, sender.ErrStoreLocked):
+			logger.Warn("outbox file is locked by another process; opening it in the background, events are refused with 503 until then",
+				zap.String("store", path))
+		default:
+			cancel()
+			return nil, err
+		}
+		go p.run(ctx, ob)
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*pooledSender), nil
+}
+
+// run opens the outbox if ob is nil, then runs the workers until ctx ends,
+// and closes the outbox.
+func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
+	defer close(p.done)
+	if ob == nil {
+		if ob = p.waitOpen(ctx); ob == nil {
+			return
+		}
+	}
+	defer ob.Close()
+	if ob.Recovered > 0 {
+		p.logger.Warn("attempts interrupted by the previous stop will be made again",
+			zap.Int("count", ob.Recovered), zap.String("store", p.path))
+	}
+	p.mu.Lock()
+	s, err := sender.New(ob, p.opts)
+	if err != nil {
+		p.mu.Unlock()
+		p.logger.Error("starting the sender failed", zap.String("store", p.path), zap.Error(err))
+		return
+	}
+	p.s = s
+	p.mu.Unlock()
+	if err := s.Run(ctx); err != nil {
+		p.logger.Error("sender stopped", zap.Error(err))
+	}
+}
+
+// waitOpen retries opening the locked store until it succeeds (the outbox)
+// or ctx ends (nil).
+func (p *pooledSender) waitOpen(ctx context.Context) *sender.Outbox {
+	start := time.Now()
+	var lastError time.Time
+	t := time.NewTicker(openRetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		ob, err := openStore(p.path)
+		if err == nil {
+			p.logger.Info("outbox opened after waiting for its lock", zap.String("store", p.path),
+				zap.Duration("waited", time.Since(start).Round(time.Millisecond)))
+			return ob
+		}
+		if !errors.Is(err, sender.ErrStoreLocked) {
+			// It was a valid store a moment ago: keep trying, loudly.
+			p.logger.Error("opening the outbox failed; retrying", zap.String("store", p.path), zap.Error(err))
+			continue
+		}
+		if since := time.Since(start); since >= lockedErrorAfter && time.Since(lastError) >= lockedErrorEvery {
+			lastError = time.Now()
+			p.logger.Error("outbox file is still locked by another process; events are refused with 503 (is another scgate using the same store?)",
+				zap.String("store", p.path), zap.Duration("waited", since.Round(time.Second)))
+		}
+	}
+}
+
+// Interface guard
+var _ caddy.Destructor = (*pooledSender)(nil)

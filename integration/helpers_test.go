@@ -1,0 +1,210 @@
+package integration
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/scgate/scgate/internal/gatewaytest"
+	"github.com/scgate/scgate/verifier"
+)
+
+const (
+	secret      = "integration-secret-a"
+	otherSecret = "integration-secret-b"
+	sigHeader   = "X-ScreenshotCenter-Signature"
+)
+
+// globalOptions are the options every caddytest config needs.
+const globalOptions = `{
+	admin localhost:{{ADMIN_PORT}}
+	skip_install_trust
+	http_port {{HTTP_PORT}}
+	https_port {{HTTPS_PORT}}
+	persist_config off
+	{{GLOBAL}}
+}
+`
+
+// gatewaySite is the usual site: the gateway with gatewayOptions in front of
+// a reverse_proxy to upstream.
+const gatewaySite = `http://127.0.0.1:{{HTTP_PORT}} {
+	screenshotcenter_webhook {
+		secret ` + secret + `
+		{{OPTIONS}}
+	}
+	reverse_proxy {{UPSTREAM}}
+}
+`
+
+// config fills the {{...}} values in globalOptions+site: the ports, and the
+// values given as name/value pairs (e.g. "UPSTREAM", up.Addr).
+func config(site string, pairs ...string) string {
+	r := []string{
+		"{{ADMIN_PORT}}", strconv.Itoa(adminPort),
+		"{{HTTP_PORT}}", strconv.Itoa(httpPort),
+		"{{HTTPS_PORT}}", strconv.Itoa(httpsPort),
+	}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		r = append(r, "{{"+pairs[i]+"}}", pairs[i+1])
+	}
+	out := strings.NewReplacer(r...).Replace(globalOptions + site)
+	// Drop the template values nobody filled.
+	return regexp.MustCompile(`\{\{[A-Z_]+\}\}`).ReplaceAllString(out, "")
+}
+
+// load starts (or reconfigures) the in-process Caddy with a Caddyfile.
+func load(t *testing.T, caddyfile string) *caddytest.Tester {
+	t.Helper()
+	tc := newTester(t)
+	tc.InitServer(caddyfile, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	// The previous config's servers close their idle connections as they
+	// shut down; a POST on one of them would fail with EOF, and Go does not
+	// retry a POST.
+	client.CloseIdleConnections()
+	return tc
+}
+
+// loadGateway loads gatewaySite with the given gateway options in front of
+// upstream.
+func loadGateway(t *testing.T, upstream, options string) *caddytest.Tester {
+	t.Helper()
+	return load(t, config(gatewaySite, "UPSTREAM", upstream, "OPTIONS", options))
+}
+
+func gatewayURL() string { return "http://127.0.0.1:" + strconv.Itoa(httpPort) + "/hook" }
+
+var idCounter atomic.Int64
+
+// uid returns an id no other request in this process used: the memory
+// dedupe store is shared by every config of the process and outlives
+// reloads, so each test needs its own ids.
+func uid(t *testing.T) string {
+	return strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()) + "-" + strconv.FormatInt(idCounter.Add(1), 10)
+}
+
+// event returns a body of the named event for a fresh screenshot id.
+func event(t *testing.T, name string) string {
+	return `{"event":"` + name + `","screenshot_id":"` + uid(t) + `","status":"finished"}`
+}
+
+func sign(key, body string) string { return verifier.Sign([]byte(key), []byte(body)) }
+
+// request builds a POST of body to the gateway. headers are name/value
+// pairs; unless one of them is the signature header (give it an empty value
+// to send none), the body is signed with secret.
+func request(t *testing.T, body string, headers ...string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, gatewayURL(), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(sigHeader, sign(secret, body))
+	for i := 0; i+1 < len(headers); i += 2 {
+		if http.CanonicalHeaderKey(headers[i]) == http.CanonicalHeaderKey(sigHeader) {
+			req.Header.Del(sigHeader)
+			if headers[i+1] != "" {
+				req.Header.Set(sigHeader, headers[i+1])
+			}
+			continue
+		}
+		req.Header.Add(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// result is what the client saw.
+type result struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Outcome is the gateway's own verdict header, "" when the answer came
+// from the upstream.
+func (r result) Outcome() string { return r.Header.Get("X-Scgate-Outcome") }
+
+var client = &http.Client{
+	Timeout:   30 * time.Second,
+	Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+}
+
+func do(t *testing.T, req *http.Request) result {
+	t.Helper()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading response: %v", err)
+	}
+	return result{resp.StatusCode, resp.Header, string(b)}
+}
+
+// post sends a signed delivery of body (see request for headers).
+func post(t *testing.T, body string, headers ...string) result {
+	t.Helper()
+	return do(t, request(t, body, headers...))
+}
+
+// chunked makes req send its body with chunked encoding and no
+// Content-Length.
+func chunked(req *http.Request, body string) *http.Request {
+	req.Body = io.NopCloser(io.MultiReader(strings.NewReader(body)))
+	req.GetBody = nil
+	req.ContentLength = -1
+	return req
+}
+
+// expect checks a result's status and outcome header.
+func expect(t *testing.T, what string, got result, status int, outcome string) {
+	t.Helper()
+	if got.Status != status || got.Outcome() != outcome {
+		t.Fatalf("%s: got %d (outcome %q, body %q), want %d (outcome %q)", what, got.Status, got.Outcome(), got.Body, status, outcome)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes; it is for
+// state that settles asynchronously (never for timing assertions).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func withCancel(req *http.Request) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(req.Context())
+	return req.WithContext(ctx), cancel
+}
+
+// waitFor waits for the upstream to report a request, failing the test
+// (instead of hanging) if none comes.
+func waitFor(t *testing.T, arrived <-chan gatewaytest.Request) gatewaytest.Request {
+	t.Helper()
+	select {
+	case r := <-arrived:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("the upstream never received the request")
+		return gatewaytest.Request{}
+	}
+}

@@ -1,0 +1,234 @@
+package integration
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scgate/scgate/internal/gatewaytest"
+)
+
+// 10. Every rejection is logged with its reason code, without the secret or
+// the body.
+func TestRejectionsAreLoggedWithAReasonCode(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	logPath := filepath.Join(t.TempDir(), "gateway.log")
+	load(t, config(gatewaySite,
+		"UPSTREAM", up.Addr,
+		"OPTIONS", "max_body 1KiB\n\t\tmax_age 1h",
+		"GLOBAL", "log gateway {\n\t\toutput file "+logPath+"\n\t\tformat json\n\t\tlevel DEBUG\n\t\tinclude http.handlers.screenshotcenter_webhook\n\t}",
+	))
+	const marker = "BODY-CONTENT-MARKER"
+	now := time.Now().UTC().Format(time.RFC3339)
+	fresh := func(t *testing.T, event string) string {
+		return `{"event":"` + event + `","screenshot_id":"` + uid(t) + `","note":"` + marker + `","created_at":"` + now + `"}`
+	}
+	tests := []struct {
+		name   string
+		req    func(t *testing.T) *http.Request
+		status int
+		reason string
+	}{
+		{"method", func(t *testing.T) *http.Request {
+			r := request(t, fresh(t, "screenshot.finished"))
+			r.Method = http.MethodGet
+			return r
+		}, 405, "method_not_allowed"},
+		{"too large", func(t *testing.T) *http.Request {
+			return request(t, fresh(t, "screenshot.finished")+strings.Repeat(" ", 2048))
+		}, 413, "body_too_large"},
+		{"no signature", func(t *testing.T) *http.Request {
+			return request(t, fresh(t, "screenshot.finished"), sigHeader, "")
+		}, 401, "signature_missing"},
+		{"malformed signature", func(t *testing.T) *http.Request {
+			return request(t, fresh(t, "screenshot.finished"), sigHeader, "sha256=xyz")
+		}, 401, "signature_malformed"},
+		{"wrong secret", func(t *testing.T) *http.Request {
+			b := fresh(t, "screenshot.finished")
+			return request(t, b, sigHeader, sign("wrong", b))
+		}, 401, "signature_mismatch"},
+		{"not an object", func(t *testing.T) *http.Request { return request(t, `["`+marker+`"]`) }, 400, "body_not_object"},
+		{"repeated key", func(t *testing.T) *http.Request {
+			return request(t, `{"event":"a","event":"b","note":"`+marker+`"}`)
+		}, 400, "duplicate_key"},
+		{"event header differs", func(t *testing.T) *http.Request {
+			return request(t, fresh(t, "screenshot.finished"), "X-ScreenshotCenter-Event", "batch.finished")
+		}, 400, "event_header_mismatch"},
+		{"created_at missing", func(t *testing.T) *http.Request {
+			return request(t, `{"event":"screenshot.finished","note":"`+marker+`"}`)
+		}, 401, "created_at_missing"},
+		{"created_at too old", func(t *testing.T) *http.Request {
+			return request(t, `{"event":"screenshot.finished","created_at":"2001-01-01T00:00:00Z"}`)
+		}, 401, "created_at_too_old"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(readJSONLines(t, logPath))
+			got := do(t, tt.req(t))
+			if got.Status != tt.status {
+				t.Fatalf("status %d, want %d", got.Status, tt.status)
+			}
+			var lines []map[string]any
+			eventually(t, "a log line", func() bool {
+				lines = readJSONLines(t, logPath)
+				return len(lines) > before
+			})
+			line := lines[len(lines)-1]
+			if line["reason"] != tt.reason || line["logger"] != "http.handlers.screenshotcenter_webhook" {
+				t.Errorf("log line %v, want reason %q", line, tt.reason)
+			}
+		})
+	}
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), secret) || strings.Contains(string(raw), marker) {
+		t.Errorf("the log holds the secret or a body:\n%s", raw)
+	}
+}
+
+// Dedupe state lives in a caddy.UsagePool and survives a config reload.
+func TestDedupeStateSurvivesAConfigReload(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	site := `http://127.0.0.1:{{HTTP_PORT}} {
+	header X-Config-Generation {{GEN}}
+	screenshotcenter_webhook {
+		secret ` + secret + `
+		max_body {{MAX}}
+	}
+	reverse_proxy {{UPSTREAM}}
+}
+`
+	load(t, config(site, "UPSTREAM", up.Addr, "GEN", "1", "MAX", "1MiB"))
+	body := event(t, "screenshot.finished")
+	got := post(t, body)
+	expect(t, "delivery before the reload", got, 200, "")
+	if got.Header.Get("X-Config-Generation") != "1" {
+		t.Fatalf("generation %q before the reload", got.Header.Get("X-Config-Generation"))
+	}
+
+	// A changed config (an identical one would be a no-op), through /load.
+	load(t, config(site, "UPSTREAM", up.Addr, "GEN", "2", "MAX", "512KiB"))
+	got = post(t, body)
+	expect(t, "retry after the reload", got, 200, "duplicate")
+	if got.Header.Get("X-Config-Generation") != "2" {
+		t.Fatalf("generation %q after the reload: the new config is not serving", got.Header.Get("X-Config-Generation"))
+	}
+	expect(t, "new event after the reload", post(t, event(t, "screenshot.finished")), 200, "")
+	if n := up.Count(); n != 2 {
+		t.Fatalf("upstream received %d requests, want 2", n)
+	}
+}
+
+// repoFile returns the path of a file at the repository root.
+func repoFile(t *testing.T, name string) string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller information")
+	}
+	return filepath.Join(filepath.Dir(file), "..", name)
+}
+
+// exampleConfig is Caddyfile.example with its fixed ports replaced by the
+// gatewaytest template values.
+func exampleConfig(t *testing.T) string {
+	raw, err := os.ReadFile(repoFile(t, "Caddyfile.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	for _, r := range [][2]string{{"admin localhost:2019", "admin {{ADMIN_ADDR}}"}, {"\n:8080 {", "\n:{{HTTP_PORT}} {"}} {
+		if !strings.Contains(s, r[0]) {
+			t.Fatalf("Caddyfile.example no longer contains %q; update this test", r[0])
+		}
+		s = strings.Replace(s, r[0], r[1], 1)
+	}
+	return s
+}
+
+// The scgate binary runs Caddyfile.example with the secret from the
+// environment and forwards a signed event once.
+func TestBinaryRunsTheExampleWithTheSecretFromEnv(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	const envSecret = "example-secret-from-env"
+	gw := gatewaytest.Start(t, gatewaytest.Options{
+		Config: exampleConfig(t),
+		Env:    []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=" + envSecret, "UPSTREAM=" + up.Addr},
+	})
+	body := `{"event":"screenshot.finished","screenshot_id":"binary-` + strconv.FormatInt(time.Now().UnixNano(), 10) + `"}`
+	send := func(path, key string) result {
+		req, err := http.NewRequest(http.MethodPost, gw.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(sigHeader, sign(key, body))
+		return do(t, req)
+	}
+	expect(t, "signed with the wrong secret", send("/webhooks/sc", secret), 401, "")
+	expect(t, "signed delivery", send("/webhooks/sc", envSecret), 200, "")
+	expect(t, "retry", send("/webhooks/sc", envSecret), 200, "duplicate")
+	if got := send("/elsewhere", envSecret); got.Status != 404 {
+		t.Errorf("outside /webhooks/: %d, want the example's 404", got.Status)
+	}
+	reqs := up.Requests()
+	if len(reqs) != 1 || string(reqs[0].Body) != body || reqs[0].RequestURI != "/webhooks/sc" {
+		t.Fatalf("upstream received %d requests (%+v)", len(reqs), reqs)
+	}
+
+	// The secret stays out of the running config.
+	resp, err := http.Get(gw.AdminURL + "/config/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := new(bytes.Buffer)
+	_, _ = cfg.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(cfg.String(), envSecret) || !strings.Contains(cfg.String(), "{env.SCREENSHOTCENTER_WEBHOOK_SECRET}") {
+		t.Errorf("running config should hold the placeholder, not the secret:\n%s", cfg)
+	}
+	if err := gw.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(gw.Output(), envSecret) {
+		t.Error("the secret appears in the gateway's output")
+	}
+}
+
+// Without the secret in the environment the example refuses to start.
+func TestBinaryRefusesToStartWithoutTheSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  []string
+	}{
+		{"unset", nil},
+		{"empty", []string{"SCREENSHOTCENTER_WEBHOOK_SECRET="}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gw, err := gatewaytest.Launch(t, gatewaytest.Options{
+				Config:       exampleConfig(t),
+				Env:          tc.env,
+				UnsetEnv:     []string{"SCREENSHOTCENTER_WEBHOOK_SECRET"},
+				ReadyTimeout: 30 * time.Second,
+			})
+			if err == nil {
+				t.Fatal("the gateway started without a secret")
+			}
+			if gw == nil {
+				t.Fatalf("the process did not start: %v", err)
+			}
+			if werr := gw.Wait(10 * time.Second); werr == nil || gw.ExitCode() == 0 {
+				t.Fatalf("exit: %v (code %d), want a failure", werr, gw.ExitCode())
+			}
+			if !strings.Contains(gw.Output(), "secret 0 is empty") {
+				t.Errorf("output does not say why:\n%s", gw.Output())
+			}
+		})
+	}
+}

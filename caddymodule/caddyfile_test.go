@@ -372,6 +372,9 @@ func TestProvisionErrors(t *testing.T) {
 		{"secret from an unset variable", Handler{Secrets: []string{"{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 0 is empty"},
 		{"second secret from an unset variable", Handler{Secrets: []string{"ok", "{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 1 is empty"},
 		{"secret from a missing file", Handler{Secrets: []string{"{file./nonexistent/scgate-secret}"}}, "secret 0 is empty"},
+		{"secret partly from an unset variable", Handler{Secrets: []string{"prefix-{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 0 is empty"},
+		// A typo must not leave the placeholder's text as a guessable secret.
+		{"secret with a mistyped placeholder", Handler{Secrets: []string{"{evn.SCGATE_TEST_SECRET}"}}, "secret 0: unrecognized placeholder {evn.SCGATE_TEST_SECRET}"},
 		{"negative max_body", Handler{Secrets: []string{"s"}, MaxBody: -1}, "max_body must be positive"},
 		{"negative max_age", Handler{Secrets: []string{"s"}, MaxAge: -1}, "max_age must not be negative"},
 		{"blank signature header", Handler{Secrets: []string{"s"}, SignatureHeaders: []string{" "}}, "signature_header names must not be empty"},

@@ -98,8 +98,10 @@ type Handler struct {
 	// rotating). At least one is required. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
-	// appear in the config; a secret that resolves to an empty string is a
-	// config error, never an open gate. Secrets are never logged.
+	// appear in the config. A secret with an unknown placeholder (a typo
+	// would otherwise leave its text as a guessable secret) or one that
+	// resolves empty, even in part, is a config error, never an open gate;
+	// write a literal brace as `\{`. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 
 	// SignatureHeaders are the request headers searched for the signature,
@@ -241,17 +243,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.keyTmpl, h.keyUsesSum = expandKeyTemplate(d.Key)
 	}
 
-	// Resolve secrets. An unresolvable one is left empty for Validate to
-	// refuse: a gate must never open because a variable is unset.
+	// Resolve secrets. Any placeholder that is unknown (a typo such as
+	// {evn.X} would otherwise stay as literal, guessable text) or resolves
+	// empty (an unset variable, an unreadable file) is a config error: a
+	// gate must never open because a secret did not load. The error names
+	// the placeholder, never a value.
 	repl := caddy.NewReplacer()
 	secrets := make([][]byte, len(h.Secrets))
-	allSet := len(h.Secrets) > 0
 	for i, s := range h.Secrets {
-		secrets[i] = []byte(repl.ReplaceKnown(s, ""))
-		if len(secrets[i]) == 0 {
-			allSet = false
+		v, err := repl.ReplaceOrErr(s, false, true)
+		if err != nil {
+			return fmt.Errorf("secret %d: %v (a typo? write a literal brace as \\{)", i, err)
 		}
+		if _, err := repl.ReplaceOrErr(s, true, false); err != nil || v == "" {
+			return fmt.Errorf("secret %d is empty after resolving placeholders (is the variable or file set?)", i)
+		}
+		secrets[i] = []byte(v)
 	}
+	allSet := len(secrets) > 0
 	if allSet {
 		v, err := verifier.New(secrets)
 		if err != nil {
@@ -285,14 +294,7 @@ func (h *Handler) Validate() error {
 		return errors.New("at least one secret is required")
 	}
 	if h.checker == nil {
-		// Report which one, never what it holds.
-		repl := caddy.NewReplacer()
-		for i, s := range h.Secrets {
-			if repl.ReplaceKnown(s, "") == "" {
-				return fmt.Errorf("secret %d is empty after resolving placeholders (is the variable or file set?)", i)
-			}
-		}
-		return errors.New("secrets could not be loaded")
+		return errors.New("secrets were not loaded")
 	}
 	if h.MaxBody < 0 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)

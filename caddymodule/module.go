@@ -134,7 +134,6 @@ type Handler struct {
 	store      dedupe.Store
 	storeKey   string
 	keyTmpl    string
-	keyUsesSum bool
 	logger     *zap.Logger
 }
 
@@ -240,7 +239,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	if d.Key != "" {
-		h.keyTmpl, h.keyUsesSum = expandKeyTemplate(d.Key)
+		h.keyTmpl = expandKeyTemplate(d.Key)
 	}
 
 	// Resolve secrets. Any placeholder that is unknown (a typo such as
@@ -347,12 +346,12 @@ func (h *Handler) Cleanup() error {
 }
 
 // expandKeyTemplate turns the short key placeholders into this handler's
-// full placeholder names, and reports whether the body hash is needed.
-func expandKeyTemplate(t string) (string, bool) {
+// full placeholder names.
+func expandKeyTemplate(t string) string {
 	for _, name := range []string{"event", "screenshot_id", "batch_id", "created_at", "body_sha256"} {
 		t = strings.ReplaceAll(t, "{"+name+"}", "{"+placeholderPrefix+name+"}")
 	}
-	return t, strings.Contains(t, "{"+placeholderPrefix+"body_sha256}")
+	return t
 }
 
 // Interface guards

@@ -130,11 +130,11 @@ type Handler struct {
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
-	checker    *gateway.Checker
-	store      dedupe.Store
-	storeKey   string
-	keyTmpl    string
-	logger     *zap.Logger
+	checker  *gateway.Checker
+	store    dedupe.Store
+	storeKey string
+	keyTmpl  string
+	logger   *zap.Logger
 }
 
 // DedupeConfig configures the dedupe store of a Handler.

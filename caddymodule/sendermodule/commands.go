@@ -8,13 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
@@ -82,7 +88,7 @@ $` + SecretEnv + `.`,
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "deliveries",
-		Usage: "list|show <id>|retry <id> [--store <file>]",
+		Usage: "list|show <id>|retry <id> [--store <file>] [--address <admin address>]",
 		Short: "Inspects and retries deliveries in a screenshotcenter_sender outbox",
 		Long: `
 Reads the bbolt outbox of the screenshotcenter_sender handler.
@@ -91,11 +97,17 @@ Reads the bbolt outbox of the screenshotcenter_sender handler.
   show <id>       the delivery (never its secret or body) and attempt log
   retry <id>      re-queue a failed or gone delivery with a fresh budget
 
-bbolt locks the file: stop the scgate process that uses it first (a
-retried delivery is sent when it starts again). --store defaults to
-scgate/outbox.db in Caddy's data directory.`,
+When no scgate runs on the store, the file is read directly. When a
+running scgate holds it (bbolt locks the file), the same operations go
+through that gateway's admin API (GET/POST /scgate/deliveries) at
+--address, default ` + caddy.DefaultAdminListen + `; a retried delivery is
+then sent at once. If the default store does not exist, every store of the
+gateway at --address is listed.
+
+--store defaults to scgate/outbox.db in Caddy's data directory.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.PersistentFlags().String("store", "", "Outbox file (default: in Caddy's data directory)")
+			cmd.PersistentFlags().String("address", caddy.DefaultAdminListen, "Admin API address of the gateway holding the store")
 			list := &cobra.Command{Use: "list", Short: "Lists deliveries", Args: cobra.NoArgs}
 			list.Flags().String("state", "", "Only this state")
 			list.Flags().Int("limit", 100, "At most this many per state (0: all)")
@@ -308,41 +320,180 @@ func SampleBody(name string, now time.Time) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func runDeliveries(c *cobra.Command, op, id string) error {
+// deliveryStore is an outbox read directly or through a running gateway's
+// admin API.
+type deliveryStore interface {
+	// list returns the deliveries in states, up to limit per state, by
+	// store.
+	list(states []sender.State, limit int) ([]storeList, error)
+	show(id string) (*deliveryAnswer, error)
+	retry(id string) (*retryAnswer, error)
+}
+
+// fileStore is an outbox file opened by this process.
+type fileStore struct{ ob *sender.Outbox }
+
+func (f fileStore) list(states []sender.State, limit int) ([]storeList, error) {
+	sl := storeList{Store: f.ob.Path(), Open: true}
+	for _, st := range states {
+		ds, err := f.ob.List(st, limit)
+		if err != nil {
+			return nil, err
+		}
+		sl.Deliveries = append(sl.Deliveries, ds...)
+	}
+	return []storeList{sl}, nil
+}
+
+func (f fileStore) show(id string) (*deliveryAnswer, error) {
+	d, log, err := f.ob.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	return &deliveryAnswer{Store: f.ob.Path(), Delivery: newView(d, log)}, nil
+}
+
+func (f fileStore) retry(id string) (*retryAnswer, error) {
+	d, err := f.ob.Retry(id, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &retryAnswer{Store: f.ob.Path(), Delivery: d}, nil
+}
+
+// adminStore is the admin API of a running gateway; store, if set, selects
+// one of its outboxes.
+type adminStore struct{ addr, store string }
+
+func (a adminStore) call(method, path string, q url.Values, out any) error {
+	if a.store != "" {
+		q.Set("store", a.store)
+	}
+	uri := adminBase + path
+	if len(q) > 0 {
+		uri += "?" + q.Encode()
+	}
+	resp, err := caddycmd.AdminAPIRequest(a.addr, method, uri, nil, nil)
+	if err != nil {
+		return fmt.Errorf("admin API at %s: %w", a.addr, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return fmt.Errorf("admin API at %s: decoding the answer: %w", a.addr, err)
+	}
+	return nil
+}
+
+func (a adminStore) list(states []sender.State, limit int) ([]storeList, error) {
+	var out []storeList
+	for _, st := range states {
+		var ans listAnswer
+		if err := a.call(http.MethodGet, "", url.Values{"state": {string(st)}, "limit": {strconv.Itoa(limit)}}, &ans); err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = ans.Stores
+			continue
+		}
+		for i := range out {
+			if i < len(ans.Stores) && ans.Stores[i].Store == out[i].Store {
+				out[i].Deliveries = append(out[i].Deliveries, ans.Stores[i].Deliveries...)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (a adminStore) show(id string) (*deliveryAnswer, error) {
+	var ans deliveryAnswer
+	if err := a.call(http.MethodGet, "/"+url.PathEscape(id), url.Values{}, &ans); err != nil {
+		return nil, err
+	}
+	return &ans, nil
+}
+
+func (a adminStore) retry(id string) (*retryAnswer, error) {
+	var ans retryAnswer
+	if err := a.call(http.MethodPost, "/"+url.PathEscape(id)+"/retry", url.Values{}, &ans); err != nil {
+		return nil, err
+	}
+	return &ans, nil
+}
+
+// openDeliveryStore opens the outbox file, or, when a running gateway holds
+// it (or the default store does not exist), that gateway's admin API.
+func openDeliveryStore(path string, explicit bool, addr string) (deliveryStore, func(), error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		if explicit || !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("outbox %s: %w", abs, err)
+		}
+		// No default store here: ask the gateway about all of its stores.
+		return adminStore{addr: addr}, func() {}, nil
+	}
+	ob, err := sender.OpenOutbox(abs, sender.OutboxOptions{LockTimeout: 100 * time.Millisecond})
+	if errors.Is(err, sender.ErrStoreLocked) {
+		return adminStore{addr: addr, store: abs}, func() {}, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return fileStore{ob}, func() { ob.Close() }, nil
+}
+
+func runDeliveries(c *cobra.Command, op, id string) (err error) {
 	c.SilenceUsage = true
 	path, _ := c.Flags().GetString("store")
-	if path == "" {
+	explicit := path != ""
+	if !explicit {
 		path = DefaultStorePath()
 	}
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("outbox %s: %w", path, err)
-	}
-	ob, err := sender.OpenOutbox(path, sender.OutboxOptions{})
+	addr, _ := c.Flags().GetString("address")
+	st, closeStore, err := openDeliveryStore(path, explicit, addr)
 	if err != nil {
 		return err
 	}
-	defer ob.Close()
+	defer closeStore()
+	if as, ok := st.(adminStore); ok && as.store != "" {
+		defer func() {
+			if err != nil {
+				err = fmt.Errorf("%s is locked by a running process; through its admin API: %w", as.store, err)
+			}
+		}()
+	}
 	out := c.OutOrStdout()
 	switch op {
 	case "list":
 		stateName, _ := c.Flags().GetString("state")
 		limit, _ := c.Flags().GetInt("limit")
+		if limit < 0 {
+			return errors.New("--limit must not be negative")
+		}
 		states := sender.States
 		if stateName != "" {
-			st, err := sender.ParseState(stateName)
+			s, err := sender.ParseState(stateName)
 			if err != nil {
 				return err
 			}
-			states = []sender.State{st}
+			states = []sender.State{s}
+		}
+		stores, err := st.list(states, limit)
+		if err != nil {
+			return err
 		}
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPTS\tLAST\tNEXT\tURL")
-		for _, st := range states {
-			ds, err := ob.List(st, limit)
-			if err != nil {
-				return err
+		for _, sl := range stores {
+			switch {
+			case !sl.Open:
+				fmt.Fprintf(tw, "# store %s (not open yet: locked by another process)\n", sl.Store)
+			case len(stores) > 1:
+				fmt.Fprintf(tw, "# store %s\n", sl.Store)
 			}
-			for _, d := range ds {
+			for _, d := range sl.Deliveries {
 				next := "-"
 				if !d.NextAttempt.IsZero() {
 					next = d.NextAttempt.Format(time.RFC3339)
@@ -358,24 +509,19 @@ func runDeliveries(c *cobra.Command, op, id string) error {
 		}
 		return tw.Flush()
 	case "show":
-		d, log, err := ob.Get(id)
+		ans, err := st.show(id)
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
-		view := struct {
-			*sender.Delivery
-			BodyBytes int              `json:"body_bytes"`
-			Log       []sender.Attempt `json:"attempts_log"`
-		}{d, len(d.Body), log}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(view)
+		return enc.Encode(ans.Delivery)
 	case "retry":
-		d, err := ob.Retry(id, time.Now())
+		ans, err := st.retry(id)
 		if err != nil {
 			return fmt.Errorf("%s: %w", id, err)
 		}
-		fmt.Fprintf(out, "%s re-queued: pending, due now\n", d.ID)
+		fmt.Fprintf(out, "%s re-queued: pending, due now\n", ans.Delivery.ID)
 		return nil
 	}
 	return nil

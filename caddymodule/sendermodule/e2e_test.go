@@ -3,6 +3,7 @@ package sendermodule_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -208,8 +209,10 @@ func TestSidecarManualRetryAfterRestart(t *testing.T) {
 		t.Fatalf("POST = %d %s", code, resp)
 	}
 	waitCount(t, up, 2)
-	// While it runs, the CLI cannot open the locked outbox, and says so.
-	if out, code := scgate(t, nil, "deliveries", "list", "--store", store); code == 0 || !strings.Contains(out, "locked") {
+	// While it runs, the CLI cannot open the locked outbox; with no admin
+	// API at --address either, it says so.
+	noAdmin := fmt.Sprintf("127.0.0.1:%d", gatewaytest.FreePort(t))
+	if out, code := scgate(t, nil, "deliveries", "list", "--store", store, "--address", noAdmin); code == 0 || !strings.Contains(out, "locked") {
 		t.Fatalf("list on a running store (%d):\n%s", code, out)
 	}
 	if err := gw.Stop(); err != nil {

@@ -258,23 +258,29 @@ func equalFoldASCII(a []byte, b string) bool {
 
 // DefaultKey builds the default dedupe key: the event, a "|" separator and
 // the screenshot_id; for events without one, "batch:" and the batch_id; and
-// without either, "sha256:" and the hex SHA-256 of the raw body.
+// without either, "sha256:" and the hex SHA-256 of the raw body. An empty
+// id counts as absent, so events with an empty id never share a key.
 func DefaultKey(f Fields, body []byte) string {
 	var buf [256]byte
-	k := append(buf[:0], f.Event...)
-	k = append(k, '|')
+	return string(AppendDefaultKey(buf[:0], f, body))
+}
+
+// AppendDefaultKey appends DefaultKey's key to dst.
+func AppendDefaultKey(dst []byte, f Fields, body []byte) []byte {
+	dst = append(dst, f.Event...)
+	dst = append(dst, '|')
 	switch {
-	case f.ScreenshotID != nil:
-		k = append(k, f.ScreenshotID...)
-	case f.BatchID != nil:
-		k = append(k, "batch:"...)
-		k = append(k, f.BatchID...)
+	case len(f.ScreenshotID) > 0:
+		dst = append(dst, f.ScreenshotID...)
+	case len(f.BatchID) > 0:
+		dst = append(dst, "batch:"...)
+		dst = append(dst, f.BatchID...)
 	default:
 		sum := sha256.Sum256(body)
-		k = append(k, "sha256:"...)
-		k = hex.AppendEncode(k, sum[:])
+		dst = append(dst, "sha256:"...)
+		dst = hex.AppendEncode(dst, sum[:])
 	}
-	return string(k)
+	return dst
 }
 
 type parser struct {

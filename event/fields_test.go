@@ -97,6 +97,8 @@ func TestDefaultKey(t *testing.T) {
 		{"screenshot", Fields{Event: []byte("screenshot.finished"), ScreenshotID: []byte("sc_1"), BatchID: []byte("b")}, "screenshot.finished|sc_1"},
 		{"upload of same screenshot differs", Fields{Event: []byte("app.upload.finished"), ScreenshotID: []byte("sc_1")}, "app.upload.finished|sc_1"},
 		{"batch", Fields{Event: []byte("batch.finished"), BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
+		{"empty screenshot_id counts as absent", Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
+		{"empty ids fall back to the body hash", Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte{}}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
 		{"neither", Fields{Event: []byte("batch.finished")}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
 	}
 	for _, tt := range tests {

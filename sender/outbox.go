@@ -49,6 +49,11 @@ type OutboxOptions struct {
 	// LockTimeout is how long Open waits for another process to release
 	// the file lock. Default 1s.
 	LockTimeout time.Duration
+	// NoRecover leaves the leases found at Open alone: Sender.Run
+	// recovers them when it starts. For a process that opens the file
+	// before it knows it will deliver (Caddy provisions a config that
+	// `caddy validate` then discards).
+	NoRecover bool
 }
 
 // Outbox is the durable store of deliveries, a bbolt file. bbolt locks the
@@ -86,6 +91,10 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		return nil, err
 	}
 	ob := &Outbox{db: db, noBatch: opts.NoBatch, path: path}
+	if opts.NoRecover && ob.ready() {
+		// Nothing to create or migrate: do not write.
+		return ob, nil
+	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -97,6 +106,9 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 				return err
 			}
 		}
+		if opts.NoRecover {
+			return nil
+		}
 		n, err := recoverLeases(tx, time.Now())
 		ob.Recovered = n
 		return err
@@ -106,6 +118,34 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		return nil, err
 	}
 	return ob, nil
+}
+
+// ready reports whether every bucket exists (a read transaction).
+func (ob *Outbox) ready() bool {
+	ok := true
+	ob.db.View(func(tx *bolt.Tx) error {
+		for _, b := range append(allBuckets, bFinal) {
+			if tx.Bucket(b) == nil {
+				ok = false
+			}
+		}
+		return nil
+	})
+	return ok
+}
+
+// RecoverLeases logs the attempts still leased as interrupted (not
+// counted) and makes them due at once, and returns how many there were.
+// Only call it when no Sender is running on the outbox: Run calls it when
+// it starts.
+func (ob *Outbox) RecoverLeases() (int, error) {
+	var n int
+	err := ob.update(func(tx *bolt.Tx) error {
+		var err error
+		n, err = recoverLeases(tx, time.Now())
+		return err
+	})
+	return n, err
 }
 
 // Path returns the file path.

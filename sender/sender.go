@@ -225,13 +225,28 @@ func (s *Sender) notify() {
 
 // Run delivers due deliveries until ctx ends, then waits for the attempts
 // in flight: they are cancelled, logged as interrupted and left pending.
+// When it starts, attempts still leased in the outbox (a previous process
+// or Run stopped in the middle) are logged as interrupted and made due.
 // Meanwhile it purges deliveries older than the retention, at start and
-// every PurgeInterval. It does not close the outbox.
+// every PurgeInterval. It does not close the outbox. If ctx is already
+// done it returns at once, without touching the outbox.
 func (s *Sender) Run(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return nil
+	}
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("sender is already running")
 	}
 	defer s.running.Store(false)
+
+	switch n, err := s.ob.RecoverLeases(); {
+	case errors.Is(err, ErrClosed):
+		return err
+	case err != nil:
+		s.logger.Error("recovering interrupted attempts failed", zap.Error(err))
+	case n > 0:
+		s.logger.Warn("attempts interrupted by the previous stop will be made again", zap.Int("count", n))
+	}
 
 	purgeCtx, stopPurge := context.WithCancel(ctx)
 	purged := make(chan struct{})

@@ -108,6 +108,7 @@ type Handler struct {
 
 	storePath string
 	pooled    *pooledSender
+	app       *App
 	logger    *zap.Logger
 }
 
@@ -142,13 +143,17 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets defaults, resolves secrets and gets (opening it on first
-// use) the outbox and its workers from the usage pool. It never waits for
-// the store's lock: if another process holds the file (a running gateway
-// while `caddy validate` runs, or the old process during a restart), the
-// outbox is opened in the background as soon as it is released, and events
-// are refused with 503 and Retry-After until then. Any other error opening
-// the store (permissions, a corrupt file) is a config error.
+// Provision sets defaults, resolves secrets, gets (opening it on first
+// use) the outbox from the usage pool and registers it with this config's
+// scgate_sender app. It has no other side effect: the workers, the purge,
+// the recovery of interrupted attempts and the settings of the running
+// sender wait for the app's Start, so `caddy validate` and a rejected
+// reload change nothing. It never waits for the store's lock: if another
+// process holds the file (a running gateway while `caddy validate` runs,
+// or the old process during a restart), the outbox is opened in the
+// background as soon as it is released, and events are refused with 503
+// and Retry-After until then. Any other error opening the store
+// (permissions, a corrupt file) is a config error.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if h.MaxBody == 0 {
@@ -187,21 +192,30 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if h.app == nil {
+		app, err := ctx.App(appID)
+		if err != nil {
+			return err
+		}
+		h.app = app.(*App)
+	}
+	st := settings{Schedule: h.schedule(), Client: client, Retention: time.Duration(h.Retain)}
 	opts := sender.Options{
 		Workers:     h.Workers,
 		PerEndpoint: h.PerEndpoint,
-		Schedule:    h.schedule(),
-		Client:      client,
-		Logger:      h.logger.Named("delivery"),
-		Retention:   time.Duration(h.Retain),
+		Schedule:    st.Schedule,
+		Client:      st.Client,
+		Logger:      h.logger.Named("delivery").With(zap.String("store", abs)),
+		Retention:   st.Retention,
 	}
 	p, err := loadSender(abs, opts, h.logger)
 	if err != nil {
 		return err
 	}
 	h.storePath, h.pooled = abs, p
-	// The last loaded config wins for the schedule, client and retention.
-	p.configure(opts)
+	// Applied when the config starts; the last handler of the store wins
+	// for the schedule and retention.
+	h.app.register(p, st)
 	return nil
 }
 

@@ -32,21 +32,35 @@ var (
 // errNotOpen is the reason of the 503 while the outbox waits for its lock.
 var errNotOpen = errors.New("the outbox is not open yet: its file is locked by another process")
 
-// pooledSender is the outbox of one store path and its workers. When the
-// file is locked by another process at first use, it keeps trying to open
-// it in the background; Sender returns nil until it has.
+// pooledSender is the outbox of one store path and its workers. The
+// outbox is opened when the first handler using it is provisioned (without
+// recovering leases: that would write to the store); when the file is
+// locked by another process, it keeps trying to open it in the background,
+// and Sender returns nil until it has. The workers and the purge start only
+// when a config using the store is started (start, from App.Start), never
+// during `caddy validate`.
 type pooledSender struct {
-	path   string
-	logger *zap.Logger
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the background goroutine has ended
+	path    string
+	logger  *zap.Logger
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the background goroutine has ended
+	started chan struct{} // closed by start
+	once    sync.Once
 
 	mu   sync.Mutex
 	opts sender.Options // the latest settings, for a sender not yet made
 	s    *sender.Sender
 }
 
-// Sender returns the running sender, or nil while the outbox is not open.
+// settings are what a started config sets on a store's sender; a reload
+// may change them. Workers and PerEndpoint are fixed at first use.
+type settings struct {
+	Schedule  sender.Schedule
+	Client    *sender.Client
+	Retention time.Duration
+}
+
+// Sender returns the sender, or nil while the outbox is not open.
 func (p *pooledSender) Sender() *sender.Sender {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -56,18 +70,21 @@ func (p *pooledSender) Sender() *sender.Sender {
 // Path returns the store path.
 func (p *pooledSender) Path() string { return p.path }
 
-// configure applies the settings a reload may change: schedule, client and
-// retention. Workers and PerEndpoint are fixed at first use.
-func (p *pooledSender) configure(opts sender.Options) {
+// configure applies the settings of a started config.
+func (p *pooledSender) configure(st settings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.opts.Schedule, p.opts.Client, p.opts.Retention = opts.Schedule, opts.Client, opts.Retention
+	p.opts.Schedule, p.opts.Client, p.opts.Retention = st.Schedule, st.Client, st.Retention
 	if p.s != nil {
-		p.s.SetSchedule(opts.Schedule)
-		p.s.SetClient(opts.Client)
-		p.s.SetRetention(opts.Retention)
+		p.s.SetSchedule(st.Schedule)
+		p.s.SetClient(st.Client)
+		p.s.SetRetention(st.Retention)
 	}
 }
+
+// start lets the workers and the purge run (once the outbox is open).
+// Idempotent.
+func (p *pooledSender) start() { p.once.Do(func() { close(p.started) }) }
 
 // Destruct stops the background work: the wait for the lock, or the
 // workers (attempts in flight are cancelled and left pending); then the
@@ -80,13 +97,14 @@ func (p *pooledSender) Destruct() error {
 
 // openStore opens the outbox without waiting for another process's lock.
 func openStore(path string) (*sender.Outbox, error) {
-	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond})
+	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond, NoRecover: true})
 }
 
 func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSender, error) {
 	v, _, err := senders.LoadOrNew(path, func() (caddy.Destructor, error) {
 		ctx, cancel := context.WithCancel(context.Background())
-		p := &pooledSender{path: path, logger: logger, opts: opts, cancel: cancel, done: make(chan struct{})}
+		p := &pooledSender{path: path, logger: logger, opts: opts, cancel: cancel,
+			done: make(chan struct{}), started: make(chan struct{})}
 		ob, err := openStore(path)
 		switch {
 		case err == nil:
@@ -106,8 +124,8 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 	return v.(*pooledSender), nil
 }
 
-// run opens the outbox if ob is nil, then runs the workers until ctx ends,
-// and closes the outbox.
+// run opens the outbox if ob is nil, makes the sender, runs it from start
+// until ctx ends, and closes the outbox.
 func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 	defer close(p.done)
 	if ob == nil {
@@ -116,10 +134,6 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 		}
 	}
 	defer ob.Close()
-	if ob.Recovered > 0 {
-		p.logger.Warn("attempts interrupted by the previous stop will be made again",
-			zap.Int("count", ob.Recovered), zap.String("store", p.path))
-	}
 	p.mu.Lock()
 	s, err := sender.New(ob, p.opts)
 	if err != nil {
@@ -129,6 +143,11 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 	}
 	p.s = s
 	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return
+	case <-p.started:
+	}
 	if err := s.Run(ctx); err != nil {
 		p.logger.Error("sender stopped", zap.Error(err))
 	}

@@ -44,6 +44,11 @@ func provision(t *testing.T, h *Handler) error {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(func() { cancel() })
+	if h.app == nil {
+		// What ctx.App(appID) gives a handler in a real config (this
+		// context has none).
+		h.app = new(App)
+	}
 	err := h.Provision(ctx)
 	if err == nil {
 		err = h.Validate()
@@ -133,5 +138,49 @@ func TestProvisionStoreErrors(t *testing.T) {
 				t.Fatal("a failed store stayed in the pool")
 			}
 		})
+	}
+}
+
+// Settings reach the pooled sender only when a config starts: a second
+// config on the same store that is provisioned and cleaned up without
+// starting (caddy validate, a rejected reload) leaves the schedule and
+// retention of the running one.
+func TestUnstartedConfigChangesNothing(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "outbox.db")
+	running := testHandler(store)
+	running.Retain = caddy.Duration(time.Hour)
+	if err := provision(t, running); err != nil {
+		t.Fatal(err)
+	}
+	defer running.Cleanup()
+	if err := running.app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for running.pooled.Sender() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the outbox was not opened")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s := running.pooled.Sender()
+
+	rejected := testHandler(store)
+	rejected.Retain = caddy.Duration(time.Millisecond)
+	rejected.Backoff = []caddy.Duration{caddy.Duration(time.Millisecond)}
+	if err := provision(t, rejected); err != nil {
+		t.Fatal(err)
+	}
+	if rejected.pooled != running.pooled {
+		t.Fatal("two handlers on one store got different senders")
+	}
+	if err := rejected.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Retention(); got != time.Hour {
+		t.Errorf("retention = %v, want 1h", got)
+	}
+	if got := s.Schedule().Delays; len(got) != 1 || got[0] != time.Hour {
+		t.Errorf("delays = %v, want [1h]", got)
 	}
 }

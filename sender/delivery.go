@@ -79,6 +79,9 @@ type Delivery struct {
 	Attempts int `json:"attempts"`
 	// MaxAttempts is the attempt budget; 0 means the sender's schedule.
 	MaxAttempts int `json:"max_attempts,omitempty"`
+	// Net are the network settings of the attempts (SSRF guard,
+	// timeout); zero means the sender's default client.
+	Net NetOptions `json:"net,omitzero"`
 	// NextAttempt is when a pending delivery is due.
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	// State is the delivery state.

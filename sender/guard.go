@@ -79,6 +79,17 @@ func NewGuard(allow ...string) (*Guard, error) {
 	return g, nil
 }
 
+// unmapPrefix turns an IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104) into
+// its IPv4 form (10.0.0.0/8), which is what Check compares addresses with.
+// A mapped prefix shorter than /96 also covers non-mapped IPv6 addresses
+// and is left alone.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
 // Check returns nil if ip may be connected to.
 func (g *Guard) Check(ip netip.Addr) error {
 	if g == nil {

@@ -284,6 +284,11 @@ func (ob *Outbox) view(fn func(*bolt.Tx) error) error {
 
 // Enqueue durably stores pending deliveries, all or none, before returning.
 func (ob *Outbox) Enqueue(ds ...*Delivery) error {
+	for _, d := range ds {
+		if err := d.Net.check(); err != nil {
+			return fmt.Errorf("enqueue %s: %w", d.ID, err)
+		}
+	}
 	return ob.update(func(tx *bolt.Tx) error {
 		for _, d := range ds {
 			if d.State != StatePending {

@@ -3,6 +3,7 @@ package sender
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,8 +34,10 @@ type Options struct {
 	PerEndpoint int
 	// Schedule is the retry schedule. The zero value is the default.
 	Schedule Schedule
-	// Client makes the attempts. Default: NewClient(ClientOptions{}),
-	// which has the SSRF guard on.
+	// Client makes the attempts of deliveries without network settings
+	// (Delivery.Net is zero). Default: NewClient(ClientOptions{}), which
+	// has the SSRF guard on. Deliveries with settings get a client made
+	// from them, cached while in use.
 	Client *Client
 	// Logger gets one line per attempt (id, event, endpoint host, status,
 	// outcome); never a body or a secret. Default: no logging.
@@ -68,6 +71,7 @@ type Sender struct {
 	logger      *zap.Logger
 	onAttempt   func(*Delivery, Attempt)
 	client      atomic.Pointer[Client]
+	clients     clientCache
 	schedule    atomic.Pointer[Schedule]
 	wake        chan struct{}
 	running     atomic.Bool
@@ -125,8 +129,14 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 	return s, nil
 }
 
-// SetClient replaces the client used by later attempts (a config reload).
-func (s *Sender) SetClient(c *Client) { s.client.Store(c) }
+// SetClient replaces the client used by later attempts of deliveries
+// without network settings, and closes the idle connections of the one it
+// replaces.
+func (s *Sender) SetClient(c *Client) {
+	if old := s.client.Swap(c); old != nil && old != c {
+		old.Close()
+	}
+}
 
 // SetSchedule replaces the schedule used by later attempts.
 func (s *Sender) SetSchedule(sch Schedule) { s.schedule.Store(&sch) }
@@ -253,6 +263,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	go func() { defer close(purged); s.purgeLoop(purgeCtx) }()
 	defer func() { stopPurge(); <-purged }()
 
+	defer s.clients.sweep(time.Time{})
+	lastSweep := time.Now()
+
 	done := make(chan string, s.workers)
 	perEP := make(map[string]int)
 	active := 0
@@ -261,6 +274,10 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer timer.Stop()
 
 	for {
+		if time.Since(lastSweep) >= clientSweepEvery {
+			lastSweep = time.Now()
+			s.clients.sweep(lastSweep.Add(-clientIdleAfter))
+		}
 		var wait time.Duration = -1
 		if active < s.workers {
 			tentative := make(map[string]int, len(perEP)+1)
@@ -343,7 +360,16 @@ func (s *Sender) work(ctx context.Context, d *Delivery, done chan<- string, wg *
 	defer func() { done <- key }()
 
 	n := d.Attempts
-	res := s.client.Load().Do(ctx, d, n)
+	var res *Result
+	if d.Net.IsZero() {
+		res = s.client.Load().Do(ctx, d, n)
+	} else if c, release, err := s.clients.get(d.Net, time.Now()); err != nil {
+		// A corrupt record: the guard cannot be built, so no attempt.
+		res = &Result{Start: time.Now(), Err: fmt.Errorf("%w: the delivery's network settings are invalid: %v", ErrForbiddenAddress, err)}
+	} else {
+		res = c.Do(ctx, d, n)
+		release()
+	}
 	a := attemptFrom(res, n)
 	if ctx.Err() != nil {
 		a.Outcome = OutcomeInterrupted

@@ -206,3 +206,69 @@ func waitDelivery(t *testing.T, gw *gatewaytest.Gateway, id string, ok func(*sen
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Two handlers on one store, one with allow_private: the other keeps its
+// SSRF guard, so its delivery to 127.0.0.1 is refused, whichever handler
+// was loaded last.
+func TestSharedStoreKeepsEachGuard(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	store := filepath.Join(t.TempDir(), "outbox.db")
+	handler := func(path, extra string) string {
+		return `handle ` + path + ` {
+		screenshotcenter_sender {
+			endpoint ` + up.URL + path + ` {
+				secret {env.SC_SECRET1}
+			}
+			store ` + store + `
+			` + extra + `
+		}
+	}`
+	}
+	for _, order := range []string{"open first", "open last"} {
+		t.Run(order, func(t *testing.T) {
+			up.Reset()
+			hs := []string{handler("/guarded", ""), handler("/open", "allow_private")}
+			if order == "open first" {
+				hs[0], hs[1] = hs[1], hs[0]
+			}
+			gw := gatewaytest.Start(t, gatewaytest.Options{
+				Config: `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+	` + hs[0] + `
+	` + hs[1] + `
+}`,
+				Env: []string{"SC_SECRET1=" + secret1},
+			})
+			ids := map[string]string{}
+			for _, path := range []string{"/guarded", "/open"} {
+				code, resp := post(t, gw.URL+path, "application/json", lifecycleBody)
+				var acc struct {
+					Deliveries []struct{ ID string } `json:"deliveries"`
+				}
+				if code != http.StatusAccepted || json.Unmarshal([]byte(resp), &acc) != nil || len(acc.Deliveries) != 1 {
+					t.Fatalf("POST %s = %d %s", path, code, resp)
+				}
+				ids[path] = acc.Deliveries[0].ID
+			}
+			final := func(d *sender.Delivery) bool { return d.State != sender.StatePending }
+			if d := waitDelivery(t, gw, ids["/open"], final); d.State != sender.StateDelivered {
+				t.Errorf("allow_private handler's delivery: %s %q", d.State, d.LastError)
+			}
+			d := waitDelivery(t, gw, ids["/guarded"], final)
+			if d.State != sender.StateFailed || !strings.Contains(d.LastError, "not allowed") {
+				t.Errorf("guarded handler's delivery to 127.0.0.1: %s %q, want refused by the guard", d.State, d.LastError)
+			}
+			for _, r := range up.Requests() {
+				if r.RequestURI != "/open" {
+					t.Errorf("upstream got %s", r.RequestURI)
+				}
+			}
+			if err := gw.Stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

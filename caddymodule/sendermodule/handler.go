@@ -86,6 +86,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 			return caddyhttp.Error(http.StatusBadRequest, err)
 		}
 		d.MaxAttempts = h.Attempts
+		d.Net = h.net
 		ds = append(ds, d)
 		resp.Deliveries = append(resp.Deliveries, acceptedDelivery{ID: d.ID, Endpoint: i})
 	}

@@ -89,8 +89,10 @@ type Handler struct {
 	// 168h (7 days).
 	Retain caddy.Duration `json:"retain,omitempty"`
 
-	// Timeout bounds one attempt, reading the response included. Default
-	// 15s.
+	// Timeout bounds one attempt, reading the response included. Recorded
+	// with each delivery this handler accepts, like the SSRF guard
+	// settings below: they apply to this handler's deliveries only, even
+	// when other handlers share the store. Default 15s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// MaxBody is the largest accepted event body, in bytes. Default 1 MiB.
@@ -102,10 +104,13 @@ type Handler struct {
 	// guard checks the address actually dialed, after DNS resolution.
 	AllowCIDRs []string `json:"allow_cidrs,omitempty"`
 
-	// AllowPrivate turns the SSRF guard off: endpoints may resolve to any
-	// address. Only for endpoints you control. Default false.
+	// AllowPrivate turns the SSRF guard off for this handler's deliveries:
+	// its endpoints may resolve to any address. Other handlers sharing the
+	// store keep their own guard. Only for endpoints you control. Default
+	// false.
 	AllowPrivate bool `json:"allow_private,omitempty"`
 
+	net       sender.NetOptions
 	storePath string
 	pooled    *pooledSender
 	app       *App
@@ -188,9 +193,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	client, err := h.client()
-	if err != nil {
-		return err
+	// Recorded with each delivery: the guard and timeout of this handler
+	// apply to its deliveries only, whatever else shares the store.
+	h.net = sender.NetOptions{AllowAll: h.AllowPrivate, Allow: h.AllowCIDRs, Timeout: time.Duration(h.Timeout)}
+	if h.net.Timeout <= 0 {
+		h.net.Timeout = sender.DefaultTimeout
 	}
 	if h.app == nil {
 		app, err := ctx.App(appID)
@@ -199,12 +206,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.app = app.(*App)
 	}
-	st := settings{Schedule: h.schedule(), Client: client, Retention: time.Duration(h.Retain)}
+	st := settings{Schedule: h.schedule(), Retention: time.Duration(h.Retain)}
 	opts := sender.Options{
 		Workers:     h.Workers,
 		PerEndpoint: h.PerEndpoint,
 		Schedule:    st.Schedule,
-		Client:      st.Client,
 		Logger:      h.logger.Named("delivery").With(zap.String("store", abs)),
 		Retention:   st.Retention,
 	}
@@ -217,14 +223,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// for the schedule and retention.
 	h.app.register(p, st)
 	return nil
-}
-
-func (h *Handler) client() (*sender.Client, error) {
-	return sender.NewClient(sender.ClientOptions{
-		Timeout:  time.Duration(h.Timeout),
-		Allow:    h.AllowCIDRs,
-		AllowAll: h.AllowPrivate,
-	})
 }
 
 func (h *Handler) schedule() sender.Schedule {

@@ -53,10 +53,10 @@ type pooledSender struct {
 }
 
 // settings are what a started config sets on a store's sender; a reload
-// may change them. Workers and PerEndpoint are fixed at first use.
+// may change them. Workers and PerEndpoint are fixed at first use; the SSRF
+// guard and timeout are recorded with each delivery.
 type settings struct {
 	Schedule  sender.Schedule
-	Client    *sender.Client
 	Retention time.Duration
 }
 
@@ -74,10 +74,9 @@ func (p *pooledSender) Path() string { return p.path }
 func (p *pooledSender) configure(st settings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.opts.Schedule, p.opts.Client, p.opts.Retention = st.Schedule, st.Client, st.Retention
+	p.opts.Schedule, p.opts.Retention = st.Schedule, st.Retention
 	if p.s != nil {
 		p.s.SetSchedule(st.Schedule)
-		p.s.SetClient(st.Client)
 		p.s.SetRetention(st.Retention)
 	}
 }

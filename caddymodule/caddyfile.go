@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -28,7 +29,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    dedupe memory|redis|off {       # default memory
 //	        ttl <duration>              # how long a delivered key is remembered; default 72h
 //	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
-//	        key <template>              # default {event}|{screenshot_id}, batch_id or body hash as fallbacks
+//	        key <template>              # e.g. {event}|{screenshot_id}; default: that, with batch_id or body hash as fallbacks
+//	        namespace <name>            # keeps endpoints sharing a store apart; default: request host and path
 //	        on_error closed|open        # store unavailable: 503 + Retry-After (default) or forward without dedupe
 //
 //	        # memory only
@@ -160,8 +162,19 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			cfg.Key = d.Val()
-			if cfg.Key == "" {
-				return d.Err("key template must not be empty")
+			if !strings.Contains(cfg.Key, "{") {
+				return d.Err("key template must contain a placeholder, e.g. {event}|{screenshot_id}; a constant key would make every event a duplicate of the first")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "namespace":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			cfg.Namespace = d.Val()
+			if cfg.Namespace == "" {
+				return d.Err("namespace must not be empty")
 			}
 			if d.NextArg() {
 				return d.ArgErr()

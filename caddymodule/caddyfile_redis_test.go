@@ -358,6 +358,10 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 		t.Fatalf("no snapshot after the last cleanup: %v", err)
 	}
 
+	written, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	second := newHandler()
 	if err := provisionHandler(t, second); err != nil {
 		t.Fatal(err)
@@ -367,6 +371,11 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	}
 	if err := second.Cleanup(); err != nil {
 		t.Fatal(err)
+	}
+	// Nothing was committed: the file is left alone (so `caddy validate`,
+	// which provisions and cleans up, never rewrites a live snapshot).
+	if now, err := os.Stat(path); err != nil || !os.SameFile(written, now) {
+		t.Errorf("snapshot rewritten although nothing changed (err %v)", err)
 	}
 
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {

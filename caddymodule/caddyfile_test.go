@@ -191,7 +191,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_keys negative", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys -10\n}\n}", "max_keys must be a positive integer"},
 		{"max_keys two numbers", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys 1 2\n}\n}", "wrong argument count"},
 		{"key without a template", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey\n}\n}", "wrong argument count"},
-		{"key empty", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey \"\"\n}\n}", "key template must not be empty"},
+		{"key empty", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey \"\"\n}\n}", "key template must contain a placeholder"},
 		{"key two templates", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey {event} {batch_id}\n}\n}", "wrong argument count"},
 	}
 	for _, tt := range tests {
@@ -375,6 +375,11 @@ func TestProvisionErrors(t *testing.T) {
 		{"secret partly from an unset variable", Handler{Secrets: []string{"prefix-{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 0 is empty"},
 		// A typo must not leave the placeholder's text as a guessable secret.
 		{"secret with a mistyped placeholder", Handler{Secrets: []string{"{evn.SCGATE_TEST_SECRET}"}}, "secret 0: unrecognized placeholder {evn.SCGATE_TEST_SECRET}"},
+		{"secret with an unclosed placeholder", Handler{Secrets: []string{"{env.SCGATE_TEST_SECRET"}}, "secret 0 has an unmatched brace"},
+		{"secret with a stray closing brace", Handler{Secrets: []string{"ok", "abc}"}}, "secret 1 has an unmatched brace"},
+		{"secret with empty braces", Handler{Secrets: []string{"a{}b"}}, "secret 0 has an unmatched brace"},
+		{"dedupe off with a ttl", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Backend: BackendOff, TTL: caddy.Duration(time.Hour)}}, "dedupe off takes no other dedupe settings"},
+		{"dedupe off with a key", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Backend: BackendOff, Key: "{event}"}}, "dedupe off takes no other dedupe settings"},
 		{"negative max_body", Handler{Secrets: []string{"s"}, MaxBody: -1}, "max_body must be positive"},
 		{"negative max_age", Handler{Secrets: []string{"s"}, MaxAge: -1}, "max_age must not be negative"},
 		{"blank signature header", Handler{Secrets: []string{"s"}, SignatureHeaders: []string{" "}}, "signature_header names must not be empty"},

@@ -51,8 +51,9 @@ const (
 )
 
 var (
-	errNoUp      = errors.New("no handler after screenshotcenter_webhook answered the request")
-	errEmptyKey  = &gateway.Rejection{Status: http.StatusBadRequest, Reason: "dedupe_key_empty", Err: errors.New("dedupe key resolved to an empty string")}
+	errNoUp          = errors.New("no handler after screenshotcenter_webhook answered the request")
+	errKeyUnresolved = &gateway.Rejection{Status: http.StatusBadRequest, Reason: "dedupe_key_unresolved",
+		Err: errors.New("the dedupe key template has a placeholder this event does not have")}
 	errStoreFull = errors.New("dedupe store is full")
 	errStore     = errors.New("dedupe store unavailable")
 )
@@ -65,6 +66,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	vars := newRequestVars(repl)
 	stripGatewayHeaders(r.Header)
+	h.boundOnce.Do(h.applyBound)
 
 	ev, rej := h.checker.Check(r, nowFunc())
 	if rej != nil {
@@ -84,27 +86,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.forward(w, r, vars, "", 0, next)
 	}
 
-	var key string
-	if h.keyTmpl != "" {
-		key = repl.ReplaceKnown(h.keyTmpl, "")
-		if key == "" {
-			return h.reject(r, vars, errEmptyKey)
-		}
-	} else {
-		key = event.DefaultKey(ev.Fields, ev.Body)
+	storeKey, key, rej := h.dedupeKey(r, repl, ev)
+	if rej != nil {
+		return h.reject(r, vars, rej)
 	}
 	vars.key = key
 
-	state, tok, err := h.store.Claim(r.Context(), key, time.Duration(h.Dedupe.InflightTimeout))
+	// The claim must not be cut short by a client that hangs up: a claim
+	// that landed but whose answer was lost would block retries until it
+	// lapses. The store bounds the call with its own timeout.
+	state, tok, err := h.store.Claim(context.WithoutCancel(r.Context()), storeKey, time.Duration(h.Dedupe.InflightTimeout))
 	if err != nil {
 		metricStoreErrors.WithLabelValues("claim").Inc()
 		if errors.Is(err, dedupe.ErrFull) {
 			w.Header().Set("Retry-After", storeRetryAfter)
-			h.logger.Error("dedupe store is full; refusing new events until keys expire",
-				zap.String("dedupe_key", key), zap.Int("max_keys", h.Dedupe.MaxKeys))
+			h.log(zapcore.ErrorLevel, "dedupe store is full; refusing new events until keys expire", r,
+				zap.String("reason", reasonStoreFull), zap.String("dedupe_key", key), zap.Int("max_keys", h.Dedupe.MaxKeys))
 			return h.unavailable(vars, reasonStoreFull, errStoreFull)
 		}
-		return h.claimFailed(w, r, vars, key, err, next)
+		return h.claimFailed(w, r, vars, err, next)
 	}
 	switch state {
 	case dedupe.Done:
@@ -114,13 +114,91 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		vars.outcome = outcomeInFlight
 		countOutcome(outcomeInFlight)
 		h.log(zapcore.InfoLevel, "copy of an event already in flight", r,
-			zap.String("dedupe_key", key))
+			zap.String("reason", outcomeInFlight), zap.String("dedupe_key", key))
 		return caddyhttp.Error(http.StatusConflict, errors.New("a copy of this event is being delivered"))
 	}
 
 	r.Header[HeaderVerified] = headerTrue
-	r.Header[HeaderDedupeKey] = []string{key}
-	return h.forward(w, r, vars, key, tok, next)
+	r.Header[HeaderDedupeKey] = []string{headerSafe(key)}
+	return h.forward(w, r, vars, storeKey, tok, next)
+}
+
+// dedupeKey returns the key the store is asked about (the namespace, a
+// newline and the dedupe key) and the dedupe key alone (a substring of it).
+// A key template with a placeholder that is unknown or empty for this event
+// is refused: left as text, it would give different events the same key.
+func (h *Handler) dedupeKey(r *http.Request, repl *caddy.Replacer, ev gateway.Event) (storeKey, key string, rej *gateway.Rejection) {
+	var buf [512]byte
+	b := buf[:0]
+	if h.Dedupe.Namespace != "" {
+		b = append(b, repl.ReplaceKnown(h.Dedupe.Namespace, "")...)
+	} else {
+		b = appendDefaultNamespace(b, r)
+	}
+	b = append(b, '\n')
+	n := len(b)
+	if h.keyTmpl != "" {
+		k, err := repl.ReplaceOrErr(h.keyTmpl, true, true)
+		if err != nil || k == "" {
+			return "", "", errKeyUnresolved
+		}
+		b = append(b, k...)
+	} else {
+		b = event.AppendDefaultKey(b, ev.Fields, ev.Body)
+	}
+	storeKey = string(b)
+	return storeKey, storeKey[n:], nil
+}
+
+// appendDefaultNamespace appends the request's host (lowercased, without
+// port) and path: deliveries of one event to two different webhook URLs,
+// say two applications behind one Caddy, are then deduplicated separately,
+// while replicas behind a load balancer, which see the same host and path,
+// share their keys.
+func appendDefaultNamespace(b []byte, r *http.Request) []byte {
+	host := r.Host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return append(b, r.URL.Path...)
+}
+
+// displayKey is the dedupe key of a store key, without its namespace.
+func displayKey(storeKey string) string {
+	_, key, _ := strings.Cut(storeKey, "\n")
+	return key
+}
+
+// headerSafe returns s, or s with control bytes percent-encoded when it has
+// any: a signed id with a newline must not make every retry fail in the
+// transport as an invalid header.
+func headerSafe(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '%' {
+			return encodeHeader(s)
+		}
+	}
+	return s
+}
+
+func encodeHeader(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == '%' {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // headerTrue is the shared value of X-Scgate-Verified.
@@ -147,11 +225,19 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	settled := false
-	// A panic in a later handler must not leave the claim to block retries
-	// until it times out.
+	// A later handler may panic: reverse_proxy aborts with
+	// http.ErrAbortHandler when the response body breaks off after the
+	// upstream already answered. Settle by the status the upstream gave, so
+	// an accepted event stays committed and a failed one is retryable.
 	defer func() {
 		if !settled && key != "" {
-			h.release(key, tok)
+			if st := rec.Status(); st >= 200 && st < 300 {
+				h.commit(key, tok)
+				countOutcome(outcomeForwarded)
+			} else {
+				h.release(key, tok)
+				countOutcome(outcomeUpstreamFailed)
+			}
 		}
 	}()
 	err = next.ServeHTTP(rec, r)
@@ -179,10 +265,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	vars.outcome = outcome
 	countOutcome(outcome)
 	if ok {
-		h.log(zapcore.DebugLevel, "event forwarded", r, zap.String("dedupe_key", key), zap.Int("status", status))
+		h.log(zapcore.DebugLevel, "event forwarded", r, zap.String("dedupe_key", vars.key), zap.Int("status", status))
 	} else {
 		h.log(zapcore.WarnLevel, "upstream did not accept the event; released for retry", r,
-			zap.String("dedupe_key", key), zap.Int("status", status), zap.Error(err))
+			zap.String("reason", outcomeUpstreamFailed), zap.String("dedupe_key", vars.key), zap.Int("status", status), zap.Error(err))
 	}
 	return err
 }
@@ -194,12 +280,12 @@ func (h *Handler) commit(key string, tok dedupe.Token) {
 	if err := h.store.Commit(ctx, key, tok, time.Duration(h.Dedupe.TTL)); err != nil {
 		if errors.Is(err, dedupe.ErrClaimLost) {
 			h.logger.Warn("dedupe claim expired before the upstream answered; another copy may have been forwarded (raise inflight_timeout)",
-				zap.String("dedupe_key", key))
+				zap.String("dedupe_key", displayKey(key)))
 			return
 		}
 		metricStoreErrors.WithLabelValues("commit").Inc()
 		h.logger.Error("dedupe commit failed; a retry of this event may be forwarded again",
-			zap.String("dedupe_key", key), zap.Error(err))
+			zap.String("dedupe_key", displayKey(key)), zap.Error(err))
 	}
 }
 
@@ -207,7 +293,7 @@ func (h *Handler) release(key string, tok dedupe.Token) {
 	if err := h.store.Release(context.Background(), key, tok); err != nil && !errors.Is(err, dedupe.ErrClaimLost) {
 		metricStoreErrors.WithLabelValues("release").Inc()
 		h.logger.Error("dedupe release failed; retries wait for inflight_timeout",
-			zap.String("dedupe_key", key), zap.Error(err))
+			zap.String("dedupe_key", displayKey(key)), zap.Error(err))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -130,11 +131,14 @@ type Handler struct {
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
-	checker  *gateway.Checker
-	store    dedupe.Store
-	storeKey string
-	keyTmpl  string
-	logger   *zap.Logger
+	checker *gateway.Checker
+	// boundOnce applies max_keys to a shared memory store when this
+	// config first serves, not when it is provisioned.
+	boundOnce *sync.Once
+	store     dedupe.Store
+	storeKey  string
+	keyTmpl   string
+	logger    *zap.Logger
 }
 
 // DedupeConfig configures the dedupe store of a Handler.
@@ -159,16 +163,33 @@ type DedupeConfig struct {
 
 	// MaxKeys bounds the memory backend. When it holds this many keys a new
 	// event is answered 503 (the sender retries later) rather than growing
-	// without bound. Each key costs about 120 bytes. Default: 1000000.
+	// without bound. Each key costs about 120 bytes. The memory store is
+	// shared by every handler of the process: the bound of the config that
+	// last started serving applies, and a config that fails to load never
+	// changes it. Default: 1000000.
 	MaxKeys int `json:"max_keys,omitempty"`
 
 	// Key is a template for the dedupe key. It may use `{event}`,
 	// `{screenshot_id}`, `{batch_id}`, `{created_at}` and `{body_sha256}`,
 	// and any Caddy placeholder (beware: request headers are not signed).
 	// Default: the event, "|" and the screenshot_id; for events without
-	// one, "batch:" and the batch_id; without either, "sha256:" and the hex
-	// SHA-256 of the body. A key that resolves empty is rejected with 400.
+	// one (or with an empty one), "batch:" and the batch_id; without
+	// either, "sha256:" and the hex SHA-256 of the body. The template must
+	// contain a placeholder; an event for which one of its placeholders is
+	// unknown or empty is rejected with 400 (dedupe_key_unresolved), never
+	// given a key it would share with unrelated events.
 	Key string `json:"key,omitempty"`
+
+	// Namespace separates the keys of different webhook endpoints that
+	// share a store (the memory store is shared by every handler of the
+	// process; a Redis server by every gateway using it). Placeholders are
+	// allowed. Default: the request's host (lowercased, without port) and
+	// path, so one event delivered to two URLs, say for two applications
+	// behind one Caddy, is forwarded to both, while replicas behind a load
+	// balancer that keeps the Host header share their keys. Set it to a
+	// fixed name when replicas see different hosts or paths for the same
+	// endpoint.
+	Namespace string `json:"namespace,omitempty"`
 
 	// OnError is what happens to an event while the store cannot answer
 	// (Redis down, or slower than Redis.Timeout). "closed" (the default) answers
@@ -209,6 +230,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision sets defaults, resolves secrets and gets the dedupe store.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.boundOnce = new(sync.Once)
 	if len(h.SignatureHeaders) == 0 {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
@@ -221,6 +243,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	d := h.Dedupe
 	if d.Backend == "" {
 		d.Backend = BackendMemory
+	}
+	if d.Backend == BackendOff && (d.TTL != 0 || d.InflightTimeout != 0 || d.MaxKeys != 0 || d.Key != "" ||
+		d.Namespace != "" || d.OnError != "") {
+		// They would be ignored; an operator would not notice until retries
+		// reach the application twice.
+		return errors.New("dedupe off takes no other dedupe settings")
 	}
 	if d.TTL == 0 {
 		d.TTL = caddy.Duration(DefaultTTL)
@@ -250,6 +278,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	repl := caddy.NewReplacer()
 	secrets := make([][]byte, len(h.Secrets))
 	for i, s := range h.Secrets {
+		if strayBrace(s) {
+			// The replacer keeps an unclosed "{env.X" as text, which would
+			// become a guessable secret.
+			return fmt.Errorf("secret %d has an unmatched brace (write a literal brace as \\{)", i)
+		}
 		v, err := repl.ReplaceOrErr(s, false, true)
 		if err != nil {
 			return fmt.Errorf("secret %d: %v (a typo? write a literal brace as \\{)", i, err)
@@ -343,6 +376,37 @@ func (h *Handler) Cleanup() error {
 	h.storeKey = ""
 	_, err := stores.Delete(key)
 	return err
+}
+
+// strayBrace reports whether s has a brace that is neither escaped nor part
+// of a {placeholder}.
+func strayBrace(s string) bool {
+	open := -1
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++ // escaped: skip the next byte
+		case '{':
+			if open >= 0 {
+				return true
+			}
+			open = i
+		case '}':
+			if open < 0 || i == open+1 {
+				return true
+			}
+			open = -1
+		}
+	}
+	return open >= 0
+}
+
+// applyBound gives a shared memory store this config's max_keys once it
+// serves (the last config to serve wins when handlers disagree).
+func (h *Handler) applyBound() {
+	if ms, ok := h.store.(*dedupe.MemoryStore); ok {
+		ms.SetMaxKeys(h.Dedupe.MaxKeys)
+	}
 }
 
 // expandKeyTemplate turns the short key placeholders into this handler's

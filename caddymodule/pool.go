@@ -48,6 +48,7 @@ type persistedStore struct {
 	// mu serializes saves: the ticker's and the final one.
 	mu     sync.Mutex
 	closed bool
+	saved  uint64 // the store's Commits() at the last write
 }
 
 func newPersistedStore(maxKeys int, path string, interval time.Duration, logger *zap.Logger) *persistedStore {
@@ -93,11 +94,20 @@ func (p *persistedStore) save() {
 	if p.closed {
 		return
 	}
+	// Nothing new since the last write (or since loading): leave the file
+	// alone. This also keeps `caddy validate`, which provisions and
+	// destructs a store without serving, from rewriting the snapshot of a
+	// running gateway.
+	commits := p.Commits()
+	if commits == p.saved {
+		return
+	}
 	n, err := p.SaveSnapshot(p.path)
 	if err != nil {
 		p.logger.Error("writing the dedupe snapshot failed", zap.Error(err))
 		return
 	}
+	p.saved = commits
 	p.logger.Debug("dedupe snapshot written", zap.Int("keys", n))
 }
 
@@ -113,8 +123,9 @@ func (p *persistedStore) Destruct() error {
 }
 
 // loadMemoryStore returns the shared memory store (the one of persist, if
-// set), creating it on first use, and applies maxKeys to it (the last
-// loaded config wins). The persist interval is the one of the config that
+// set), creating it with maxKeys on first use. A store that already exists
+// keeps its bound until the handler serves (see Handler.applyBound), so a
+// config that fails to load cannot change the running one's. The persist interval is the one of the config that
 // created the store.
 func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger *zap.Logger) (dedupe.Store, string, error) {
 	key := memoryPoolKey
@@ -145,7 +156,6 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	case *persistedStore:
 		ms = v.MemoryStore
 	}
-	ms.SetMaxKeys(maxKeys)
 	return ms, key, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/scgate/scgate/dedupe"
 )
@@ -180,11 +180,9 @@ func (c redisConn) options() (*redis.UniversalOptions, error) {
 	if c.url != "" {
 		u, err := redis.ParseURL(c.url)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				err = ue.Err // url.Error quotes the URL, password included
-			}
-			return nil, fmt.Errorf("dedupe redis url is invalid (not shown, it may hold a password): %v", err)
+			// No detail: parse errors quote parts of the URL, and a part
+			// may be the password.
+			return nil, errors.New("dedupe redis url is invalid (details not shown, they may hold a password); want redis://[user:password@]host:port/db, rediss://... or unix:///path")
 		}
 		o.Addrs = []string{u.Addr}
 		o.Username, o.Password, o.DB = u.Username, u.Password, u.DB
@@ -257,17 +255,17 @@ func loadRedisStore(d *RedisConfig, onError string, logger *zap.Logger) (dedupe.
 
 // claimFailed answers an event whose claim failed for a reason other than
 // a full store, as on_error says.
-func (h *Handler) claimFailed(w http.ResponseWriter, r *http.Request, vars *requestVars, key string, err error, next caddyhttp.Handler) error {
+func (h *Handler) claimFailed(w http.ResponseWriter, r *http.Request, vars *requestVars, err error, next caddyhttp.Handler) error {
 	if h.Dedupe.OnError == OnErrorOpen {
 		metricFailOpen.Inc()
-		h.logger.Error("dedupe store unavailable; forwarding WITHOUT dedupe (on_error open): retries of this event may be delivered twice",
-			zap.String("dedupe_key", key), zap.Error(err))
+		h.log(zapcore.ErrorLevel, "dedupe store unavailable; forwarding WITHOUT dedupe (on_error open): retries of this event may be delivered twice", r,
+			zap.String("reason", reasonStoreError), zap.String("dedupe_key", vars.key), zap.Error(err))
 		r.Header[HeaderVerified] = headerTrue
-		r.Header[HeaderDedupeKey] = []string{key}
+		r.Header[HeaderDedupeKey] = []string{headerSafe(vars.key)}
 		return h.forward(w, r, vars, "", 0, next)
 	}
 	w.Header().Set("Retry-After", storeRetryAfter)
-	h.logger.Error("dedupe claim failed; answering 503 so the sender retries (on_error closed)",
-		zap.String("dedupe_key", key), zap.Error(err))
+	h.log(zapcore.ErrorLevel, "dedupe claim failed; answering 503 so the sender retries (on_error closed)", r,
+		zap.String("reason", reasonStoreError), zap.String("dedupe_key", vars.key), zap.Error(err))
 	return h.unavailable(vars, reasonStoreError, errStore)
 }

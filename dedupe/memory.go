@@ -27,6 +27,9 @@ type MemoryStore struct {
 	c         *cache.Cache
 	maxKeys   atomic.Int64
 	nextToken atomic.Uint64
+	// commits counts keys recorded as done, so a snapshot writer can tell
+	// whether anything changed since its last write.
+	commits atomic.Uint64
 	// lastSweep rate-limits the O(n) sweep a full store does before it
 	// refuses a claim, so a full store cannot be made to sweep per request.
 	lastSweep time.Time
@@ -113,6 +116,7 @@ func (s *MemoryStore) Commit(_ context.Context, key string, tok Token, ttl time.
 		// The claim lapsed and nobody took the key: the event was still
 		// delivered, so remember it.
 		s.c.Set(string(d[:]), doneMarker{}, ttl)
+		s.commits.Add(1)
 		return nil
 	}
 	switch e := v.(type) {
@@ -123,9 +127,14 @@ func (s *MemoryStore) Commit(_ context.Context, key string, tok Token, ttl time.
 			return ErrClaimLost
 		}
 		s.c.Set(e.key, doneMarker{}, ttl)
+		s.commits.Add(1)
 	}
 	return nil
 }
+
+// Commits returns how many keys were recorded as done since the store was
+// made (restored snapshot keys not included).
+func (s *MemoryStore) Commits() uint64 { return s.commits.Load() }
 
 // Release implements Store.
 func (s *MemoryStore) Release(_ context.Context, key string, tok Token) error {

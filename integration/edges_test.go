@@ -1,0 +1,113 @@
+package integration
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/scgate/scgate/internal/gatewaytest"
+)
+
+// A key template naming a field the event lacks must not leave the
+// placeholder as text: every such event would then share one key and all
+// but the first would be dropped as duplicates.
+func TestKeyTemplateWithAFieldTheEventLacksIs400(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "dedupe memory {\n\t\t\tkey {event}/{screenshot_id}\n\t\t}")
+	for i := 0; i < 2; i++ {
+		got := post(t, `{"event":"batch.finished","batch_id":"`+uid(t)+`"}`)
+		if got.Status != http.StatusBadRequest {
+			t.Fatalf("batch event %d: status %d, want 400", i, got.Status)
+		}
+	}
+	if up.Count() != 0 {
+		t.Fatalf("upstream received %d events, want none", up.Count())
+	}
+	body := event(t, "screenshot.finished")
+	expect(t, "event with the field", post(t, body), 200, "")
+	if got := up.Requests()[0].Header.Get("X-Scgate-Dedupe-Key"); !strings.HasPrefix(got, "screenshot.finished/") {
+		t.Fatalf("dedupe key %q", got)
+	}
+	expect(t, "its retry", post(t, body), 200, "duplicate")
+}
+
+// One event delivered to two webhook URLs (two applications behind one
+// Caddy) reaches both; retries to each URL are still duplicates.
+func TestTwoEndpointsEachReceiveTheSameEvent(t *testing.T) {
+	upA := gatewaytest.NewUpstream(t)
+	upB := gatewaytest.NewUpstream(t)
+	load(t, config(`http://127.0.0.1:{{HTTP_PORT}} {
+	handle /a {
+		screenshotcenter_webhook {
+			secret `+secret+`
+		}
+		reverse_proxy {{A}}
+	}
+	handle /b {
+		screenshotcenter_webhook {
+			secret `+secret+`
+		}
+		reverse_proxy {{B}}
+	}
+}
+`, "A", upA.Addr, "B", upB.Addr))
+	body := event(t, "screenshot.finished")
+	send := func(path string) result {
+		req := request(t, body)
+		req.URL.Path = path
+		return do(t, req)
+	}
+	expect(t, "to /a", send("/a"), 200, "")
+	expect(t, "to /b", send("/b"), 200, "")
+	expect(t, "retry to /a", send("/a"), 200, "duplicate")
+	expect(t, "retry to /b", send("/b"), 200, "duplicate")
+	if upA.Count() != 1 || upB.Count() != 1 {
+		t.Fatalf("upstreams received %d and %d events, want 1 each", upA.Count(), upB.Count())
+	}
+}
+
+// The upstream answered 200 and then broke off its body: reverse_proxy
+// aborts the response, but the upstream accepted the event, so a retry must
+// be a duplicate, not a second delivery.
+func TestUpstreamThatAcceptedThenBrokeOffStaysCommitted(t *testing.T) {
+	var hits atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("partial"))
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer up.Close()
+	loadGateway(t, strings.TrimPrefix(up.URL, "http://"), "")
+	body := event(t, "screenshot.finished")
+	// The first answer is cut short; the client sees an error or a short body.
+	if resp, err := client.Do(request(t, body)); err == nil {
+		resp.Body.Close()
+	}
+	client.CloseIdleConnections()
+	expect(t, "retry", post(t, body), 200, "duplicate")
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("upstream received %d deliveries, want 1", n)
+	}
+}
+
+// A signed id with a control character is forwarded (the key header is
+// percent-encoded) instead of failing in the transport on every retry.
+func TestControlCharacterInIdIsForwarded(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "")
+	id := uid(t)
+	body := `{"event":"screenshot.finished","screenshot_id":"` + id + `\n%"}`
+	expect(t, "delivery", post(t, body), 200, "")
+	if got, want := up.Requests()[0].Header.Get("X-Scgate-Dedupe-Key"), "screenshot.finished|"+id+"%0A%25"; got != want {
+		t.Fatalf("dedupe key header %q, want %q", got, want)
+	}
+	expect(t, "retry", post(t, body), 200, "duplicate")
+}

@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -13,7 +14,7 @@ func Deliver(ctx context.Context, c *Client, s Schedule, d *Delivery, onAttempt 
 	for {
 		d.Attempts++
 		res := c.Do(ctx, d, d.Attempts)
-		if ctx.Err() != nil {
+		if interrupted(ctx, res) {
 			return StatePending, ctx.Err()
 		}
 		a := attemptFrom(res, d.Attempts)
@@ -25,6 +26,9 @@ func Deliver(ctx context.Context, c *Client, s Schedule, d *Delivery, onAttempt 
 		if a.Outcome != OutcomeRetry {
 			return d.State, nil
 		}
+		if ctx.Err() != nil {
+			return StatePending, ctx.Err()
+		}
 		t := time.NewTimer(a.NextWait)
 		select {
 		case <-ctx.Done():
@@ -33,6 +37,13 @@ func Deliver(ctx context.Context, c *Client, s Schedule, d *Delivery, onAttempt 
 		case <-t.C:
 		}
 	}
+}
+
+// interrupted reports whether res is an attempt cut short by ctx ending:
+// no answer (no status) and a cancellation error. An attempt that got an
+// answer is decided by the answer, whatever ctx says.
+func interrupted(ctx context.Context, res *Result) bool {
+	return res.Status == 0 && ctx.Err() != nil && errors.Is(res.Err, context.Canceled)
 }
 
 // attemptFrom turns a Result into an attempt log entry (without outcome).

@@ -371,10 +371,12 @@ func (s *Sender) work(ctx context.Context, d *Delivery, done chan<- string, wg *
 		release()
 	}
 	a := attemptFrom(res, n)
-	if ctx.Err() != nil {
+	if interrupted(ctx, res) {
 		a.Outcome = OutcomeInterrupted
 		a.Error = "attempt interrupted (sender stopped); not counted"
 	} else {
+		// An answer decides, even one that came as the sender stopped:
+		// a 2xx is delivered, not sent again.
 		a.Outcome, a.NextWait = s.schedule.Load().decide(res, n, d.MaxAttempts)
 	}
 	// Record it. Should the outbox refuse (disk full), keep trying: the

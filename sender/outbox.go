@@ -314,13 +314,18 @@ func (ob *Outbox) Enqueue(ds ...*Delivery) error {
 	})
 }
 
+// errPayload is the LastError of a delivery failed because its payload
+// could not be read.
+const errPayload = "payload (body and secret) unreadable in the outbox (corrupt record); not attempted"
+
 // lease takes up to max due deliveries (with body and secret) that admit
 // accepts, marks them leased and counts their attempt. next is the due time
 // of the first entry not yet due (zero if none); blocked reports due entries
-// admit refused.
-func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out []*Delivery, next time.Time, blocked bool, err error) {
+// admit refused; broken are due deliveries whose payload could not be read,
+// marked failed.
+func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out []*Delivery, next time.Time, blocked bool, broken []*Delivery, err error) {
 	err = ob.db.Update(func(tx *bolt.Tx) error {
-		out, next, blocked = out[:0], time.Time{}, false
+		out, next, blocked, broken = out[:0], time.Time{}, false, broken[:0]
 		due := tx.Bucket(bDue)
 		var taken [][]byte
 		c := due.Cursor()
@@ -343,13 +348,24 @@ func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out
 				taken = append(taken, append([]byte(nil), k...))
 				continue
 			}
+			if !payloadOK(tx, id) {
+				// Nothing to send: fail it now rather than leave it
+				// pending and out of the due index forever.
+				taken = append(taken, append([]byte(nil), k...))
+				a := Attempt{N: d.Attempts, Start: now, Outcome: OutcomeFailed, Error: errPayload}
+				if err := finish(tx, d, a, now); err != nil {
+					return err
+				}
+				broken = append(broken, d)
+				continue
+			}
 			if !admit(d) {
 				blocked = true
 				continue
 			}
 			taken = append(taken, append([]byte(nil), k...))
 			if err := loadPayload(tx, d); err != nil {
-				continue
+				return err // checked above
 			}
 			out = append(out, d)
 		}
@@ -374,7 +390,7 @@ func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		err = ErrClosed
 	}
-	return out, next, blocked, err
+	return out, next, blocked, broken, err
 }
 
 // complete records attempt a of the leased delivery d and releases the
@@ -609,6 +625,14 @@ func getMeta(tx *bolt.Tx, id []byte) (*Delivery, error) {
 
 func putMeta(tx *bolt.Tx, d *Delivery) error {
 	return tx.Bucket(bDeliveries).Put([]byte(d.ID), mustJSON(d))
+}
+
+// payloadOK reports whether the payload of id is readable, without
+// copying it.
+func payloadOK(tx *bolt.Tx, id []byte) bool {
+	v := tx.Bucket(bPayloads).Get(id)
+	n, w := binary.Uvarint(v)
+	return w > 0 && uint64(len(v)-w) >= n
 }
 
 func loadPayload(tx *bolt.Tx, d *Delivery) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Run with a context already done returns at once: nothing is sent,
@@ -240,4 +242,60 @@ func runUntilStopped(ctx context.Context, c *Client, ob *Outbox, d *Delivery) St
 func deliverUntilStopped(ctx context.Context, c *Client, _ *Outbox, d *Delivery) State {
 	st, _ := Deliver(ctx, c, Schedule{}, d, nil)
 	return st
+}
+
+// A due delivery whose payload cannot be read is failed with a clear
+// error in the lease that finds it (not left pending forever), its
+// endpoint slot is given back, and the next delivery goes out.
+func TestUnreadablePayloadFails(t *testing.T) {
+	rc := newReceiver(t, nil)
+	ob, path := openTestOutbox(t, OutboxOptions{})
+	var ids []string
+	for range 2 {
+		d, err := NewDelivery(rc.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Enqueue(d); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	ob.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPayloads).Put([]byte(ids[0]), []byte{0xff}) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ob, err = OpenOutbox(path, OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+
+	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Workers: 1, PerEndpoint: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { s.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
+	if good := waitNotPending(t, ob, ids[1]); good.State != StateDelivered {
+		t.Errorf("the next delivery: %s %q", good.State, good.LastError)
+	}
+	// Get refuses the corrupt record; List shows its metadata.
+	failed, err := ob.List(StateFailed, 0)
+	if err != nil || len(failed) != 1 || failed[0].ID != ids[0] {
+		t.Fatalf("failed deliveries: %v, %v", failed, err)
+	}
+	if bad := failed[0]; bad.LastError != errPayload || bad.Attempts != 0 || bad.LogCount != 1 {
+		t.Errorf("unreadable delivery: %d attempts, %d log entries, %q", bad.Attempts, bad.LogCount, bad.LastError)
+	}
+	if n, _ := ob.Count(); n[StatePending] != 0 {
+		t.Errorf("%d deliveries still pending", n[StatePending])
+	}
 }

@@ -285,7 +285,7 @@ func (s *Sender) Run(ctx context.Context) error {
 				tentative[k] = v
 			}
 			free := s.workers - active
-			ds, next, _, err := s.ob.lease(time.Now(), free, func(d *Delivery) bool {
+			ds, next, _, broken, err := s.ob.lease(time.Now(), free, func(d *Delivery) bool {
 				k := endpointKey(d.URL)
 				if tentative[k] >= s.perEndpoint {
 					return false
@@ -301,6 +301,10 @@ func (s *Sender) Run(ctx context.Context) error {
 				s.logger.Error("leasing deliveries failed; retrying in 1s", zap.Error(err))
 				wait = time.Second
 			default:
+				for _, d := range broken {
+					s.logger.Error("delivery failed: its payload in the outbox is unreadable (corrupt record)",
+						zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", endpointKey(d.URL)))
+				}
 				perEP = tentative
 				for _, d := range ds {
 					active++

@@ -299,3 +299,37 @@ func TestUnreadablePayloadFails(t *testing.T) {
 		t.Errorf("%d deliveries still pending", n[StatePending])
 	}
 }
+
+// Schedule.MaxRetryAfter bounds the wait a Retry-After imposes; the
+// backoff delay still applies when it is longer.
+func TestMaxRetryAfter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "3000")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := testClient(t, ClientOptions{})
+	for _, tc := range []struct {
+		name  string
+		sched Schedule
+		want  time.Duration
+	}{
+		{"default bound: the endpoint's 3000s", Schedule{NoJitter: true, Delays: []time.Duration{time.Second}}, 3000 * time.Second},
+		{"bounded to 1m", Schedule{NoJitter: true, Delays: []time.Duration{time.Second}, MaxRetryAfter: time.Minute}, time.Minute},
+		{"backoff longer than the bound", Schedule{NoJitter: true, Delays: []time.Duration{2 * time.Minute}, MaxRetryAfter: time.Minute}, 2 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := NewDelivery(srv.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var got time.Duration
+			Deliver(ctx, c, tc.sched, d, func(_ *Delivery, a Attempt) { got = a.NextWait; cancel() })
+			if got != tc.want {
+				t.Fatalf("next wait %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

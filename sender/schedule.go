@@ -34,7 +34,8 @@ type Schedule struct {
 	Jitter float64
 	// NoJitter disables jitter (for tests and reproducible runs).
 	NoJitter bool
-	// MaxRetryAfter bounds an endpoint's Retry-After. Default 1h.
+	// MaxRetryAfter bounds the wait an endpoint's Retry-After can impose
+	// (the backoff delay still applies when it is longer). Default 1h.
 	MaxRetryAfter time.Duration
 }
 
@@ -102,8 +103,8 @@ func (s Schedule) decide(res *Result, n, maxAttempts int) (Outcome, time.Duratio
 		return OutcomeFailed, 0
 	}
 	wait := s.Delay(n)
-	if res.RetryAfter > wait {
-		wait = res.RetryAfter
+	if ra := min(res.RetryAfter, s.MaxRetryAfter); ra > wait {
+		wait = ra
 	}
 	return OutcomeRetry, wait
 }

@@ -126,10 +126,11 @@ type Endpoint struct {
 	// Secret is the HMAC-SHA256 signing secret. Write it as a placeholder
 	// such as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or
 	// `{file./run/secrets/x}`: it is resolved when the config is
-	// provisioned, so it does not appear in the config itself. A secret
-	// that resolves to an empty string is a config error. The resolved
-	// secret is stored with each delivery in the outbox file; it is never
-	// logged.
+	// provisioned, so it does not appear in the config itself. An unknown
+	// placeholder (a typo such as `{evn.X}`) and a placeholder that
+	// resolves to an empty string, even as part of the secret, are config
+	// errors; write a literal brace as `\{`. The resolved secret is
+	// stored with each delivery in the outbox file; it is never logged.
 	Secret string `json:"secret,omitempty"`
 
 	// Events, if set, is the list of event names delivered to this
@@ -168,11 +169,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.Retain = caddy.Duration(sender.DefaultRetention)
 	}
 	repl := caddy.NewReplacer()
-	for _, ep := range h.Endpoints {
+	for i, ep := range h.Endpoints {
 		if ep == nil {
 			continue
 		}
-		ep.secret = []byte(repl.ReplaceKnown(ep.Secret, ""))
+		if ep.Secret != "" {
+			// An unknown placeholder (a typo such as {evn.X}) must not
+			// become a literal secret, nor an empty one (even in part)
+			// a weaker one. The error never quotes the value.
+			v, err := repl.ReplaceOrErr(ep.Secret, false, true)
+			if err != nil {
+				return fmt.Errorf("endpoint %d: secret has an unknown placeholder (a typo? write a literal brace as \\{)", i)
+			}
+			if _, err := repl.ReplaceOrErr(ep.Secret, true, false); err != nil || v == "" {
+				return fmt.Errorf("endpoint %d: secret is empty after resolving placeholders (is the variable or file set?)", i)
+			}
+			ep.secret = []byte(v)
+		}
 		if len(ep.Events) > 0 {
 			ep.events = make(map[string]struct{}, len(ep.Events))
 			for _, e := range ep.Events {

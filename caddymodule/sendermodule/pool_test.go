@@ -184,3 +184,44 @@ func TestUnstartedConfigChangesNothing(t *testing.T) {
 		t.Errorf("delays = %v, want [1h]", got)
 	}
 }
+
+// Secrets: an unknown placeholder (a typo) or one that resolves to empty,
+// even in part, is a config error that never quotes the value; a literal
+// brace is written \{.
+func TestSecretPlaceholders(t *testing.T) {
+	t.Setenv("SCGATE_TEST_SECRET", "from-env")
+	t.Setenv("SCGATE_TEST_EMPTY", "")
+	for _, tc := range []struct {
+		secret string
+		want   string // resolved secret, "" for a config error
+	}{
+		{"{env.SCGATE_TEST_SECRET}", "from-env"},
+		{"lit-{env.SCGATE_TEST_SECRET}", "lit-from-env"},
+		{`lit\{brace}`, "lit{brace}"},
+		{"plain-literal", "plain-literal"},
+		{"{evn.SCGATE_TEST_SECRET}", ""},
+		{"hunter2{typo}", ""},
+		{"{env.SCGATE_TEST_EMPTY}", ""},
+		{"hunter2{env.SCGATE_TEST_EMPTY}", ""},
+		{"{env.SCGATE_TEST_UNSET_VARIABLE}", ""},
+	} {
+		t.Run(strings.NewReplacer("{", "(", "}", ")", `\`, "").Replace(tc.secret), func(t *testing.T) {
+			h := testHandler(filepath.Join(t.TempDir(), "outbox.db"))
+			h.Endpoints[0].Secret = tc.secret
+			err := provision(t, h)
+			defer h.Cleanup()
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("secret %q accepted as %q", tc.secret, h.Endpoints[0].secret)
+				}
+				if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "from-env") {
+					t.Fatalf("the error quotes the secret: %v", err)
+				}
+				return
+			}
+			if err != nil || string(h.Endpoints[0].secret) != tc.want {
+				t.Fatalf("secret %q: %q, %v; want %q", tc.secret, h.Endpoints[0].secret, err, tc.want)
+			}
+		})
+	}
+}

@@ -67,6 +67,7 @@ type Guard struct {
 
 // NewGuard returns a guard that allows the given CIDR prefixes (for example
 // "127.0.0.0/8" in tests, or "10.1.2.0/24" for a known internal receiver).
+// An IPv4-mapped prefix (::ffff:10.0.0.0/104) is taken as its IPv4 form.
 func NewGuard(allow ...string) (*Guard, error) {
 	g := &Guard{}
 	for _, s := range allow {
@@ -74,7 +75,9 @@ func NewGuard(allow ...string) (*Guard, error) {
 		if err != nil {
 			return nil, fmt.Errorf("allowlist entry %q: %w", s, err)
 		}
-		g.allow = append(g.allow, p.Masked())
+		// ::ffff:10.0.0.0/104 means 10.0.0.0/8: Check sees unmapped
+		// addresses.
+		g.allow = append(g.allow, unmapPrefix(p.Masked()))
 	}
 	return g, nil
 }

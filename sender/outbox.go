@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,7 +21,12 @@ import (
 //
 //	deliveries: id                      -> JSON Delivery (no body, no secret)
 //	payloads:   id                      -> uvarint(len secret) secret body
-//	due:        8-byte BE unix nanos id -> nil, for pending, not leased deliveries
+//	queue:      endpoint 0x00 8-byte BE unix nanos id -> nil, for pending,
+//	            not leased deliveries: due times per endpoint (scheme and
+//	            host, as the per-endpoint limit groups them), so that a
+//	            lease skips a saturated endpoint's backlog with one seek
+//	due:        the global due index of files written before queue; moved
+//	            to queue and deleted at Open
 //	leased:     id                      -> nil, while an attempt is in flight
 //	states:     state 0x00 id           -> nil
 //	log:        id 0x00 4-byte BE index -> JSON Attempt
@@ -29,16 +35,18 @@ import (
 var (
 	bDeliveries = []byte("deliveries")
 	bPayloads   = []byte("payloads")
-	bDue        = []byte("due")
+	bQueue      = []byte("queue")
+	bDue        = []byte("due") // before queue
 	bLeased     = []byte("leased")
 	bStates     = []byte("states")
 	bLog        = []byte("log")
 	bFinal      = []byte("final")
-	allBuckets  = [][]byte{bDeliveries, bPayloads, bDue, bLeased, bStates, bLog}
+	allBuckets  = [][]byte{bDeliveries, bPayloads, bLeased, bStates, bLog}
 )
 
-// leaseScanLimit bounds how many due entries one lease pass looks at, so
-// that a backlog held back by the per-endpoint limit costs bounded work.
+// leaseScanLimit bounds how many endpoints one lease pass looks at; the
+// next pass goes on from where it stopped. An endpoint's backlog costs a
+// pass one seek, however long it is.
 const leaseScanLimit = 4096
 
 // OutboxOptions configure an Outbox.
@@ -68,6 +76,11 @@ type Outbox struct {
 	gmu     sync.Mutex
 	queue   []*change
 	leading bool
+
+	// Round robin of lease passes over endpoints, when there are more
+	// than leaseScanLimit: where the next pass starts.
+	rrMu   sync.Mutex
+	rrNext []byte
 
 	// Recovered is how many interrupted attempts were found at Open.
 	Recovered int
@@ -106,6 +119,11 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 				return err
 			}
 		}
+		if tx.Bucket(bQueue) == nil {
+			if err := indexQueue(tx); err != nil {
+				return err
+			}
+		}
 		if opts.NoRecover {
 			return nil
 		}
@@ -124,10 +142,13 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 func (ob *Outbox) ready() bool {
 	ok := true
 	ob.db.View(func(tx *bolt.Tx) error {
-		for _, b := range append(allBuckets, bFinal) {
+		for _, b := range append(allBuckets, bFinal, bQueue) {
 			if tx.Bucket(b) == nil {
 				ok = false
 			}
+		}
+		if tx.Bucket(bDue) != nil {
+			ok = false
 		}
 		return nil
 	})
@@ -171,6 +192,32 @@ func indexFinal(tx *bolt.Tx) error {
 		}
 		return fb.Put(dueKey(d.UpdatedAt, d.ID), nil)
 	})
+}
+
+// indexQueue creates the per-endpoint queue of a file written before it
+// existed, from the global due index, which it then deletes.
+func indexQueue(tx *bolt.Tx) error {
+	qb, err := tx.CreateBucket(bQueue)
+	if err != nil {
+		return err
+	}
+	old := tx.Bucket(bDue)
+	if old == nil {
+		return nil
+	}
+	if err := old.ForEach(func(k, _ []byte) error {
+		if len(k) <= 8 {
+			return nil
+		}
+		d, err := getMeta(tx, k[8:])
+		if err != nil || d.State != StatePending {
+			return nil // a dangling index entry
+		}
+		return qb.Put(queueKey(d.URL, d.NextAttempt, d.ID), nil)
+	}); err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bDue)
 }
 
 func recoverLeases(tx *bolt.Tx, now time.Time) (int, error) {
@@ -306,7 +353,7 @@ func (ob *Outbox) Enqueue(ds ...*Delivery) error {
 			if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+			if err := tx.Bucket(bQueue).Put(queueKey(d.URL, d.NextAttempt, d.ID), nil); err != nil {
 				return err
 			}
 		}
@@ -318,63 +365,75 @@ func (ob *Outbox) Enqueue(ds ...*Delivery) error {
 // could not be read.
 const errPayload = "payload (body and secret) unreadable in the outbox (corrupt record); not attempted"
 
-// lease takes up to max due deliveries (with body and secret) that admit
-// accepts, marks them leased and counts their attempt. next is the due time
-// of the first entry not yet due (zero if none); blocked reports due entries
-// admit refused; broken are due deliveries whose payload could not be read,
-// marked failed.
-func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out []*Delivery, next time.Time, blocked bool, broken []*Delivery, err error) {
+// candidate is a due queue entry a lease pass may take.
+type candidate struct {
+	at  time.Time
+	key []byte
+}
+
+// lease takes up to max due deliveries (with body and secret), at most
+// room(endpoint) per endpoint, oldest first, marks them leased and counts
+// their attempt. next is the earliest due time, not yet reached, of an
+// endpoint with room left (zero if none); broken are due deliveries whose
+// payload could not be read, marked failed; more reports that due entries
+// were dropped or failed instead of leased, so another pass may find more.
+//
+// The queue is read in a read transaction, one seek per endpoint: a
+// saturated endpoint's backlog, however long, neither delays the others'
+// deliveries nor holds the write lock. Only the chosen entries are written.
+func (ob *Outbox) lease(now time.Time, max int, room func(endpoint string) int) (out []*Delivery, next time.Time, broken []*Delivery, more bool, err error) {
+	var cands []candidate
+	var drop [][]byte
+	err = ob.view(func(tx *bolt.Tx) error {
+		cands, drop, next = ob.scanQueue(tx, now, max, room)
+		return nil
+	})
+	if err != nil || (len(cands) == 0 && len(drop) == 0) {
+		return nil, next, nil, false, err
+	}
+	slices.SortFunc(cands, func(a, b candidate) int { return a.at.Compare(b.at) })
+	if len(cands) > max {
+		// The rest stay due; they are older than next, if any.
+		if at := cands[max].at; next.IsZero() || at.Before(next) {
+			next = at
+		}
+		cands = cands[:max]
+	}
 	err = ob.db.Update(func(tx *bolt.Tx) error {
-		out, next, blocked, broken = out[:0], time.Time{}, false, broken[:0]
-		due := tx.Bucket(bDue)
-		var taken [][]byte
-		c := due.Cursor()
-		scanned := 0
-		for k, _ := c.First(); k != nil && len(out) < max && scanned < leaseScanLimit; k, _ = c.Next() {
-			scanned++
-			if len(k) < 8 {
-				taken = append(taken, append([]byte(nil), k...))
-				continue
+		out, broken, more = out[:0], broken[:0], len(drop) > 0
+		qb := tx.Bucket(bQueue)
+		for _, k := range drop {
+			if err := qb.Delete(k); err != nil {
+				return err
 			}
-			at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
-			if at.After(now) {
-				next = at
-				break
+		}
+		c := qb.Cursor()
+		for _, cd := range cands {
+			if k, _ := c.Seek(cd.key); !bytes.Equal(k, cd.key) {
+				continue // gone since the scan
 			}
-			id := k[8:]
+			if err := qb.Delete(cd.key); err != nil {
+				return err
+			}
+			id := cd.key[bytes.IndexByte(cd.key, 0)+9:]
 			d, err := getMeta(tx, id)
-			if err != nil {
-				// A dangling index entry: nothing to deliver.
-				taken = append(taken, append([]byte(nil), k...))
+			if err != nil || d.State != StatePending {
+				more = true // a dangling index entry: nothing to deliver
 				continue
 			}
 			if !payloadOK(tx, id) {
 				// Nothing to send: fail it now rather than leave it
-				// pending and out of the due index forever.
-				taken = append(taken, append([]byte(nil), k...))
+				// pending and out of the queue forever.
 				a := Attempt{N: d.Attempts, Start: now, Outcome: OutcomeFailed, Error: errPayload}
 				if err := finish(tx, d, a, now); err != nil {
 					return err
 				}
-				broken = append(broken, d)
+				broken, more = append(broken, d), true
 				continue
 			}
-			if !admit(d) {
-				blocked = true
-				continue
-			}
-			taken = append(taken, append([]byte(nil), k...))
 			if err := loadPayload(tx, d); err != nil {
 				return err // checked above
 			}
-			out = append(out, d)
-		}
-		for _, k := range taken {
-			if err := due.Delete(k); err != nil {
-				return err
-			}
-		}
-		for _, d := range out {
 			d.Attempts++
 			d.UpdatedAt = now
 			d.NextAttempt = time.Time{}
@@ -384,14 +443,85 @@ func (ob *Outbox) lease(now time.Time, max int, admit func(*Delivery) bool) (out
 			if err := tx.Bucket(bLeased).Put([]byte(d.ID), nil); err != nil {
 				return err
 			}
+			out = append(out, d)
 		}
 		return nil
 	})
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		err = ErrClosed
 	}
-	return out, next, blocked, broken, err
+	return out, next, broken, more, err
 }
+
+// scanQueue returns, for each endpoint with room, up to min(room, max) of
+// its due entries; malformed keys to drop; and the earliest due time not yet
+// reached of an endpoint with room. It visits at most leaseScanLimit
+// endpoints, starting after the last one the previous pass visited.
+func (ob *Outbox) scanQueue(tx *bolt.Tx, now time.Time, max int, room func(string) int) (cands []candidate, drop [][]byte, next time.Time) {
+	c := tx.Bucket(bQueue).Cursor()
+	ob.rrMu.Lock()
+	start := ob.rrNext
+	ob.rrMu.Unlock()
+	var k []byte
+	if start != nil {
+		k, _ = c.Seek(start)
+	} else {
+		k, _ = c.First()
+	}
+	wrapped := start == nil
+	visited := 0
+	var resume []byte
+	for {
+		if k == nil || (wrapped && start != nil && bytes.Compare(k, start) >= 0) {
+			if wrapped {
+				break
+			}
+			wrapped = true
+			if k, _ = c.First(); k == nil {
+				break
+			}
+			continue
+		}
+		i := bytes.IndexByte(k, 0)
+		if i < 0 || len(k)-i-1 <= 8 {
+			drop = append(drop, append([]byte(nil), k...))
+			k, _ = c.Next()
+			continue
+		}
+		if visited >= leaseScanLimit {
+			resume = append([]byte(nil), k[:i+1]...)
+			break
+		}
+		visited++
+		ep := k[:i+1] // with the 0x00
+		free := min(room(string(k[:i])), max)
+		for taken := 0; k != nil && bytes.HasPrefix(k, ep) && taken < free; taken++ {
+			if len(k) <= len(ep)+8 {
+				drop = append(drop, append([]byte(nil), k...))
+				k, _ = c.Next()
+				continue
+			}
+			at := time.Unix(0, int64(binary.BigEndian.Uint64(k[len(ep):len(ep)+8])))
+			if at.After(now) {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+				break
+			}
+			cands = append(cands, candidate{at: at, key: append([]byte(nil), k...)})
+			k, _ = c.Next()
+		}
+		// On to the next endpoint: one seek past this one's entries.
+		k, _ = c.Seek(append(append([]byte(nil), k0(ep)...), 1))
+	}
+	ob.rrMu.Lock()
+	ob.rrNext = resume
+	ob.rrMu.Unlock()
+	return cands, drop, next
+}
+
+// k0 returns the endpoint of a queue key prefix (endpoint 0x00).
+func k0(ep []byte) []byte { return ep[:len(ep)-1] }
 
 // complete records attempt a of the leased delivery d and releases the
 // lease; a pending d is put back in the due index.
@@ -429,7 +559,7 @@ func finish(tx *bolt.Tx, d *Delivery, a Attempt, now time.Time) error {
 		}
 	}
 	if d.State == StatePending {
-		if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+		if err := tx.Bucket(bQueue).Put(queueKey(d.URL, d.NextAttempt, d.ID), nil); err != nil {
 			return err
 		}
 	} else if err := tx.Bucket(bFinal).Put(dueKey(d.UpdatedAt, d.ID), nil); err != nil {
@@ -523,7 +653,7 @@ func (ob *Outbox) Retry(id string, now time.Time) (*Delivery, error) {
 		if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bDue).Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+		if err := tx.Bucket(bQueue).Put(queueKey(d.URL, d.NextAttempt, d.ID), nil); err != nil {
 			return err
 		}
 		return putMeta(tx, d)
@@ -591,7 +721,7 @@ func deleteDelivery(tx *bolt.Tx, d *Delivery) error {
 	for _, del := range []struct {
 		b []byte
 		k []byte
-	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bDue, dueKey(d.NextAttempt, d.ID)}, {bLeased, id}} {
+	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bQueue, queueKey(d.URL, d.NextAttempt, d.ID)}, {bLeased, id}} {
 		if err := tx.Bucket(del.b).Delete(del.k); err != nil {
 			return err
 		}
@@ -666,6 +796,12 @@ func dueKey(t time.Time, id string) []byte {
 	}
 	binary.BigEndian.PutUint64(k, uint64(ns))
 	return append(k, id...)
+}
+
+// queueKey is the queue key of a delivery to endpoint due at t.
+func queueKey(endpoint string, t time.Time, id string) []byte {
+	ep := endpointKey(endpoint)
+	return append(append(append(make([]byte, 0, len(ep)+9+len(id)), ep...), 0), dueKey(t, id)...)
 }
 
 func stateKey(s State, id string) []byte {

@@ -360,3 +360,124 @@ func TestGuardMappedAllowlist(t *testing.T) {
 		}
 	}
 }
+
+// One endpoint's backlog, longer than a lease pass's scan limit and held
+// back by the per-endpoint limit (its one attempt in flight never ends
+// during the test), does not delay another endpoint's delivery.
+func TestSaturatedEndpointDoesNotStarveOthers(t *testing.T) {
+	release := make(chan struct{})
+	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) int {
+		<-release
+		return http.StatusNoContent
+	})
+	defer close(release) // before slow.Close, which waits for handlers
+	fast := newReceiver(t, nil)
+	ob, _ := openTestOutbox(t, OutboxOptions{})
+	now := time.Now()
+	backlog := make([]*Delivery, leaseScanLimit+104)
+	for i := range backlog {
+		d, err := NewDelivery(slow.URL, "screenshot.finished", []byte(sampleBody), testSecret, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		backlog[i] = d
+	}
+	if err := ob.Enqueue(backlog...); err != nil {
+		t.Fatal(err)
+	}
+	d, err := NewDelivery(fast.URL, "screenshot.finished", []byte(sampleBody), testSecret, now.Add(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Enqueue(d); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Workers: 8, PerEndpoint: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { s.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
+
+	if got := waitNotPending(t, ob, d.ID); got.State != StateDelivered {
+		t.Fatalf("the other endpoint's delivery: %s %q", got.State, got.LastError)
+	}
+	if n := len(slow.requests()); n > 1 {
+		t.Errorf("the slow endpoint got %d requests at once, want at most 1 (per_endpoint 1)", n)
+	}
+	c, err := ob.Count()
+	if err != nil || c[StatePending] != len(backlog) {
+		t.Errorf("pending %d (%v), want the whole backlog %d", c[StatePending], err, len(backlog))
+	}
+}
+
+// A file written with the global due index (before the per-endpoint
+// queue) is converted at Open, and its pending deliveries go out.
+func TestOldDueIndexIsConverted(t *testing.T) {
+	rc := newReceiver(t, nil)
+	ob, path := openTestOutbox(t, OutboxOptions{})
+	var ids []string
+	for i := range 3 {
+		d, err := NewDelivery(rc.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now().Add(time.Duration(i)*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Enqueue(d); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	ob.Close()
+	// Back to the old layout: due = time id, no queue.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		due, err := tx.CreateBucket(bDue)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			d, err := getMeta(tx, []byte(id))
+			if err != nil {
+				return err
+			}
+			if err := due.Put(dueKey(d.NextAttempt, d.ID), nil); err != nil {
+				return err
+			}
+		}
+		due.Put([]byte("short"), nil) // a malformed entry is dropped
+		return tx.DeleteBucket(bQueue)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err = OpenOutbox(path, OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	s, err := New(ob, Options{Client: testClient(t, ClientOptions{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() { s.Run(ctx); close(ran) }()
+	defer func() { cancel(); <-ran }()
+	for _, id := range ids {
+		if got := waitNotPending(t, ob, id); got.State != StateDelivered {
+			t.Errorf("%s: %s %q", id, got.State, got.LastError)
+		}
+	}
+	ob.view(func(tx *bolt.Tx) error {
+		if tx.Bucket(bDue) != nil {
+			t.Error("the old due index is still there")
+		}
+		return nil
+	})
+}

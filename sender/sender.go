@@ -280,18 +280,9 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		var wait time.Duration = -1
 		if active < s.workers {
-			tentative := make(map[string]int, len(perEP)+1)
-			for k, v := range perEP {
-				tentative[k] = v
-			}
 			free := s.workers - active
-			ds, next, _, broken, err := s.ob.lease(time.Now(), free, func(d *Delivery) bool {
-				k := endpointKey(d.URL)
-				if tentative[k] >= s.perEndpoint {
-					return false
-				}
-				tentative[k]++
-				return true
+			ds, next, broken, more, err := s.ob.lease(time.Now(), free, func(ep string) int {
+				return s.perEndpoint - perEP[ep]
 			})
 			switch {
 			case errors.Is(err, ErrClosed):
@@ -305,8 +296,8 @@ func (s *Sender) Run(ctx context.Context) error {
 					s.logger.Error("delivery failed: its payload in the outbox is unreadable (corrupt record)",
 						zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", endpointKey(d.URL)))
 				}
-				perEP = tentative
 				for _, d := range ds {
+					perEP[endpointKey(d.URL)]++
 					active++
 					wg.Add(1)
 					go s.work(ctx, d, done, &wg)
@@ -314,6 +305,9 @@ func (s *Sender) Run(ctx context.Context) error {
 				if len(ds) == free {
 					// Maybe more due; look again once a worker is free.
 					wait = -1
+				} else if more {
+					// Entries were dropped or failed: look again now.
+					wait = 0
 				} else if !next.IsZero() {
 					wait = max(time.Until(next), 0)
 				}

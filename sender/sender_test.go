@@ -187,7 +187,7 @@ func TestRestartRecoversLeases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if leased, _, _, _, err := ob.lease(time.Now(), 2, func(*Delivery) bool { return true }); err != nil || len(leased) != 2 {
+	if leased, _, _, _, err := ob.lease(time.Now(), 2, func(string) int { return 5 }); err != nil || len(leased) != 2 {
 		t.Fatalf("lease: %d, %v", len(leased), err)
 	}
 	ob.Close()

@@ -95,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		s := h.pooled.Sender()
 		if s == nil {
 			w.Header().Set("Retry-After", "5")
-			return caddyhttp.Error(http.StatusServiceUnavailable, errNotOpen)
+			return caddyhttp.Error(http.StatusServiceUnavailable, h.pooled.notOpen())
 		}
 		if err := s.Enqueue(ds...); err != nil {
 			h.logger.Error("storing deliveries failed", zap.String("event", name), zap.Error(err))

@@ -29,8 +29,12 @@ var (
 	lockedErrorEvery = 10 * time.Minute
 )
 
-// errNotOpen is the reason of the 503 while the outbox waits for its lock.
-var errNotOpen = errors.New("the outbox is not open yet: its file is locked by another process")
+// The reasons of the 503 while the outbox is not open: waiting for another
+// process's lock, or (for a moment at start) still opening.
+var (
+	errNotOpen = errors.New("the outbox is not open yet: its file is locked by another process")
+	errOpening = errors.New("the outbox is still opening")
+)
 
 // pooledSender is the outbox of one store path and its workers. The
 // outbox is opened when the first handler using it is provisioned (without
@@ -47,9 +51,20 @@ type pooledSender struct {
 	started chan struct{} // closed by start
 	once    sync.Once
 
-	mu   sync.Mutex
-	opts sender.Options // the latest settings, for a sender not yet made
-	s    *sender.Sender
+	mu     sync.Mutex
+	opts   sender.Options // the latest settings, for a sender not yet made
+	s      *sender.Sender
+	locked bool // waiting for another process's lock
+}
+
+// notOpen is why Sender is nil.
+func (p *pooledSender) notOpen() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.locked {
+		return errNotOpen
+	}
+	return errOpening
 }
 
 // settings are what a started config sets on a store's sender; a reload
@@ -108,6 +123,7 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 		switch {
 		case err == nil:
 		case errors.Is(err, sender.ErrStoreLocked):
+			p.locked = true
 			logger.Warn("outbox file is locked by another process; opening it in the background, events are refused with 503 until then",
 				zap.String("store", path))
 		default:
@@ -140,7 +156,7 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 		p.logger.Error("starting the sender failed", zap.String("store", p.path), zap.Error(err))
 		return
 	}
-	p.s = s
+	p.s, p.locked = s, false
 	p.mu.Unlock()
 	select {
 	case <-ctx.Done():

@@ -80,6 +80,9 @@ func TestProvisionLockedStore(t *testing.T) {
 	if code, hdr := serve(h); code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Fatalf("while locked: %d Retry-After %q, want 503 with Retry-After", code, hdr.Get("Retry-After"))
 	}
+	if err := h.pooled.notOpen(); err != errNotOpen {
+		t.Fatalf("while locked, the 503 says %q", err)
+	}
 	if h.Cleanup() != nil || h.Cleanup() != nil {
 		t.Fatal("Cleanup failed")
 	}

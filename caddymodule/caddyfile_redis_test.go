@@ -3,31 +3,17 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/scgate/scgate/internal/redistest"
-	"github.com/scgate/scgate/verifier"
 )
-
-func parseStore(t *testing.T, input string) (*Handler, error) {
-	t.Helper()
-	h := new(Handler)
-	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-	return h, err
-}
 
 func TestUnmarshalCaddyfileStoreOptions(t *testing.T) {
 	tests := []struct {
@@ -122,7 +108,7 @@ func TestUnmarshalCaddyfileStoreOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, err := parseStore(t, tt.input)
+			h, err := parse(t, tt.input)
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -153,7 +139,7 @@ func TestUnmarshalCaddyfileStoreOptionErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseStore(t, "screenshotcenter_webhook {\nsecret s\n"+tt.block+"\n}")
+			_, err := parse(t, "screenshotcenter_webhook {\nsecret s\n"+tt.block+"\n}")
 			if err == nil {
 				t.Fatalf("parsed without error, want %q", tt.wantErr)
 			}
@@ -162,26 +148,6 @@ func TestUnmarshalCaddyfileStoreOptionErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// provisionStore runs Provision and Validate like a config load, with
-// Cleanup when the test ends (and checks that a second Cleanup is harmless).
-func provisionHandler(t *testing.T, h *Handler) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(func() {
-		if err := h.Cleanup(); err != nil {
-			t.Errorf("Cleanup: %v", err)
-		}
-		if err := h.Cleanup(); err != nil {
-			t.Errorf("second Cleanup: %v", err)
-		}
-		cancel()
-	})
-	if err := h.Provision(ctx); err != nil {
-		return err
-	}
-	return h.Validate()
 }
 
 func TestProvisionStoreErrors(t *testing.T) {
@@ -205,7 +171,7 @@ func TestProvisionStoreErrors(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.dedupe), &h.Dedupe); err != nil {
 				t.Fatal(err)
 			}
-			err := provisionHandler(t, h)
+			err := provision(t, h)
 			if err == nil {
 				t.Fatalf("provisioned without error, want %q", tt.wantErr)
 			}
@@ -230,20 +196,20 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	closed := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
 		Backend: BackendRedis, Redis: &RedisConfig{URL: url},
 	}}
-	if err := provisionHandler(t, closed); err != nil {
+	if err := provision(t, closed); err != nil {
 		t.Fatalf("provision with Redis down: %v", err)
 	}
-	if got, hdr := serveStore(t, closed, `{"event":"e","screenshot_id":1}`); got != "status 503" || hdr.Get("Retry-After") == "" {
+	if got, hdr := serveHeaders(t, closed, "s", `{"event":"e","screenshot_id":1}`); got != "status 503" || hdr.Get("Retry-After") == "" {
 		t.Errorf("on_error closed with Redis down: %s (Retry-After %q), want status 503 with Retry-After", got, hdr.Get("Retry-After"))
 	}
 
 	open := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
 		Backend: BackendRedis, OnError: OnErrorOpen, Redis: &RedisConfig{URL: url},
 	}}
-	if err := provisionHandler(t, open); err != nil {
+	if err := provision(t, open); err != nil {
 		t.Fatal(err)
 	}
-	if got, hdr := serveStore(t, open, `{"event":"e","screenshot_id":1}`); got != "forwarded" || hdr.Get("Retry-After") != "" {
+	if got, hdr := serveHeaders(t, open, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" || hdr.Get("Retry-After") != "" {
 		t.Errorf("on_error open with Redis down: %s (Retry-After %q), want forwarded without Retry-After", got, hdr.Get("Retry-After"))
 	}
 
@@ -252,14 +218,14 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	for _, h := range []*Handler{closed, open} {
 		var got string
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got, _ = serveStore(t, h, `{"event":"e","screenshot_id":2}`); got != "status 503" {
+			if got, _ = serveHeaders(t, h, "s", `{"event":"e","screenshot_id":2}`); got != "status 503" {
 				break
 			}
 		}
 		if got != "forwarded" && got != "duplicate" {
 			t.Fatalf("after Redis is back: %s", got)
 		}
-		if got, _ := serveStore(t, h, `{"event":"e","screenshot_id":2}`); got != "duplicate" {
+		if got, _ := serveHeaders(t, h, "s", `{"event":"e","screenshot_id":2}`); got != "duplicate" {
 			t.Errorf("retry after Redis is back: %s, want duplicate", got)
 		}
 	}
@@ -296,13 +262,13 @@ func TestRedisClientShared(t *testing.T) {
 	if refs, ok := stores.References(a.storeKey); !ok || refs != 3 {
 		t.Fatalf("client references = %d, %v; want 3", refs, ok)
 	}
-	if got, _ := serveStore(t, a, `{"event":"e","screenshot_id":7}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, a, "s", `{"event":"e","screenshot_id":7}`); got != "forwarded" {
 		t.Fatalf("first delivery: %s", got)
 	}
-	if got, _ := serveStore(t, b, `{"event":"e","screenshot_id":7}`); got != "duplicate" {
+	if got, _ := serveHeaders(t, b, "s", `{"event":"e","screenshot_id":7}`); got != "duplicate" {
 		t.Errorf("same event through the other handler: %s, want duplicate", got)
 	}
-	if got, _ := serveStore(t, other, `{"event":"e","screenshot_id":7}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, other, "s", `{"event":"e","screenshot_id":7}`); got != "forwarded" {
 		t.Errorf("same event under another key_prefix: %s, want forwarded", got)
 	}
 
@@ -313,7 +279,7 @@ func TestRedisClientShared(t *testing.T) {
 	if err := a.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := serveStore(t, b, `{"event":"e","screenshot_id":8}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, b, "s", `{"event":"e","screenshot_id":8}`); got != "forwarded" {
 		t.Errorf("after one handler's cleanup: %s, want forwarded", got)
 	}
 	key := b.storeKey
@@ -348,7 +314,7 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	if time.Duration(first.Dedupe.PersistInterval) != DefaultPersistInterval {
 		t.Errorf("persist_interval = %v, want the default", first.Dedupe.PersistInterval)
 	}
-	if got, _ := serveStore(t, first, `{"event":"e","screenshot_id":1}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, first, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" {
 		t.Fatalf("first delivery: %s", got)
 	}
 	if err := first.Cleanup(); err != nil { // last reference: snapshot written
@@ -363,10 +329,10 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := newHandler()
-	if err := provisionHandler(t, second); err != nil {
+	if err := provision(t, second); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := serveStore(t, second, `{"event":"e","screenshot_id":1}`); got != "duplicate" {
+	if got, _ := serveHeaders(t, second, "s", `{"event":"e","screenshot_id":1}`); got != "duplicate" {
 		t.Errorf("retry after a restart with persist: %s, want duplicate", got)
 	}
 	if err := second.Cleanup(); err != nil {
@@ -382,37 +348,10 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := newHandler()
-	if err := provisionHandler(t, third); err != nil {
+	if err := provision(t, third); err != nil {
 		t.Fatalf("provision with a corrupt snapshot: %v", err)
 	}
-	if got, _ := serveStore(t, third, `{"event":"e","screenshot_id":1}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, third, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" {
 		t.Errorf("after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
 	}
-}
-
-// serveStore sends one signed POST through h in front of a handler that
-// answers 200 and reports "forwarded", the gateway's outcome header, or
-// "status N" for an error, with the response headers.
-func serveStore(t *testing.T, h *Handler, body string) (string, http.Header) {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-	req.Header.Set(h.SignatureHeaders[0], verifier.Sign([]byte("s"), []byte(body)))
-	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))
-	w := httptest.NewRecorder()
-	forwarded := false
-	err := h.ServeHTTP(w, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		forwarded = true
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}))
-	var he caddyhttp.HandlerError
-	switch {
-	case errors.As(err, &he):
-		return "status " + strconv.Itoa(he.StatusCode), w.Header()
-	case err != nil:
-		t.Fatalf("ServeHTTP: %v", err)
-	case forwarded:
-		return "forwarded", w.Header()
-	}
-	return w.Header().Get(HeaderOutcome), w.Header()
 }

@@ -216,6 +216,9 @@ func provision(t *testing.T, h *Handler) error {
 		if err := h.Cleanup(); err != nil {
 			t.Errorf("Cleanup: %v", err)
 		}
+		if err := h.Cleanup(); err != nil {
+			t.Errorf("second Cleanup: %v", err)
+		}
 		cancel()
 	})
 	if err := h.Provision(ctx); err != nil {
@@ -229,6 +232,13 @@ func provision(t *testing.T, h *Handler) error {
 // answers 200, and describes what happened: "forwarded", the gateway's own
 // outcome header (e.g. "ignored"), or "status N" for an error.
 func serve(t *testing.T, h *Handler, secret, body string) string {
+	t.Helper()
+	got, _ := serveHeaders(t, h, secret, body)
+	return got
+}
+
+// serveHeaders is serve that also returns the response headers.
+func serveHeaders(t *testing.T, h *Handler, secret, body string) (string, http.Header) {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 	req.Header.Set(h.SignatureHeaders[0], verifier.Sign([]byte(secret), []byte(body)))
@@ -244,13 +254,13 @@ func serve(t *testing.T, h *Handler, secret, body string) string {
 	var he caddyhttp.HandlerError
 	switch {
 	case errors.As(err, &he):
-		return "status " + strconv.Itoa(he.StatusCode)
+		return "status " + strconv.Itoa(he.StatusCode), w.Header()
 	case err != nil:
 		t.Fatalf("ServeHTTP: %v", err)
 	case forwarded:
-		return "forwarded"
+		return "forwarded", w.Header()
 	}
-	return w.Header().Get("X-Scgate-Outcome")
+	return w.Header().Get(HeaderOutcome), w.Header()
 }
 
 func TestProvisionDefaults(t *testing.T) {

@@ -76,9 +76,7 @@ func TestCrashSafety(t *testing.T) {
 	for i := 0; i < total; i++ {
 		d := newTestDelivery(t, rc.URL)
 		ids[d.ID] = true
-		if err := ob.Enqueue(d); err != nil {
-			t.Fatal(err)
-		}
+		mustEnqueue(t, ob, d)
 	}
 	ob.Close()
 

@@ -106,3 +106,11 @@ func checkSigned(t *testing.T, r received, body []byte, id string) {
 }
 
 const sampleBody = `{"event":"screenshot.finished","screenshot_id":"sc_1","created_at":"2026-02-22T14:30:00Z",  "metadata":{}}`
+
+// mustEnqueue stores deliveries in ob, failing the test if it cannot.
+func mustEnqueue(t testing.TB, ob *Outbox, ds ...*Delivery) {
+	t.Helper()
+	if err := ob.Enqueue(ds...); err != nil {
+		t.Fatal(err)
+	}
+}

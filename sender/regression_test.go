@@ -17,13 +17,8 @@ import (
 func TestRunWithDoneContext(t *testing.T) {
 	rc := newReceiver(t, nil)
 	ob, _ := openTestOutbox(t, OutboxOptions{})
-	d, err := NewDelivery(rc.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ob.Enqueue(d); err != nil {
-		t.Fatal(err)
-	}
+	d := newTestDelivery(t, rc.URL)
+	mustEnqueue(t, ob, d)
 	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Retention: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
@@ -61,14 +56,9 @@ func TestPerDeliveryNetOptions(t *testing.T) {
 	}
 	ids := make([]string, len(cases))
 	for i, c := range cases {
-		d, err := NewDelivery(rc.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := newTestDelivery(t, rc.URL)
 		d.Net = c.net
-		if err := ob.Enqueue(d); err != nil {
-			t.Fatal(err)
-		}
+		mustEnqueue(t, ob, d)
 		ids[i] = d.ID
 	}
 	// The sender's default client: guard on.
@@ -206,10 +196,7 @@ func TestAnswerDecidesOnShutdown(t *testing.T) {
 				return resp, err
 			})
 			ob, _ := openTestOutbox(t, OutboxOptions{})
-			d, err := NewDelivery(srv.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := newTestDelivery(t, srv.URL)
 			if got := tc.run(ctx, c, ob, d); got != tc.want {
 				t.Fatalf("state %s, want %s", got, tc.want)
 			}
@@ -253,13 +240,8 @@ func TestUnreadablePayloadFails(t *testing.T) {
 	ob, path := openTestOutbox(t, OutboxOptions{})
 	var ids []string
 	for range 2 {
-		d, err := NewDelivery(rc.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := ob.Enqueue(d); err != nil {
-			t.Fatal(err)
-		}
+		d := newTestDelivery(t, rc.URL)
+		mustEnqueue(t, ob, d)
 		ids = append(ids, d.ID)
 	}
 	ob.Close()
@@ -320,10 +302,7 @@ func TestMaxRetryAfter(t *testing.T) {
 		{"backoff longer than the bound", Schedule{NoJitter: true, Delays: []time.Duration{2 * time.Minute}, MaxRetryAfter: time.Minute}, 2 * time.Minute},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := NewDelivery(srv.URL, "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := newTestDelivery(t, srv.URL)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var got time.Duration
@@ -389,9 +368,7 @@ func TestSaturatedEndpointDoesNotStarveOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ob.Enqueue(d); err != nil {
-		t.Fatal(err)
-	}
+	mustEnqueue(t, ob, d)
 	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Workers: 8, PerEndpoint: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -424,9 +401,7 @@ func TestOldDueIndexIsConverted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ob.Enqueue(d); err != nil {
-			t.Fatal(err)
-		}
+		mustEnqueue(t, ob, d)
 		ids = append(ids, d.ID)
 	}
 	ob.Close()

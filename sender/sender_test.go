@@ -183,9 +183,7 @@ func TestRestartRecoversLeases(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		d := newTestDelivery(t, rc.URL)
 		want[d.ID] = true
-		if err := ob.Enqueue(d); err != nil {
-			t.Fatal(err)
-		}
+		mustEnqueue(t, ob, d)
 	}
 	if leased, _, _, _, err := ob.lease(time.Now(), 2, func(string) int { return 5 }); err != nil || len(leased) != 2 {
 		t.Fatalf("lease: %d, %v", len(leased), err)

@@ -106,7 +106,7 @@ func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
 	}
 	body, err := ReadBody(r.Body, r.ContentLength, c.MaxBody)
 	if err != nil {
-		if errors.Is(err, errTooLarge) {
+		if errors.Is(err, ErrBodyTooLarge) {
 			return ev, ErrTooLarge
 		}
 		return ev, ErrBodyRead
@@ -197,7 +197,8 @@ func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) *Rejection 
 	return nil
 }
 
-var errTooLarge = errors.New("body larger than the limit")
+// ErrBodyTooLarge is returned by ReadBody for a body over its limit.
+var ErrBodyTooLarge = errors.New("body larger than the limit")
 
 // initialBodyBuffer bounds what a declared Content-Length alone can make
 // the gateway allocate: a client that sends headers and then stalls pins at
@@ -211,7 +212,7 @@ func ReadBody(body io.Reader, contentLength, max int64) ([]byte, error) {
 	var err error
 	if contentLength >= 0 {
 		if contentLength > max {
-			return nil, errTooLarge
+			return nil, ErrBodyTooLarge
 		}
 		buf = make([]byte, 0, min(contentLength, initialBodyBuffer))
 		buf, err = readUpTo(body, buf, contentLength)
@@ -221,14 +222,14 @@ func ReadBody(body io.Reader, contentLength, max int64) ([]byte, error) {
 	} else {
 		buf, err = io.ReadAll(io.LimitReader(body, max+1))
 		if err == nil && int64(len(buf)) > max {
-			return nil, errTooLarge
+			return nil, ErrBodyTooLarge
 		}
 	}
 	if err != nil {
 		// A request_body max_size before the gateway reports this way.
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, errTooLarge
+			return nil, ErrBodyTooLarge
 		}
 		return nil, err
 	}

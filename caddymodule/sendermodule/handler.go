@@ -3,7 +3,6 @@ package sendermodule
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -20,7 +20,6 @@ var (
 	errTooLarge    = errors.New("body larger than max_body")
 	errBodyRead    = errors.New("reading the request body failed")
 	errContentType = errors.New("Content-Type must be application/json")
-	errNotJSON     = errors.New("body must be a JSON object")
 	errEventHdr    = errors.New("X-ScreenshotCenter-Event differs from the body's event")
 	errStore       = errors.New("the outbox could not store the event")
 )
@@ -46,21 +45,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 			return caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType)
 		}
 	}
-	if r.ContentLength > h.MaxBody {
+	body, err := gateway.ReadBody(r.Body, r.ContentLength, h.MaxBody)
+	switch {
+	case errors.Is(err, gateway.ErrBodyTooLarge):
 		return caddyhttp.Error(http.StatusRequestEntityTooLarge, errTooLarge)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
-	if err != nil {
+	case err != nil:
 		return caddyhttp.Error(http.StatusBadRequest, errBodyRead)
 	}
-	if int64(len(body)) > h.MaxBody {
-		return caddyhttp.Error(http.StatusRequestEntityTooLarge, errTooLarge)
-	}
-	// The bytes are delivered as they are: they must be valid JSON, and
-	// the fields the receiver gateway reads must be well formed.
-	if !json.Valid(body) {
-		return caddyhttp.Error(http.StatusBadRequest, errNotJSON)
-	}
+	// The bytes are delivered as they are: they must be one valid JSON
+	// object whose fields the receiver gateway reads are well formed
+	// (event.Parse validates the whole body).
 	fields, err := event.Parse(body)
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)

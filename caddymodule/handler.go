@@ -56,6 +56,7 @@ var (
 		Err: errors.New("the dedupe key template has a placeholder this event does not have")}
 	errStoreFull = errors.New("dedupe store is full")
 	errStore     = errors.New("dedupe store unavailable")
+	errInFlight  = errors.New("a copy of this event is being delivered")
 )
 
 // nowFunc is the clock used for max_age; tests may replace it.
@@ -115,7 +116,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		countOutcome(outcomeInFlight)
 		h.log(zapcore.InfoLevel, "copy of an event already in flight", r,
 			zap.String("reason", outcomeInFlight), zap.String("dedupe_key", key))
-		return caddyhttp.Error(http.StatusConflict, errors.New("a copy of this event is being delivered"))
+		return caddyhttp.Error(http.StatusConflict, errInFlight)
 	}
 
 	r.Header[HeaderVerified] = headerTrue

@@ -1,7 +1,7 @@
 // Package redistest starts private, throw-away Redis servers for tests and
-// benchmarks: a single server or a three-node Redis Cluster, each on free
-// ports, with persistence off, in a temporary directory, killed when the test
-// ends.
+// benchmarks: a single server, a three-node Redis Cluster, or a master (with
+// replicas) watched by Sentinels, each on free ports, with persistence off,
+// in a temporary directory, killed when the test ends.
 //
 // The redis-server and redis-cli binaries must be on PATH (CI installs
 // them). Their absence fails the test with a clear message: it never skips,
@@ -37,6 +37,7 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	pre  []string // before the common flags: a config file, --sentinel
 	args []string
 
 	mu  sync.Mutex
@@ -97,7 +98,7 @@ func Start(tb testing.TB, extraArgs ...string) *Server {
 }
 
 func (s *Server) start() error {
-	args := append([]string{
+	args := append(append(append([]string(nil), s.pre...),
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
@@ -105,7 +106,7 @@ func (s *Server) start() error {
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--protected-mode", "no",
-	}, s.args...)
+	), s.args...)
 	cmd := exec.Command(s.bin, args...)
 	log := new(bytes.Buffer)
 	cmd.Stdout, cmd.Stderr = log, log
@@ -161,8 +162,9 @@ func (s *Server) Restart() {
 	s.tb.Fatalf("redistest: restart: %v", err)
 }
 
-// Do sends one command and returns the raw reply line(s) (for test setup and
-// checks only).
+// Do sends one command and returns its reply (for test setup and checks
+// only): a status, error or integer line as is ("+OK", "-ERR ...", ":3"), a
+// bulk string's content ("$-1" for nil), an array's elements one a line.
 func (s *Server) Do(args ...string) (string, error) {
 	return do(s.Addr(), args...)
 }
@@ -286,12 +288,19 @@ func waitPing(addr string, exited <-chan struct{}) error {
 	}
 }
 
-// do sends one RESP command and returns its reply: a status or error line as
-// is, a bulk string's content ("$-1" for nil). Enough for PING and CLUSTER INFO.
+// do sends one RESP command and returns its reply as Server.Do describes.
 func do(addr string, args ...string) (string, error) {
+	parts, err := doParts(addr, args...)
+	return strings.Join(parts, "\n"), err
+}
+
+// doParts sends one RESP command and returns its reply: one element for a
+// status, error, integer or bulk string, an array's elements (nested arrays
+// flattened) for an array.
+func doParts(addr string, args ...string) ([]string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
@@ -301,27 +310,46 @@ func do(addr string, args ...string) (string, error) {
 		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 	}
 	if _, err := c.Write([]byte(b.String())); err != nil {
-		return "", err
+		return nil, err
 	}
-	r := bufio.NewReader(c)
+	return readReply(bufio.NewReader(c), nil)
+}
+
+// readReply reads one RESP2 reply and appends it to parts.
+func readReply(r *bufio.Reader, parts []string) ([]string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return "", err
+		return parts, err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	if !strings.HasPrefix(line, "$") {
-		return line, nil
+	switch {
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if n == -1 {
+			return append(parts, line), nil // nil bulk string
+		}
+		if err != nil || n < 0 {
+			return parts, fmt.Errorf("unexpected reply %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return parts, err
+		}
+		return append(parts, string(buf[:n])), nil
+	case strings.HasPrefix(line, "*"):
+		n, err := strconv.Atoi(line[1:])
+		if n == -1 {
+			return append(parts, line), nil // nil array
+		}
+		if err != nil || n < 0 {
+			return parts, fmt.Errorf("unexpected reply %q", line)
+		}
+		for i := 0; i < n; i++ {
+			if parts, err = readReply(r, parts); err != nil {
+				return parts, err
+			}
+		}
+		return parts, nil
 	}
-	n, err := strconv.Atoi(line[1:])
-	if n == -1 {
-		return line, nil // nil bulk string
-	}
-	if err != nil || n < 0 {
-		return "", fmt.Errorf("unexpected reply %q", line)
-	}
-	buf := make([]byte, n+2)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
+	return append(parts, line), nil
 }

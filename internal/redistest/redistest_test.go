@@ -44,3 +44,30 @@ func TestCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestSentinel(t *testing.T) {
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 3, Replicas: 1})
+	if len(s.Addrs()) != 3 || len(s.Replicas) != 1 {
+		t.Fatalf("sentinels %v, replicas %d", s.Addrs(), len(s.Replicas))
+	}
+	for _, n := range s.Sentinels {
+		if addr, err := s.MasterAddr(n); err != nil || addr != s.Master.Addr() {
+			t.Fatalf("sentinel %s reports master %q (%v), want %s", n.Addr(), addr, err, s.Master.Addr())
+		}
+		// A Sentinel, not a data server.
+		if r, err := n.Do("SET", "k", "v"); err != nil || !strings.HasPrefix(r, "-") {
+			t.Fatalf("SET on sentinel %s: %q %v, want an error", n.Addr(), r, err)
+		}
+	}
+	if r, err := s.Master.Do("SET", "k", "v"); err != nil || r != "+OK" {
+		t.Fatalf("SET on the master: %q %v", r, err)
+	}
+	s.WaitReplicated()
+	if r, err := s.Replicas[0].Do("GET", "k"); err != nil || r != "v" {
+		t.Fatalf("GET on the replica: %q %v, want v", r, err)
+	}
+	// Array replies come back one element a line.
+	if r, err := s.Master.Do("KEYS", "*"); err != nil || r != "k" {
+		t.Fatalf("KEYS: %q %v", r, err)
+	}
+}

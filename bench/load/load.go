@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scgate/scgate/internal/sample"
 	"github.com/scgate/scgate/verifier"
 )
 
@@ -31,27 +31,11 @@ type signedEvent struct {
 	sig  string
 }
 
-// makeBody returns a screenshot.finished body for id, padded with
-// realistic metadata to bodySize bytes.
-func makeBody(id string, created time.Time) []byte {
-	const head = `{"event":"screenshot.finished","screenshot_id":"%s","url":"https://example.com/pricing?utm_source=newsletter","status":"finished",` +
-		`"image_url":"https://cdn.screenshotcenter.com/%s.png","width":1280,"height":720,"created_at":"%s",` +
-		`"metadata":{"customer_id":"cus_8f14e45fceea167a","job":"nightly-visual-regression","viewport":"desktop","country":"us",` +
-		`"tags":["pricing","landing","release-candidate"],"request_id":"req_%s","note":"%s"}}`
-	ts := created.UTC().Format(time.RFC3339)
-	b := fmt.Appendf(nil, head, id, id, ts, id, "")
-	if pad := bodySize - len(b); pad > 0 {
-		b = fmt.Appendf(b[:0], head, id, id, ts, id, string(bytes.Repeat([]byte{'x'}, pad)))
-	}
-	return b
-}
-
 // makeEvents returns n events with unique screenshot ids prefix-0, prefix-1...
 func makeEvents(secret []byte, prefix string, n int) []signedEvent {
-	now := time.Now()
 	evs := make([]signedEvent, n)
 	for i := range evs {
-		b := makeBody("sc_"+prefix+"_"+strconv.Itoa(i), now)
+		b := sample.Body("sc_"+prefix+"_"+strconv.Itoa(i), bodySize)
 		evs[i] = signedEvent{body: b, sig: verifier.Sign(secret, b)}
 	}
 	return evs

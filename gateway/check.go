@@ -6,14 +6,13 @@ package gateway
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"net/textproto"
 	"sync"
 	"time"
 
-	"github.com/scgate/scgate/event"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 // MaxFutureSkew is how far in the future a signed created_at may be when
@@ -66,14 +65,14 @@ var (
 	ErrCreatedAtInFuture = reject(http.StatusUnauthorized, "created_at_in_future", "created_at is too far in the future")
 )
 
-// bodyRejections turns each event.Error into a 400 once, so a rejected body
+// bodyRejections turns each webhook.Error into a 400 once, so a rejected body
 // costs no allocation.
-var bodyRejections = func() map[*event.Error]*Rejection {
-	m := make(map[*event.Error]*Rejection)
-	for _, e := range []*event.Error{
-		event.ErrInvalidJSON, event.ErrNotObject, event.ErrTooDeep, event.ErrMissingEvent,
-		event.ErrEventNotString, event.ErrEmptyEvent, event.ErrDuplicateKey, event.ErrAmbiguousKey,
-		event.ErrInvalidField,
+var bodyRejections = func() map[*webhook.Error]*Rejection {
+	m := make(map[*webhook.Error]*Rejection)
+	for _, e := range []*webhook.Error{
+		webhook.ErrInvalidJSON, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
+		webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey, webhook.ErrAmbiguousKey,
+		webhook.ErrInvalidField,
 	} {
 		m[e] = &Rejection{Status: http.StatusBadRequest, Reason: e.Reason, Err: e}
 	}
@@ -85,7 +84,7 @@ type Event struct {
 	// Body is the exact raw body.
 	Body []byte
 	// Fields are the top-level fields read from Body.
-	Fields event.Fields
+	Fields webhook.Fields
 	// SecretIndex is the index of the secret whose signature matched.
 	SecretIndex int
 	// Ignored is set when an allowlist is configured and does not hold the
@@ -104,9 +103,9 @@ func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
 	if r.ContentLength > c.MaxBody {
 		return ev, ErrTooLarge
 	}
-	body, err := ReadBody(r.Body, r.ContentLength, c.MaxBody)
+	body, err := webhook.ReadBody(r.Body, r.ContentLength, c.MaxBody)
 	if err != nil {
-		if errors.Is(err, ErrBodyTooLarge) {
+		if errors.Is(err, webhook.ErrBodyTooLarge) {
 			return ev, ErrTooLarge
 		}
 		return ev, ErrBodyRead
@@ -124,9 +123,9 @@ func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
 	}
 	ev.SecretIndex = idx
 
-	f, err := event.Parse(body)
+	f, err := webhook.Parse(body)
 	if err != nil {
-		var pe *event.Error
+		var pe *webhook.Error
 		if errors.As(err, &pe) {
 			if rej, ok := bodyRejections[pe]; ok {
 				return ev, rej
@@ -160,7 +159,7 @@ func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
 
 // canonicalEventHeader is looked up directly: Header.Values would
 // canonicalize the mixed-case name on every request, which allocates.
-var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(event.HeaderEvent)
+var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(webhook.HeaderEvent)
 
 // signatureValues returns the lines of the first configured signature header
 // present in the request.
@@ -195,65 +194,4 @@ func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) *Rejection 
 		return ErrCreatedAtInFuture
 	}
 	return nil
-}
-
-// ErrBodyTooLarge is returned by ReadBody for a body over its limit.
-var ErrBodyTooLarge = errors.New("body larger than the limit")
-
-// initialBodyBuffer bounds what a declared Content-Length alone can make
-// the gateway allocate: a client that sends headers and then stalls pins at
-// most this much, not max_body. Larger bodies grow as their bytes arrive.
-const initialBodyBuffer = 64 << 10
-
-// ReadBody reads a whole body, never more than max+1 bytes. A body with a
-// known length up to 64 KiB is read with exactly one allocation.
-func ReadBody(body io.Reader, contentLength, max int64) ([]byte, error) {
-	var buf []byte
-	var err error
-	if contentLength >= 0 {
-		if contentLength > max {
-			return nil, ErrBodyTooLarge
-		}
-		buf = make([]byte, 0, min(contentLength, initialBodyBuffer))
-		buf, err = readUpTo(body, buf, contentLength)
-		if err == nil && int64(len(buf)) != contentLength {
-			err = io.ErrUnexpectedEOF
-		}
-	} else {
-		buf, err = io.ReadAll(io.LimitReader(body, max+1))
-		if err == nil && int64(len(buf)) > max {
-			return nil, ErrBodyTooLarge
-		}
-	}
-	if err != nil {
-		// A request_body max_size before the gateway reports this way.
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, ErrBodyTooLarge
-		}
-		return nil, err
-	}
-	return buf, nil
-}
-
-// readUpTo appends from r to buf until it holds n bytes or r ends, growing
-// buf as bytes arrive.
-func readUpTo(r io.Reader, buf []byte, n int64) ([]byte, error) {
-	for int64(len(buf)) < n {
-		if len(buf) == cap(buf) {
-			grown := make([]byte, len(buf), min(n, 2*int64(cap(buf))+512))
-			copy(grown, buf)
-			buf = grown
-		}
-		want := min(int64(cap(buf)), n)
-		m, err := r.Read(buf[len(buf):want])
-		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
-	return buf, nil
 }

@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/dedupe"
-	"github.com/scgate/scgate/event"
-	"github.com/scgate/scgate/internal/sample"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 // BenchmarkPipeline600B is the gateway's whole per-request work for a
@@ -33,7 +32,7 @@ func benchmarkPipeline(b *testing.B, size int) {
 	bodies := make([][]byte, batch)
 	sigs := make([]string, batch)
 	for i := range bodies {
-		bodies[i] = sample.Body("sc_"+strconv.Itoa(1e9+i), size)
+		bodies[i] = webhook.Sample("sc_"+strconv.Itoa(1e9+i), size)
 		sigs[i] = verifier.Sign([]byte(secret), bodies[i])
 	}
 	ctx := context.Background()
@@ -41,7 +40,7 @@ func benchmarkPipeline(b *testing.B, size int) {
 	rd := new(bytes.Reader)
 	r, _ := http.NewRequest(http.MethodPost, "/hook", nil)
 	r.Body = io.NopCloser(rd)
-	r.Header.Set(event.HeaderEvent, event.ScreenshotFinished)
+	r.Header.Set(webhook.HeaderEvent, webhook.ScreenshotFinished)
 	sigLine := []string{""}
 	r.Header["X-Screenshotcenter-Signature"] = sigLine
 	now := time.Now()
@@ -64,7 +63,7 @@ func benchmarkPipeline(b *testing.B, size int) {
 		if rej != nil || ev.Ignored {
 			b.Fatal(rej)
 		}
-		key := event.DefaultKey(ev.Fields, ev.Body)
+		key := webhook.DefaultKey(ev.Fields, ev.Body)
 		st, tok, err := store.Claim(ctx, key, time.Minute)
 		if err != nil || st != dedupe.Claimed {
 			b.Fatal(st, err)

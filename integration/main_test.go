@@ -16,7 +16,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
-	_ "github.com/scgate/scgate/caddymodule"
+	_ "github.com/scgate/scgate"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/scgate/scgate/event"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 // Client defaults.
@@ -131,8 +131,8 @@ func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.ua)
-	req.Header.Set(event.HeaderEvent, d.Event)
-	req.Header.Set(event.HeaderSignature, verifier.Sign(d.Secret, d.Body))
+	req.Header.Set(webhook.HeaderEvent, d.Event)
+	req.Header.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
 	req.Header.Set(HeaderDeliveryID, d.ID)
 	req.Header.Set(HeaderAttempt, strconv.Itoa(n))
 

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scgate/scgate/event"
+	"github.com/scgate/scgate/webhook"
 )
 
 func newTestDelivery(t testing.TB, url string) *Delivery {
 	t.Helper()
-	d, err := NewDelivery(url, event.ScreenshotFinished, []byte(sampleBody), testSecret, time.Now())
+	d, err := NewDelivery(url, webhook.ScreenshotFinished, []byte(sampleBody), testSecret, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@
 // least once or ends failed or gone: it is never silently dropped. Receivers
 // dedupe (the delivery id header is stable across attempts).
 //
-// The package does not import Caddy; caddymodule/sendermodule is the glue.
+// The package does not import Caddy; caddymodule/screenshotcentersender is the glue.
 package sender
 
 import (

@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/scgate/scgate/event"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 var testSecret = []byte("test-secret")
@@ -40,7 +40,7 @@ func newReceiver(t testing.TB, status func(n int, r *http.Request, w http.Respon
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		att, _ := strconv.Atoi(r.Header.Get(HeaderAttempt))
-		rec := received{Body: body, Event: r.Header.Get(event.HeaderEvent), Signature: r.Header.Get(event.HeaderSignature),
+		rec := received{Body: body, Event: r.Header.Get(webhook.HeaderEvent), Signature: r.Header.Get(webhook.HeaderSignature),
 			ID: r.Header.Get(HeaderDeliveryID), Attempt: att, UA: r.Header.Get("User-Agent"), CT: r.Header.Get("Content-Type")}
 		rc.mu.Lock()
 		rc.reqs = append(rc.reqs, rec)
@@ -100,7 +100,7 @@ func checkSigned(t *testing.T, r received, body []byte, id string) {
 	if r.ID != id {
 		t.Errorf("delivery id = %q, want %q", r.ID, id)
 	}
-	if r.CT != "application/json" || r.UA != DefaultUserAgent || r.Event != event.ScreenshotFinished {
+	if r.CT != "application/json" || r.UA != DefaultUserAgent || r.Event != webhook.ScreenshotFinished {
 		t.Errorf("headers: content-type %q, user-agent %q, event %q", r.CT, r.UA, r.Event)
 	}
 }

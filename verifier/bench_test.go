@@ -3,12 +3,12 @@ package verifier
 import (
 	"testing"
 
-	"github.com/scgate/scgate/internal/sample"
+	"github.com/scgate/scgate/webhook"
 )
 
 func benchmarkVerify(b *testing.B, size int) {
 	secret := []byte("benchmark-secret-0123456789")
-	body := sample.Body("sc_bench", size)
+	body := webhook.Sample("sc_bench", size)
 	hdr := []string{Sign(secret, body)}
 	v, err := New([][]byte{secret})
 	if err != nil {

@@ -14,8 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/scgate/scgate/internal/sample"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 // bodySize is the size every generated webhook body is padded to.
@@ -35,7 +35,7 @@ type signedEvent struct {
 func makeEvents(secret []byte, prefix string, n int) []signedEvent {
 	evs := make([]signedEvent, n)
 	for i := range evs {
-		b := sample.Body("sc_"+prefix+"_"+strconv.Itoa(i), bodySize)
+		b := webhook.Sample("sc_"+prefix+"_"+strconv.Itoa(i), bodySize)
 		evs[i] = signedEvent{body: b, sig: verifier.Sign(secret, b)}
 	}
 	return evs

@@ -1,5 +1,6 @@
 // Command scgate is Caddy with the standard modules and the scgate plugin:
-// the screenshotcenter_webhook receiver gateway.
+// the screenshotcenter_webhook receiver gateway and the screenshotcenter_sender
+// sidecar with its send, sign and deliveries subcommands.
 //
 //	scgate run --config Caddyfile.example
 package main
@@ -9,8 +10,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/scgate/scgate/caddymodule"
-	_ "github.com/scgate/scgate/caddymodule/sendermodule"
+	_ "github.com/scgate/scgate"
 )
 
 func main() {

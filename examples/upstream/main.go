@@ -16,8 +16,8 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/scgate/scgate/event"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 func main() {
@@ -36,7 +36,7 @@ func main() {
 			return
 		}
 		if v != nil {
-			if _, err := v.Verify(body, r.Header.Values(event.HeaderSignature)); err != nil {
+			if _, err := v.Verify(body, r.Header.Values(webhook.HeaderSignature)); err != nil {
 				log.Printf("refused: %v", err)
 				http.Error(w, "invalid signature", http.StatusUnauthorized)
 				return

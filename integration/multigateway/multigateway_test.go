@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scgate/scgate/event"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/internal/redistest"
 	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 const secret = "e2e-secret"
@@ -61,7 +61,7 @@ func deliver(t *testing.T, gw *gatewaytest.Gateway, body string) *http.Response 
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(event.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+	req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST to %s: %v", gw.URL, err)
@@ -146,7 +146,7 @@ func TestRedisConcurrentCopies(t *testing.T) {
 			defer wg.Done()
 			<-start
 			req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhook", strings.NewReader(body))
-			req.Header.Set(event.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+			req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				results <- "error " + err.Error()

@@ -1,0 +1,270 @@
+package screenshotcentersender
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/scgate/scgate/sender"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// adminBase is the path of the deliveries admin API.
+const adminBase = "/scgate/deliveries"
+
+// defaultAdminLimit is how many deliveries per state a list returns when
+// the request does not say.
+const defaultAdminLimit = 100
+
+// adminAPI serves the deliveries of the outboxes that the running
+// screenshotcenter_sender handlers have open, on Caddy's admin endpoint, so
+// that they can be inspected and retried while the gateway holds the
+// stores' locks:
+//
+//	GET  /scgate/deliveries[?store=<abs path>][&state=<state>][&limit=<n>]
+//	GET  /scgate/deliveries/<id>[?store=<abs path>]
+//	POST /scgate/deliveries/<id>/retry[?store=<abs path>]
+//
+// A list returns every open store (or the one named), with its counts and
+// up to limit deliveries per state (default 100, 0 for all). Nothing it
+// returns holds a secret or a body. It is exactly as protected as Caddy's
+// admin endpoint: anyone who can reach that can read delivery metadata and
+// retry deliveries (as they can already replace the whole config).
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.scgate_deliveries",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Routes returns the admin routes.
+func (a *adminAPI) Routes() []caddy.AdminRoute {
+	h := caddy.AdminHandlerFunc(a.serve)
+	return []caddy.AdminRoute{{Pattern: adminBase, Handler: h}, {Pattern: adminBase + "/", Handler: h}}
+}
+
+// storeList is one store in a list answer.
+type storeList struct {
+	Store      string             `json:"store"`
+	Open       bool               `json:"open"`
+	Counts     map[string]int     `json:"counts,omitempty"`
+	Deliveries []*sender.Delivery `json:"deliveries"`
+}
+
+type listAnswer struct {
+	Stores []storeList `json:"stores"`
+}
+
+// deliveryView is a delivery as shown: metadata, body size and attempt
+// log; never the secret or the body.
+type deliveryView struct {
+	*sender.Delivery
+	BodyBytes int              `json:"body_bytes"`
+	Log       []sender.Attempt `json:"attempts_log"`
+}
+
+type deliveryAnswer struct {
+	Store    string        `json:"store"`
+	Delivery *deliveryView `json:"delivery"`
+}
+
+type retryAnswer struct {
+	Store    string           `json:"store"`
+	Delivery *sender.Delivery `json:"delivery"`
+}
+
+func apiErr(status int, format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return caddy.APIError{HTTPStatus: status, Err: err, Message: err.Error()}
+}
+
+func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
+	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, adminBase), "/")
+	parts := strings.Split(rest, "/")
+	if rest == "" {
+		parts = nil
+	}
+	stores, err := poolStores(r.URL.Query().Get("store"))
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(parts) == 0:
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+		}
+		return a.list(w, r, stores)
+	case len(parts) == 1:
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+		}
+		return a.show(w, parts[0], stores)
+	case len(parts) == 2 && parts[1] == "retry":
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use POST", r.Method)
+		}
+		return a.retry(w, parts[0], stores)
+	}
+	return apiErr(http.StatusNotFound, "no such resource %s", r.URL.Path)
+}
+
+// poolStores returns the pooled senders, sorted by path; only the one at
+// store if it is not empty.
+func poolStores(store string) ([]*pooledSender, error) {
+	if store != "" {
+		if !filepath.IsAbs(store) {
+			return nil, apiErr(http.StatusBadRequest, "store must be an absolute path")
+		}
+		store = filepath.Clean(store)
+	}
+	var out []*pooledSender
+	senders.Range(func(_, v any) bool {
+		if p, ok := v.(*pooledSender); ok && (store == "" || p.Path() == store) {
+			out = append(out, p)
+		}
+		return true
+	})
+	if store != "" && len(out) == 0 {
+		return nil, apiErr(http.StatusNotFound, "no screenshotcenter_sender of this gateway uses store %s", store)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
+	return out, nil
+}
+
+func (a *adminAPI) list(w http.ResponseWriter, r *http.Request, stores []*pooledSender) error {
+	q := r.URL.Query()
+	states := sender.States
+	if v := q.Get("state"); v != "" {
+		st, err := sender.ParseState(v)
+		if err != nil {
+			return apiErr(http.StatusBadRequest, "%v", err)
+		}
+		states = []sender.State{st}
+	}
+	limit := defaultAdminLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return apiErr(http.StatusBadRequest, "limit must be a non-negative integer")
+		}
+		limit = n
+	}
+	ans := listAnswer{Stores: []storeList{}}
+	for _, p := range stores {
+		sl := storeList{Store: p.Path(), Deliveries: []*sender.Delivery{}}
+		if s := p.Sender(); s != nil {
+			sl.Open = true
+			counts, err := s.Outbox().Count()
+			if err != nil {
+				return apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+			}
+			sl.Counts = make(map[string]int, len(counts))
+			for st, n := range counts {
+				sl.Counts[string(st)] = n
+			}
+			for _, st := range states {
+				ds, err := s.List(st, limit)
+				if err != nil {
+					return apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+				}
+				sl.Deliveries = append(sl.Deliveries, ds...)
+			}
+		}
+		ans.Stores = append(ans.Stores, sl)
+	}
+	return writeJSON(w, ans)
+}
+
+// find returns the store holding the delivery id and the open sender of
+// that store.
+func find(id string, stores []*pooledSender, fn func(*sender.Sender) error) (string, error) {
+	closed := 0
+	for _, p := range stores {
+		s := p.Sender()
+		if s == nil {
+			closed++
+			continue
+		}
+		err := fn(s)
+		if errors.Is(err, sender.ErrNotFound) {
+			continue
+		}
+		if errors.Is(err, sender.ErrNotRetryable) {
+			return p.Path(), apiErr(http.StatusConflict, "%v", err)
+		}
+		if err != nil {
+			return p.Path(), apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+		}
+		return p.Path(), nil
+	}
+	if closed > 0 {
+		return "", apiErr(http.StatusServiceUnavailable, "delivery %s not found; %d store(s) not open yet (locked by another process)", id, closed)
+	}
+	return "", apiErr(http.StatusNotFound, "delivery %s not found", id)
+}
+
+func (a *adminAPI) show(w http.ResponseWriter, id string, stores []*pooledSender) error {
+	var view *deliveryView
+	store, err := find(id, stores, func(s *sender.Sender) error {
+		d, log, err := s.Get(id)
+		if err != nil {
+			return err
+		}
+		view = newView(d, log)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, deliveryAnswer{Store: store, Delivery: view})
+}
+
+func (a *adminAPI) retry(w http.ResponseWriter, id string, stores []*pooledSender) error {
+	var d *sender.Delivery
+	store, err := find(id, stores, func(s *sender.Sender) error {
+		var err error
+		d, err = s.Retry(id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, retryAnswer{Store: store, Delivery: newView(d, nil).Delivery})
+}
+
+// newView drops the secret and the body from d.
+func newView(d *sender.Delivery, log []sender.Attempt) *deliveryView {
+	c := *d
+	n := len(c.Body)
+	c.Body, c.Secret = nil, nil
+	if log == nil {
+		log = []sender.Attempt{}
+	}
+	return &deliveryView{Delivery: &c, BodyBytes: n, Log: log}
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// Interface guard
+var _ caddy.AdminRouter = (*adminAPI)(nil)

@@ -1,0 +1,204 @@
+package screenshotcentersender
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/sender"
+)
+
+// senders holds one outbox and its running workers per store path, so
+// that a reload (which provisions the new config before cleaning up the old
+// one) does not open the bbolt file twice: bbolt locks it exclusively.
+var senders = caddy.NewUsagePool()
+
+// Timings of opening a store that another process holds. Variables for
+// tests.
+var (
+	// openRetryInterval is the wait between attempts to open a locked
+	// store.
+	openRetryInterval = 500 * time.Millisecond
+	// lockedErrorAfter is how long a store may stay locked before it is
+	// logged at error level (then again every lockedErrorEvery).
+	lockedErrorAfter = time.Minute
+	lockedErrorEvery = 10 * time.Minute
+)
+
+// The reasons of the 503 while the outbox is not open: waiting for another
+// process's lock, or (for a moment at start) still opening.
+var (
+	errNotOpen = errors.New("the outbox is not open yet: its file is locked by another process")
+	errOpening = errors.New("the outbox is still opening")
+)
+
+// pooledSender is the outbox of one store path and its workers. The
+// outbox is opened when the first handler using it is provisioned (without
+// recovering leases: that would write to the store); when the file is
+// locked by another process, it keeps trying to open it in the background,
+// and Sender returns nil until it has. The workers and the purge start only
+// when a config using the store is started (start, from App.Start), never
+// during `caddy validate`.
+type pooledSender struct {
+	path    string
+	logger  *zap.Logger
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the background goroutine has ended
+	started chan struct{} // closed by start
+	once    sync.Once
+
+	mu     sync.Mutex
+	opts   sender.Options // the latest settings, for a sender not yet made
+	s      *sender.Sender
+	locked bool // waiting for another process's lock
+}
+
+// notOpen is why Sender is nil.
+func (p *pooledSender) notOpen() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.locked {
+		return errNotOpen
+	}
+	return errOpening
+}
+
+// settings are what a started config sets on a store's sender; a reload
+// may change them. Workers and PerEndpoint are fixed at first use; the SSRF
+// guard and timeout are recorded with each delivery.
+type settings struct {
+	Schedule  sender.Schedule
+	Retention time.Duration
+}
+
+// Sender returns the sender, or nil while the outbox is not open.
+func (p *pooledSender) Sender() *sender.Sender {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.s
+}
+
+// Path returns the store path.
+func (p *pooledSender) Path() string { return p.path }
+
+// configure applies the settings of a started config.
+func (p *pooledSender) configure(st settings) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.Schedule, p.opts.Retention = st.Schedule, st.Retention
+	if p.s != nil {
+		p.s.SetSchedule(st.Schedule)
+		p.s.SetRetention(st.Retention)
+	}
+}
+
+// start lets the workers and the purge run (once the outbox is open).
+// Idempotent.
+func (p *pooledSender) start() { p.once.Do(func() { close(p.started) }) }
+
+// Destruct stops the background work: the wait for the lock, or the
+// workers (attempts in flight are cancelled and left pending); then the
+// outbox is closed.
+func (p *pooledSender) Destruct() error {
+	p.cancel()
+	<-p.done
+	return nil
+}
+
+// openStore opens the outbox without waiting for another process's lock.
+func openStore(path string) (*sender.Outbox, error) {
+	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond, NoRecover: true})
+}
+
+func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSender, error) {
+	v, _, err := senders.LoadOrNew(path, func() (caddy.Destructor, error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		p := &pooledSender{path: path, logger: logger, opts: opts, cancel: cancel,
+			done: make(chan struct{}), started: make(chan struct{})}
+		ob, err := openStore(path)
+		switch {
+		case err == nil:
+		case errors.Is(err, sender.ErrStoreLocked):
+			p.locked = true
+			logger.Warn("outbox file is locked by another process; opening it in the background, events are refused with 503 until then",
+				zap.String("store", path))
+		default:
+			cancel()
+			return nil, err
+		}
+		go p.run(ctx, ob)
+		return p, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*pooledSender), nil
+}
+
+// run opens the outbox if ob is nil, makes the sender, runs it from start
+// until ctx ends, and closes the outbox.
+func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
+	defer close(p.done)
+	if ob == nil {
+		if ob = p.waitOpen(ctx); ob == nil {
+			return
+		}
+	}
+	defer ob.Close()
+	p.mu.Lock()
+	s, err := sender.New(ob, p.opts)
+	if err != nil {
+		p.mu.Unlock()
+		p.logger.Error("starting the sender failed", zap.String("store", p.path), zap.Error(err))
+		return
+	}
+	p.s, p.locked = s, false
+	p.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return
+	case <-p.started:
+	}
+	if err := s.Run(ctx); err != nil {
+		p.logger.Error("sender stopped", zap.Error(err))
+	}
+}
+
+// waitOpen retries opening the locked store until it succeeds (the outbox)
+// or ctx ends (nil).
+func (p *pooledSender) waitOpen(ctx context.Context) *sender.Outbox {
+	start := time.Now()
+	var lastError time.Time
+	t := time.NewTicker(openRetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		ob, err := openStore(p.path)
+		if err == nil {
+			p.logger.Info("outbox opened after waiting for its lock", zap.String("store", p.path),
+				zap.Duration("waited", time.Since(start).Round(time.Millisecond)))
+			return ob
+		}
+		if !errors.Is(err, sender.ErrStoreLocked) {
+			// It was a valid store a moment ago: keep trying, loudly.
+			p.logger.Error("opening the outbox failed; retrying", zap.String("store", p.path), zap.Error(err))
+			continue
+		}
+		if since := time.Since(start); since >= lockedErrorAfter && time.Since(lastError) >= lockedErrorEvery {
+			lastError = time.Now()
+			p.logger.Error("outbox file is still locked by another process; events are refused with 503 (is another scgate using the same store?)",
+				zap.String("store", p.path), zap.Duration("waited", since.Round(time.Second)))
+		}
+	}
+}
+
+// Interface guard
+var _ caddy.Destructor = (*pooledSender)(nil)

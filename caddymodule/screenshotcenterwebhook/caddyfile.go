@@ -1,0 +1,318 @@
+package screenshotcenterwebhook
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	screenshotcenter_webhook [<matcher>] {
+//	    secret <value>...               # repeatable, at least one; {env.NAME} and {file./path} resolved at provision
+//	    signature_header <name>...      # default: X-ScreenshotCenter-Signature X-Signature
+//	    max_body <size>                 # default 1MiB
+//	    events <name>...                # optional allowlist of events to forward
+//	    max_age <duration>              # optional replay window on the signed created_at
+//	    dedupe memory|redis|off {       # default memory
+//	        ttl <duration>              # how long a delivered key is remembered; default 72h
+//	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
+//	        key <template>              # e.g. {event}|{screenshot_id}; default: that, with batch_id or body hash as fallbacks
+//	        namespace <name>            # keeps endpoints sharing a store apart; default: request host and path
+//	        on_error closed|open        # store unavailable: 503 + Retry-After (default) or forward without dedupe
+//
+//	        # memory only
+//	        max_keys <n>                # memory bound; default 1000000
+//	        persist <file>              # snapshot of delivered keys, loaded at start, written on exit and every interval
+//	        persist_interval <duration> # default 1m
+//
+//	        # redis only (Redis or Valkey; one of url or addresses)
+//	        url <redis-url>             # redis://[user:pass@]host:port/db or rediss://; e.g. {env.REDIS_URL}
+//	        addresses <host:port>...    # one: a server; several: Cluster seeds; with master_name: Sentinels
+//	        master_name <name>          # Sentinel master name
+//	        username <name>             # with addresses; placeholders allowed
+//	        password <value>            # with addresses; write it as {env.NAME} or {file./path}
+//	        tls                         # with addresses: connect with TLS
+//	        key_prefix <string>         # default "scgate:"
+//	        timeout <duration>          # per store operation; default 250ms
+//	    }
+//	}
+//
+// Write secrets as {env.NAME} or {file./path}, not {$NAME}: the latter is
+// substituted when the Caddyfile is adapted, so the secret would appear in
+// the JSON config (GET /config/, autosave.json). The same goes for a Redis
+// url or password holding a password.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "secret":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Secrets = append(h.Secrets, args...)
+		case "signature_header":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.SignatureHeaders = append(h.SignatureHeaders, args...)
+		case "max_body":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil {
+				return d.Errf("parsing max_body: %v", err)
+			}
+			if size == 0 {
+				return d.Err("max_body must be greater than zero")
+			}
+			h.MaxBody = int64(size)
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "events":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Events = append(h.Events, args...)
+		case "max_age":
+			dur, err := parseDurationArg(d, "max_age")
+			if err != nil {
+				return err
+			}
+			h.MaxAge = caddy.Duration(dur)
+		case "dedupe":
+			if err := h.unmarshalDedupe(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized screenshotcenter_webhook subdirective '%s'", d.Val())
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
+	if h.Dedupe != nil {
+		return d.Err("dedupe may be configured only once")
+	}
+	cfg := new(DedupeConfig)
+	h.Dedupe = cfg
+	if d.NextArg() {
+		switch d.Val() {
+		case BackendMemory, BackendRedis, BackendOff:
+			cfg.Backend = d.Val()
+		default:
+			return d.Errf("unknown dedupe backend '%s' (want memory, redis or off)", d.Val())
+		}
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "ttl":
+			dur, err := parseDurationArg(d, "ttl")
+			if err != nil {
+				return err
+			}
+			cfg.TTL = caddy.Duration(dur)
+		case "inflight_timeout":
+			dur, err := parseDurationArg(d, "inflight_timeout")
+			if err != nil {
+				return err
+			}
+			cfg.InflightTimeout = caddy.Duration(dur)
+		case "max_keys":
+			if err := onlyFor(d, cfg, BackendMemory); err != nil {
+				return err
+			}
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(d.Val())
+			if err != nil || n <= 0 {
+				return d.Errf("max_keys must be a positive integer, got '%s'", d.Val())
+			}
+			cfg.MaxKeys = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "key":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			cfg.Key = d.Val()
+			if !strings.Contains(cfg.Key, "{") {
+				return d.Err("key template must contain a placeholder, e.g. {event}|{screenshot_id}; a constant key would make every event a duplicate of the first")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "namespace":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			cfg.Namespace = d.Val()
+			if cfg.Namespace == "" {
+				return d.Err("namespace must not be empty")
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "on_error":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			switch d.Val() {
+			case OnErrorClosed, OnErrorOpen:
+				cfg.OnError = d.Val()
+			default:
+				return d.Errf("on_error must be closed or open, got '%s'", d.Val())
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		default:
+			handled, err := unmarshalBackendOption(d, cfg)
+			if err != nil {
+				return err
+			}
+			if !handled {
+				return d.Errf("unrecognized dedupe subdirective '%s'", d.Val())
+			}
+		}
+	}
+	return nil
+}
+
+// unmarshalBackendOption reads a subdirective of the memory (persist) or
+// redis backend. It reports false for a name it does not know.
+func unmarshalBackendOption(d *caddyfile.Dispenser, cfg *DedupeConfig) (bool, error) {
+	name := d.Val()
+	var backend string
+	switch name {
+	case "persist", "persist_interval":
+		backend = BackendMemory
+	case "url", "addresses", "master_name", "username", "password", "tls", "key_prefix", "timeout":
+		backend = BackendRedis
+	default:
+		return false, nil
+	}
+	if err := onlyFor(d, cfg, backend); err != nil {
+		return true, err
+	}
+	if backend == BackendRedis && cfg.Redis == nil {
+		cfg.Redis = new(RedisConfig)
+	}
+	rc := cfg.Redis
+	switch name {
+	case "addresses":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return true, d.ArgErr()
+		}
+		rc.Addresses = append(rc.Addresses, args...)
+		return true, nil
+	case "tls":
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		rc.TLS = true
+		return true, nil
+	case "persist_interval", "timeout":
+		dur, err := parseDurationArg(d, name)
+		if err != nil {
+			return true, err
+		}
+		if name == "timeout" {
+			rc.Timeout = caddy.Duration(dur)
+		} else {
+			cfg.PersistInterval = caddy.Duration(dur)
+		}
+		return true, nil
+	}
+	if !d.NextArg() {
+		return true, d.ArgErr()
+	}
+	val := d.Val()
+	if val == "" {
+		return true, d.Errf("%s must not be empty", name)
+	}
+	if d.NextArg() {
+		return true, d.ArgErr()
+	}
+	var field *string
+	switch name {
+	case "persist":
+		field = &cfg.Persist
+	case "url":
+		field = &rc.URL
+	case "master_name":
+		field = &rc.MasterName
+	case "username":
+		field = &rc.Username
+	case "password":
+		field = &rc.Password
+	case "key_prefix":
+		field = &rc.KeyPrefix
+	}
+	if *field != "" {
+		return true, d.Errf("%s may be set only once", name)
+	}
+	*field = val
+	return true, nil
+}
+
+// onlyFor refuses the current subdirective unless the dedupe backend is
+// backend (memory when none was given).
+func onlyFor(d *caddyfile.Dispenser, cfg *DedupeConfig, backend string) error {
+	b := cfg.Backend
+	if b == "" {
+		b = BackendMemory
+	}
+	if b != backend {
+		return d.Errf("dedupe subdirective '%s' applies to the %s backend, not %s", d.Val(), backend, b)
+	}
+	return nil
+}
+
+// parseDurationArg reads exactly one positive duration argument.
+func parseDurationArg(d *caddyfile.Dispenser, name string) (time.Duration, error) {
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return 0, d.Errf("parsing %s: %v", name, err)
+	}
+	if dur <= 0 {
+		return 0, d.Errf("%s must be positive, got '%s'", name, d.Val())
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return dur, nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,552 @@
+package screenshotcenterwebhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/verifier"
+)
+
+func parse(t *testing.T, input string) (*Handler, error) {
+	t.Helper()
+	h := new(Handler)
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+	return h, err
+}
+
+func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  Handler
+	}{
+		{
+			name:  "one secret only",
+			input: "screenshotcenter_webhook {\n\tsecret abc\n}",
+			want:  Handler{Secrets: []string{"abc"}},
+		},
+		{
+			name: "secrets on one line and repeated are all kept in order",
+			input: `screenshotcenter_webhook {
+				secret new old
+				secret {env.SCREENSHOTCENTER_WEBHOOK_SECRET}
+			}`,
+			want: Handler{Secrets: []string{"new", "old", "{env.SCREENSHOTCENTER_WEBHOOK_SECRET}"}},
+		},
+		{
+			name: "signature_header list",
+			input: `screenshotcenter_webhook {
+				secret s
+				signature_header X-Sig
+				signature_header X-Other X-Third
+			}`,
+			want: Handler{Secrets: []string{"s"}, SignatureHeaders: []string{"X-Sig", "X-Other", "X-Third"}},
+		},
+		{
+			name:  "max_body in IEC units",
+			input: "screenshotcenter_webhook {\nsecret s\nmax_body 2MiB\n}",
+			want:  Handler{Secrets: []string{"s"}, MaxBody: 2 << 20},
+		},
+		{
+			name:  "max_body in SI units",
+			input: "screenshotcenter_webhook {\nsecret s\nmax_body 10kB\n}",
+			want:  Handler{Secrets: []string{"s"}, MaxBody: 10_000},
+		},
+		{
+			name:  "max_body in bytes",
+			input: "screenshotcenter_webhook {\nsecret s\nmax_body 512\n}",
+			want:  Handler{Secrets: []string{"s"}, MaxBody: 512},
+		},
+		{
+			name: "events repeated",
+			input: `screenshotcenter_webhook {
+				secret s
+				events screenshot.finished batch.finished
+				events app.upload.finished
+			}`,
+			want: Handler{Secrets: []string{"s"}, Events: []string{"screenshot.finished", "batch.finished", "app.upload.finished"}},
+		},
+		{
+			name:  "max_age accepts days",
+			input: "screenshotcenter_webhook {\nsecret s\nmax_age 1d\n}",
+			want:  Handler{Secrets: []string{"s"}, MaxAge: caddy.Duration(24 * time.Hour)},
+		},
+		{
+			name:  "dedupe without a block",
+			input: "screenshotcenter_webhook {\nsecret s\ndedupe off\n}",
+			want:  Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Backend: BackendOff}},
+		},
+		{
+			name:  "dedupe block without a backend leaves it to the default",
+			input: "screenshotcenter_webhook {\nsecret s\ndedupe {\nttl 1h\n}\n}",
+			want:  Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{TTL: caddy.Duration(time.Hour)}},
+		},
+		{
+			name: "dedupe with every subdirective",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe memory {
+					ttl 96h
+					inflight_timeout 90s
+					max_keys 5000
+					key {event}|{screenshot_id}|{created_at}
+				}
+			}`,
+			want: Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
+				Backend:         BackendMemory,
+				TTL:             caddy.Duration(96 * time.Hour),
+				InflightTimeout: caddy.Duration(90 * time.Second),
+				MaxKeys:         5000,
+				Key:             "{event}|{screenshot_id}|{created_at}",
+			}},
+		},
+		{
+			name: "everything at once",
+			input: `screenshotcenter_webhook {
+				secret {env.A} {file./run/secrets/b}
+				signature_header X-Signature
+				max_body 64KiB
+				events screenshot.finished
+				max_age 30m
+				dedupe memory {
+					ttl 1h
+				}
+			}`,
+			want: Handler{
+				Secrets:          []string{"{env.A}", "{file./run/secrets/b}"},
+				SignatureHeaders: []string{"X-Signature"},
+				MaxBody:          64 << 10,
+				Events:           []string{"screenshot.finished"},
+				MaxAge:           caddy.Duration(30 * time.Minute),
+				Dedupe:           &DedupeConfig{Backend: BackendMemory, TTL: caddy.Duration(time.Hour)},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parse(t, tt.input)
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !reflect.DeepEqual(*got, tt.want) {
+				gj, _ := json.Marshal(got)
+				wj, _ := json.Marshal(tt.want)
+				t.Errorf("parsed\n  %s\nwant\n  %s", gj, wj)
+			}
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		wantErr string
+	}{
+		{"argument on the directive line", "screenshotcenter_webhook extra {\nsecret s\n}", "wrong argument count"},
+		{"unknown subdirective", "screenshotcenter_webhook {\nsecret s\nsecrets t\n}", "unrecognized screenshotcenter_webhook subdirective 'secrets'"},
+		{"secret without a value", "screenshotcenter_webhook {\nsecret\n}", "wrong argument count"},
+		{"signature_header without a name", "screenshotcenter_webhook {\nsecret s\nsignature_header\n}", "wrong argument count"},
+		{"events without a name", "screenshotcenter_webhook {\nsecret s\nevents\n}", "wrong argument count"},
+		{"max_body without a size", "screenshotcenter_webhook {\nsecret s\nmax_body\n}", "wrong argument count"},
+		{"max_body not a size", "screenshotcenter_webhook {\nsecret s\nmax_body lots\n}", "parsing max_body"},
+		{"max_body negative", "screenshotcenter_webhook {\nsecret s\nmax_body -1MiB\n}", "parsing max_body"},
+		{"max_body zero", "screenshotcenter_webhook {\nsecret s\nmax_body 0\n}", "max_body must be greater than zero"},
+		{"max_body two sizes", "screenshotcenter_webhook {\nsecret s\nmax_body 1MiB 2MiB\n}", "wrong argument count"},
+		{"max_age without a duration", "screenshotcenter_webhook {\nsecret s\nmax_age\n}", "wrong argument count"},
+		{"max_age not a duration", "screenshotcenter_webhook {\nsecret s\nmax_age soon\n}", "parsing max_age"},
+		{"max_age zero", "screenshotcenter_webhook {\nsecret s\nmax_age 0s\n}", "max_age must be positive"},
+		{"max_age negative", "screenshotcenter_webhook {\nsecret s\nmax_age -5m\n}", "max_age must be positive"},
+		{"max_age two durations", "screenshotcenter_webhook {\nsecret s\nmax_age 5m 10m\n}", "wrong argument count"},
+		{"unknown dedupe backend", "screenshotcenter_webhook {\nsecret s\ndedupe bogus\n}", "unknown dedupe backend 'bogus'"},
+		{"dedupe with two backends", "screenshotcenter_webhook {\nsecret s\ndedupe memory off\n}", "wrong argument count"},
+		{"dedupe configured twice", "screenshotcenter_webhook {\nsecret s\ndedupe memory\ndedupe off\n}", "dedupe may be configured only once"},
+		{"dedupe block configured twice", "screenshotcenter_webhook {\nsecret s\ndedupe {\nttl 1h\n}\ndedupe {\nttl 2h\n}\n}", "dedupe may be configured only once"},
+		{"unknown dedupe subdirective", "screenshotcenter_webhook {\nsecret s\ndedupe {\nexpiry 1h\n}\n}", "unrecognized dedupe subdirective 'expiry'"},
+		{"ttl without a duration", "screenshotcenter_webhook {\nsecret s\ndedupe {\nttl\n}\n}", "wrong argument count"},
+		{"ttl not a duration", "screenshotcenter_webhook {\nsecret s\ndedupe {\nttl forever\n}\n}", "parsing ttl"},
+		{"ttl zero", "screenshotcenter_webhook {\nsecret s\ndedupe {\nttl 0\n}\n}", "ttl must be positive"},
+		{"ttl negative", "screenshotcenter_webhook {\nsecret s\ndedupe {\nttl -1h\n}\n}", "ttl must be positive"},
+		{"inflight_timeout without a duration", "screenshotcenter_webhook {\nsecret s\ndedupe {\ninflight_timeout\n}\n}", "wrong argument count"},
+		{"inflight_timeout not a duration", "screenshotcenter_webhook {\nsecret s\ndedupe {\ninflight_timeout 1 minute\n}\n}", "parsing inflight_timeout"},
+		{"inflight_timeout zero", "screenshotcenter_webhook {\nsecret s\ndedupe {\ninflight_timeout 0s\n}\n}", "inflight_timeout must be positive"},
+		{"max_keys without a number", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys\n}\n}", "wrong argument count"},
+		{"max_keys not a number", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys many\n}\n}", "max_keys must be a positive integer"},
+		{"max_keys zero", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys 0\n}\n}", "max_keys must be a positive integer"},
+		{"max_keys negative", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys -10\n}\n}", "max_keys must be a positive integer"},
+		{"max_keys two numbers", "screenshotcenter_webhook {\nsecret s\ndedupe {\nmax_keys 1 2\n}\n}", "wrong argument count"},
+		{"key without a template", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey\n}\n}", "wrong argument count"},
+		{"key empty", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey \"\"\n}\n}", "key template must contain a placeholder"},
+		{"key two templates", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey {event} {batch_id}\n}\n}", "wrong argument count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(t, tt.input)
+			if err == nil {
+				t.Fatalf("parsed without error, want %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// provision runs the Caddy lifecycle on h the way a config load does:
+// Provision, Validate, and Cleanup when the test ends.
+func provision(t *testing.T, h *Handler) error {
+	t.Helper()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	t.Cleanup(func() {
+		if err := h.Cleanup(); err != nil {
+			t.Errorf("Cleanup: %v", err)
+		}
+		if err := h.Cleanup(); err != nil {
+			t.Errorf("second Cleanup: %v", err)
+		}
+		cancel()
+	})
+	if err := h.Provision(ctx); err != nil {
+		return err
+	}
+	return h.Validate()
+}
+
+// serve sends one POST with body, signed with secret (the header the
+// provisioned handler reads first), through h in front of a handler that
+// answers 200, and describes what happened: "forwarded", the gateway's own
+// outcome header (e.g. "ignored"), or "status N" for an error.
+func serve(t *testing.T, h *Handler, secret, body string) string {
+	t.Helper()
+	got, _ := serveHeaders(t, h, secret, body)
+	return got
+}
+
+// serveHeaders is serve that also returns the response headers.
+func serveHeaders(t *testing.T, h *Handler, secret, body string) (string, http.Header) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+	req.Header.Set(h.SignatureHeaders[0], verifier.Sign([]byte(secret), []byte(body)))
+	repl := caddy.NewReplacer()
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	forwarded := false
+	err := h.ServeHTTP(w, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		forwarded = true
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}))
+	var he caddyhttp.HandlerError
+	switch {
+	case errors.As(err, &he):
+		return "status " + strconv.Itoa(he.StatusCode), w.Header()
+	case err != nil:
+		t.Fatalf("ServeHTTP: %v", err)
+	case forwarded:
+		return "forwarded", w.Header()
+	}
+	return w.Header().Get(HeaderOutcome), w.Header()
+}
+
+func TestProvisionDefaults(t *testing.T) {
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	want := DedupeConfig{
+		Backend:         BackendMemory,
+		TTL:             caddy.Duration(DefaultTTL),
+		InflightTimeout: caddy.Duration(DefaultInflightTimeout),
+		MaxKeys:         dedupe.DefaultMaxKeys,
+	}
+	if *h.Dedupe != want {
+		t.Errorf("dedupe defaults = %+v, want %+v", *h.Dedupe, want)
+	}
+	if !reflect.DeepEqual(h.SignatureHeaders, []string{"X-ScreenshotCenter-Signature", "X-Signature"}) {
+		t.Errorf("signature headers = %v", h.SignatureHeaders)
+	}
+	if h.MaxBody != 1<<20 {
+		t.Errorf("max_body = %d, want 1 MiB", h.MaxBody)
+	}
+	if h.MaxAge != 0 || h.store == nil {
+		t.Errorf("max_age = %v, store = %v; want no replay window and a store", h.MaxAge, h.store)
+	}
+	// No allowlist and no replay window: any signed event without
+	// created_at is forwarded.
+	if got := serve(t, h, "s", `{"event":"anything.else","screenshot_id":1}`); got != "forwarded" {
+		t.Errorf("signed event without created_at: %s, want forwarded", got)
+	}
+}
+
+func TestProvisionKeepsExplicitValues(t *testing.T) {
+	h, err := parse(t, `screenshotcenter_webhook {
+		secret a b
+		signature_header X-Sig
+		max_body 4KiB
+		events screenshot.finished
+		max_age 10m
+		dedupe memory {
+			ttl 1h
+			inflight_timeout 5s
+			max_keys 10
+			key {event}:{body_sha256}
+		}
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if h.MaxBody != 4096 || h.MaxAge != caddy.Duration(10*time.Minute) || h.Dedupe.TTL != caddy.Duration(time.Hour) ||
+		h.Dedupe.InflightTimeout != caddy.Duration(5*time.Second) || h.Dedupe.MaxKeys != 10 {
+		t.Errorf("explicit values changed by Provision: %+v %+v", h, h.Dedupe)
+	}
+	if h.keyTmpl != "{http.screenshotcenter_webhook.event}:{http.screenshotcenter_webhook.body_sha256}" {
+		t.Errorf("key template = %q", h.keyTmpl)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, tc := range []struct{ secret, body, want string }{
+		{"a", `{"event":"screenshot.finished","screenshot_id":1,"created_at":"` + now + `"}`, "forwarded"},
+		{"b", `{"event":"screenshot.finished","screenshot_id":2,"created_at":"` + now + `"}`, "forwarded"},
+		{"c", `{"event":"screenshot.finished","screenshot_id":3,"created_at":"` + now + `"}`, "status 401"},
+		{"a", `{"event":"batch.finished","batch_id":1,"created_at":"` + now + `"}`, "ignored"},
+		{"a", `{"event":"screenshot.finished","screenshot_id":4}`, "status 401"},
+	} {
+		if got := serve(t, h, tc.secret, tc.body); got != tc.want {
+			t.Errorf("secret %s, body %s: %s, want %s", tc.secret, tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestProvisionDedupeOffHasNoStore(t *testing.T) {
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\ndedupe off\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if h.store != nil || h.storeKey != "" {
+		t.Errorf("dedupe off still got a store (%q)", h.storeKey)
+	}
+}
+
+func TestProvisionResolvesSecretFromEnv(t *testing.T) {
+	t.Setenv("SCGATE_TEST_SECRET", "from-env")
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret {env.SCGATE_TEST_SECRET}\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if h.Secrets[0] != "{env.SCGATE_TEST_SECRET}" {
+		t.Errorf("config secret was rewritten to %q; the placeholder must stay", h.Secrets[0])
+	}
+	if got := serve(t, h, "from-env", `{"event":"x","screenshot_id":"env"}`); got != "forwarded" {
+		t.Errorf("event signed with the env secret: %s, want forwarded", got)
+	}
+	if got := serve(t, h, "{env.SCGATE_TEST_SECRET}", `{"event":"x","screenshot_id":"literal"}`); got != "status 401" {
+		t.Errorf("event signed with the placeholder text: %s, want status 401", got)
+	}
+}
+
+// Errors that only a provisioned config can show: secrets, and values set
+// through JSON, which skips the Caddyfile checks.
+func TestProvisionErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler Handler
+		wantErr string
+	}{
+		{"no secret", Handler{}, "at least one secret is required"},
+		{"secret from an unset variable", Handler{Secrets: []string{"{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 0 is empty"},
+		{"second secret from an unset variable", Handler{Secrets: []string{"ok", "{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 1 is empty"},
+		{"secret from a missing file", Handler{Secrets: []string{"{file./nonexistent/scgate-secret}"}}, "secret 0 is empty"},
+		{"secret partly from an unset variable", Handler{Secrets: []string{"prefix-{env.SCGATE_TEST_UNSET_VAR}"}}, "secret 0 is empty"},
+		// A typo must not leave the placeholder's text as a guessable secret.
+		{"secret with a mistyped placeholder", Handler{Secrets: []string{"{evn.SCGATE_TEST_SECRET}"}}, "secret 0: unrecognized placeholder {evn.SCGATE_TEST_SECRET}"},
+		{"secret with an unclosed placeholder", Handler{Secrets: []string{"{env.SCGATE_TEST_SECRET"}}, "secret 0 has an unmatched brace"},
+		{"secret with a stray closing brace", Handler{Secrets: []string{"ok", "abc}"}}, "secret 1 has an unmatched brace"},
+		{"secret with empty braces", Handler{Secrets: []string{"a{}b"}}, "secret 0 has an unmatched brace"},
+		{"dedupe off with a ttl", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Backend: BackendOff, TTL: caddy.Duration(time.Hour)}}, "dedupe off takes no other dedupe settings"},
+		{"dedupe off with a key", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Backend: BackendOff, Key: "{event}"}}, "dedupe off takes no other dedupe settings"},
+		{"negative max_body", Handler{Secrets: []string{"s"}, MaxBody: -1}, "max_body must be positive"},
+		{"negative max_age", Handler{Secrets: []string{"s"}, MaxAge: -1}, "max_age must not be negative"},
+		{"blank signature header", Handler{Secrets: []string{"s"}, SignatureHeaders: []string{" "}}, "signature_header names must not be empty"},
+		{"empty event name", Handler{Secrets: []string{"s"}, Events: []string{""}}, "events must not contain an empty name"},
+		{"unknown backend", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Backend: "bogus"}}, `unknown dedupe backend "bogus"`},
+		{"negative ttl", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{TTL: -1}}, "must be positive"},
+		{"negative inflight_timeout", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{InflightTimeout: -1}}, "must be positive"},
+		{"negative max_keys", Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{MaxKeys: -1}}, "max_keys must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.handler
+			err := provision(t, &h)
+			if err == nil {
+				t.Fatalf("config accepted, want %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// adapt runs the Caddyfile adapter as `caddy adapt` does.
+func adapt(t *testing.T, input string) []byte {
+	t.Helper()
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	if adapter == nil {
+		t.Fatal("caddyfile adapter not registered")
+	}
+	out, warnings, err := adapter.Adapt([]byte(input), nil)
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	for _, w := range warnings {
+		t.Errorf("adapt warning: %s", w.String())
+	}
+	return out
+}
+
+// The directive is written after reverse_proxy on purpose: without a global
+// `order` option it must still be placed before it, and the env placeholder
+// must reach the JSON unresolved.
+const adaptInput = `{
+	persist_config off
+}
+
+:8080 {
+	reverse_proxy 127.0.0.1:9090
+	screenshotcenter_webhook {
+		secret {env.SCGATE_ADAPT_SECRET}
+		max_body 64KiB
+		events screenshot.finished
+		max_age 1h
+		dedupe memory {
+			ttl 24h
+			inflight_timeout 30s
+			max_keys 1000
+		}
+	}
+}
+`
+
+const adaptGolden = `{
+	"admin": {
+		"config": {
+			"persist": false
+		}
+	},
+	"apps": {
+		"http": {
+			"servers": {
+				"srv0": {
+					"listen": [
+						":8080"
+					],
+					"routes": [
+						{
+							"handle": [
+								{
+									"dedupe": {
+										"backend": "memory",
+										"inflight_timeout": 30000000000,
+										"max_keys": 1000,
+										"ttl": 86400000000000
+									},
+									"events": [
+										"screenshot.finished"
+									],
+									"handler": "screenshotcenter_webhook",
+									"max_age": 3600000000000,
+									"max_body": 65536,
+									"secrets": [
+										"{env.SCGATE_ADAPT_SECRET}"
+									]
+								},
+								{
+									"handler": "reverse_proxy",
+									"upstreams": [
+										{
+											"dial": "127.0.0.1:9090"
+										}
+									]
+								}
+							]
+						}
+					]
+				}
+			}
+		}
+	}
+}`
+
+func TestAdaptOrdersBeforeReverseProxyAndKeepsEnvPlaceholder(t *testing.T) {
+	t.Setenv("SCGATE_ADAPT_SECRET", "must-not-appear")
+	out := adapt(t, adaptInput)
+	var got, want any
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("adapted JSON: %v", err)
+	}
+	if err := json.Unmarshal([]byte(adaptGolden), &want); err != nil {
+		t.Fatalf("golden JSON: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("adapted config differs from golden:\n%s", out)
+	}
+	if strings.Contains(string(out), "must-not-appear") {
+		t.Error("the secret's value leaked into the adapted JSON")
+	}
+}
+
+// With the same path matcher on both directives the gateway still comes
+// first, and the matcher is kept.
+func TestAdaptWithMatcherBeforeReverseProxy(t *testing.T) {
+	out := string(adapt(t, `:8080 {
+	reverse_proxy /webhooks/* 127.0.0.1:9090
+	screenshotcenter_webhook /webhooks/* {
+		secret {env.SCGATE_ADAPT_SECRET}
+	}
+}
+`))
+	gw := strings.Index(out, `"handler":"screenshotcenter_webhook"`)
+	rp := strings.Index(out, `"handler":"reverse_proxy"`)
+	if gw < 0 || rp < 0 || gw > rp {
+		t.Fatalf("gateway (at %d) not before reverse_proxy (at %d):\n%s", gw, rp, out)
+	}
+	if !strings.Contains(out, `"match":[{"path":["/webhooks/*"]}]`) {
+		t.Errorf("path matcher lost:\n%s", out)
+	}
+}
+
+// {$VAR} is substituted when the Caddyfile is adapted, which is why the docs
+// say to use {env.VAR} for secrets; this pins that difference down.
+func TestAdaptSubstitutesDollarVariablesAtAdaptTime(t *testing.T) {
+	t.Setenv("SCGATE_ADAPT_SECRET", "adapt-time-value")
+	out := string(adapt(t, ":8080 {\n\tscreenshotcenter_webhook {\n\t\tsecret {$SCGATE_ADAPT_SECRET}\n\t}\n\trespond ok\n}\n"))
+	if !strings.Contains(out, `"secrets":["adapt-time-value"]`) {
+		t.Errorf("want the value substituted at adapt time:\n%s", out)
+	}
+}

@@ -1,0 +1,59 @@
+package screenshotcenterwebhook
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collectors are created once per process and registered in every config
+// load's registry (Caddy makes a new registry per load). Labels are bounded
+// sets: outcomes, reason codes and store operations, never event ids.
+var (
+	metricRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "webhook",
+		Name:      "requests_total",
+		Help:      "Webhook requests handled by the gateway, by outcome.",
+	}, []string{"outcome"})
+	metricRejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "webhook",
+		Name:      "rejections_total",
+		Help:      "Webhook requests rejected by the gateway, by reason code.",
+	}, []string{"reason"})
+	metricStoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "dedupe",
+		Name:      "errors_total",
+		Help:      "Dedupe store operations that failed, by operation.",
+	}, []string{"op"})
+)
+
+func registerMetrics(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// outcomeCounters are the requests_total children, resolved once so a request
+// costs no label hashing.
+var outcomeCounters = func() map[string]prometheus.Counter {
+	m := make(map[string]prometheus.Counter)
+	for _, o := range []string{outcomeForwarded, outcomeUpstreamFailed, outcomeDuplicate, outcomeInFlight,
+		outcomeIgnored, outcomeRejected, outcomeUnavailable} {
+		m[o] = metricRequests.WithLabelValues(o)
+	}
+	return m
+}()
+
+func countOutcome(outcome string) { outcomeCounters[outcome].Inc() }

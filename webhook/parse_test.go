@@ -1,0 +1,154 @@
+package webhook
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name                 string
+		body                 string
+		wantErr              error
+		event, sid, bid, cat string // "<nil>" for absent
+	}{
+		{"vendor sample", `{"event":"screenshot.finished","screenshot_id":"sc_abc123","url":"https://example.com","status":"finished","width":1280,"height":720,"created_at":"2026-02-22T14:30:00Z","metadata":{}}`, nil, "screenshot.finished", "sc_abc123", "<nil>", "2026-02-22T14:30:00Z"},
+		{"whitespace", " \n{ \"event\" : \"batch.finished\" , \"batch_id\" : \"b1\" }\r\n", nil, "batch.finished", "<nil>", "b1", "<nil>"},
+		{"numeric id", `{"event":"screenshot.failed","screenshot_id":12345}`, nil, "screenshot.failed", "12345", "<nil>", "<nil>"},
+		{"null ids", `{"event":"screenshot.failed","screenshot_id":null,"batch_id":null,"created_at":null}`, nil, "screenshot.failed", "<nil>", "<nil>", "<nil>"},
+		{"escaped value", `{"event":"screenshot\u002efinished","screenshot_id":"sc\"1"}`, nil, "screenshot.finished", `sc"1`, "<nil>", "<nil>"},
+		{"surrogate pair value", `{"event":"e","screenshot_id":"\ud83d\ude00"}`, nil, "e", "\U0001F600", "<nil>", "<nil>"},
+		{"nested same keys are fine", `{"event":"e","metadata":{"event":"x","event":"y","screenshot_id":1},"list":[{"event":2}]}`, nil, "e", "<nil>", "<nil>", "<nil>"},
+		{"other keys repeat", `{"event":"e","a":1,"a":2}`, nil, "e", "<nil>", "<nil>", "<nil>"},
+		{"unrelated case variant", `{"event":"e","Url":1,"URL":2}`, nil, "e", "<nil>", "<nil>", "<nil>"},
+		{"all json types", `{"a":[1,-2.5e+3,0.1,true,false,null,"s",{}],"event":"e","b":[]}`, nil, "e", "<nil>", "<nil>", "<nil>"},
+
+		{"empty", ``, ErrInvalidJSON, "", "", "", ""},
+		{"array", `[{"event":"e"}]`, ErrNotObject, "", "", "", ""},
+		{"string", `"event"`, ErrNotObject, "", "", "", ""},
+		{"garbage", `event=screenshot.finished`, ErrInvalidJSON, "", "", "", ""},
+		{"truncated", `{"event":"e"`, ErrInvalidJSON, "", "", "", ""},
+		{"trailing data", `{"event":"e"} {}`, ErrInvalidJSON, "", "", "", ""},
+		{"trailing comma", `{"event":"e",}`, ErrInvalidJSON, "", "", "", ""},
+		{"single quotes", `{'event':'e'}`, ErrInvalidJSON, "", "", "", ""},
+		{"bad number", `{"event":"e","n":01}`, ErrInvalidJSON, "", "", "", ""},
+		{"bad escape", `{"event":"e","s":"\x"}`, ErrInvalidJSON, "", "", "", ""},
+		{"control char", "{\"event\":\"e\",\"s\":\"a\nb\"}", ErrInvalidJSON, "", "", "", ""},
+		{"too deep", `{"event":"e","a":` + strings.Repeat("[", MaxDepth+2) + strings.Repeat("]", MaxDepth+2) + `}`, ErrTooDeep, "", "", "", ""},
+		{"no event", `{"screenshot_id":"sc_1"}`, ErrMissingEvent, "", "", "", ""},
+		{"event number", `{"event":1}`, ErrEventNotString, "", "", "", ""},
+		{"event null", `{"event":null}`, ErrEventNotString, "", "", "", ""},
+		{"event object", `{"event":{"name":"e"}}`, ErrEventNotString, "", "", "", ""},
+		{"event empty", `{"event":""}`, ErrEmptyEvent, "", "", "", ""},
+		{"duplicate event", `{"event":"a","event":"b"}`, ErrDuplicateKey, "", "", "", ""},
+		{"duplicate screenshot_id", `{"event":"a","screenshot_id":"1","screenshot_id":"2"}`, ErrDuplicateKey, "", "", "", ""},
+		{"duplicate batch_id", `{"event":"a","batch_id":"1","batch_id":"1"}`, ErrDuplicateKey, "", "", "", ""},
+		{"duplicate created_at", `{"event":"a","created_at":"x","created_at":"y"}`, ErrDuplicateKey, "", "", "", ""},
+		{"duplicate via null", `{"event":"a","screenshot_id":null,"screenshot_id":"2"}`, ErrDuplicateKey, "", "", "", ""},
+		{"case variant", `{"event":"a","EVENT":"b"}`, ErrAmbiguousKey, "", "", "", ""},
+		{"case variant alone", `{"Event":"a"}`, ErrAmbiguousKey, "", "", "", ""},
+		{"escaped key", `{"event":"a","\u0065vent":"b"}`, ErrAmbiguousKey, "", "", "", ""},
+		{"unicode fold key", `{"event":"a","ſcreenshot_id":"x"}`, ErrAmbiguousKey, "", "", "", ""},
+		{"id object", `{"event":"a","screenshot_id":{}}`, ErrInvalidField, "", "", "", ""},
+		{"id bool", `{"event":"a","batch_id":true}`, ErrInvalidField, "", "", "", ""},
+		{"created_at number", `{"event":"a","created_at":1}`, ErrInvalidField, "", "", "", ""},
+		{"lone surrogate", `{"event":"a\ud800"}`, ErrInvalidField, "", "", "", ""},
+		{"invalid utf8", "{\"event\":\"a\xff\"}", ErrInvalidField, "", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse([]byte(tt.body))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			check := func(name string, got []byte, want string) {
+				t.Helper()
+				g := "<nil>"
+				if got != nil {
+					g = string(got)
+				}
+				if g != want {
+					t.Errorf("%s = %q, want %q", name, g, want)
+				}
+			}
+			check("event", f.Event, tt.event)
+			check("screenshot_id", f.ScreenshotID, tt.sid)
+			check("batch_id", f.BatchID, tt.bid)
+			check("created_at", f.CreatedAt, tt.cat)
+		})
+	}
+}
+
+func TestDefaultKey(t *testing.T) {
+	body := []byte(`{"event":"batch.finished"}`)
+	sum := sha256.Sum256(body)
+	tests := []struct {
+		name string
+		f    Fields
+		want string
+	}{
+		{"screenshot", Fields{Event: []byte("screenshot.finished"), ScreenshotID: []byte("sc_1"), BatchID: []byte("b")}, "screenshot.finished|sc_1"},
+		{"upload of same screenshot differs", Fields{Event: []byte("app.upload.finished"), ScreenshotID: []byte("sc_1")}, "app.upload.finished|sc_1"},
+		{"batch", Fields{Event: []byte("batch.finished"), BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
+		{"empty screenshot_id counts as absent", Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
+		{"empty ids fall back to the body hash", Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte{}}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
+		{"neither", Fields{Event: []byte("batch.finished")}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
+	}
+	for _, tt := range tests {
+		if got := DefaultKey(tt.f, body); got != tt.want {
+			t.Errorf("%s: key = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// FuzzParse checks Parse against encoding/json: whatever Parse accepts,
+// encoding/json accepts as an object and reads the same watched values;
+// whatever encoding/json reads as an object with a string event and no
+// repeated or ambiguous watched key, Parse accepts.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{
+		`{"event":"screenshot.finished","screenshot_id":"sc_1","created_at":"2026-02-22T14:30:00Z"}`,
+		`{"event":"batch.finished","batch_id":7,"x":[1,2,{"y":null}]}`,
+		`{"event":"a","EVENT":"b"}`, `{"event":"\u0061"}`, `[1]`, `{"event":"a"}x`, `{"event":"a","n":-0.5e-7}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fields, err := Parse(body)
+		var m map[string]json.RawMessage
+		jerr := json.Unmarshal(body, &m)
+		if err != nil {
+			if jerr != nil || m == nil {
+				return
+			}
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("non-reason error %v", err)
+			}
+			if err == ErrInvalidJSON || err == ErrNotObject {
+				t.Fatalf("Parse says %v, encoding/json parsed an object", err)
+			}
+			return
+		}
+		if jerr != nil {
+			t.Fatalf("Parse accepted what encoding/json rejects: %v", jerr)
+		}
+		var ev string
+		if e := json.Unmarshal(m["event"], &ev); e != nil || ev != string(fields.Event) {
+			t.Fatalf("event: Parse %q, encoding/json %q (%v)", fields.Event, ev, e)
+		}
+		if raw, ok := m["screenshot_id"]; ok && fields.ScreenshotID != nil {
+			var s string
+			if json.Unmarshal(raw, &s) == nil && s != string(fields.ScreenshotID) {
+				t.Fatalf("screenshot_id: Parse %q, encoding/json %q", fields.ScreenshotID, s)
+			}
+		}
+	})
+}

@@ -1,0 +1,28 @@
+// Package webhook is the ScreenshotCenter wire format, shared by the
+// receiver gateway and the sender: the header and event names (this file),
+// the single-pass body parser (parse.go), bounded body reading (body.go) and
+// realistic sample bodies (sample.go). It does not import Caddy.
+package webhook
+
+// Header names used by ScreenshotCenter deliveries.
+const (
+	// HeaderEvent carries the event name. It is not covered by the signature,
+	// so the gateway treats the body's "event" field as the truth.
+	HeaderEvent = "X-ScreenshotCenter-Event"
+	// HeaderSignature carries "sha256=<hex HMAC-SHA256(secret, raw body)>".
+	HeaderSignature = "X-ScreenshotCenter-Signature"
+	// HeaderSignatureAlt is a generic alternative name accepted by default.
+	HeaderSignatureAlt = "X-Signature"
+)
+
+// The events ScreenshotCenter sends.
+const (
+	ScreenshotFinished = "screenshot.finished"
+	ScreenshotFailed   = "screenshot.failed"
+	BatchFinished      = "batch.finished"
+	AppUploadFinished  = "app.upload.finished"
+	AppUploadFailed    = "app.upload.failed"
+)
+
+// Names lists every known event, in the vendor's order.
+var Names = []string{ScreenshotFinished, ScreenshotFailed, BatchFinished, AppUploadFinished, AppUploadFailed}

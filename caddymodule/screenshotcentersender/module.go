@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -174,17 +175,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			continue
 		}
 		if ep.Secret != "" {
-			// An unknown placeholder (a typo such as {evn.X}) must not
-			// become a literal secret, nor an empty one (even in part)
-			// a weaker one. The error never quotes the value.
-			v, err := repl.ReplaceOrErr(ep.Secret, false, true)
+			v, err := secret.Resolve(ep.Secret)
 			if err != nil {
-				return fmt.Errorf("endpoint %d: secret has an unknown placeholder (a typo? write a literal brace as \\{)", i)
+				return fmt.Errorf("endpoint %d: secret %w", i, err)
 			}
-			if _, err := repl.ReplaceOrErr(ep.Secret, true, false); err != nil || v == "" {
-				return fmt.Errorf("endpoint %d: secret is empty after resolving placeholders (is the variable or file set?)", i)
-			}
-			ep.secret = []byte(v)
+			ep.secret = v
 		}
 		if len(ep.Events) > 0 {
 			ep.events = make(map[string]struct{}, len(ep.Events))

@@ -16,6 +16,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/verifier"
@@ -270,27 +271,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.keyTmpl = expandKeyTemplate(d.Key)
 	}
 
-	// Resolve secrets. Any placeholder that is unknown (a typo such as
-	// {evn.X} would otherwise stay as literal, guessable text) or resolves
-	// empty (an unset variable, an unreadable file) is a config error: a
-	// gate must never open because a secret did not load. The error names
-	// the placeholder, never a value.
-	repl := caddy.NewReplacer()
+	// A secret that did not load must never open the gate: see secret.Resolve.
 	secrets := make([][]byte, len(h.Secrets))
 	for i, s := range h.Secrets {
-		if strayBrace(s) {
-			// The replacer keeps an unclosed "{env.X" as text, which would
-			// become a guessable secret.
-			return fmt.Errorf("secret %d has an unmatched brace (write a literal brace as \\{)", i)
-		}
-		v, err := repl.ReplaceOrErr(s, false, true)
+		v, err := secret.Resolve(s)
 		if err != nil {
-			return fmt.Errorf("secret %d: %v (a typo? write a literal brace as \\{)", i, err)
+			return fmt.Errorf("secret %d %w", i, err)
 		}
-		if _, err := repl.ReplaceOrErr(s, true, false); err != nil || v == "" {
-			return fmt.Errorf("secret %d is empty after resolving placeholders (is the variable or file set?)", i)
-		}
-		secrets[i] = []byte(v)
+		secrets[i] = v
 	}
 	allSet := len(secrets) > 0
 	if allSet {
@@ -376,29 +364,6 @@ func (h *Handler) Cleanup() error {
 	h.storeKey = ""
 	_, err := stores.Delete(key)
 	return err
-}
-
-// strayBrace reports whether s has a brace that is neither escaped nor part
-// of a {placeholder}.
-func strayBrace(s string) bool {
-	open := -1
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++ // escaped: skip the next byte
-		case '{':
-			if open >= 0 {
-				return true
-			}
-			open = i
-		case '}':
-			if open < 0 || i == open+1 {
-				return true
-			}
-			open = -1
-		}
-	}
-	return open >= 0
 }
 
 // applyBound gives a shared memory store this config's max_keys once it

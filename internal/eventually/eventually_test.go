@@ -1,0 +1,29 @@
+package eventually
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestWithin(t *testing.T) {
+	calls := 0
+	if err := Within(time.Second, func() error {
+		calls++
+		if calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	}); err != nil || calls != 3 {
+		t.Fatalf("Within = %v after %d calls, want nil after 3", err, calls)
+	}
+	want := errors.New("never")
+	calls = 0
+	if err := Within(20*time.Millisecond, func() error { calls++; return want }); err != want || calls < 2 {
+		t.Fatalf("Within = %v after %d calls, want the last error after several", err, calls)
+	}
+	calls = 0
+	if err := Within(0, func() error { calls++; return nil }); err != nil || calls != 1 {
+		t.Fatalf("Within(0) = %v after %d calls, want one call", err, calls)
+	}
+}

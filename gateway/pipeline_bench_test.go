@@ -63,7 +63,7 @@ func benchmarkPipeline(b *testing.B, size int) {
 		if rej != nil || ev.Ignored {
 			b.Fatal(rej)
 		}
-		key := webhook.DefaultKey(ev.Fields, ev.Body)
+		key := DefaultKey(ev)
 		st, tok, err := store.Claim(ctx, key, time.Minute)
 		if err != nil || st != dedupe.Claimed {
 			b.Fatal(st, err)

@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -254,33 +252,6 @@ func equalFoldASCII(a []byte, b string) bool {
 		}
 	}
 	return true
-}
-
-// DefaultKey builds the default dedupe key: the event, a "|" separator and
-// the screenshot_id; for events without one, "batch:" and the batch_id; and
-// without either, "sha256:" and the hex SHA-256 of the raw body. An empty
-// id counts as absent, so events with an empty id never share a key.
-func DefaultKey(f Fields, body []byte) string {
-	var buf [256]byte
-	return string(AppendDefaultKey(buf[:0], f, body))
-}
-
-// AppendDefaultKey appends DefaultKey's key to dst.
-func AppendDefaultKey(dst []byte, f Fields, body []byte) []byte {
-	dst = append(dst, f.Event...)
-	dst = append(dst, '|')
-	switch {
-	case len(f.ScreenshotID) > 0:
-		dst = append(dst, f.ScreenshotID...)
-	case len(f.BatchID) > 0:
-		dst = append(dst, "batch:"...)
-		dst = append(dst, f.BatchID...)
-	default:
-		sum := sha256.Sum256(body)
-		dst = append(dst, "sha256:"...)
-		dst = hex.AppendEncode(dst, sum[:])
-	}
-	return dst
 }
 
 type parser struct {

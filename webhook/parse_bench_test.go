@@ -29,8 +29,8 @@ func BenchmarkParseAndKey600B(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if DefaultKey(f, body) == "" {
-			b.Fatal("empty key")
+		if f.ScreenshotID == nil {
+			b.Fatal("no screenshot_id")
 		}
 	}
 }

@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -83,28 +81,6 @@ func TestParse(t *testing.T) {
 			check("batch_id", f.BatchID, tt.bid)
 			check("created_at", f.CreatedAt, tt.cat)
 		})
-	}
-}
-
-func TestDefaultKey(t *testing.T) {
-	body := []byte(`{"event":"batch.finished"}`)
-	sum := sha256.Sum256(body)
-	tests := []struct {
-		name string
-		f    Fields
-		want string
-	}{
-		{"screenshot", Fields{Event: []byte("screenshot.finished"), ScreenshotID: []byte("sc_1"), BatchID: []byte("b")}, "screenshot.finished|sc_1"},
-		{"upload of same screenshot differs", Fields{Event: []byte("app.upload.finished"), ScreenshotID: []byte("sc_1")}, "app.upload.finished|sc_1"},
-		{"batch", Fields{Event: []byte("batch.finished"), BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
-		{"empty screenshot_id counts as absent", Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
-		{"empty ids fall back to the body hash", Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte{}}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
-		{"neither", Fields{Event: []byte("batch.finished")}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
-	}
-	for _, tt := range tests {
-		if got := DefaultKey(tt.f, body); got != tt.want {
-			t.Errorf("%s: key = %q, want %q", tt.name, got, tt.want)
-		}
 	}
 }
 

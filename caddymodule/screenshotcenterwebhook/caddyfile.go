@@ -2,7 +2,6 @@ package screenshotcenterwebhook
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -82,6 +81,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("parsing max_body: %v", err)
 			}
 			if size == 0 {
+				// 0 would read as "not set".
 				return d.Err("max_body must be greater than zero")
 			}
 			h.MaxBody = int64(size)
@@ -118,12 +118,7 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 	cfg := new(DedupeConfig)
 	h.Dedupe = cfg
 	if d.NextArg() {
-		switch d.Val() {
-		case BackendMemory, BackendRedis, BackendOff:
-			cfg.Backend = d.Val()
-		default:
-			return d.Errf("unknown dedupe backend '%s' (want memory, redis or off)", d.Val())
-		}
+		cfg.Backend = d.Val()
 		if d.NextArg() {
 			return d.ArgErr()
 		}
@@ -143,14 +138,12 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 			}
 			cfg.InflightTimeout = caddy.Duration(dur)
 		case "max_keys":
-			if err := onlyFor(d, cfg, BackendMemory); err != nil {
-				return err
-			}
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
 			n, err := strconv.Atoi(d.Val())
-			if err != nil || n <= 0 {
+			if err != nil || n == 0 {
+				// 0 would read as "not set".
 				return d.Errf("max_keys must be a positive integer, got '%s'", d.Val())
 			}
 			cfg.MaxKeys = n
@@ -162,8 +155,8 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			cfg.Key = d.Val()
-			if !strings.Contains(cfg.Key, "{") {
-				return d.Err("key template must contain a placeholder, e.g. {event}|{screenshot_id}; a constant key would make every event a duplicate of the first")
+			if cfg.Key == "" {
+				return d.Err("key must not be empty")
 			}
 			if d.NextArg() {
 				return d.ArgErr()
@@ -183,12 +176,7 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			switch d.Val() {
-			case OnErrorClosed, OnErrorOpen:
-				cfg.OnError = d.Val()
-			default:
-				return d.Errf("on_error must be closed or open, got '%s'", d.Val())
-			}
+			cfg.OnError = d.Val()
 			if d.NextArg() {
 				return d.ArgErr()
 			}
@@ -209,20 +197,14 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 // redis backend. It reports false for a name it does not know.
 func unmarshalBackendOption(d *caddyfile.Dispenser, cfg *DedupeConfig) (bool, error) {
 	name := d.Val()
-	var backend string
 	switch name {
 	case "persist", "persist_interval":
-		backend = BackendMemory
 	case "url", "addresses", "master_name", "username", "password", "tls", "key_prefix", "timeout":
-		backend = BackendRedis
+		if cfg.Redis == nil {
+			cfg.Redis = new(RedisConfig)
+		}
 	default:
 		return false, nil
-	}
-	if err := onlyFor(d, cfg, backend); err != nil {
-		return true, err
-	}
-	if backend == BackendRedis && cfg.Redis == nil {
-		cfg.Redis = new(RedisConfig)
 	}
 	rc := cfg.Redis
 	switch name {
@@ -283,20 +265,9 @@ func unmarshalBackendOption(d *caddyfile.Dispenser, cfg *DedupeConfig) (bool, er
 	return true, nil
 }
 
-// onlyFor refuses the current subdirective unless the dedupe backend is
-// backend (memory when none was given).
-func onlyFor(d *caddyfile.Dispenser, cfg *DedupeConfig, backend string) error {
-	b := cfg.Backend
-	if b == "" {
-		b = BackendMemory
-	}
-	if b != backend {
-		return d.Errf("dedupe subdirective '%s' applies to the %s backend, not %s", d.Val(), backend, b)
-	}
-	return nil
-}
-
-// parseDurationArg reads exactly one positive duration argument.
+// parseDurationArg reads exactly one duration argument. Zero is refused
+// because it would read as "not set"; negative values are left to the
+// config's rules (config.go), which JSON configs go through too.
 func parseDurationArg(d *caddyfile.Dispenser, name string) (time.Duration, error) {
 	if !d.NextArg() {
 		return 0, d.ArgErr()
@@ -305,7 +276,7 @@ func parseDurationArg(d *caddyfile.Dispenser, name string) (time.Duration, error
 	if err != nil {
 		return 0, d.Errf("parsing %s: %v", name, err)
 	}
-	if dur <= 0 {
+	if dur == 0 {
 		return 0, d.Errf("%s must be positive, got '%s'", name, d.Val())
 	}
 	if d.NextArg() {

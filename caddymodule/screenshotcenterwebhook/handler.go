@@ -1,3 +1,9 @@
+// Package screenshotcenterwebhook is the Caddy glue of the scgate receiver:
+// the http.handlers.screenshotcenter_webhook handler and its Caddyfile
+// directive. The request path reads top to bottom in this file; the config
+// and its rules are in config.go, the Caddyfile parser in caddyfile.go, the
+// shared stores in pool.go. The logic it calls lives in the verifier,
+// webhook, gateway and dedupe packages, which do not import Caddy.
 package screenshotcenterwebhook
 
 import (
@@ -12,14 +18,23 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
-	"github.com/scgate/scgate/webhook"
 )
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("screenshotcenter_webhook", parseCaddyfile)
+	// "handle" comes after basic_auth, forward_auth and request_header and
+	// before route and reverse_proxy: the gateway then needs no global
+	// `order` option and always runs before the handler it protects.
+	httpcaddyfile.RegisterDirectiveOrder("screenshotcenter_webhook", httpcaddyfile.Before, "handle")
+}
 
 // Headers the gateway sets: on the response (outcome of a request it
 // answered itself) and on the request passed upstream. Incoming request
@@ -51,7 +66,7 @@ const (
 )
 
 var (
-	errNoUp          = errors.New("no handler after screenshotcenter_webhook answered the request")
+	errNoUpstream    = errors.New("no handler after screenshotcenter_webhook answered the request")
 	errKeyUnresolved = &gateway.Rejection{Status: http.StatusBadRequest, Reason: "dedupe_key_unresolved",
 		Err: errors.New("the dedupe key template has a placeholder this event does not have")}
 	errStoreFull = errors.New("dedupe store is full")
@@ -59,16 +74,25 @@ var (
 	errInFlight  = errors.New("a copy of this event is being delivered")
 )
 
+// storeRetryAfter is the Retry-After, in seconds, of a 503 answered because
+// the store failed.
+const storeRetryAfter = "30"
+
 // nowFunc is the clock used for max_age; tests may replace it.
 var nowFunc = time.Now
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler.
+// ServeHTTP runs the request path: the checks on the raw request, the
+// claim of its dedupe key, the forward, and the settlement of the claim by
+// the upstream's answer. Nothing is forwarded unless every step says so.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	vars := newRequestVars(repl)
 	stripGatewayHeaders(r.Header)
 	h.boundOnce.Do(h.applyBound)
 
+	// 1. The checks, in the contract's order: method, size, signature
+	// (before anything parses the body), body, event header, max_age,
+	// events allowlist.
 	ev, rej := h.checker.Check(r, nowFunc())
 	if rej != nil {
 		if rej.Status == http.StatusMethodNotAllowed {
@@ -76,106 +100,292 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return h.reject(r, vars, rej)
 	}
-	vars.body, vars.fields, vars.parsed, vars.secretIndex = ev.Body, ev.Fields, true, ev.SecretIndex
+	vars.setEvent(ev)
 	if ev.Ignored {
 		return h.answer(w, r, vars, outcomeIgnored)
 	}
 
-	if h.store == nil {
-		// dedupe off
-		r.Header[HeaderVerified] = headerTrue
-		return h.forward(w, r, vars, "", 0, next)
+	// 2. The claim: a copy already delivered or in flight, or a store
+	// that cannot take it, is answered here.
+	c, done, err := h.claim(w, r, repl, vars, ev)
+	if done {
+		return err
 	}
 
-	storeKey, key, rej := h.dedupeKey(r, repl, ev)
-	if rej != nil {
-		return h.reject(r, vars, rej)
+	// 3. Forward, then settle the claim by the upstream's answer.
+	return h.forward(w, r, vars, c, next)
+}
+
+// claimState says what the gateway holds for a request it forwards.
+type claimState uint8
+
+const (
+	// claimHeld: the key is claimed; the upstream's answer commits or
+	// releases it.
+	claimHeld claimState = iota
+	// dedupeOff: the handler has no store.
+	dedupeOff
+	// failOpen: the store failed and on_error is open; nothing to settle.
+	failOpen
+)
+
+// claim is what a forwarded request holds in the dedupe store.
+type claim struct {
+	state claimState
+	key   gateway.Key // zero when dedupe is off
+	token dedupe.Token
+}
+
+// claim claims the event's dedupe key. done is set when the request was
+// answered here (err is the answer): a rejected key, a duplicate, a copy in
+// flight, or a store that cannot take it under on_error closed.
+func (h *Handler) claim(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, vars *requestVars, ev gateway.Event) (c claim, done bool, err error) {
+	if h.store == nil {
+		return claim{state: dedupeOff}, false, nil
 	}
-	vars.key = key
+	key, rej := h.dedupeKey(r, repl, ev)
+	if rej != nil {
+		return c, true, h.reject(r, vars, rej)
+	}
+	vars.key = key.Display()
 
 	// The claim must not be cut short by a client that hangs up: a claim
 	// that landed but whose answer was lost would block retries until it
 	// lapses. The store bounds the call with its own timeout.
-	state, tok, err := h.store.Claim(context.WithoutCancel(r.Context()), storeKey, time.Duration(h.Dedupe.InflightTimeout))
-	if err != nil {
+	state, tok, err := h.store.Claim(context.WithoutCancel(r.Context()), key.Store, time.Duration(h.Dedupe.InflightTimeout))
+	switch {
+	case errors.Is(err, dedupe.ErrFull):
 		metricStoreErrors.WithLabelValues("claim").Inc()
-		if errors.Is(err, dedupe.ErrFull) {
-			w.Header().Set("Retry-After", storeRetryAfter)
-			h.log(zapcore.ErrorLevel, "dedupe store is full; refusing new events until keys expire", r,
-				zap.String("reason", reasonStoreFull), zap.String("dedupe_key", key), zap.Int("max_keys", h.Dedupe.MaxKeys))
-			return h.unavailable(vars, reasonStoreFull, errStoreFull)
+		w.Header().Set("Retry-After", storeRetryAfter)
+		h.log(zapcore.ErrorLevel, "dedupe store is full; refusing new events until keys expire", r,
+			zap.String("reason", reasonStoreFull), zap.String("dedupe_key", vars.key), zap.Int("max_keys", h.Dedupe.MaxKeys))
+		return c, true, h.unavailable(vars, reasonStoreFull, errStoreFull)
+	case err != nil:
+		metricStoreErrors.WithLabelValues("claim").Inc()
+		if h.Dedupe.OnError == OnErrorOpen {
+			metricFailOpen.Inc()
+			h.log(zapcore.ErrorLevel, "dedupe store unavailable; forwarding WITHOUT dedupe (on_error open): retries of this event may be delivered twice", r,
+				zap.String("reason", reasonStoreError), zap.String("dedupe_key", vars.key), zap.Error(err))
+			return claim{state: failOpen, key: key}, false, nil
 		}
-		return h.claimFailed(w, r, vars, err, next)
+		w.Header().Set("Retry-After", storeRetryAfter)
+		h.log(zapcore.ErrorLevel, "dedupe claim failed; answering 503 so the sender retries (on_error closed)", r,
+			zap.String("reason", reasonStoreError), zap.String("dedupe_key", vars.key), zap.Error(err))
+		return c, true, h.unavailable(vars, reasonStoreError, errStore)
 	}
 	switch state {
 	case dedupe.Done:
-		return h.answer(w, r, vars, outcomeDuplicate)
+		return c, true, h.answer(w, r, vars, outcomeDuplicate)
 	case dedupe.InFlight:
-		w.Header().Set("Retry-After", h.retryAfter())
+		w.Header().Set("Retry-After", h.inFlightRetryAfter())
 		vars.outcome = outcomeInFlight
 		countOutcome(outcomeInFlight)
 		h.log(zapcore.InfoLevel, "copy of an event already in flight", r,
-			zap.String("reason", outcomeInFlight), zap.String("dedupe_key", key))
-		return caddyhttp.Error(http.StatusConflict, errInFlight)
+			zap.String("reason", outcomeInFlight), zap.String("dedupe_key", vars.key))
+		return c, true, caddyhttp.Error(http.StatusConflict, errInFlight)
 	}
-
-	r.Header[HeaderVerified] = headerTrue
-	r.Header[HeaderDedupeKey] = []string{headerSafe(key)}
-	return h.forward(w, r, vars, storeKey, tok, next)
+	return claim{state: claimHeld, key: key, token: tok}, false, nil
 }
 
-// dedupeKey returns the key the store is asked about (the namespace, a
-// newline and the dedupe key) and the dedupe key alone (a substring of it).
-// A key template with a placeholder that is unknown or empty for this event
-// is refused: left as text, it would give different events the same key.
-func (h *Handler) dedupeKey(r *http.Request, repl *caddy.Replacer, ev gateway.Event) (storeKey, key string, rej *gateway.Rejection) {
+// dedupeKey returns the event's key under the handler's namespace. A key
+// template with a placeholder that is unknown or empty for this event is
+// refused: left as text, it would give different events the same key.
+func (h *Handler) dedupeKey(r *http.Request, repl *caddy.Replacer, ev gateway.Event) (gateway.Key, *gateway.Rejection) {
 	var buf [512]byte
-	b := buf[:0]
+	ns := buf[:0]
 	if h.Dedupe.Namespace != "" {
-		b = append(b, repl.ReplaceKnown(h.Dedupe.Namespace, "")...)
+		ns = append(ns, repl.ReplaceKnown(h.Dedupe.Namespace, "")...)
 	} else {
-		b = appendDefaultNamespace(b, r)
+		ns = gateway.AppendDefaultNamespace(ns, r.Host, r.URL.Path)
 	}
-	b = append(b, '\n')
-	n := len(b)
-	if h.keyTmpl != "" {
-		k, err := repl.ReplaceOrErr(h.keyTmpl, true, true)
-		if err != nil || k == "" {
-			return "", "", errKeyUnresolved
-		}
-		b = append(b, k...)
-	} else {
-		b = webhook.AppendDefaultKey(b, ev.Fields, ev.Body)
+	if h.keyTemplate == "" {
+		return gateway.DefaultKeyIn(ns, ev), nil
 	}
-	storeKey = string(b)
-	return storeKey, storeKey[n:], nil
+	k, err := repl.ReplaceOrErr(h.keyTemplate, true, true)
+	if err != nil || k == "" {
+		return gateway.Key{}, errKeyUnresolved
+	}
+	return gateway.NewKey(ns, k), nil
 }
 
-// appendDefaultNamespace appends the request's host (lowercased, without
-// port) and path: deliveries of one event to two different webhook URLs,
-// say two applications behind one Caddy, are then deduplicated separately,
-// while replicas behind a load balancer, which see the same host and path,
-// share their keys.
-func appendDefaultNamespace(b []byte, r *http.Request) []byte {
-	host := r.Host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
+// forward passes the request on with the verified body and the gateway's
+// headers, and settles the claim by the upstream's answer.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestVars, c claim, next caddyhttp.Handler) (err error) {
+	h.prepareUpstreamRequest(r, vars.body, c)
+	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
+	// The one place a claim is settled and the outcome counted. It runs
+	// also when a later handler panics: reverse_proxy aborts with
+	// http.ErrAbortHandler when the response breaks off after the upstream
+	// answered, and then the status it wrote decides, so an accepted event
+	// stays committed and a failed one is retryable.
+	defer func() { h.settle(r, vars, c, rec.Status(), err) }()
+	err = next.ServeHTTP(rec, r)
+	if err == nil && rec.Status() == 0 {
+		// Nothing answered: the gateway is the last handler. Say so loudly
+		// instead of an empty 200 that would make the sender drop the event.
+		h.log(zapcore.ErrorLevel, "no handler after screenshotcenter_webhook wrote a response", r,
+			zap.String("reason", reasonNoUpstream))
+		err = caddyhttp.Error(http.StatusBadGateway, errNoUpstream)
 	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return append(b, r.URL.Path...)
+	return err
 }
 
-// displayKey is the dedupe key of a store key, without its namespace.
-func displayKey(storeKey string) string {
-	_, key, _ := strings.Cut(storeKey, "\n")
-	return key
+// prepareUpstreamRequest gives r the verified body (with its length, also
+// when it came chunked) and the headers the gateway promises the upstream.
+func (h *Handler) prepareUpstreamRequest(r *http.Request, body []byte, c claim) {
+	rd := new(bufferedBody)
+	rd.Reset(body)
+	r.Body = rd
+	if r.ContentLength != int64(len(body)) {
+		r.ContentLength = int64(len(body))
+		r.TransferEncoding = nil
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	r.Header.Del("Incremental")
+	r.Header[HeaderVerified] = headerTrue
+	if c.state != dedupeOff {
+		r.Header[HeaderDedupeKey] = []string{headerSafe(c.key.Display())}
+	}
 }
+
+// settle commits a held claim after a 2xx and releases it otherwise, and
+// records the outcome.
+func (h *Handler) settle(r *http.Request, vars *requestVars, c claim, status int, err error) {
+	ok := err == nil && status >= 200 && status < 300
+	if c.state == claimHeld {
+		if ok {
+			h.commit(c)
+		} else {
+			h.release(c)
+		}
+	}
+	outcome := outcomeUpstreamFailed
+	if ok {
+		outcome = outcomeForwarded
+	}
+	vars.outcome = outcome
+	countOutcome(outcome)
+	if ok {
+		h.log(zapcore.DebugLevel, "event forwarded", r, zap.String("dedupe_key", vars.key), zap.Int("status", status))
+	} else {
+		h.log(zapcore.WarnLevel, "upstream did not accept the event; released for retry", r,
+			zap.String("reason", outcomeUpstreamFailed), zap.String("dedupe_key", vars.key), zap.Int("status", status), zap.Error(err))
+	}
+}
+
+// commit and release run on a context detached from the request: a client
+// that hangs up after the upstream accepted must not undo the commit.
+func (h *Handler) commit(c claim) {
+	err := h.store.Commit(context.Background(), c.key.Store, c.token, time.Duration(h.Dedupe.TTL))
+	switch {
+	case err == nil:
+	case errors.Is(err, dedupe.ErrClaimLost):
+		h.logger.Warn("dedupe claim expired before the upstream answered; another copy may have been forwarded (raise inflight_timeout)",
+			zap.String("dedupe_key", c.key.Display()))
+	default:
+		metricStoreErrors.WithLabelValues("commit").Inc()
+		h.logger.Error("dedupe commit failed; a retry of this event may be forwarded again",
+			zap.String("dedupe_key", c.key.Display()), zap.Error(err))
+	}
+}
+
+func (h *Handler) release(c claim) {
+	if err := h.store.Release(context.Background(), c.key.Store, c.token); err != nil && !errors.Is(err, dedupe.ErrClaimLost) {
+		metricStoreErrors.WithLabelValues("release").Inc()
+		h.logger.Error("dedupe release failed; retries wait for inflight_timeout",
+			zap.String("dedupe_key", c.key.Display()), zap.Error(err))
+	}
+}
+
+// answer writes a deliberate 200 for an event the gateway settles itself
+// (duplicate or ignored), so the sender stops retrying. It logs at debug
+// level: retries are routine, and the metric counts them.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, vars *requestVars, outcome string) error {
+	vars.outcome = outcome
+	countOutcome(outcome)
+	h.log(zapcore.DebugLevel, "event acknowledged without forwarding", r,
+		zap.String("outcome", outcome), zap.String("dedupe_key", vars.key))
+	hdr := w.Header()
+	hdr[HeaderOutcome] = outcomeHeaders[outcome]
+	hdr["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusOK)
+	_, err := io.WriteString(w, outcomeBodies[outcome])
+	return err
+}
+
+// Shared header values and bodies of the answers the gateway writes itself.
+var (
+	headerTrue      = []string{"true"}
+	jsonContentType = []string{"application/json"}
+	outcomeHeaders  = map[string][]string{outcomeDuplicate: {outcomeDuplicate}, outcomeIgnored: {outcomeIgnored}}
+	outcomeBodies   = map[string]string{
+		outcomeDuplicate: `{"outcome":"duplicate"}` + "\n",
+		outcomeIgnored:   `{"outcome":"ignored"}` + "\n",
+	}
+)
+
+// reject answers a request that failed a check, through the site's
+// handle_errors.
+func (h *Handler) reject(r *http.Request, vars *requestVars, rej *gateway.Rejection) error {
+	vars.outcome, vars.reason = outcomeRejected, rej.Reason
+	countOutcome(outcomeRejected)
+	metricRejections.WithLabelValues(rej.Reason).Inc()
+	level := zapcore.WarnLevel
+	switch rej {
+	case gateway.ErrMethod:
+		level = zapcore.DebugLevel // scanners and health checks
+	case gateway.ErrBodyRead:
+		level = zapcore.InfoLevel // the client went away
+	}
+	h.log(level, "webhook rejected", r, zap.String("reason", rej.Reason), zap.Int("status", rej.Status))
+	return caddyhttp.Error(rej.Status, rej.Err)
+}
+
+// unavailable answers 503 for a store that cannot take the event.
+func (h *Handler) unavailable(vars *requestVars, reason string, err error) error {
+	vars.outcome, vars.reason = outcomeUnavailable, reason
+	countOutcome(outcomeUnavailable)
+	metricRejections.WithLabelValues(reason).Inc()
+	return caddyhttp.Error(http.StatusServiceUnavailable, err)
+}
+
+// log writes one line with the remote address; it checks the level first so
+// that a disabled level costs no field allocations.
+func (h *Handler) log(level zapcore.Level, msg string, r *http.Request, fields ...zap.Field) {
+	if ce := h.logger.Check(level, msg); ce != nil {
+		ce.Write(append(fields, zap.String("remote_addr", r.RemoteAddr))...)
+	}
+}
+
+// inFlightRetryAfter is the Retry-After answer to a copy that arrives while
+// another is in flight: by then the first copy has been settled or its
+// claim lapsed.
+func (h *Handler) inFlightRetryAfter() string {
+	secs := int(math.Ceil(time.Duration(h.Dedupe.InflightTimeout).Seconds()))
+	return strconv.Itoa(max(secs, 1))
+}
+
+// applyBound gives a shared memory store this config's max_keys once it
+// serves (the last config to serve wins when handlers disagree).
+func (h *Handler) applyBound() {
+	if ms, ok := h.store.(*dedupe.MemoryStore); ok {
+		ms.SetMaxKeys(h.Dedupe.MaxKeys)
+	}
+}
+
+// stripGatewayHeaders removes request headers only the gateway may set.
+func stripGatewayHeaders(hdr http.Header) {
+	for name := range hdr {
+		if len(name) >= len(gatewayHeaderStart) && strings.EqualFold(name[:len(gatewayHeaderStart)], gatewayHeaderStart) {
+			delete(hdr, name)
+		}
+	}
+}
+
+// bufferedBody replays the verified body to the next handler.
+type bufferedBody struct{ bytes.Reader }
+
+func (*bufferedBody) Close() error { return nil }
 
 // headerSafe returns s, or s with control bytes percent-encoded when it has
 // any: a signed id with a newline must not make every retry fail in the
@@ -202,173 +412,10 @@ func encodeHeader(s string) string {
 	return string(b)
 }
 
-// headerTrue is the shared value of X-Scgate-Verified.
-var headerTrue = []string{"true"}
-
-// bufferedBody replays the verified body to the next handler.
-type bufferedBody struct{ bytes.Reader }
-
-func (*bufferedBody) Close() error { return nil }
-
-// forward passes the request on with the buffered body and settles the
-// dedupe claim (if key is set) by the upstream's answer.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestVars, key string, tok dedupe.Token, next caddyhttp.Handler) (err error) {
-	body := new(bufferedBody)
-	body.Reset(vars.body)
-	r.Body = body
-	if r.ContentLength != int64(len(vars.body)) {
-		// It came chunked: pass it on with its length.
-		r.ContentLength = int64(len(vars.body))
-		r.TransferEncoding = nil
-		r.Header.Set("Content-Length", strconv.Itoa(len(vars.body)))
-	}
-	r.Header.Del("Incremental")
-
-	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
-	settled := false
-	// A later handler may panic: reverse_proxy aborts with
-	// http.ErrAbortHandler when the response body breaks off after the
-	// upstream already answered. Settle by the status the upstream gave, so
-	// an accepted event stays committed and a failed one is retryable.
-	defer func() {
-		if !settled && key != "" {
-			if st := rec.Status(); st >= 200 && st < 300 {
-				h.commit(key, tok)
-				countOutcome(outcomeForwarded)
-			} else {
-				h.release(key, tok)
-				countOutcome(outcomeUpstreamFailed)
-			}
-		}
-	}()
-	err = next.ServeHTTP(rec, r)
-	status := rec.Status()
-	if err == nil && status == 0 {
-		// Nothing answered: the gateway is the last handler. Say so loudly
-		// instead of an empty 200 that would make the sender drop the event.
-		err = caddyhttp.Error(http.StatusBadGateway, errNoUp)
-		h.log(zapcore.ErrorLevel, "no handler after screenshotcenter_webhook wrote a response", r,
-			zap.String("reason", reasonNoUpstream))
-	}
-	ok := err == nil && status >= 200 && status < 300
-	outcome := outcomeUpstreamFailed
-	if ok {
-		outcome = outcomeForwarded
-	}
-	if key != "" {
-		settled = true
-		if ok {
-			h.commit(key, tok)
-		} else {
-			h.release(key, tok)
-		}
-	}
-	vars.outcome = outcome
-	countOutcome(outcome)
-	if ok {
-		h.log(zapcore.DebugLevel, "event forwarded", r, zap.String("dedupe_key", vars.key), zap.Int("status", status))
-	} else {
-		h.log(zapcore.WarnLevel, "upstream did not accept the event; released for retry", r,
-			zap.String("reason", outcomeUpstreamFailed), zap.String("dedupe_key", vars.key), zap.Int("status", status), zap.Error(err))
-	}
-	return err
-}
-
-// commit and release run on a context detached from the request: a client
-// that hangs up after the upstream accepted must not undo the commit.
-func (h *Handler) commit(key string, tok dedupe.Token) {
-	ctx := context.Background()
-	if err := h.store.Commit(ctx, key, tok, time.Duration(h.Dedupe.TTL)); err != nil {
-		if errors.Is(err, dedupe.ErrClaimLost) {
-			h.logger.Warn("dedupe claim expired before the upstream answered; another copy may have been forwarded (raise inflight_timeout)",
-				zap.String("dedupe_key", displayKey(key)))
-			return
-		}
-		metricStoreErrors.WithLabelValues("commit").Inc()
-		h.logger.Error("dedupe commit failed; a retry of this event may be forwarded again",
-			zap.String("dedupe_key", displayKey(key)), zap.Error(err))
-	}
-}
-
-func (h *Handler) release(key string, tok dedupe.Token) {
-	if err := h.store.Release(context.Background(), key, tok); err != nil && !errors.Is(err, dedupe.ErrClaimLost) {
-		metricStoreErrors.WithLabelValues("release").Inc()
-		h.logger.Error("dedupe release failed; retries wait for inflight_timeout",
-			zap.String("dedupe_key", displayKey(key)), zap.Error(err))
-	}
-}
-
-// answer writes a deliberate 200 for an event the gateway settles itself
-// (duplicate or ignored), so the sender stops retrying. It logs at debug
-// level: retries are routine, and the metric counts them.
-func (h *Handler) answer(w http.ResponseWriter, r *http.Request, vars *requestVars, outcome string) error {
-	vars.outcome = outcome
-	countOutcome(outcome)
-	h.log(zapcore.DebugLevel, "event acknowledged without forwarding", r,
-		zap.String("outcome", outcome), zap.String("dedupe_key", vars.key))
-	hdr := w.Header()
-	hdr[HeaderOutcome] = outcomeHeaders[outcome]
-	hdr["Content-Type"] = jsonContentType
-	w.WriteHeader(http.StatusOK)
-	_, err := io.WriteString(w, outcomeBodies[outcome])
-	return err
-}
-
-// Shared header values and bodies of the answers the gateway writes itself.
+// Interface guards
 var (
-	jsonContentType = []string{"application/json"}
-	outcomeHeaders  = map[string][]string{outcomeDuplicate: {outcomeDuplicate}, outcomeIgnored: {outcomeIgnored}}
-	outcomeBodies   = map[string]string{
-		outcomeDuplicate: `{"outcome":"duplicate"}` + "\n",
-		outcomeIgnored:   `{"outcome":"ignored"}` + "\n",
-	}
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
-
-func (h *Handler) reject(r *http.Request, vars *requestVars, rej *gateway.Rejection) error {
-	vars.outcome, vars.reason = outcomeRejected, rej.Reason
-	countOutcome(outcomeRejected)
-	metricRejections.WithLabelValues(rej.Reason).Inc()
-	level := zapcore.WarnLevel
-	switch rej {
-	case gateway.ErrMethod:
-		level = zapcore.DebugLevel // scanners and health checks
-	case gateway.ErrBodyRead:
-		level = zapcore.InfoLevel // the client went away
-	}
-	h.log(level, "webhook rejected", r, zap.String("reason", rej.Reason), zap.Int("status", rej.Status))
-	return caddyhttp.Error(rej.Status, rej.Err)
-}
-
-func (h *Handler) unavailable(vars *requestVars, reason string, err error) error {
-	vars.outcome, vars.reason = outcomeUnavailable, reason
-	countOutcome(outcomeUnavailable)
-	metricRejections.WithLabelValues(reason).Inc()
-	return caddyhttp.Error(http.StatusServiceUnavailable, err)
-}
-
-// log writes one line with the remote address; it checks the level first so
-// that a disabled level costs no field allocations.
-func (h *Handler) log(level zapcore.Level, msg string, r *http.Request, fields ...zap.Field) {
-	if ce := h.logger.Check(level, msg); ce != nil {
-		ce.Write(append(fields, zap.String("remote_addr", r.RemoteAddr))...)
-	}
-}
-
-// retryAfter is the Retry-After answer to a copy that arrives while another
-// is in flight: by then the first copy has been settled or its claim lapsed.
-func (h *Handler) retryAfter() string {
-	secs := int(math.Ceil(time.Duration(h.Dedupe.InflightTimeout).Seconds()))
-	if secs < 1 {
-		secs = 1
-	}
-	return strconv.Itoa(secs)
-}
-
-// stripGatewayHeaders removes request headers only the gateway may set.
-func stripGatewayHeaders(hdr http.Header) {
-	for name := range hdr {
-		if len(name) >= len(gatewayHeaderStart) && strings.EqualFold(name[:len(gatewayHeaderStart)], gatewayHeaderStart) {
-			delete(hdr, name)
-		}
-	}
-}

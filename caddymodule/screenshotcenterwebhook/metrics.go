@@ -28,13 +28,19 @@ var (
 		Name:      "errors_total",
 		Help:      "Dedupe store operations that failed, by operation.",
 	}, []string{"op"})
+	metricFailOpen = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "dedupe",
+		Name:      "fail_open_total",
+		Help:      "Events forwarded without dedupe because the store failed and on_error is open.",
+	})
 )
 
 func registerMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors} {
+	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors, metricFailOpen} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

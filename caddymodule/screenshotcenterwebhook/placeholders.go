@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/webhook"
 )
 
@@ -31,6 +32,11 @@ func newRequestVars(repl *caddy.Replacer) *requestVars {
 	v := &requestVars{secretIndex: -1}
 	repl.Map(v.replace)
 	return v
+}
+
+// setEvent records the event that passed the checks.
+func (v *requestVars) setEvent(ev gateway.Event) {
+	v.body, v.fields, v.parsed, v.secretIndex = ev.Body, ev.Fields, true, ev.SecretIndex
 }
 
 func (v *requestVars) replace(key string) (any, bool) {

@@ -1,7 +1,3 @@
-// Package screenshotcenterwebhook is the Caddy glue of the scgate receiver: the
-// http.handlers.screenshotcenter_webhook handler, its Caddyfile directive and
-// its metrics. The logic it calls lives in the verifier, webhook, gateway and
-// dedupe packages, which do not import Caddy.
 package screenshotcenterwebhook
 
 import (
@@ -12,8 +8,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/scgate/scgate/caddymodule/internal/secret"
@@ -23,20 +17,16 @@ import (
 	"github.com/scgate/scgate/webhook"
 )
 
-func init() {
-	caddy.RegisterModule(Handler{})
-	httpcaddyfile.RegisterHandlerDirective("screenshotcenter_webhook", parseCaddyfile)
-	// "handle" comes after basic_auth, forward_auth and request_header and
-	// before route and reverse_proxy: the gateway then needs no global
-	// `order` option and always runs before the handler it protects.
-	httpcaddyfile.RegisterDirectiveOrder("screenshotcenter_webhook", httpcaddyfile.Before, "handle")
-}
-
 // Defaults.
 const (
 	DefaultMaxBody         = 1 << 20
 	DefaultTTL             = 72 * time.Hour
 	DefaultInflightTimeout = 60 * time.Second
+	// DefaultPersistInterval is how often a memory store's snapshot is
+	// written when persist is set.
+	DefaultPersistInterval = time.Minute
+	DefaultRedisTimeout    = dedupe.DefaultRedisTimeout
+	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
 )
 
 // Dedupe backends.
@@ -46,41 +36,26 @@ const (
 	BackendOff    = "off"
 )
 
+// What the handler does when the dedupe store cannot answer.
+const (
+	// OnErrorClosed answers 503 with Retry-After and forwards nothing: the
+	// sender retries later. No event is delivered twice, and none is lost
+	// as long as the sender keeps retrying until the store is back.
+	OnErrorClosed = "closed"
+	// OnErrorOpen forwards without dedupe, logging each such event at error
+	// level and counting it in scgate_dedupe_fail_open_total: nothing waits
+	// for the store, but retries may be delivered twice meanwhile.
+	OnErrorOpen = "open"
+)
+
 // DefaultSignatureHeaders are the headers searched for a signature, in order.
 var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSignatureAlt}
 
 // Handler verifies, dedupes and forwards ScreenshotCenter webhooks. It sits in
 // front of an existing handler (usually reverse_proxy) and passes on only
 // correctly signed, well-formed, first-seen events, with the body byte for
-// byte and every original header, signature included.
-//
-// Requests are handled in this order; nothing is forwarded unless stated:
-//
-//  1. A method other than POST: 405 with Allow: POST.
-//  2. A body larger than max_body (by Content-Length or while reading): 413.
-//  3. No signature header, a malformed one, or no secret matches: 401.
-//     Verification runs before any parsing or dedupe lookup.
-//  4. A body that is not a JSON object, has no string "event", repeats (or
-//     spells in another case) a top-level event, screenshot_id, batch_id or
-//     created_at key, or whose event differs from X-ScreenshotCenter-Event: 400.
-//  5. max_age set and created_at missing, invalid, too old or more than five
-//     minutes in the future: 401.
-//  6. events set and the event not in it: 200, not forwarded.
-//  7. The dedupe key already delivered: 200 with X-Scgate-Outcome: duplicate;
-//     a copy in flight: 409 with Retry-After; the store full: 503 with
-//     Retry-After. The store unavailable (Redis down or slower than its
-//     timeout): 503 with Retry-After under on_error closed (the default);
-//     under on_error open the event is forwarded without dedupe, logged at
-//     error level and counted in scgate_dedupe_fail_open_total.
-//  8. Otherwise the key is claimed and the request passed on. A 2xx answer
-//     commits the key; anything else releases it so a retry gets through.
-//
-// Incoming request headers starting with X-Scgate- are removed; the gateway
-// sets X-Scgate-Verified and X-Scgate-Dedupe-Key for the upstream.
-//
-// A request marked Incremental: ?1 is buffered like any other (the signature
-// covers the whole body, so nothing can be forwarded before it is read), and
-// the Incremental field is removed before it is passed on.
+// byte and every original header, signature included. The request path is
+// in handler.go; this file holds the configuration and all of its rules.
 //
 // This handler sets these placeholders:
 //
@@ -133,12 +108,15 @@ type Handler struct {
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
 	checker *gateway.Checker
+	// keyTemplate is Dedupe.Key with the short placeholders expanded.
+	keyTemplate string
+	store       dedupe.Store
+	// poolKey names this handler's store (or Redis client) in the stores
+	// usage pool; empty when it holds none.
+	poolKey string
 	// boundOnce applies max_keys to a shared memory store when this
 	// config first serves, not when it is provisioned.
 	boundOnce *sync.Once
-	store     dedupe.Store
-	storeKey  string
-	keyTmpl   string
 	logger    *zap.Logger
 }
 
@@ -148,7 +126,8 @@ type DedupeConfig struct {
 	// saved to a file with Persist), "redis" (Redis or Valkey, shared by
 	// every gateway using the same server and Redis.KeyPrefix, so retries are
 	// recognized behind a load balancer and across restarts) or "off" (every
-	// valid event is forwarded, retries included).
+	// valid event is forwarded, retries included; it takes no other dedupe
+	// setting).
 	Backend string `json:"backend,omitempty"`
 
 	// TTL is how long a delivered key is remembered, so that retries within
@@ -167,7 +146,7 @@ type DedupeConfig struct {
 	// without bound. Each key costs about 120 bytes. The memory store is
 	// shared by every handler of the process: the bound of the config that
 	// last started serving applies, and a config that fails to load never
-	// changes it. Default: 1000000.
+	// changes it. Memory backend only. Default: 1000000.
 	MaxKeys int `json:"max_keys,omitempty"`
 
 	// Key is a template for the dedupe key. It may use `{event}`,
@@ -206,18 +185,62 @@ type DedupeConfig struct {
 	// released (process exit), each time to a temporary file renamed over
 	// it, readable by its owner only. A missing, empty or corrupt file is
 	// logged and ignored. Keys in flight are not saved. It may be a
-	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Default: none (keys live
-	// in memory only).
+	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Memory backend only.
+	// Default: none (keys live in memory only).
 	Persist string `json:"persist,omitempty"`
 
 	// PersistInterval is how often the memory backend writes Persist, so a
 	// crash loses at most this much. The first config using a file sets it
-	// for as long as the file stays in use. Default: 1m.
+	// for as long as the file stays in use. Needs Persist. Default: 1m.
 	PersistInterval caddy.Duration `json:"persist_interval,omitempty"`
 
 	// Redis configures the redis backend (required with it, refused with
 	// the others).
 	Redis *RedisConfig `json:"redis,omitempty"`
+}
+
+// RedisConfig configures the redis dedupe backend: Redis or Valkey, a
+// single server, Sentinel or Redis Cluster.
+type RedisConfig struct {
+	// URL is the server of the redis backend:
+	// redis://[user:password@]host:port/db, or rediss:// for TLS; go-redis
+	// query parameters such as dial_timeout are accepted. Write it as a
+	// placeholder such as `{env.REDIS_URL}` (resolved at provision) so a
+	// password does not appear in the config; it is never logged. Set URL
+	// or Addresses, not both.
+	URL string `json:"url,omitempty"`
+
+	// Addresses are host:port addresses of the redis backend, instead of
+	// URL: one is a single server, several are Redis Cluster seed nodes, and
+	// with MasterName they are the Sentinels.
+	Addresses []string `json:"addresses,omitempty"`
+
+	// MasterName is the Sentinel master name; it needs Addresses.
+	MasterName string `json:"master_name,omitempty"`
+
+	// Username is the Redis ACL user, with Addresses (with URL, put it in
+	// the URL). Placeholders are resolved at provision.
+	Username string `json:"username,omitempty"`
+
+	// Password is the Redis password, with Addresses (with URL, put it in
+	// the URL). Write it as `{env.NAME}` or `{file./path}` so it does not
+	// appear in the config; it is never logged.
+	Password string `json:"password,omitempty"`
+
+	// TLS makes the redis backend connect with TLS (1.2 or later, server
+	// certificate verified), with Addresses. With URL, use rediss://.
+	TLS bool `json:"tls,omitempty"`
+
+	// KeyPrefix starts every Redis key the redis backend sets (followed by
+	// 32 hex digits of a SHA-256 of the dedupe key, so event ids are not
+	// stored). Gateways share dedupe when they share the server and the
+	// prefix. Default: "scgate:".
+	KeyPrefix string `json:"key_prefix,omitempty"`
+
+	// Timeout bounds each redis backend operation (claim, commit, release),
+	// connecting included. A claim that takes longer is a store error,
+	// answered by OnError. Default: 250ms.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -228,48 +251,16 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets defaults, resolves secrets and gets the dedupe store.
+// Provision checks the config (the same rules for JSON and the Caddyfile,
+// whose parser only parses), sets defaults, resolves secrets and gets the
+// dedupe store from the usage pool. It does not contact a Redis server.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.boundOnce = new(sync.Once)
-	if len(h.SignatureHeaders) == 0 {
-		h.SignatureHeaders = DefaultSignatureHeaders
+	if err := h.check(); err != nil {
+		return err
 	}
-	if h.MaxBody == 0 {
-		h.MaxBody = DefaultMaxBody
-	}
-	if h.Dedupe == nil {
-		h.Dedupe = new(DedupeConfig)
-	}
-	d := h.Dedupe
-	if d.Backend == "" {
-		d.Backend = BackendMemory
-	}
-	if d.Backend == BackendOff && (d.TTL != 0 || d.InflightTimeout != 0 || d.MaxKeys != 0 || d.Key != "" ||
-		d.Namespace != "" || d.OnError != "") {
-		// They would be ignored; an operator would not notice until retries
-		// reach the application twice.
-		return errors.New("dedupe off takes no other dedupe settings")
-	}
-	if d.TTL == 0 {
-		d.TTL = caddy.Duration(DefaultTTL)
-	}
-	if d.InflightTimeout == 0 {
-		d.InflightTimeout = caddy.Duration(DefaultInflightTimeout)
-	}
-	if d.MaxKeys == 0 {
-		d.MaxKeys = dedupe.DefaultMaxKeys
-	}
-	var events map[string]struct{}
-	if len(h.Events) > 0 {
-		events = make(map[string]struct{}, len(h.Events))
-		for _, e := range h.Events {
-			events[e] = struct{}{}
-		}
-	}
-	if d.Key != "" {
-		h.keyTmpl = expandKeyTemplate(d.Key)
-	}
+	h.setDefaults()
 
 	// A secret that did not load must never open the gate: see secret.Resolve.
 	secrets := make([][]byte, len(h.Secrets))
@@ -280,41 +271,74 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		secrets[i] = v
 	}
-	allSet := len(secrets) > 0
-	if allSet {
-		v, err := verifier.New(secrets)
-		if err != nil {
-			return err
+	v, err := verifier.New(secrets)
+	if err != nil {
+		return err
+	}
+	var events map[string]struct{}
+	if len(h.Events) > 0 {
+		events = make(map[string]struct{}, len(h.Events))
+		for _, e := range h.Events {
+			events[e] = struct{}{}
 		}
-		h.checker = &gateway.Checker{
-			Verifier:         v,
-			SignatureHeaders: h.SignatureHeaders,
-			MaxBody:          h.MaxBody,
-			MaxAge:           time.Duration(h.MaxAge),
-			Events:           events,
-		}
+	}
+	h.checker = &gateway.Checker{
+		Verifier:         v,
+		SignatureHeaders: h.SignatureHeaders,
+		MaxBody:          h.MaxBody,
+		MaxAge:           time.Duration(h.MaxAge),
+		Events:           events,
+	}
+	if h.Dedupe.Key != "" {
+		h.keyTemplate = expandKeyTemplate(h.Dedupe.Key)
 	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
-
-	if err := h.provisionStore(ctx); err != nil {
+	if err := h.openStore(); err != nil {
 		return err
 	}
-	if d.Backend == BackendOff {
+	if h.Dedupe.Backend == BackendOff {
 		h.logger.Warn("dedupe is off: every valid delivery is forwarded, retries included")
 	}
 	return nil
 }
 
-// Validate checks the provisioned config.
+// Validate reports what Provision did not get done; the rules themselves
+// are checked (once) in Provision.
 func (h *Handler) Validate() error {
-	if len(h.Secrets) == 0 {
-		return errors.New("at least one secret is required")
+	if err := h.check(); err != nil {
+		return err
 	}
 	if h.checker == nil {
 		return errors.New("secrets were not loaded")
+	}
+	if h.Dedupe.Backend != BackendOff && h.store == nil {
+		return errors.New("dedupe store was not provisioned")
+	}
+	return nil
+}
+
+// Cleanup releases this config's reference to the dedupe store. The store
+// itself outlives a reload: the new config holds its own reference before
+// this runs. Cleanup is safe on a half-provisioned handler and when repeated.
+func (h *Handler) Cleanup() error {
+	if h.poolKey == "" {
+		return nil
+	}
+	key := h.poolKey
+	h.poolKey = ""
+	_, err := stores.Delete(key)
+	return err
+}
+
+// check holds every rule of the config, for JSON configs and the Caddyfile
+// alike. It runs before the defaults are set (so it can tell what was
+// given) and again, idempotently, in Validate.
+func (h *Handler) check() error {
+	if len(h.Secrets) == 0 {
+		return errors.New("at least one secret is required")
 	}
 	if h.MaxBody < 0 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
@@ -332,45 +356,125 @@ func (h *Handler) Validate() error {
 			return errors.New("events must not contain an empty name")
 		}
 	}
-	d := h.Dedupe
-	switch d.Backend {
-	case BackendMemory, BackendRedis, BackendOff:
+	if h.Dedupe == nil {
+		return nil
+	}
+	return h.Dedupe.check()
+}
+
+// check holds the rules of the dedupe settings.
+func (d *DedupeConfig) check() error {
+	backend := d.Backend
+	if backend == "" {
+		backend = BackendMemory
+	}
+	switch backend {
+	case BackendMemory, BackendRedis:
+	case BackendOff:
+		if d.TTL != 0 || d.InflightTimeout != 0 || d.MaxKeys != 0 || d.Key != "" || d.Namespace != "" ||
+			d.OnError != "" || d.Persist != "" || d.PersistInterval != 0 || d.Redis != nil {
+			// They would be ignored; an operator would not notice until
+			// retries reach the application twice.
+			return errors.New("dedupe off takes no other dedupe settings")
+		}
 	default:
 		return fmt.Errorf("unknown dedupe backend %q (want memory, redis or off)", d.Backend)
-	}
-	if err := d.validateStore(); err != nil {
-		return err
 	}
 	if d.TTL < 0 || d.InflightTimeout < 0 {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
+	if d.Key != "" && !strings.Contains(d.Key, "{") {
+		return errors.New("dedupe key template must contain a placeholder, e.g. {event}|{screenshot_id}; a constant key would make every event a duplicate of the first")
+	}
+	switch d.OnError {
+	case "", OnErrorClosed, OnErrorOpen:
+	default:
+		return fmt.Errorf("dedupe on_error must be closed or open, got %q", d.OnError)
+	}
+	// Settings of another backend would be ignored: refuse them, since an
+	// operator would not notice until events are duplicated.
+	if backend != BackendMemory {
+		for _, o := range []struct {
+			name string
+			set  bool
+		}{{"max_keys", d.MaxKeys != 0}, {"persist", d.Persist != ""}, {"persist_interval", d.PersistInterval != 0}} {
+			if o.set {
+				return fmt.Errorf("dedupe %s applies to the memory backend, not %s", o.name, backend)
+			}
+		}
+	}
+	if backend != BackendRedis && d.Redis != nil {
+		return fmt.Errorf("dedupe redis settings apply to the redis backend, not %s", backend)
+	}
 	if d.MaxKeys < 0 {
 		return errors.New("dedupe max_keys must be positive")
 	}
-	if h.Dedupe.Backend != BackendOff && h.store == nil {
-		return errors.New("dedupe store was not provisioned")
+	if d.PersistInterval < 0 {
+		return errors.New("dedupe persist_interval must be positive")
+	}
+	if d.PersistInterval != 0 && d.Persist == "" {
+		return errors.New("dedupe persist_interval needs persist")
+	}
+	if backend == BackendRedis {
+		if d.Redis == nil {
+			return errors.New("dedupe redis needs url or addresses")
+		}
+		return d.Redis.check()
 	}
 	return nil
 }
 
-// Cleanup releases this config's reference to the dedupe store. The store
-// itself outlives a reload: the new config holds its own reference before
-// this runs. Cleanup is safe on a half-provisioned handler and when repeated.
-func (h *Handler) Cleanup() error {
-	if h.storeKey == "" {
-		return nil
+// check holds the rules of the redis settings that do not depend on
+// resolving placeholders (redisConn.check has those).
+func (r *RedisConfig) check() error {
+	if r.Timeout < 0 {
+		return errors.New("dedupe redis timeout must be positive")
 	}
-	key := h.storeKey
-	h.storeKey = ""
-	_, err := stores.Delete(key)
-	return err
+	if r.MasterName != "" && len(r.Addresses) == 0 {
+		return errors.New("dedupe master_name needs addresses (the Sentinels)")
+	}
+	return nil
 }
 
-// applyBound gives a shared memory store this config's max_keys once it
-// serves (the last config to serve wins when handlers disagree).
-func (h *Handler) applyBound() {
-	if ms, ok := h.store.(*dedupe.MemoryStore); ok {
-		ms.SetMaxKeys(h.Dedupe.MaxKeys)
+// setDefaults fills what the config left out; check has passed.
+func (h *Handler) setDefaults() {
+	if len(h.SignatureHeaders) == 0 {
+		h.SignatureHeaders = DefaultSignatureHeaders
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.Dedupe == nil {
+		h.Dedupe = new(DedupeConfig)
+	}
+	d := h.Dedupe
+	if d.Backend == "" {
+		d.Backend = BackendMemory
+	}
+	if d.Backend == BackendOff {
+		return
+	}
+	if d.TTL == 0 {
+		d.TTL = caddy.Duration(DefaultTTL)
+	}
+	if d.InflightTimeout == 0 {
+		d.InflightTimeout = caddy.Duration(DefaultInflightTimeout)
+	}
+	switch d.Backend {
+	case BackendMemory:
+		if d.MaxKeys == 0 {
+			d.MaxKeys = dedupe.DefaultMaxKeys
+		}
+		if d.Persist != "" && d.PersistInterval == 0 {
+			d.PersistInterval = caddy.Duration(DefaultPersistInterval)
+		}
+	case BackendRedis:
+		if d.Redis.KeyPrefix == "" {
+			d.Redis.KeyPrefix = DefaultKeyPrefix
+		}
+		if d.Redis.Timeout == 0 {
+			d.Redis.Timeout = caddy.Duration(DefaultRedisTimeout)
+		}
 	}
 }
 
@@ -382,11 +486,3 @@ func expandKeyTemplate(t string) string {
 	}
 	return t
 }
-
-// Interface guards
-var (
-	_ caddy.Provisioner           = (*Handler)(nil)
-	_ caddy.Validator             = (*Handler)(nil)
-	_ caddy.CleanerUpper          = (*Handler)(nil)
-	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
-)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/verifier"
 )
@@ -535,9 +537,11 @@ func TestClientGoneReleasesTheClaim(t *testing.T) {
 		t.Fatal("the canceled request got an answer")
 	}
 	var last result
-	eventually(t, "the claim to be released", func() bool {
-		last = post(t, body)
-		return last.Status != http.StatusConflict
+	eventually.Succeeds(t, 15*time.Second, func() error {
+		if last = post(t, body); last.Status == http.StatusConflict {
+			return errors.New("the claim is still held (409)")
+		}
+		return nil
 	})
 	expect(t, "retry after the client hung up", last, 200, "")
 	expect(t, "second retry", post(t, body), 200, "duplicate")
@@ -643,9 +647,11 @@ func TestPlaceholders(t *testing.T) {
 		want[s.step] = [2]string{s.outcome, s.reason}
 	}
 	var lines []map[string]any
-	eventually(t, "the access log", func() bool {
-		lines = readJSONLines(t, accessLog)
-		return len(lines) >= len(want)
+	eventually.Succeeds(t, 15*time.Second, func() error {
+		if lines = readJSONLines(t, accessLog); len(lines) < len(want) {
+			return fmt.Errorf("the access log has %d lines, want %d", len(lines), len(want))
+		}
+		return nil
 	})
 	for _, line := range lines {
 		step := ""

@@ -70,9 +70,10 @@ func load(t *testing.T, caddyfile string) *caddytest.Tester {
 		t.FailNow()
 	}
 	// The previous config's servers close their idle connections as they
-	// shut down; a POST on one of them would fail with EOF, and Go does not
-	// retry a POST.
+	// shut down, racing with a request sent on one of them (it fails with
+	// EOF, and Go does not retry a POST): start from new connections.
 	client.CloseIdleConnections()
+	client.Transport = newTransport()
 	return tc
 }
 
@@ -136,9 +137,10 @@ type result struct {
 // from the upstream.
 func (r result) Outcome() string { return r.Header.Get("X-Scgate-Outcome") }
 
-var client = &http.Client{
-	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+var client = &http.Client{Timeout: 30 * time.Second, Transport: newTransport()}
+
+func newTransport() *http.Transport {
+	return &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
 }
 
 func do(t *testing.T, req *http.Request) result {
@@ -175,19 +177,6 @@ func expect(t *testing.T, what string, got result, status int, outcome string) {
 	t.Helper()
 	if got.Status != status || got.Outcome() != outcome {
 		t.Fatalf("%s: got %d (outcome %q, body %q), want %d (outcome %q)", what, got.Status, got.Outcome(), got.Body, status, outcome)
-	}
-}
-
-// eventually polls cond until it holds or the deadline passes; it is for
-// state that settles asynchronously (never for timing assertions).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 
@@ -75,9 +77,11 @@ func TestRejectionsAreLoggedWithAReasonCode(t *testing.T) {
 				t.Fatalf("status %d, want %d", got.Status, tt.status)
 			}
 			var lines []map[string]any
-			eventually(t, "a log line", func() bool {
-				lines = readJSONLines(t, logPath)
-				return len(lines) > before
+			eventually.Succeeds(t, 15*time.Second, func() error {
+				if lines = readJSONLines(t, logPath); len(lines) == before {
+					return errors.New("no new log line")
+				}
+				return nil
 			})
 			line := lines[len(lines)-1]
 			if line["reason"] != tt.reason || line["logger"] != "http.handlers.screenshotcenter_webhook" {

@@ -17,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 
 	_ "github.com/scgate/scgate"
+	"github.com/scgate/scgate/internal/caddyhome"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 
@@ -31,20 +32,18 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL: the integration tests do not run with -short (caddytest would skip them and report ok)")
 		os.Exit(1)
 	}
-	// Keep the in-process Caddy's storage (locks, certificates) out of
-	// the user's home directory.
-	dir, err := os.MkdirTemp("", "scgate-integration-")
+	// Keep the in-process Caddy's storage (locks, certificates) and
+	// autosave.json out of the user's home directory.
+	cleanup, err := caddyhome.Isolate()
 	if err != nil {
 		panic(err)
 	}
-	os.Setenv("XDG_DATA_HOME", dir+"/data")
-	os.Setenv("XDG_CONFIG_HOME", dir+"/config")
 	httpPort = gatewaytest.FreePort(tb{})
 	httpsPort = gatewaytest.FreePort(tb{})
 	adminPort = gatewaytest.FreePort(tb{})
 	code := m.Run()
 	gatewaytest.Cleanup()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

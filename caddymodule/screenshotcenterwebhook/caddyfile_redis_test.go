@@ -3,6 +3,7 @@ package screenshotcenterwebhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/redistest"
 )
 
@@ -205,11 +207,12 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	srv.Restart()
 	for _, h := range []*Handler{closed, open} {
 		var got string
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if got, _ = serveHeaders(t, h, "s", `{"event":"e","screenshot_id":2}`); got != "status 503" {
-				break
+		eventually.Succeeds(t, 10*time.Second, func() error {
+			if got, _ = serveHeaders(t, h, "s", `{"event":"e","screenshot_id":2}`); got == "status 503" {
+				return errors.New("still 503")
 			}
-		}
+			return nil
+		})
 		if got != "forwarded" && got != "duplicate" {
 			t.Fatalf("after Redis is back: %s", got)
 		}

@@ -5,6 +5,7 @@
 package multigateway_test
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/internal/redistest"
 	"github.com/scgate/scgate/verifier"
@@ -218,11 +220,12 @@ func TestRedisDownClosed(t *testing.T) {
 	srv.Restart()
 	// The sender retries until it is answered 2xx.
 	var got string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if got = outcome(deliver(t, gw, eventBody(2))); got != "status 503" {
-			break
+	eventually.Succeeds(t, 30*time.Second, func() error {
+		if got = outcome(deliver(t, gw, eventBody(2))); got == "status 503" {
+			return errors.New("still 503")
 		}
-	}
+		return nil
+	})
 	if got != "forwarded" {
 		t.Fatalf("retry after Redis is back: %s, want forwarded", got)
 	}

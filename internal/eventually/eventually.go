@@ -5,6 +5,7 @@
 package eventually
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -20,12 +21,18 @@ func Succeeds(t testing.TB, timeout time.Duration, cond func() error) {
 
 // Within calls cond until it returns nil or timeout passes, and returns its
 // last error: for helpers that have no testing.TB or report themselves.
-// cond runs at least once; polls start at 1ms and back off to 50ms.
+// cond runs at least once; polls start at 1ms and back off to 50ms. A cond
+// that knows waiting is pointless (a process exited, a wrong answer came)
+// returns Stop(err) to end the wait at once with err.
 func Within(timeout time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	pause := time.Millisecond
 	for {
 		err := cond()
+		var s stop
+		if errors.As(err, &s) {
+			return s.err
+		}
 		if err == nil || !time.Now().Before(deadline) {
 			return err
 		}
@@ -33,3 +40,10 @@ func Within(timeout time.Duration, cond func() error) error {
 		pause = min(2*pause, 50*time.Millisecond)
 	}
 }
+
+// Stop wraps an error that ends a wait at once.
+func Stop(err error) error { return stop{err} }
+
+type stop struct{ err error }
+
+func (s stop) Error() string { return s.err.Error() }

@@ -26,4 +26,8 @@ func TestWithin(t *testing.T) {
 	if err := Within(0, func() error { calls++; return nil }); err != nil || calls != 1 {
 		t.Fatalf("Within(0) = %v after %d calls, want one call", err, calls)
 	}
+	calls = 0
+	if err := Within(time.Minute, func() error { calls++; return Stop(want) }); err != want || calls != 1 {
+		t.Fatalf("Within with Stop = %v after %d calls, want the error at once", err, calls)
+	}
 }

@@ -43,6 +43,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 // Config template values. Options.Config and the config given to Reload may
@@ -321,37 +323,31 @@ func (g *Gateway) Expand(config string) string {
 }
 
 func (g *Gateway) waitReady(timeout time.Duration, waitHTTP bool) error {
-	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	adminUp := false
-	for {
-		select {
-		case <-g.done:
-			return fmt.Errorf("process exited (%v)", g.waitErr)
-		default:
+	return eventually.Within(timeout, func() error {
+		if !g.Running() {
+			return eventually.Stop(fmt.Errorf("process exited (%v)", g.waitErr))
 		}
 		if !adminUp {
 			resp, err := client.Get(g.AdminURL + "/config/")
-			if err == nil {
-				resp.Body.Close()
-				adminUp = resp.StatusCode == http.StatusOK
+			if err != nil {
+				return fmt.Errorf("admin endpoint: %w", err)
+			}
+			resp.Body.Close()
+			if adminUp = resp.StatusCode == http.StatusOK; !adminUp {
+				return fmt.Errorf("admin endpoint answered %d", resp.StatusCode)
 			}
 		}
-		if adminUp {
-			if !waitHTTP {
-				return nil
-			}
+		if waitHTTP {
 			c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(g.HTTPPort), time.Second)
-			if err == nil {
-				c.Close()
-				return nil
+			if err != nil {
+				return fmt.Errorf("admin ready, HTTP port not: %w", err)
 			}
+			c.Close()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %v (admin ready: %v)", timeout, adminUp)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // Output returns everything the process wrote to stdout and stderr so far.
@@ -360,21 +356,15 @@ func (g *Gateway) Output() string { return g.out.String() }
 // WaitOutput waits until the output contains substr; it reports whether it
 // did within timeout (false early if the process exits without it).
 func (g *Gateway) WaitOutput(substr string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if strings.Contains(g.Output(), substr) {
-			return true
+	return eventually.Within(timeout, func() error {
+		switch {
+		case strings.Contains(g.Output(), substr):
+			return nil
+		case !g.Running():
+			return eventually.Stop(errors.New("exited"))
 		}
-		select {
-		case <-g.done:
-			return strings.Contains(g.Output(), substr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return errors.New("not yet")
+	}) == nil
 }
 
 // Running reports whether the process has not exited yet.

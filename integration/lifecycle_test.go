@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -235,4 +236,49 @@ func TestBinaryRefusesToStartWithoutTheSecret(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The metrics are served on the admin endpoint and keep counting across a
+// reload: the collectors live for the process and are registered in every
+// config's registry.
+func TestMetricsAreKeptAcrossAReload(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "max_body 1MiB")
+	before := scrapeForwarded(t)
+	expect(t, "delivery", post(t, event(t, "screenshot.finished")), 200, "")
+	if got := scrapeForwarded(t); got != before+1 {
+		t.Fatalf("forwarded counted %v, want %v", got, before+1)
+	}
+	loadGateway(t, up.Addr, "max_body 512KiB")
+	expect(t, "delivery after the reload", post(t, event(t, "screenshot.finished")), 200, "")
+	if got := scrapeForwarded(t); got != before+2 {
+		t.Fatalf("forwarded counted %v after the reload, want %v (kept, then counted)", got, before+2)
+	}
+}
+
+// scrapeForwarded reads scgate_webhook_requests_total{outcome="forwarded"}
+// from the admin endpoint's /metrics.
+func scrapeForwarded(t *testing.T) float64 {
+	t.Helper()
+	resp, err := http.Get("http://localhost:" + strconv.Itoa(adminPort) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const series = `scgate_webhook_requests_total{outcome="forwarded"} `
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, series); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metric line %q: %v", line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s line in /metrics:\n%s", series, raw)
+	return 0
 }

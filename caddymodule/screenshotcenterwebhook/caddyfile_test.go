@@ -1,33 +1,14 @@
 package screenshotcenterwebhook
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
-
-	"github.com/scgate/scgate/dedupe"
-	"github.com/scgate/scgate/verifier"
 )
-
-func parse(t *testing.T, input string) (*Handler, error) {
-	t.Helper()
-	h := new(Handler)
-	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-	return h, err
-}
 
 func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 	tests := []struct {
@@ -203,186 +184,6 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	}
 }
 
-// provision runs the Caddy lifecycle on h the way a config load does:
-// Provision, Validate, and Cleanup when the test ends.
-func provision(t *testing.T, h *Handler) error {
-	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
-	t.Cleanup(func() {
-		if err := h.Cleanup(); err != nil {
-			t.Errorf("Cleanup: %v", err)
-		}
-		if err := h.Cleanup(); err != nil {
-			t.Errorf("second Cleanup: %v", err)
-		}
-		cancel()
-	})
-	if err := h.Provision(ctx); err != nil {
-		return err
-	}
-	return h.Validate()
-}
-
-// serve sends one POST with body, signed with secret (the header the
-// provisioned handler reads first), through h in front of a handler that
-// answers 200, and describes what happened: "forwarded", the gateway's own
-// outcome header (e.g. "ignored"), or "status N" for an error.
-func serve(t *testing.T, h *Handler, secret, body string) string {
-	t.Helper()
-	got, _ := serveHeaders(t, h, secret, body)
-	return got
-}
-
-// serveHeaders is serve that also returns the response headers.
-func serveHeaders(t *testing.T, h *Handler, secret, body string) (string, http.Header) {
-	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
-	req.Header.Set(h.SignatureHeaders[0], verifier.Sign([]byte(secret), []byte(body)))
-	repl := caddy.NewReplacer()
-	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
-	w := httptest.NewRecorder()
-	forwarded := false
-	err := h.ServeHTTP(w, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		forwarded = true
-		w.WriteHeader(http.StatusOK)
-		return nil
-	}))
-	var he caddyhttp.HandlerError
-	switch {
-	case errors.As(err, &he):
-		return "status " + strconv.Itoa(he.StatusCode), w.Header()
-	case err != nil:
-		t.Fatalf("ServeHTTP: %v", err)
-	case forwarded:
-		return "forwarded", w.Header()
-	}
-	return w.Header().Get(HeaderOutcome), w.Header()
-}
-
-func TestProvisionDefaults(t *testing.T) {
-	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\n}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := provision(t, h); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	want := DedupeConfig{
-		Backend:         BackendMemory,
-		TTL:             caddy.Duration(DefaultTTL),
-		InflightTimeout: caddy.Duration(DefaultInflightTimeout),
-		MaxKeys:         dedupe.DefaultMaxKeys,
-	}
-	if *h.Dedupe != want {
-		t.Errorf("dedupe defaults = %+v, want %+v", *h.Dedupe, want)
-	}
-	if !reflect.DeepEqual(h.SignatureHeaders, []string{"X-ScreenshotCenter-Signature", "X-Signature"}) {
-		t.Errorf("signature headers = %v", h.SignatureHeaders)
-	}
-	if h.MaxBody != 1<<20 {
-		t.Errorf("max_body = %d, want 1 MiB", h.MaxBody)
-	}
-	if h.MaxAge != 0 || h.store == nil {
-		t.Errorf("max_age = %v, store = %v; want no replay window and a store", h.MaxAge, h.store)
-	}
-	// No allowlist and no replay window: any signed event without
-	// created_at is forwarded.
-	if got := serve(t, h, "s", `{"event":"anything.else","screenshot_id":1}`); got != "forwarded" {
-		t.Errorf("signed event without created_at: %s, want forwarded", got)
-	}
-}
-
-func TestProvisionKeepsExplicitValues(t *testing.T) {
-	h, err := parse(t, `screenshotcenter_webhook {
-		secret a b
-		signature_header X-Sig
-		max_body 4KiB
-		events screenshot.finished
-		max_age 10m
-		dedupe memory {
-			ttl 1h
-			inflight_timeout 5s
-			max_keys 10
-			key {event}:{body_sha256}
-		}
-	}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := provision(t, h); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	if h.MaxBody != 4096 || h.MaxAge != caddy.Duration(10*time.Minute) || h.Dedupe.TTL != caddy.Duration(time.Hour) ||
-		h.Dedupe.InflightTimeout != caddy.Duration(5*time.Second) || h.Dedupe.MaxKeys != 10 {
-		t.Errorf("explicit values changed by Provision: %+v %+v", h, h.Dedupe)
-	}
-	if h.keyTemplate != "{http.screenshotcenter_webhook.event}:{http.screenshotcenter_webhook.body_sha256}" {
-		t.Errorf("key template = %q", h.keyTemplate)
-	}
-	now := time.Now().UTC().Format(time.RFC3339)
-	for _, tc := range []struct{ secret, body, want string }{
-		{"a", `{"event":"screenshot.finished","screenshot_id":1,"created_at":"` + now + `"}`, "forwarded"},
-		{"b", `{"event":"screenshot.finished","screenshot_id":2,"created_at":"` + now + `"}`, "forwarded"},
-		{"c", `{"event":"screenshot.finished","screenshot_id":3,"created_at":"` + now + `"}`, "status 401"},
-		{"a", `{"event":"batch.finished","batch_id":1,"created_at":"` + now + `"}`, "ignored"},
-		{"a", `{"event":"screenshot.finished","screenshot_id":4}`, "status 401"},
-	} {
-		if got := serve(t, h, tc.secret, tc.body); got != tc.want {
-			t.Errorf("secret %s, body %s: %s, want %s", tc.secret, tc.body, got, tc.want)
-		}
-	}
-}
-
-func TestProvisionDedupeOffHasNoStore(t *testing.T) {
-	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\ndedupe off\n}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := provision(t, h); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	if h.store != nil || h.poolKey != "" {
-		t.Errorf("dedupe off still got a store (%q)", h.poolKey)
-	}
-}
-
-func TestProvisionResolvesSecretFromEnv(t *testing.T) {
-	t.Setenv("SCGATE_TEST_SECRET", "from-env")
-	h, err := parse(t, "screenshotcenter_webhook {\nsecret {env.SCGATE_TEST_SECRET}\n}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := provision(t, h); err != nil {
-		t.Fatalf("provision: %v", err)
-	}
-	if h.Secrets[0] != "{env.SCGATE_TEST_SECRET}" {
-		t.Errorf("config secret was rewritten to %q; the placeholder must stay", h.Secrets[0])
-	}
-	if got := serve(t, h, "from-env", `{"event":"x","screenshot_id":"env"}`); got != "forwarded" {
-		t.Errorf("event signed with the env secret: %s, want forwarded", got)
-	}
-	if got := serve(t, h, "{env.SCGATE_TEST_SECRET}", `{"event":"x","screenshot_id":"literal"}`); got != "status 401" {
-		t.Errorf("event signed with the placeholder text: %s, want status 401", got)
-	}
-}
-
-// adapt runs the Caddyfile adapter as `caddy adapt` does.
-func adapt(t *testing.T, input string) []byte {
-	t.Helper()
-	adapter := caddyconfig.GetAdapter("caddyfile")
-	if adapter == nil {
-		t.Fatal("caddyfile adapter not registered")
-	}
-	out, warnings, err := adapter.Adapt([]byte(input), nil)
-	if err != nil {
-		t.Fatalf("adapt: %v", err)
-	}
-	for _, w := range warnings {
-		t.Errorf("adapt warning: %s", w.String())
-	}
-	return out
-}
-
 // The directive is written after reverse_proxy on purpose: without a global
 // `order` option it must still be placed before it, and the env placeholder
 // must reach the JSON unresolved.
@@ -501,5 +302,133 @@ func TestAdaptSubstitutesDollarVariablesAtAdaptTime(t *testing.T) {
 	out := string(adapt(t, ":8080 {\n\tscreenshotcenter_webhook {\n\t\tsecret {$SCGATE_ADAPT_SECRET}\n\t}\n\trespond ok\n}\n"))
 	if !strings.Contains(out, `"secrets":["adapt-time-value"]`) {
 		t.Errorf("want the value substituted at adapt time:\n%s", out)
+	}
+}
+
+func TestUnmarshalCaddyfileStoreOptions(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  DedupeConfig
+	}{
+		{
+			name: "redis by url with every option",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe redis {
+					url {env.REDIS_URL}
+					key_prefix gw1:
+					ttl 24h
+					inflight_timeout 30s
+					on_error open
+					timeout 100ms
+				}
+			}`,
+			want: DedupeConfig{
+				Backend: BackendRedis, TTL: caddy.Duration(24 * time.Hour),
+				InflightTimeout: caddy.Duration(30 * time.Second), OnError: OnErrorOpen,
+				Redis: &RedisConfig{URL: "{env.REDIS_URL}", KeyPrefix: "gw1:", Timeout: caddy.Duration(100 * time.Millisecond)},
+			},
+		},
+		{
+			name: "redis cluster seeds on one line and repeated",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe redis {
+					addresses 10.0.0.1:6379 10.0.0.2:6379
+					addresses 10.0.0.3:6379
+					password {env.REDIS_PASSWORD}
+					username gw
+					tls
+				}
+			}`,
+			want: DedupeConfig{Backend: BackendRedis, Redis: &RedisConfig{
+				Addresses: []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
+				Password:  "{env.REDIS_PASSWORD}", Username: "gw", TLS: true,
+			}},
+		},
+		{
+			name: "sentinel",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe redis {
+					addresses s1:26379 s2:26379 s3:26379
+					master_name mymaster
+					on_error closed
+				}
+			}`,
+			want: DedupeConfig{Backend: BackendRedis, OnError: OnErrorClosed, Redis: &RedisConfig{
+				Addresses: []string{"s1:26379", "s2:26379", "s3:26379"}, MasterName: "mymaster",
+			}},
+		},
+		{
+			name: "memory with persist",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe memory {
+					persist /var/lib/scgate/dedupe.snap
+					persist_interval 30s
+					max_keys 5000
+				}
+			}`,
+			want: DedupeConfig{Backend: BackendMemory, MaxKeys: 5000,
+				Persist: "/var/lib/scgate/dedupe.snap", PersistInterval: caddy.Duration(30 * time.Second)},
+		},
+		{
+			name: "persist without a backend name is memory",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe {
+					persist dedupe.snap
+				}
+			}`,
+			want: DedupeConfig{Persist: "dedupe.snap"},
+		},
+		{
+			name: "old syntax still parses",
+			input: `screenshotcenter_webhook {
+				secret s
+				dedupe memory {
+					ttl 1h
+					max_keys 10
+				}
+			}`,
+			want: DedupeConfig{Backend: BackendMemory, TTL: caddy.Duration(time.Hour), MaxKeys: 10},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := parse(t, tt.input)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			if !reflect.DeepEqual(*h.Dedupe, tt.want) {
+				t.Errorf("dedupe = %+v (redis %+v)\nwant     %+v (redis %+v)", *h.Dedupe, h.Dedupe.Redis, tt.want, tt.want.Redis)
+			}
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileStoreOptionErrors(t *testing.T) {
+	tests := []struct{ name, block, wantErr string }{
+		{"on_error without value", "dedupe redis {\non_error\n}", "argument"},
+		{"url twice", "dedupe redis {\nurl redis://a:1\nurl redis://b:1\n}", "only once"},
+		{"url with two values", "dedupe redis {\nurl redis://a:1 redis://b:1\n}", "argument"},
+		{"addresses empty", "dedupe redis {\naddresses\n}", "argument"},
+		{"tls with a value", "dedupe redis {\ntls yes\n}", "argument"},
+		{"timeout not a duration", "dedupe redis {\ntimeout soon\n}", "parsing timeout"},
+		{"timeout zero", "dedupe redis {\ntimeout 0s\n}", "must be positive"},
+		{"persist without file", "dedupe memory {\npersist\n}", "argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse(t, "screenshotcenter_webhook {\nsecret s\n"+tt.block+"\n}")
+			if err == nil {
+				t.Fatalf("parsed without error, want %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not contain %q", err, tt.wantErr)
+			}
+		})
 	}
 }

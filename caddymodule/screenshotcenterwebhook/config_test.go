@@ -2,9 +2,164 @@ package screenshotcenterwebhook
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/scgate/scgate/dedupe"
 )
+
+func TestProvisionDefaults(t *testing.T) {
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	want := DedupeConfig{
+		Backend:         BackendMemory,
+		TTL:             caddy.Duration(DefaultTTL),
+		InflightTimeout: caddy.Duration(DefaultInflightTimeout),
+		MaxKeys:         dedupe.DefaultMaxKeys,
+	}
+	if *h.Dedupe != want {
+		t.Errorf("dedupe defaults = %+v, want %+v", *h.Dedupe, want)
+	}
+	if !reflect.DeepEqual(h.SignatureHeaders, []string{"X-ScreenshotCenter-Signature", "X-Signature"}) {
+		t.Errorf("signature headers = %v", h.SignatureHeaders)
+	}
+	if h.MaxBody != 1<<20 {
+		t.Errorf("max_body = %d, want 1 MiB", h.MaxBody)
+	}
+	if h.MaxAge != 0 || h.store == nil {
+		t.Errorf("max_age = %v, store = %v; want no replay window and a store", h.MaxAge, h.store)
+	}
+	// No allowlist and no replay window: any signed event without
+	// created_at is forwarded.
+	if got := serve(t, h, "s", `{"event":"anything.else","screenshot_id":1}`); got != "forwarded" {
+		t.Errorf("signed event without created_at: %s, want forwarded", got)
+	}
+}
+
+func TestProvisionKeepsExplicitValues(t *testing.T) {
+	h, err := parse(t, `screenshotcenter_webhook {
+		secret a b
+		signature_header X-Sig
+		max_body 4KiB
+		events screenshot.finished
+		max_age 10m
+		dedupe memory {
+			ttl 1h
+			inflight_timeout 5s
+			max_keys 10
+			key {event}:{body_sha256}
+		}
+	}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if h.MaxBody != 4096 || h.MaxAge != caddy.Duration(10*time.Minute) || h.Dedupe.TTL != caddy.Duration(time.Hour) ||
+		h.Dedupe.InflightTimeout != caddy.Duration(5*time.Second) || h.Dedupe.MaxKeys != 10 {
+		t.Errorf("explicit values changed by Provision: %+v %+v", h, h.Dedupe)
+	}
+	if h.keyTemplate != "{http.screenshotcenter_webhook.event}:{http.screenshotcenter_webhook.body_sha256}" {
+		t.Errorf("key template = %q", h.keyTemplate)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	for _, tc := range []struct{ secret, body, want string }{
+		{"a", `{"event":"screenshot.finished","screenshot_id":1,"created_at":"` + now + `"}`, "forwarded"},
+		{"b", `{"event":"screenshot.finished","screenshot_id":2,"created_at":"` + now + `"}`, "forwarded"},
+		{"c", `{"event":"screenshot.finished","screenshot_id":3,"created_at":"` + now + `"}`, "status 401"},
+		{"a", `{"event":"batch.finished","batch_id":1,"created_at":"` + now + `"}`, "ignored"},
+		{"a", `{"event":"screenshot.finished","screenshot_id":4}`, "status 401"},
+	} {
+		if got := serve(t, h, tc.secret, tc.body); got != tc.want {
+			t.Errorf("secret %s, body %s: %s, want %s", tc.secret, tc.body, got, tc.want)
+		}
+	}
+}
+
+func TestProvisionDedupeOffHasNoStore(t *testing.T) {
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\ndedupe off\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if h.store != nil || h.poolKey != "" {
+		t.Errorf("dedupe off still got a store (%q)", h.poolKey)
+	}
+}
+
+func TestProvisionResolvesSecretFromEnv(t *testing.T) {
+	t.Setenv("SCGATE_TEST_SECRET", "from-env")
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret {env.SCGATE_TEST_SECRET}\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	if h.Secrets[0] != "{env.SCGATE_TEST_SECRET}" {
+		t.Errorf("config secret was rewritten to %q; the placeholder must stay", h.Secrets[0])
+	}
+	if got := serve(t, h, "from-env", `{"event":"x","screenshot_id":"env"}`); got != "forwarded" {
+		t.Errorf("event signed with the env secret: %s, want forwarded", got)
+	}
+	if got := serve(t, h, "{env.SCGATE_TEST_SECRET}", `{"event":"x","screenshot_id":"literal"}`); got != "status 401" {
+		t.Errorf("event signed with the placeholder text: %s, want status 401", got)
+	}
+}
+
+func TestProvisionStoreErrors(t *testing.T) {
+	t.Setenv("SCGATE_TEST_EMPTY", "")
+	tests := []struct{ name, dedupe, wantErr string }{
+		{"redis without server", `{"backend":"redis"}`, "needs url or addresses"},
+		{"redis url unset variable", `{"backend":"redis","redis":{"url":"{env.SCGATE_TEST_EMPTY}"}}`, "needs url or addresses"},
+		{"url and addresses", `{"backend":"redis","redis":{"url":"redis://a:1","addresses":["b:1"]}}`, "not both"},
+		{"bad address", `{"backend":"redis","redis":{"addresses":["nohostport"]}}`, "not host:port"},
+		{"password in url not shown", `{"backend":"redis","redis":{"url":"redis://u:hunter2@bad host/0"}}`, "url is invalid"},
+		{"bad scheme", `{"backend":"redis","redis":{"url":"http://x:1"}}`, "url is invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &Handler{Secrets: []string{"s"}}
+			if err := json.Unmarshal([]byte(tt.dedupe), &h.Dedupe); err != nil {
+				t.Fatal(err)
+			}
+			err := provision(t, h)
+			if err == nil {
+				t.Fatalf("provisioned without error, want %q", tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q does not contain %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error shows the password: %q", err)
+			}
+		})
+	}
+}
+
+// A literal brace in a secret is written \{ and resolves to the brace.
+func TestSecretWithEscapedBraces(t *testing.T) {
+	h := &Handler{Secrets: []string{`a\{b\}c`}, Dedupe: &DedupeConfig{Backend: BackendOff}}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_escaped"}`
+	if got := serve(t, h, "a{b}c", body); got != "forwarded" {
+		t.Fatalf("signed with the literal secret: %s", got)
+	}
+}
 
 // Every config rule holds for JSON configs exactly as for the Caddyfile:
 // each row is loaded both ways (Caddyfile: parse, then provision; JSON:

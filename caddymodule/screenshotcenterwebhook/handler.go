@@ -223,6 +223,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	if err == nil && rec.Status() == 0 {
 		// Nothing answered: the gateway is the last handler. Say so loudly
 		// instead of an empty 200 that would make the sender drop the event.
+		vars.reason = reasonNoUpstream
 		h.log(zapcore.ErrorLevel, "no handler after screenshotcenter_webhook wrote a response", r,
 			zap.String("reason", reasonNoUpstream))
 		err = caddyhttp.Error(http.StatusBadGateway, errNoUpstream)

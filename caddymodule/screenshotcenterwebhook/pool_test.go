@@ -2,178 +2,20 @@ package screenshotcenterwebhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/redistest"
 )
-
-func TestUnmarshalCaddyfileStoreOptions(t *testing.T) {
-	tests := []struct {
-		name  string
-		input string
-		want  DedupeConfig
-	}{
-		{
-			name: "redis by url with every option",
-			input: `screenshotcenter_webhook {
-				secret s
-				dedupe redis {
-					url {env.REDIS_URL}
-					key_prefix gw1:
-					ttl 24h
-					inflight_timeout 30s
-					on_error open
-					timeout 100ms
-				}
-			}`,
-			want: DedupeConfig{
-				Backend: BackendRedis, TTL: caddy.Duration(24 * time.Hour),
-				InflightTimeout: caddy.Duration(30 * time.Second), OnError: OnErrorOpen,
-				Redis: &RedisConfig{URL: "{env.REDIS_URL}", KeyPrefix: "gw1:", Timeout: caddy.Duration(100 * time.Millisecond)},
-			},
-		},
-		{
-			name: "redis cluster seeds on one line and repeated",
-			input: `screenshotcenter_webhook {
-				secret s
-				dedupe redis {
-					addresses 10.0.0.1:6379 10.0.0.2:6379
-					addresses 10.0.0.3:6379
-					password {env.REDIS_PASSWORD}
-					username gw
-					tls
-				}
-			}`,
-			want: DedupeConfig{Backend: BackendRedis, Redis: &RedisConfig{
-				Addresses: []string{"10.0.0.1:6379", "10.0.0.2:6379", "10.0.0.3:6379"},
-				Password:  "{env.REDIS_PASSWORD}", Username: "gw", TLS: true,
-			}},
-		},
-		{
-			name: "sentinel",
-			input: `screenshotcenter_webhook {
-				secret s
-				dedupe redis {
-					addresses s1:26379 s2:26379 s3:26379
-					master_name mymaster
-					on_error closed
-				}
-			}`,
-			want: DedupeConfig{Backend: BackendRedis, OnError: OnErrorClosed, Redis: &RedisConfig{
-				Addresses: []string{"s1:26379", "s2:26379", "s3:26379"}, MasterName: "mymaster",
-			}},
-		},
-		{
-			name: "memory with persist",
-			input: `screenshotcenter_webhook {
-				secret s
-				dedupe memory {
-					persist /var/lib/scgate/dedupe.snap
-					persist_interval 30s
-					max_keys 5000
-				}
-			}`,
-			want: DedupeConfig{Backend: BackendMemory, MaxKeys: 5000,
-				Persist: "/var/lib/scgate/dedupe.snap", PersistInterval: caddy.Duration(30 * time.Second)},
-		},
-		{
-			name: "persist without a backend name is memory",
-			input: `screenshotcenter_webhook {
-				secret s
-				dedupe {
-					persist dedupe.snap
-				}
-			}`,
-			want: DedupeConfig{Persist: "dedupe.snap"},
-		},
-		{
-			name: "old syntax still parses",
-			input: `screenshotcenter_webhook {
-				secret s
-				dedupe memory {
-					ttl 1h
-					max_keys 10
-				}
-			}`,
-			want: DedupeConfig{Backend: BackendMemory, TTL: caddy.Duration(time.Hour), MaxKeys: 10},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h, err := parse(t, tt.input)
-			if err != nil {
-				t.Fatalf("parse: %v", err)
-			}
-			if !reflect.DeepEqual(*h.Dedupe, tt.want) {
-				t.Errorf("dedupe = %+v (redis %+v)\nwant     %+v (redis %+v)", *h.Dedupe, h.Dedupe.Redis, tt.want, tt.want.Redis)
-			}
-		})
-	}
-}
-
-func TestUnmarshalCaddyfileStoreOptionErrors(t *testing.T) {
-	tests := []struct{ name, block, wantErr string }{
-		{"on_error without value", "dedupe redis {\non_error\n}", "argument"},
-		{"url twice", "dedupe redis {\nurl redis://a:1\nurl redis://b:1\n}", "only once"},
-		{"url with two values", "dedupe redis {\nurl redis://a:1 redis://b:1\n}", "argument"},
-		{"addresses empty", "dedupe redis {\naddresses\n}", "argument"},
-		{"tls with a value", "dedupe redis {\ntls yes\n}", "argument"},
-		{"timeout not a duration", "dedupe redis {\ntimeout soon\n}", "parsing timeout"},
-		{"timeout zero", "dedupe redis {\ntimeout 0s\n}", "must be positive"},
-		{"persist without file", "dedupe memory {\npersist\n}", "argument"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := parse(t, "screenshotcenter_webhook {\nsecret s\n"+tt.block+"\n}")
-			if err == nil {
-				t.Fatalf("parsed without error, want %q", tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %q does not contain %q", err, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestProvisionStoreErrors(t *testing.T) {
-	t.Setenv("SCGATE_TEST_EMPTY", "")
-	tests := []struct{ name, dedupe, wantErr string }{
-		{"redis without server", `{"backend":"redis"}`, "needs url or addresses"},
-		{"redis url unset variable", `{"backend":"redis","redis":{"url":"{env.SCGATE_TEST_EMPTY}"}}`, "needs url or addresses"},
-		{"url and addresses", `{"backend":"redis","redis":{"url":"redis://a:1","addresses":["b:1"]}}`, "not both"},
-		{"bad address", `{"backend":"redis","redis":{"addresses":["nohostport"]}}`, "not host:port"},
-		{"password in url not shown", `{"backend":"redis","redis":{"url":"redis://u:hunter2@bad host/0"}}`, "url is invalid"},
-		{"bad scheme", `{"backend":"redis","redis":{"url":"http://x:1"}}`, "url is invalid"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := &Handler{Secrets: []string{"s"}}
-			if err := json.Unmarshal([]byte(tt.dedupe), &h.Dedupe); err != nil {
-				t.Fatal(err)
-			}
-			err := provision(t, h)
-			if err == nil {
-				t.Fatalf("provisioned without error, want %q", tt.wantErr)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %q does not contain %q", err, tt.wantErr)
-			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error shows the password: %q", err)
-			}
-		})
-	}
-}
 
 // TestProvisionRedisUnreachable: a config naming a Redis nobody listens on
 // provisions (validate and start do not wait for Redis), and requests are
@@ -344,5 +186,72 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	}
 	if got, _ := serveHeaders(t, third, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" {
 		t.Errorf("after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
+	}
+}
+
+// TestProvisionRedisSentinel: a Caddyfile naming Sentinels and a master
+// name dedupes through the master those Sentinels report.
+func TestProvisionRedisSentinel(t *testing.T) {
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 3})
+	// timeout: generous, as the race detector on a busy CI machine slows
+	// the first claim (Sentinel query, master dial, script load).
+	h, err := parse(t, `screenshotcenter_webhook {
+		secret s
+		dedupe redis {
+			addresses `+strings.Join(s.Addrs(), " ")+`
+			master_name `+redistest.MasterName+`
+			timeout 5s
+		}
+	}`)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if r := h.Dedupe.Redis; r == nil || r.MasterName != redistest.MasterName || len(r.Addresses) != 3 {
+		t.Fatalf("parsed redis settings %+v", r)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	body := `{"event":"screenshot.finished","screenshot_id":42}`
+	if got, _ := serveHeaders(t, h, "s", body); got != "forwarded" {
+		t.Fatalf("first delivery: %s, want forwarded", got)
+	}
+	if got, _ := serveHeaders(t, h, "s", body); got != "duplicate" {
+		t.Fatalf("retry: %s, want duplicate", got)
+	}
+	// The done key is on the master, under the default prefix.
+	keys, err := s.Master.Do("KEYS", "*")
+	if err != nil || !strings.HasPrefix(keys, DefaultKeyPrefix) || strings.Contains(keys, "\n") {
+		t.Fatalf("keys on the master: %q (%v), want one %s key", keys, err, DefaultKeyPrefix)
+	}
+}
+
+// The memory store is shared by every config of the process; a config that
+// is provisioned but never serves (it failed to load) must not change the
+// running one's max_keys.
+func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
+	live := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{MaxKeys: 1 << 20}}
+	if err := provision(t, live); err != nil {
+		t.Fatal(err)
+	}
+	body := func(i int) string {
+		return `{"event":"screenshot.finished","screenshot_id":"sc_bound_` + t.Name() + strconv.Itoa(i) + `"}`
+	}
+	if got := serve(t, live, "s", body(0)); got != "forwarded" {
+		t.Fatalf("first event: %s", got)
+	}
+	// Other tests may share the process-wide store: restore its bound.
+	t.Cleanup(func() { live.store.(*dedupe.MemoryStore).SetMaxKeys(dedupe.DefaultMaxKeys) })
+	rejected := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{MaxKeys: 1}}
+	if err := provision(t, rejected); err != nil {
+		t.Fatal(err)
+	}
+	if got := serve(t, live, "s", body(1)); got != "forwarded" {
+		t.Fatalf("after a config with max_keys 1 was provisioned but never served: %s", got)
+	}
+	// Once that config serves, its bound applies (the store already holds
+	// more than one key, so a new event is refused).
+	if got := serve(t, rejected, "s", body(2)); got != "status 503" {
+		t.Fatalf("with max_keys 1 applied: %s, want status 503", got)
 	}
 }

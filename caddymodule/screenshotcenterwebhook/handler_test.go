@@ -1,0 +1,270 @@
+package screenshotcenterwebhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/scgate/scgate/verifier"
+)
+
+// handled is what one request through the handler did.
+type handled struct {
+	status   int    // the handler error's status, or the status written
+	outcome  string // the outcome placeholder
+	reason   string // the reason placeholder
+	header   http.Header
+	upstream *http.Request // the request the next handler got, if any
+	body     string        // the body the next handler read
+}
+
+// handle runs req through h in front of next (nil: a handler that reads the
+// body and answers 200) and reports what happened, from the placeholders
+// the handler set, as an access log would see them.
+func handle(t *testing.T, h *Handler, req *http.Request, next caddyhttp.HandlerFunc) handled {
+	t.Helper()
+	repl := caddy.NewReplacer()
+	req = req.WithContext(context.WithValue(req.Context(), caddy.ReplacerCtxKey, repl))
+	w := httptest.NewRecorder()
+	var got handled
+	if next == nil {
+		next = func(w http.ResponseWriter, r *http.Request) error {
+			w.WriteHeader(http.StatusOK)
+			return nil
+		}
+	}
+	err := h.ServeHTTP(w, req, caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		got.upstream = r
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("upstream reading the body: %v", err)
+		}
+		got.body = string(b)
+		return next(w, r)
+	}))
+	var he caddyhttp.HandlerError
+	switch {
+	case errors.As(err, &he):
+		got.status = he.StatusCode
+	case err != nil:
+		t.Fatalf("ServeHTTP: %v", err)
+	default:
+		got.status = w.Code
+	}
+	got.outcome, _ = repl.GetString(placeholderPrefix + "outcome")
+	got.reason, _ = repl.GetString(placeholderPrefix + "reason")
+	got.header = w.Header()
+	return got
+}
+
+// signed is a POST of body signed with secret.
+func signed(secret, body string) *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(body))
+	req.Header.Set("X-ScreenshotCenter-Signature", verifier.Sign([]byte(secret), []byte(body)))
+	return req
+}
+
+// Every answer of the README's table, at the handler: its status, outcome
+// and reason code (the placeholders logs and metrics use), and whether the
+// upstream was reached. The integration tests repeat them through Caddy.
+func TestAnswers(t *testing.T) {
+	h := &Handler{
+		Secrets: []string{"s"},
+		MaxBody: 1024,
+		MaxAge:  caddy.Duration(time.Hour),
+		Events:  []string{"screenshot.finished", "batch.finished"},
+		Dedupe:  &DedupeConfig{MaxKeys: 1 << 20},
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	keyed := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Key: "{event}/{batch_id}"}}
+	if err := provision(t, keyed); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	id := 0
+	fresh := func(event string) string {
+		id++
+		return `{"event":"` + event + `","screenshot_id":"sc_answers_` + strconv.Itoa(id) + `","created_at":"` + now + `"}`
+	}
+	delivered := fresh("screenshot.finished")
+	if got := handle(t, h, signed("s", delivered), nil); got.outcome != outcomeForwarded {
+		t.Fatalf("first delivery: %+v", got)
+	}
+	tests := []struct {
+		name      string
+		handler   *Handler
+		req       func() *http.Request
+		next      caddyhttp.HandlerFunc
+		status    int
+		outcome   string
+		reason    string
+		forwarded bool
+	}{
+		{"not POST", h, func() *http.Request { r := signed("s", fresh("screenshot.finished")); r.Method = http.MethodGet; return r },
+			nil, 405, outcomeRejected, "method_not_allowed", false},
+		{"body over max_body", h, func() *http.Request { return signed("s", fresh("screenshot.finished")+strings.Repeat(" ", 1024)) },
+			nil, 413, outcomeRejected, "body_too_large", false},
+		{"body read fails", h, func() *http.Request {
+			r := signed("s", fresh("screenshot.finished"))
+			r.Body = io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF))
+			return r
+		}, nil, 400, outcomeRejected, "body_read_failed", false},
+		{"no signature", h, func() *http.Request {
+			r := signed("s", fresh("screenshot.finished"))
+			r.Header.Del("X-ScreenshotCenter-Signature")
+			return r
+		}, nil, 401, outcomeRejected, "signature_missing", false},
+		{"malformed signature", h, func() *http.Request {
+			r := signed("s", fresh("screenshot.finished"))
+			r.Header.Set("X-ScreenshotCenter-Signature", "sha256=xyz")
+			return r
+		}, nil, 401, outcomeRejected, "signature_malformed", false},
+		{"wrong secret", h, func() *http.Request { return signed("other", fresh("screenshot.finished")) },
+			nil, 401, outcomeRejected, "signature_mismatch", false},
+		{"not JSON", h, func() *http.Request { return signed("s", `{"event":`) }, nil, 400, outcomeRejected, "body_invalid_json", false},
+		{"not an object", h, func() *http.Request { return signed("s", `[1]`) }, nil, 400, outcomeRejected, "body_not_object", false},
+		{"no event", h, func() *http.Request { return signed("s", `{"screenshot_id":"x"}`) }, nil, 400, outcomeRejected, "event_missing", false},
+		{"repeated key", h, func() *http.Request { return signed("s", `{"event":"a","event":"b"}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
+		{"key in another case", h, func() *http.Request { return signed("s", `{"event":"a","EVENT":"b"}`) }, nil, 400, outcomeRejected, "ambiguous_key", false},
+		{"event header differs", h, func() *http.Request {
+			r := signed("s", fresh("screenshot.finished"))
+			r.Header.Set("X-ScreenshotCenter-Event", "batch.finished")
+			return r
+		}, nil, 400, outcomeRejected, "event_header_mismatch", false},
+		{"created_at too old", h, func() *http.Request {
+			return signed("s", `{"event":"screenshot.finished","screenshot_id":"old","created_at":"2001-01-01T00:00:00Z"}`)
+		}, nil, 401, outcomeRejected, "created_at_too_old", false},
+		{"event not allowed", h, func() *http.Request {
+			return signed("s", `{"event":"app.upload.finished","screenshot_id":"x","created_at":"`+now+`"}`)
+		}, nil, 200, outcomeIgnored, "", false},
+		{"key template placeholder missing", keyed, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
+			nil, 400, outcomeRejected, "dedupe_key_unresolved", false},
+		{"already delivered", h, func() *http.Request { return signed("s", delivered) }, nil, 200, outcomeDuplicate, "", false},
+		{"upstream fails", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
+			func(w http.ResponseWriter, r *http.Request) error { w.WriteHeader(http.StatusInternalServerError); return nil },
+			500, outcomeUpstreamFailed, "", true},
+		// The gateway as the last handler: a loud 502, not an empty 200
+		// that would make the sender drop the event.
+		{"nothing after the gateway answers", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
+			func(w http.ResponseWriter, r *http.Request) error { return nil },
+			502, outcomeUpstreamFailed, "no_upstream_response", true},
+		{"forwarded", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) }, nil, 200, outcomeForwarded, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := handle(t, tt.handler, tt.req(), tt.next)
+			if got.status != tt.status || got.outcome != tt.outcome || got.reason != tt.reason || (got.upstream != nil) != tt.forwarded {
+				t.Fatalf("got status %d, outcome %q, reason %q, forwarded %v; want %d, %q, %q, %v",
+					got.status, got.outcome, got.reason, got.upstream != nil, tt.status, tt.outcome, tt.reason, tt.forwarded)
+			}
+			if tt.status == 405 && got.header.Get("Allow") != "POST" {
+				t.Errorf("405 without Allow: POST")
+			}
+		})
+	}
+}
+
+// A copy that arrives while the first is with the upstream gets 409 with
+// Retry-After; once the first is settled, copies are duplicates.
+func TestCopyInFlight(t *testing.T) {
+	h := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{InflightTimeout: caddy.Duration(90 * time.Second)}}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_in_flight"}`
+	arrived, finish := make(chan struct{}), make(chan struct{})
+	first := make(chan handled)
+	go func() {
+		first <- handle(t, h, signed("s", body), func(w http.ResponseWriter, r *http.Request) error {
+			close(arrived)
+			<-finish
+			w.WriteHeader(http.StatusOK)
+			return nil
+		})
+	}()
+	<-arrived
+	copy := handle(t, h, signed("s", body), nil)
+	if copy.status != http.StatusConflict || copy.outcome != outcomeInFlight || copy.header.Get("Retry-After") != "90" || copy.upstream != nil {
+		t.Errorf("copy in flight: %+v, want 409, in_flight, Retry-After 90, not forwarded", copy)
+	}
+	close(finish)
+	if got := <-first; got.outcome != outcomeForwarded {
+		t.Fatalf("first copy: %+v", got)
+	}
+	if got := handle(t, h, signed("s", body), nil); got.outcome != outcomeDuplicate {
+		t.Errorf("copy after the first was delivered: %+v, want duplicate", got)
+	}
+}
+
+// What the upstream receives: the verified body with its length (also
+// when it came chunked), the gateway's headers and none a client set, and
+// no Incremental field (the body was buffered whole).
+func TestForwardedRequest(t *testing.T) {
+	h := &Handler{Secrets: []string{"s"}}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_forwarded"}`
+	req := signed("s", body)
+	req.ContentLength = -1 // as a chunked request arrives
+	req.Header.Set("Incremental", "?1")
+	req.Header.Set("X-Scgate-Verified", "spoofed")
+	req.Header.Set("x-scgate-dedupe-key", "spoofed")
+	req.Header.Set("X-Scgate-Other", "spoofed")
+	got := handle(t, h, req, nil)
+	up := got.upstream
+	if up == nil {
+		t.Fatalf("not forwarded: %+v", got)
+	}
+	if got.body != body || up.ContentLength != int64(len(body)) || up.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Errorf("upstream body %q with length %d (header %q), want the signed body with its length", got.body, up.ContentLength, up.Header.Get("Content-Length"))
+	}
+	if up.Header.Get("Incremental") != "" {
+		t.Error("Incremental was passed on")
+	}
+	if up.Header.Get(HeaderVerified) != "true" || up.Header.Get(HeaderDedupeKey) != "screenshot.finished|sc_forwarded" || up.Header.Get("X-Scgate-Other") != "" {
+		t.Errorf("gateway headers upstream: %v", up.Header)
+	}
+}
+
+// Every request is counted by outcome, and every rejection by reason.
+func TestMetricsCountOutcomesAndReasons(t *testing.T) {
+	h := &Handler{Secrets: []string{"s"}}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	forwarded := testutil.ToFloat64(metricRequests.WithLabelValues(outcomeForwarded))
+	duplicates := testutil.ToFloat64(metricRequests.WithLabelValues(outcomeDuplicate))
+	rejected := testutil.ToFloat64(metricRequests.WithLabelValues(outcomeRejected))
+	mismatches := testutil.ToFloat64(metricRejections.WithLabelValues("signature_mismatch"))
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_metrics"}`
+	handle(t, h, signed("s", body), nil)
+	handle(t, h, signed("s", body), nil)
+	handle(t, h, signed("wrong", body), nil)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"forwarded", testutil.ToFloat64(metricRequests.WithLabelValues(outcomeForwarded)), forwarded + 1},
+		{"duplicate", testutil.ToFloat64(metricRequests.WithLabelValues(outcomeDuplicate)), duplicates + 1},
+		{"rejected", testutil.ToFloat64(metricRequests.WithLabelValues(outcomeRejected)), rejected + 1},
+		{"signature_mismatch", testutil.ToFloat64(metricRejections.WithLabelValues("signature_mismatch")), mismatches + 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s counted %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}

@@ -113,7 +113,11 @@ func TestAnswers(t *testing.T) {
 		reason    string
 		forwarded bool
 	}{
-		{"not POST", h, func() *http.Request { r := signed("s", fresh("screenshot.finished")); r.Method = http.MethodGet; return r },
+		{"not POST", h, func() *http.Request {
+			r := signed("s", fresh("screenshot.finished"))
+			r.Method = http.MethodGet
+			return r
+		},
 			nil, 405, outcomeRejected, "method_not_allowed", false},
 		{"body over max_body", h, func() *http.Request { return signed("s", fresh("screenshot.finished")+strings.Repeat(" ", 1024)) },
 			nil, 413, outcomeRejected, "body_too_large", false},
@@ -154,7 +158,10 @@ func TestAnswers(t *testing.T) {
 			nil, 400, outcomeRejected, "dedupe_key_unresolved", false},
 		{"already delivered", h, func() *http.Request { return signed("s", delivered) }, nil, 200, outcomeDuplicate, "", false},
 		{"upstream fails", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
-			func(w http.ResponseWriter, r *http.Request) error { w.WriteHeader(http.StatusInternalServerError); return nil },
+			func(w http.ResponseWriter, r *http.Request) error {
+				w.WriteHeader(http.StatusInternalServerError)
+				return nil
+			},
 			500, outcomeUpstreamFailed, "", true},
 		// The gateway as the last handler: a loud 502, not an empty 200
 		// that would make the sender drop the event.

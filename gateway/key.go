@@ -40,10 +40,19 @@ func DisplayKey(storeKey string) string {
 	return key
 }
 
-// DefaultKey builds the default dedupe key: the event, a "|" separator and
-// the screenshot_id; for events without one, "batch:" and the batch_id; and
-// without either, "sha256:" and the hex SHA-256 of the raw body. An empty
-// id counts as absent, so events with an empty id never share a key.
+// DefaultKey builds the default dedupe key of an event from its signed
+// fields, so that two different events never share one: the event name as
+// a JSON string, then the id that names the event and its value, which is
+// a JSON string or the literal text of a JSON number (123 and "123" are
+// different ids):
+//
+//	"screenshot.finished" screenshot_id "sc_abc123"
+//	"batch.finished" batch_id 42
+//	"custom.event" sha256 <hex SHA-256 of the raw body>
+//
+// The screenshot_id names the event when present and not empty, else the
+// batch_id, else the whole body's hash. Each part is delimited (quoted, or
+// a fixed word), so no value can imitate another part.
 func DefaultKey(ev Event) string {
 	var buf [256]byte
 	return string(AppendDefaultKey(buf[:0], ev))
@@ -52,20 +61,44 @@ func DefaultKey(ev Event) string {
 // AppendDefaultKey appends DefaultKey's key to dst.
 func AppendDefaultKey(dst []byte, ev Event) []byte {
 	f := ev.Fields
-	dst = append(dst, f.Event...)
-	dst = append(dst, '|')
+	dst = appendQuoted(dst, f.Event)
 	switch {
 	case len(f.ScreenshotID) > 0:
-		dst = append(dst, f.ScreenshotID...)
+		dst = appendID(append(dst, " screenshot_id "...), f.ScreenshotID, f.ScreenshotIDIsNumber)
 	case len(f.BatchID) > 0:
-		dst = append(dst, "batch:"...)
-		dst = append(dst, f.BatchID...)
+		dst = appendID(append(dst, " batch_id "...), f.BatchID, f.BatchIDIsNumber)
 	default:
 		sum := sha256.Sum256(ev.Body)
-		dst = append(dst, "sha256:"...)
-		dst = hex.AppendEncode(dst, sum[:])
+		dst = hex.AppendEncode(append(dst, " sha256 "...), sum[:])
 	}
 	return dst
+}
+
+// appendID appends an id: a number's literal text as is, a string quoted.
+func appendID(dst, id []byte, number bool) []byte {
+	if number {
+		return append(dst, id...)
+	}
+	return appendQuoted(dst, id)
+}
+
+// appendQuoted appends s as a JSON string: quotes, backslashes and control
+// bytes escaped, everything else as is. Different strings give different
+// results, and a result never holds a control byte.
+func appendQuoted(dst, s []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
 }
 
 // AppendDefaultNamespace appends the default namespace of a request to b:

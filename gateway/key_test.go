@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
@@ -16,16 +17,97 @@ func TestDefaultKey(t *testing.T) {
 		f    webhook.Fields
 		want string
 	}{
-		{"screenshot", webhook.Fields{Event: []byte("screenshot.finished"), ScreenshotID: []byte("sc_1"), BatchID: []byte("b")}, "screenshot.finished|sc_1"},
-		{"upload of same screenshot differs", webhook.Fields{Event: []byte("app.upload.finished"), ScreenshotID: []byte("sc_1")}, "app.upload.finished|sc_1"},
-		{"batch", webhook.Fields{Event: []byte("batch.finished"), BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
-		{"empty screenshot_id counts as absent", webhook.Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte("b_9")}, "batch.finished|batch:b_9"},
-		{"empty ids fall back to the body hash", webhook.Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte{}}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
-		{"neither", webhook.Fields{Event: []byte("batch.finished")}, "batch.finished|sha256:" + hex.EncodeToString(sum[:])},
+		{"screenshot", webhook.Fields{Event: []byte("screenshot.finished"), ScreenshotID: []byte("sc_1"), BatchID: []byte("b")}, `"screenshot.finished" screenshot_id "sc_1"`},
+		{"upload of same screenshot differs", webhook.Fields{Event: []byte("app.upload.finished"), ScreenshotID: []byte("sc_1")}, `"app.upload.finished" screenshot_id "sc_1"`},
+		{"batch", webhook.Fields{Event: []byte("batch.finished"), BatchID: []byte("b_9")}, `"batch.finished" batch_id "b_9"`},
+		{"empty screenshot_id counts as absent", webhook.Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte("b_9")}, `"batch.finished" batch_id "b_9"`},
+		{"empty ids fall back to the body hash", webhook.Fields{Event: []byte("batch.finished"), ScreenshotID: []byte{}, BatchID: []byte{}}, `"batch.finished" sha256 ` + hex.EncodeToString(sum[:])},
+		{"neither", webhook.Fields{Event: []byte("batch.finished")}, `"batch.finished" sha256 ` + hex.EncodeToString(sum[:])},
+		{"numeric id", webhook.Fields{Event: []byte("batch.finished"), BatchID: []byte("42"), BatchIDIsNumber: true}, `"batch.finished" batch_id 42`},
+		{"quotes and control bytes escaped", webhook.Fields{Event: []byte("e\"|\n"), ScreenshotID: []byte("a\x7f\\")}, `"e\"|\u000a" screenshot_id "a\u007f\\"`},
 	}
 	for _, tt := range tests {
 		if got := DefaultKey(Event{Body: body, Fields: tt.f}); got != tt.want {
 			t.Errorf("%s: key = %q, want %q", tt.name, got, tt.want)
 		}
 	}
+}
+
+// Two different signed events never share a default key: the pairs that
+// collided when the key was "event|id" text.
+func TestDefaultKeyIsInjective(t *testing.T) {
+	noID := `{"event":"e","n":1}`
+	sum := sha256.Sum256([]byte(noID))
+	pairs := [][2]string{
+		{`{"event":"e","screenshot_id":"batch:X"}`, `{"event":"e","batch_id":"X"}`},
+		{`{"event":"a|b","screenshot_id":"c"}`, `{"event":"a","screenshot_id":"b|c"}`},
+		{`{"event":"e","screenshot_id":123}`, `{"event":"e","screenshot_id":"123"}`},
+		{`{"event":"e","batch_id":7}`, `{"event":"e","batch_id":"7"}`},
+		{`{"event":"e","screenshot_id":"sha256:` + hex.EncodeToString(sum[:]) + `"}`, noID},
+		{`{"event":"e","screenshot_id":"` + hex.EncodeToString(sum[:]) + `"}`, noID},
+		{`{"event":"e","screenshot_id":"x\"y"}`, `{"event":"e","screenshot_id":"x","z":"y"}`},
+	}
+	for _, p := range pairs {
+		a, b := parseEvent(t, p[0]), parseEvent(t, p[1])
+		if ka, kb := DefaultKey(a), DefaultKey(b); ka == kb {
+			t.Errorf("%s and %s share the key %q", p[0], p[1], ka)
+		}
+	}
+}
+
+func parseEvent(t testing.TB, body string) Event {
+	t.Helper()
+	f, err := webhook.Parse([]byte(body))
+	if err != nil {
+		t.Fatalf("%s: %v", body, err)
+	}
+	return Event{Body: []byte(body), Fields: f}
+}
+
+// FuzzDefaultKeyIsInjective: two bodies the parser accepts share a default
+// key only when they name the same event with the same id (of the same
+// JSON type), or, without an id, are the same body.
+func FuzzDefaultKeyIsInjective(f *testing.F) {
+	f.Add([]byte(`{"event":"e","screenshot_id":"batch:X"}`), []byte(`{"event":"e","batch_id":"X"}`))
+	f.Add([]byte(`{"event":"a|b","screenshot_id":"c"}`), []byte(`{"event":"a","screenshot_id":"b|c"}`))
+	f.Add([]byte(`{"event":"e","screenshot_id":123}`), []byte(`{"event":"e","screenshot_id":"123"}`))
+	f.Add([]byte(`{"event":"e","screenshot_id":"\u0022"}`), []byte(`{"event":"e","screenshot_id":"\""}`))
+	f.Add([]byte(`{"event":"e"}`), []byte(`{"event":"e","screenshot_id":""}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		fa, erra := webhook.Parse(a)
+		fb, errb := webhook.Parse(b)
+		if erra != nil || errb != nil {
+			return
+		}
+		if DefaultKey(Event{Body: a, Fields: fa}) != DefaultKey(Event{Body: b, Fields: fb}) && sameIdentity(a, fa, b, fb) {
+			t.Fatalf("the same event got two keys: %s and %s", a, b)
+		}
+		if DefaultKey(Event{Body: a, Fields: fa}) == DefaultKey(Event{Body: b, Fields: fb}) && !sameIdentity(a, fa, b, fb) {
+			t.Fatalf("%s and %s share the key %q", a, b, DefaultKey(Event{Body: a, Fields: fa}))
+		}
+	})
+}
+
+// sameIdentity is what the default key promises to tell apart, written
+// out plainly: the event, and the first non-empty of screenshot_id and
+// batch_id with its type, or else the whole body.
+func sameIdentity(a []byte, fa webhook.Fields, b []byte, fb webhook.Fields) bool {
+	id := func(f webhook.Fields) (kind string, v []byte, number bool) {
+		switch {
+		case len(f.ScreenshotID) > 0:
+			return "screenshot_id", f.ScreenshotID, f.ScreenshotIDIsNumber
+		case len(f.BatchID) > 0:
+			return "batch_id", f.BatchID, f.BatchIDIsNumber
+		}
+		return "", nil, false
+	}
+	ka, va, na := id(fa)
+	kb, vb, nb := id(fb)
+	if string(fa.Event) != string(fb.Event) || ka != kb {
+		return false
+	}
+	if ka == "" {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(va, vb) && na == nb
 }

@@ -294,11 +294,11 @@ func TestDedupeKeysAndDuplicates(t *testing.T) {
 		body string
 		key  string
 	}{
-		{"screenshot id", `{"event":"screenshot.finished","screenshot_id":"` + shared + `"}`, "screenshot.finished|" + shared},
-		{"other event, same screenshot", `{"event":"app.upload.finished","screenshot_id":"` + shared + `"}`, "app.upload.finished|" + shared},
-		{"numeric screenshot id", `{"event":"screenshot.finished","screenshot_id":` + num + `}`, "screenshot.finished|" + num},
-		{"batch id", `{"event":"batch.finished","batch_id":"` + batch + `"}`, "batch.finished|batch:" + batch},
-		{"no id: body hash", ping, "custom.ping|sha256:" + hex.EncodeToString(pingSum[:])},
+		{"screenshot id", `{"event":"screenshot.finished","screenshot_id":"` + shared + `"}`, `"screenshot.finished" screenshot_id "` + shared + `"`},
+		{"other event, same screenshot", `{"event":"app.upload.finished","screenshot_id":"` + shared + `"}`, `"app.upload.finished" screenshot_id "` + shared + `"`},
+		{"numeric screenshot id", `{"event":"screenshot.finished","screenshot_id":` + num + `}`, `"screenshot.finished" screenshot_id ` + num},
+		{"batch id", `{"event":"batch.finished","batch_id":"` + batch + `"}`, `"batch.finished" batch_id "` + batch + `"`},
+		{"no id: body hash", ping, `"custom.ping" sha256 ` + hex.EncodeToString(pingSum[:])},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -455,7 +455,7 @@ func TestForwardedRequestIsByteIdentical(t *testing.T) {
 				"Content-Type":             {"application/json"},
 				"X-Custom":                 {"one", "two"},
 				"X-Scgate-Verified":        {"true"},
-				"X-Scgate-Dedupe-Key":      {"screenshot.finished|" + id},
+				"X-Scgate-Dedupe-Key":      {`"screenshot.finished" screenshot_id "` + id + `"`},
 				"X-Scgate-Anything":        nil,
 			}
 			for name, want := range wantHeaders {
@@ -581,14 +581,14 @@ func TestPlaceholders(t *testing.T) {
 	body := `{"event":"screenshot.finished","screenshot_id":"` + id + `"}`
 	got := post(t, body, sigHeader, sign(otherSecret, body))
 	expect(t, "delivery", got, 200, "")
-	if got.Header.Get("X-Seen-Event") != "screenshot.finished" || got.Header.Get("X-Seen-Key") != "screenshot.finished|"+id {
+	if got.Header.Get("X-Seen-Event") != "screenshot.finished" || got.Header.Get("X-Seen-Key") != `"screenshot.finished" screenshot_id "`+id+`"` {
 		t.Errorf("response headers from placeholders: event %q, key %q", got.Header.Get("X-Seen-Event"), got.Header.Get("X-Seen-Key"))
 	}
 	upHeaders := up.Requests()[0].Header
 	for name, want := range map[string]string{
 		"X-Up-Event":        "screenshot.finished",
 		"X-Up-Screenshot":   id,
-		"X-Up-Key":          "screenshot.finished|" + id,
+		"X-Up-Key":          `"screenshot.finished" screenshot_id "` + id + `"`,
 		"X-Up-Secret-Index": "1",
 	} {
 		if v := upHeaders.Get(name); v != want {

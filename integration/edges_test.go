@@ -122,7 +122,7 @@ func TestControlCharacterInIdIsForwarded(t *testing.T) {
 	id := uid(t)
 	body := `{"event":"screenshot.finished","screenshot_id":"` + id + `\n%"}`
 	expect(t, "delivery", post(t, body), 200, "")
-	if got, want := up.Requests()[0].Header.Get("X-Scgate-Dedupe-Key"), "screenshot.finished|"+id+"%0A%25"; got != want {
+	if got, want := up.Requests()[0].Header.Get("X-Scgate-Dedupe-Key"), `"screenshot.finished" screenshot_id "`+id+`\u000a%"`; got != want {
 		t.Fatalf("dedupe key header %q, want %q", got, want)
 	}
 	expect(t, "retry", post(t, body), 200, "duplicate")

@@ -47,7 +47,14 @@ const gatewaySite = `http://127.0.0.1:{{HTTP_PORT}} {
 
 // config fills the {{...}} values in globalOptions+site: the ports, and the
 // values given as name/value pairs (e.g. "UPSTREAM", up.Addr).
+//
+// Each config gets a new HTTP port (gatewayURL follows it). Caddy on Linux
+// listens with SO_REUSEPORT: on a reload to the same port the new server
+// opens its own socket and the old one closes its socket, resetting the
+// connections the kernel had just queued on it, so the first requests
+// after a reload could fail with a reset or EOF that no application saw.
 func config(site string, pairs ...string) string {
+	httpPort = gatewaytest.FreePort(tb{})
 	r := []string{
 		"{{ADMIN_PORT}}", strconv.Itoa(adminPort),
 		"{{HTTP_PORT}}", strconv.Itoa(httpPort),

@@ -22,6 +22,9 @@ type Fields struct {
 	ScreenshotID []byte
 	// BatchID is "batch_id", like ScreenshotID.
 	BatchID []byte
+	// ScreenshotIDIsNumber and BatchIDIsNumber are set when the id was a
+	// JSON number: 123 and "123" are different ids.
+	ScreenshotIDIsNumber, BatchIDIsNumber bool
 	// CreatedAt is the "created_at" string. Nil when absent or null.
 	CreatedAt []byte
 }
@@ -112,7 +115,7 @@ func Parse(body []byte) (Fields, error) {
 					return f, ErrDuplicateKey
 				}
 				seen[idx] = true
-				v, err := p.watchedValue(idx)
+				v, number, err := p.watchedValue(idx)
 				if err != nil {
 					return f, err
 				}
@@ -120,9 +123,9 @@ func Parse(body []byte) (Fields, error) {
 				case fEvent:
 					f.Event = v
 				case fScreenshotID:
-					f.ScreenshotID = v
+					f.ScreenshotID, f.ScreenshotIDIsNumber = v, number
 				case fBatchID:
-					f.BatchID = v
+					f.BatchID, f.BatchIDIsNumber = v, number
 				case fCreatedAt:
 					f.CreatedAt = v
 				}
@@ -155,48 +158,48 @@ func Parse(body []byte) (Fields, error) {
 // watchedValue reads the value of a watched key. The event and created_at
 // must be strings (created_at may be null); the ids may be strings or
 // numbers, or null for absent.
-func (p *parser) watchedValue(idx int) ([]byte, error) {
+func (p *parser) watchedValue(idx int) (v []byte, number bool, err error) {
 	c := p.peek()
 	switch {
 	case c == '"':
 		s, e, esc, err := p.str()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		raw := p.data[s:e]
 		if !esc {
 			if !utf8.Valid(raw) {
-				return nil, ErrInvalidField
+				return nil, false, ErrInvalidField
 			}
-			return raw, nil
+			return raw, false, nil
 		}
 		out, ok := unescape(nil, raw)
 		if !ok || !utf8.Valid(out) {
-			return nil, ErrInvalidField
+			return nil, false, ErrInvalidField
 		}
-		return out, nil
+		return out, false, nil
 	case c == 'n':
 		if err := p.value(1); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if idx == fEvent {
-			return nil, ErrEventNotString
+			return nil, false, ErrEventNotString
 		}
-		return nil, nil
+		return nil, false, nil
 	case (c == '-' || ('0' <= c && c <= '9')) && (idx == fScreenshotID || idx == fBatchID):
 		s := p.pos
 		if err := p.number(); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return p.data[s:p.pos], nil
+		return p.data[s:p.pos], true, nil
 	default:
 		if err := p.value(1); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if idx == fEvent {
-			return nil, ErrEventNotString
+			return nil, false, ErrEventNotString
 		}
-		return nil, ErrInvalidField
+		return nil, false, ErrInvalidField
 	}
 }
 

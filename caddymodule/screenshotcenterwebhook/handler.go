@@ -388,12 +388,13 @@ type bufferedBody struct{ bytes.Reader }
 
 func (*bufferedBody) Close() error { return nil }
 
-// headerSafe returns s, or s with control bytes percent-encoded when it has
-// any: a signed id with a newline must not make every retry fail in the
-// transport as an invalid header.
+// headerSafe returns s, or, when it has control bytes (a key template can
+// put a signed value with a newline in it), s with those and '%'
+// percent-encoded: such a header would make every retry fail in the
+// transport.
 func headerSafe(s string) string {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f || c == '%' {
+		if c := s[i]; c < 0x20 || c == 0x7f {
 			return encodeHeader(s)
 		}
 	}

@@ -242,7 +242,7 @@ func TestForwardedRequest(t *testing.T) {
 	if up.Header.Get("Incremental") != "" {
 		t.Error("Incremental was passed on")
 	}
-	if up.Header.Get(HeaderVerified) != "true" || up.Header.Get(HeaderDedupeKey) != "screenshot.finished|sc_forwarded" || up.Header.Get("X-Scgate-Other") != "" {
+	if up.Header.Get(HeaderVerified) != "true" || up.Header.Get(HeaderDedupeKey) != `"screenshot.finished" screenshot_id "sc_forwarded"` || up.Header.Get("X-Scgate-Other") != "" {
 		t.Errorf("gateway headers upstream: %v", up.Header)
 	}
 }

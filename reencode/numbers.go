@@ -79,7 +79,13 @@ func (e *encoder) number() error {
 		}
 		f := parseFloat(tok)
 		if math.IsInf(f, 0) {
-			return ErrNumberOutOfRange
+			// json_decode reads INF and json_encode fails on it, unless
+			// a later member with the same key replaced it. Write a
+			// placeholder (PHP's output is otherwise ASCII) and decide
+			// at the end: see infPlaceholder.
+			e.out = append(e.out, infPlaceholder)
+			e.infs++
+			return nil
 		}
 		e.out = appendPHPFloat(e.out, f)
 	}
@@ -210,10 +216,13 @@ func appendPythonFloat(out []byte, f float64) []byte {
 // appendPHPFloat writes a finite f as json_encode does with
 // serialize_precision -1: php_gcvt with 17 digits of precision in mode 0,
 // and no ".0" for integral values (JSON_PRESERVE_ZERO_FRACTION is off).
+//
+// The one exception is -0.0: json_encode writes "-0", which json_decode reads
+// as the integer 0, so a handler re-encoding the forwarded body would get "0"
+// and its check would fail. Append writes "0", the fixed point that handler
+// reaches (it sees 0 either way).
 func appendPHPFloat(out []byte, f float64) []byte {
 	switch {
-	case f == 0 && math.Signbit(f):
-		return append(out, '-', '0')
 	case f == 0:
 		return append(out, '0')
 	case f < 0:

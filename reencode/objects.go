@@ -121,27 +121,52 @@ func (e *encoder) closeObject(open int, ms []member, reorder bool) {
 	if len(ms) < 2 || (!reorder && !e.hasDuplicateKey(ms)) {
 		return
 	}
+	closing := len(e.out) - 1
 	order := e.memberOrder(ms)
+	if e.infs > 0 && len(order) < len(ms) {
+		e.forgetReplacedINFs(ms, order, closing)
+	}
 	if e.style == JS {
 		order = e.indexKeysFirst(ms, order)
 	}
 	// Copy the members out and write them back in order. A member's bytes
 	// include its value, which is already final (inner objects closed
 	// before it).
-	closing := len(e.out) - 1
 	e.scratch = append(e.scratch[:0], e.out[open+1:closing]...)
 	e.out = e.out[:open+1]
 	for k, m := range order {
 		if k > 0 {
 			e.out = append(e.out, e.item...)
 		}
-		end := closing
-		if int(m)+1 < len(ms) {
-			end = ms[m+1].start - len(e.item)
-		}
+		end := e.memberEnd(ms, int(m), closing)
 		e.out = append(e.out, e.scratch[ms[m].start-open-1:end-open-1]...)
 	}
 	e.out = append(e.out, '}')
+}
+
+// memberEnd returns where member i of ms ends in the output; closing is the
+// position of the object's closing brace.
+func (e *encoder) memberEnd(ms []member, i, closing int) int {
+	if i+1 < len(ms) {
+		return ms[i+1].start - len(e.item)
+	}
+	return closing
+}
+
+// forgetReplacedINFs uncounts the PHP INF placeholders in the members that
+// are not kept (not in order): PHP replaced their values before json_encode
+// could fail on them.
+func (e *encoder) forgetReplacedINFs(ms []member, order []int32, closing int) {
+	kept := e.table[:len(ms)] // free again after dedupe, and large enough
+	clear(kept)
+	for _, m := range order {
+		kept[m] = 1
+	}
+	for i := range ms {
+		if kept[i] == 0 {
+			e.infs -= bytes.Count(e.out[ms[i].keyEnd:e.memberEnd(ms, i, closing)], []byte{infPlaceholder})
+		}
+	}
 }
 
 func (e *encoder) key(m member) []byte { return e.out[m.start:m.keyEnd] }

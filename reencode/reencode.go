@@ -66,6 +66,9 @@ type encoder struct {
 	out      []byte
 	style    Style
 	maxDepth int
+	// infs counts the PHP numbers beyond the float64 range in the output
+	// (as infPlaceholder bytes).
+	infs int
 
 	// item and colon are the separators between members or elements and
 	// between a key and its value ("," and ":", or ", " and ": " for Python).
@@ -85,7 +88,7 @@ type encoder struct {
 var encoders = sync.Pool{New: func() any { return &encoder{seed: maphash.MakeSeed()} }}
 
 func (e *encoder) start(dst, body []byte, s Style) {
-	e.in, e.pos, e.out, e.style = body, 0, dst, s
+	e.in, e.pos, e.out, e.style, e.infs = body, 0, dst, s, 0
 	e.maxDepth = MaxDepth
 	e.item, e.colon = ",", ":"
 	switch s {
@@ -124,8 +127,17 @@ func (e *encoder) run() error {
 	if e.pos != len(e.in) {
 		return ErrInvalidJSON
 	}
+	if e.infs > 0 {
+		// json_decode accepted the body (its errors came first) and
+		// json_encode meets INF.
+		return ErrNumberOutOfRange
+	}
 	return nil
 }
+
+// infPlaceholder stands for INF in PHP output, which never holds a byte
+// above 0x7f otherwise (json_encode escapes all non-ASCII).
+const infPlaceholder = 0xff
 
 func (e *encoder) skipWS() {
 	for e.pos < len(e.in) {

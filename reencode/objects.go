@@ -51,16 +51,8 @@ func (e *encoder) object(depth int) error {
 		if err := e.str(); err != nil {
 			return err
 		}
-		key := e.out[start:]
-		switch e.style {
-		case PHP:
-			// The output writes U+0000 only as \u0000, so a key written
-			// with this prefix starts with U+0000.
-			if bytes.HasPrefix(key, []byte(`"\u0000`)) {
-				return ErrKeyStartsWithNUL
-			}
-		case JS:
-			if index, ok := arrayIndex(key); ok {
+		if e.style == JS {
+			if index, ok := arrayIndex(e.out[start:]); ok {
 				reorder = reorder || sawName || int64(index) <= lastIndex
 				lastIndex = int64(index)
 			} else {
@@ -76,6 +68,13 @@ func (e *encoder) object(depth int) error {
 		e.out = append(e.out, e.colon...)
 		if err := e.value(depth); err != nil {
 			return err
+		}
+		// PHP refuses the key when it stores the member, after reading
+		// the value (whose errors come first). The output writes U+0000
+		// only as \u0000, so a key written with this prefix starts with
+		// U+0000.
+		if e.style == PHP && bytes.HasPrefix(e.out[start:], []byte(`"\u0000`)) {
+			return ErrKeyStartsWithNUL
 		}
 		end, err := e.endOrComma('}')
 		if err != nil {

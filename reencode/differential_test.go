@@ -277,3 +277,55 @@ func truncateForLog(b []byte) []byte {
 	}
 	return b
 }
+
+// TestDifferentialLarge compares Append with the runtimes on a few bodies of
+// about 1 MiB (the gateway's default limit): one object with many members
+// (repeated and array-index keys among them), one long string, one long
+// array of numbers.
+func TestDifferentialLarge(t *testing.T) {
+	var members, str, numbers bytes.Buffer
+	members.WriteString("{")
+	for i := range 60000 {
+		if i > 0 {
+			members.WriteString(", ")
+		}
+		switch {
+		case i%7 == 0:
+			fmt.Fprintf(&members, `"k%d": %d`, i%1000, i) // repeats an earlier key
+		case i%11 == 0:
+			fmt.Fprintf(&members, `"%d": "v"`, 100000-i) // array index
+		default:
+			fmt.Fprintf(&members, `"key-%d": [%d.5, "x"]`, i, i)
+		}
+	}
+	members.WriteString("}")
+	g := newBodyGen(99)
+	str.WriteString(`{"s": "`)
+	for str.Len() < 1<<20 {
+		g.piece(false)
+		str.Write(g.b)
+		g.b = g.b[:0]
+	}
+	str.WriteString(`"}`)
+	numbers.WriteString("[")
+	for i := 0; numbers.Len() < 1<<20; i++ {
+		if i > 0 {
+			numbers.WriteString(",\n")
+		}
+		g.number()
+		numbers.Write(g.b)
+		g.b = g.b[:0]
+	}
+	numbers.WriteString("]")
+	bodies := [][]byte{members.Bytes(), str.Bytes(), numbers.Bytes()}
+	for _, s := range styles {
+		d := newDiffer(t, s)
+		t.Run(s.String(), func(t *testing.T) {
+			st, errs := d.check(t, bodies)
+			for _, err := range errs {
+				t.Error(err)
+			}
+			t.Logf("refused: %v; re-encoded %d", st.refused, st.reencoded)
+		})
+	}
+}

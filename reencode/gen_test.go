@@ -146,6 +146,9 @@ func (g *bodyGen) value(depth int) {
 func (g *bodyGen) object(depth int) {
 	g.b = append(g.b, '{')
 	n := g.r.IntN(7)
+	if g.r.IntN(12) == 0 {
+		n = 17 + g.r.IntN(30) // past the pairwise key comparison
+	}
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			g.b = append(g.b, ',')

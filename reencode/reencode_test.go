@@ -3,6 +3,7 @@ package reencode
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -188,6 +189,34 @@ func TestStyle(t *testing.T) {
 	for _, s := range []Style{0, PHP + 1} {
 		if _, err := Append(nil, []byte(`{}`), s); err != ErrUnknownStyle {
 			t.Errorf("Append with %v: %v, want ErrUnknownStyle", s, err)
+		}
+	}
+}
+
+// TestAppendDoesNotAllocate checks the amortised zero allocations with room
+// in dst, also when objects are rewritten (duplicate keys, JS index keys,
+// objects past the pairwise key comparison).
+func TestAppendDoesNotAllocate(t *testing.T) {
+	var many bytes.Buffer
+	many.WriteString(`{"event":"e"`)
+	for i := range 40 {
+		fmt.Fprintf(&many, `,"k%d":%d`, i%30, i)
+	}
+	many.WriteString(`,"7":[{"b":1,"2":2,"b":3}]}`)
+	for _, body := range [][]byte{eventBody(t), many.Bytes()} {
+		for _, s := range styles {
+			dst := make([]byte, 0, 2*len(body))
+			allocs := testing.AllocsPerRun(100, func() {
+				if _, err := Append(dst, body, s); err != nil {
+					t.Fatal(err)
+				}
+			})
+			switch {
+			case raceEnabled:
+				t.Logf("%v: %.2f allocations per call (not checked with the race detector)", s, allocs)
+			case allocs != 0:
+				t.Errorf("%v: %.2f allocations per call, want 0", s, allocs)
+			}
 		}
 	}
 }

@@ -9,7 +9,7 @@
 // format makes them reject valid events. With the output of Append, re-signed,
 // such a handler sees a body that is a fixed point of its own round trip and
 // its check passes. The values the handler sees are the ones it would have
-// parsed from the original body.
+// parsed from the original body (PHP's -0.0 aside, see Append).
 package reencode
 
 import (
@@ -30,16 +30,27 @@ const MaxDepthPHP = 511
 // Append appends to dst the bytes that the runtime of style s produces when
 // it re-serialises the parsed body with its default settings, exactly. body
 // is one JSON value (the gateway passes objects) with optional surrounding
-// whitespace.
+// whitespace. Duplicate keys are re-encoded as all three runtimes do: the
+// last value at the position of the first key.
+//
+// The output is always a fixed point of the runtime's round trip, which is
+// what a handler checking the HMAC of its re-serialised body needs. In the
+// one case where the runtime's own output is not (PHP writes -0.0 as "-0",
+// which it reads back as the integer 0), Append writes what the runtime
+// writes on the second round trip ("0").
 //
 // It returns a *Error (one of the Err values) and dst unchanged when the body
 // is not valid JSON or UTF-8, nests deeper than the style allows, or the
-// runtime itself would fail on it. Duplicate keys are re-encoded as all three
-// runtimes do: the last value at the position of the first key.
+// runtime itself would fail on it.
 //
 // Append makes one pass over the body and does not allocate when dst has
 // room for the output (amortised: object member positions and the scratch
-// space for reordering objects are pooled).
+// space for rewriting objects are pooled). It keeps 16 bytes per member of
+// the objects still open. An object whose members JS reorders or whose keys
+// repeat is rewritten in place when it closes, so nested objects that all
+// need it cost up to depth times the body's size (about 25 ms for 1 MiB
+// nested 500 deep, against 1 ms for ordinary bodies; the gateway re-encodes
+// only signed bodies).
 func Append(dst, body []byte, s Style) ([]byte, error) {
 	if !s.valid() {
 		return dst, ErrUnknownStyle

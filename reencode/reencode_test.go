@@ -103,6 +103,7 @@ var cases = []struct {
 	{"key starting with U+0000", `{"\u0000a":1}`, want{`{"\u0000a":1}`, `{"\u0000a": 1}`, "error: key_starts_with_nul"}},
 	{"key with U+0000 later", `{"a\u0000":1,"":2}`, want{`{"a\u0000":1,"":2}`, `{"a\u0000": 1, "": 2}`, `{"a\u0000":1,"":2}`}},
 	{"4300-digit integer", "[" + strings.Repeat("7", 4300) + "]", want{`[null]`, "[" + strings.Repeat("7", 4300) + "]", "error: number_out_of_range"}},
+	{"negative 4300-digit integer", "[-" + strings.Repeat("7", 4300) + "]", want{`[null]`, "[-" + strings.Repeat("7", 4300) + "]", "error: number_out_of_range"}},
 	{"4301-digit integer", "[-" + strings.Repeat("7", 4301) + "]", want{`[null]`, "error: integer_too_long", "error: number_out_of_range"}},
 
 	{"511 levels", nested(511), same(nested(511))},

@@ -151,14 +151,11 @@ func (e *encoder) run() error {
 const infPlaceholder = 0xff
 
 func (e *encoder) skipWS() {
-	for e.pos < len(e.in) {
-		switch e.in[e.pos] {
-		case ' ', '\t', '\n', '\r':
-			e.pos++
-		default:
-			return
-		}
+	in, i := e.in, e.pos // locals: the loop runs over every indentation byte
+	for i < len(in) && in[i] <= ' ' && (in[i] == ' ' || in[i] == '\n' || in[i] == '\t' || in[i] == '\r') {
+		i++
 	}
+	e.pos = i
 }
 
 // value re-encodes the value at pos (after whitespace); depth is the number

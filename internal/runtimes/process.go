@@ -16,7 +16,6 @@ import (
 // may come from several goroutines; they are served one at a time.
 type Process struct {
 	rt     Runtime
-	cancel context.CancelFunc
 	stdin  io.WriteCloser
 	in     *bufio.Writer
 	out    *bufio.Reader
@@ -31,7 +30,7 @@ func Start(tb testing.TB, rt Runtime, script string) *Process {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := rt.Command(ctx, script)
-	p := &Process{rt: rt, cancel: cancel, stderr: new(syncBuffer)}
+	p := &Process{rt: rt, stderr: new(syncBuffer)}
 	cmd.Stderr = p.stderr
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
@@ -73,13 +72,14 @@ func (p *Process) CallAll(reqs [][]byte) ([][]byte, error) {
 	if p.broken != nil {
 		return nil, p.broken
 	}
+	for _, r := range reqs {
+		if bytes.IndexByte(r, '\n') >= 0 {
+			return nil, errors.New("runtimes: request holds a newline")
+		}
+	}
 	written := make(chan error, 1)
 	go func() {
 		for _, r := range reqs {
-			if bytes.IndexByte(r, '\n') >= 0 {
-				written <- errors.New("runtimes: request holds a newline")
-				return
-			}
 			p.in.Write(r)
 			p.in.WriteByte('\n')
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/scgate/scgate/internal/sample"
@@ -114,5 +115,32 @@ func BenchmarkBaseline(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkAppendNestedRewrites is the costliest shape per byte: 1 MiB
+// nested 500 deep where every object is rewritten when it closes (JS moves
+// its index key first; every style drops a repeated key), so each level
+// copies everything inside it again.
+func BenchmarkAppendNestedRewrites(b *testing.B) {
+	const depth = 500
+	payload := `"` + strings.Repeat("x", 1<<20-12*depth) + `"`
+	bodies := map[string][]byte{
+		"index-keys": []byte(strings.Repeat(`{"b":0,"1":`, depth) + payload + strings.Repeat("}", depth)),
+		"duplicates": []byte(strings.Repeat(`{"a":0,"b":`, depth) + payload + strings.Repeat(`,"a":1}`, depth)),
+	}
+	for _, name := range []string{"index-keys", "duplicates"} {
+		for _, s := range styles {
+			body := bodies[name]
+			b.Run(name+"/"+s.String(), func(b *testing.B) {
+				dst := make([]byte, 0, 2*len(body))
+				b.SetBytes(int64(len(body)))
+				for b.Loop() {
+					if _, err := Append(dst[:0], body, s); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

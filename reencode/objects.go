@@ -24,17 +24,9 @@ type indexedMember struct {
 // when the object closes, closeObject rewrites it in place in the rare cases
 // where the runtime would order its members differently.
 func (e *encoder) object(depth int) error {
-	if depth > e.maxDepth {
-		return ErrTooDeep
-	}
 	open := len(e.out)
-	e.pos++
-	e.out = append(e.out, '{')
-	e.skipWS()
-	if e.pos < len(e.in) && e.in[e.pos] == '}' {
-		e.pos++
-		e.out = append(e.out, '}')
-		return nil
+	if empty, err := e.openContainer(depth, '{', '}'); empty || err != nil {
+		return err
 	}
 	first := len(e.members)
 	// JS only: whether some array-index key comes after a non-index key or

@@ -193,17 +193,26 @@ func (e *encoder) literal(lit string) error {
 	return nil
 }
 
-func (e *encoder) array(depth int) error {
+// openContainer reads and writes the byte opening an array or object at
+// depth, and the closing one too if the container is empty.
+func (e *encoder) openContainer(depth int, opening, closing byte) (empty bool, err error) {
 	if depth > e.maxDepth {
-		return ErrTooDeep
+		return false, ErrTooDeep
 	}
 	e.pos++
-	e.out = append(e.out, '[')
+	e.out = append(e.out, opening)
 	e.skipWS()
-	if e.pos < len(e.in) && e.in[e.pos] == ']' {
+	if e.pos < len(e.in) && e.in[e.pos] == closing {
 		e.pos++
-		e.out = append(e.out, ']')
-		return nil
+		e.out = append(e.out, closing)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (e *encoder) array(depth int) error {
+	if empty, err := e.openContainer(depth, '[', ']'); empty || err != nil {
+		return err
 	}
 	for {
 		if err := e.value(depth); err != nil {

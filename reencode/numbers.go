@@ -165,22 +165,8 @@ func appendJSNumber(out []byte, f float64) []byte {
 		return append(out, "null"...)
 	case f == 0:
 		return append(out, '0') // -0 too
-	case f < 0:
-		out = append(out, '-')
-		f = -f
 	}
-	var buf [32]byte
-	d, n := shortest(&buf, f)
-	k := len(d)
-	switch {
-	case k <= n && n <= 21:
-		return appendZeros(append(out, d...), n-k)
-	case 0 < n && n <= 21:
-		return append(append(append(out, d[:n]...), '.'), d[n:]...)
-	case -6 < n && n <= 0:
-		return append(appendZeros(append(out, '0', '.'), -n), d...)
-	}
-	return appendExponent(appendMantissa(out, d, false), n-1, 1)
+	return jsFloat.append(out, f)
 }
 
 // appendPythonFloat writes f as Python's float.__repr__ (json.dumps writes
@@ -195,22 +181,8 @@ func appendPythonFloat(out []byte, f float64) []byte {
 		return append(out, "-0.0"...)
 	case f == 0:
 		return append(out, "0.0"...)
-	case f < 0:
-		out = append(out, '-')
-		f = -f
 	}
-	var buf [32]byte
-	d, n := shortest(&buf, f)
-	k := len(d)
-	switch {
-	case n <= -4 || n > 16:
-		return appendExponent(appendMantissa(out, d, false), n-1, 2)
-	case n <= 0:
-		return append(appendZeros(append(out, '0', '.'), -n), d...)
-	case n >= k:
-		return append(appendZeros(append(out, d...), n-k), '.', '0')
-	}
-	return append(append(append(out, d[:n]...), '.'), d[n:]...)
+	return pythonFloat.append(out, f)
 }
 
 // appendPHPFloat writes a finite f as json_encode does with
@@ -222,10 +194,33 @@ func appendPythonFloat(out []byte, f float64) []byte {
 // and its check would fail. Append writes "0", the fixed point that handler
 // reaches (it sees 0 either way).
 func appendPHPFloat(out []byte, f float64) []byte {
-	switch {
-	case f == 0:
+	if f == 0 {
 		return append(out, '0')
-	case f < 0:
+	}
+	return phpFloat.append(out, f)
+}
+
+// floatFormat is how a runtime writes a finite, non-zero float64 from its
+// shortest digits d1…dk and decimal exponent n (f = 0.d1…dk × 10^n): in
+// fixed notation when minN < n <= maxN, else as d1[.d2…dk]e±x.
+type floatFormat struct {
+	minN, maxN int
+	// integralSuffix follows an integral value in fixed notation.
+	integralSuffix string
+	// expDigits is the least number of exponent digits.
+	expDigits int
+	// zeroFraction writes a single-digit mantissa as "d.0".
+	zeroFraction bool
+}
+
+var (
+	jsFloat     = floatFormat{minN: -6, maxN: 21, expDigits: 1}
+	pythonFloat = floatFormat{minN: -4, maxN: 16, integralSuffix: ".0", expDigits: 2}
+	phpFloat    = floatFormat{minN: -4, maxN: 17, expDigits: 1, zeroFraction: true}
+)
+
+func (ff floatFormat) append(out []byte, f float64) []byte {
+	if f < 0 {
 		out = append(out, '-')
 		f = -f
 	}
@@ -233,12 +228,12 @@ func appendPHPFloat(out []byte, f float64) []byte {
 	d, n := shortest(&buf, f)
 	k := len(d)
 	switch {
-	case n < -3 || n > 17:
-		return appendExponent(appendMantissa(out, d, true), n-1, 1)
+	case n <= ff.minN || n > ff.maxN:
+		return appendExponent(appendMantissa(out, d, ff.zeroFraction), n-1, ff.expDigits)
 	case n <= 0:
 		return append(appendZeros(append(out, '0', '.'), -n), d...)
 	case n >= k:
-		return appendZeros(append(out, d...), n-k)
+		return append(appendZeros(append(out, d...), n-k), ff.integralSuffix...)
 	}
 	return append(append(append(out, d[:n]...), '.'), d[n:]...)
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package reencode
+
+const raceEnabled = false

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scgate/scgate/internal/sample"
+	"github.com/scgate/scgate/webhook"
 )
 
 // eventBody is a realistic screenshot.finished event of about 600 bytes,
@@ -15,7 +15,7 @@ import (
 func eventBody(tb testing.TB) []byte {
 	for size := 400; ; size += 10 {
 		var b bytes.Buffer
-		if err := json.Indent(&b, sample.Body("sc_8f3a2b1c9d", size), "", "  "); err != nil {
+		if err := json.Indent(&b, webhook.Sample("sc_8f3a2b1c9d", size), "", "  "); err != nil {
 			tb.Fatal(err)
 		}
 		if b.Len() >= 600 {

@@ -121,3 +121,16 @@ func TestVerifyConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifierSignUsesTheSecretAtIndex(t *testing.T) {
+	v, err := New([][]byte{[]byte("old"), []byte("new")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"event":"e"}`)
+	for i, secret := range []string{"old", "new"} {
+		if got, want := v.Sign(i, body), Sign([]byte(secret), body); got != want {
+			t.Errorf("Sign(%d) = %s, want %s", i, got, want)
+		}
+	}
+}

@@ -25,6 +25,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_body <size>                 # default 1MiB
 //	    events <name>...                # optional allowlist of events to forward
 //	    max_age <duration>              # optional replay window on the signed created_at
+//	    reencode js|python|php          # forward the body as that runtime re-serialises it, re-signed
 //	    dedupe memory|redis|off {       # default memory
 //	        ttl <duration>              # how long a delivered key is remembered; default 72h
 //	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
@@ -100,6 +101,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.MaxAge = caddy.Duration(dur)
+		case "reencode":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Reencode = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "dedupe":
 			if err := h.unmarshalDedupe(d); err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
+	"github.com/scgate/scgate/reencode"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
 )
@@ -103,11 +104,29 @@ type Handler struct {
 	// 0 (no check).
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
+	// Reencode makes the gateway forward the body the way a handler's
+	// runtime re-serialises it, for handlers that verify the signature over
+	// that re-serialisation instead of the raw bytes (the vendor's Express
+	// sample verifies JSON.stringify(req.body)): "js" is
+	// JSON.stringify(JSON.parse(body)) in Node.js, "python" is
+	// json.dumps(json.loads(body)) with Python 3 defaults, "php" is
+	// json_encode(json_decode($body)) with PHP 8 defaults. Every check runs
+	// on the original bytes first; the forwarded body is then signed again
+	// (sha256=, in each configured signature header the request carried)
+	// with the secret that verified the original, its Content-Length set,
+	// and X-Scgate-Reencoded names the style. A body the runtime itself
+	// cannot process (PHP and a lone surrogate, say) is answered 422 with a
+	// reencode_* reason and not forwarded. Default: off, the body is
+	// forwarded byte for byte with its original signature.
+	Reencode string `json:"reencode,omitempty"`
+
 	// Dedupe configures how retried events are recognized. Default: the
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
 	checker *gateway.Checker
+	// reencode is Reencode parsed; zero when off.
+	reencode reencode.Style
 	// keyTemplate is Dedupe.Key with the short placeholders expanded.
 	keyTemplate string
 	store       dedupe.Store
@@ -292,6 +311,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Dedupe.Key != "" {
 		h.keyTemplate = expandKeyTemplate(h.Dedupe.Key)
 	}
+	if h.Reencode != "" {
+		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
+	}
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
@@ -354,6 +376,11 @@ func (h *Handler) check() error {
 	for _, e := range h.Events {
 		if e == "" {
 			return errors.New("events must not contain an empty name")
+		}
+	}
+	if h.Reencode != "" {
+		if _, err := reencode.ParseStyle(h.Reencode); err != nil {
+			return fmt.Errorf("reencode must be js, python or php, got %q", h.Reencode)
 		}
 	}
 	if h.Dedupe == nil {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
+	"github.com/scgate/scgate/reencode"
 )
 
 func init() {
@@ -43,6 +45,7 @@ const (
 	HeaderOutcome      = "X-Scgate-Outcome"
 	HeaderVerified     = "X-Scgate-Verified"
 	HeaderDedupeKey    = "X-Scgate-Dedupe-Key"
+	HeaderReencoded    = "X-Scgate-Reencoded"
 	gatewayHeaderStart = "X-Scgate-"
 )
 
@@ -105,15 +108,73 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.answer(w, r, vars, outcomeIgnored)
 	}
 
-	// 2. The claim: a copy already delivered or in flight, or a store
+	// 2. What the upstream gets: the verified bytes, or, for a handler
+	// that verifies its runtime's re-serialisation (reencode), that
+	// re-serialisation, signed again.
+	up, rej := h.upstreamBody(ev)
+	if rej != nil {
+		return h.reject(r, vars, rej)
+	}
+	defer up.release()
+
+	// 3. The claim: a copy already delivered or in flight, or a store
 	// that cannot take it, is answered here.
 	c, done, err := h.claim(w, r, repl, vars, ev)
 	if done {
 		return err
 	}
 
-	// 3. Forward, then settle the claim by the upstream's answer.
-	return h.forward(w, r, vars, c, next)
+	// 4. Forward, then settle the claim by the upstream's answer.
+	return h.forward(w, r, vars, c, up, next)
+}
+
+// upstreamBody is the body passed upstream and, when it was re-encoded,
+// its signature and the pooled buffer that holds it.
+type upstreamBody struct {
+	body      []byte
+	signature string // "" when the body is the original
+	buf       *[]byte
+}
+
+// reencodeBuffers holds the buffers of re-encoded bodies between requests.
+var reencodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// upstreamBody re-encodes the verified body if the handler is configured
+// to. A body the handler's runtime could not process is refused (422):
+// forwarded, it would fail there too.
+func (h *Handler) upstreamBody(ev gateway.Event) (upstreamBody, *gateway.Rejection) {
+	if h.reencode == 0 {
+		return upstreamBody{body: ev.Body}, nil
+	}
+	buf := reencodeBuffers.Get().(*[]byte)
+	out, err := reencode.Append((*buf)[:0], ev.Body, h.reencode)
+	if err != nil {
+		reencodeBuffers.Put(buf)
+		return upstreamBody{}, reencodeRejection(err)
+	}
+	*buf = out
+	return upstreamBody{body: out, signature: h.checker.Verifier.Sign(ev.SecretIndex, out), buf: buf}, nil
+}
+
+// release returns a re-encoded body's buffer once nothing reads it.
+func (u upstreamBody) release() {
+	if u.buf != nil && cap(*u.buf) <= maxPooledBody {
+		reencodeBuffers.Put(u.buf)
+	}
+}
+
+// maxPooledBody keeps an occasional huge body from pinning its buffer.
+const maxPooledBody = 256 << 10
+
+// reencodeRejection is the 422 of a body the runtime cannot process, with
+// a bounded reason code per cause.
+func reencodeRejection(err error) *gateway.Rejection {
+	reason := "reencode_failed"
+	var re *reencode.Error
+	if errors.As(err, &re) {
+		reason = "reencode_" + re.Reason
+	}
+	return &gateway.Rejection{Status: http.StatusUnprocessableEntity, Reason: reason, Err: err}
 }
 
 // claimState says what the gateway holds for a request it forwards.
@@ -210,8 +271,8 @@ func (h *Handler) dedupeKey(r *http.Request, repl *caddy.Replacer, ev gateway.Ev
 
 // forward passes the request on with the verified body and the gateway's
 // headers, and settles the claim by the upstream's answer.
-func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestVars, c claim, next caddyhttp.Handler) (err error) {
-	h.prepareUpstreamRequest(r, vars.body, c)
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestVars, c claim, up upstreamBody, next caddyhttp.Handler) (err error) {
+	h.prepareUpstreamRequest(r, up, c)
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	// The one place a claim is settled and the outcome counted. It runs
 	// also when a later handler panics: reverse_proxy aborts with
@@ -231,9 +292,10 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	return err
 }
 
-// prepareUpstreamRequest gives r the verified body (with its length, also
-// when it came chunked) and the headers the gateway promises the upstream.
-func (h *Handler) prepareUpstreamRequest(r *http.Request, body []byte, c claim) {
+// prepareUpstreamRequest gives r the body (with its length, also when it
+// came chunked) and the headers the gateway promises the upstream.
+func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c claim) {
+	body := up.body
 	rd := new(bufferedBody)
 	rd.Reset(body)
 	r.Body = rd
@@ -243,6 +305,16 @@ func (h *Handler) prepareUpstreamRequest(r *http.Request, body []byte, c claim) 
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	r.Header.Del("Incremental")
+	if up.signature != "" {
+		// The original signature never travels next to a body it does not
+		// sign.
+		for _, name := range h.checker.SignatureHeaders {
+			if r.Header.Get(name) != "" {
+				r.Header.Set(name, up.signature)
+			}
+		}
+		r.Header[HeaderReencoded] = []string{h.Reencode}
+	}
 	r.Header[HeaderVerified] = headerTrue
 	if c.state != dedupeOff {
 		r.Header[HeaderDedupeKey] = []string{headerSafe(c.key.Display())}

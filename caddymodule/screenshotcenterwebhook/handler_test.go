@@ -275,3 +275,66 @@ func TestMetricsCountOutcomesAndReasons(t *testing.T) {
 		}
 	}
 }
+
+// With reencode, the upstream gets its runtime's re-serialisation of the
+// verified body, signed again with the secret that verified it, never the
+// original signature; a body that runtime cannot process is refused.
+func TestReencode(t *testing.T) {
+	pretty := "{\n  \"event\": \"screenshot.finished\",\n  \"screenshot_id\": \"sc_reencode_%s\",\n  \"url\": \"https:\\/\\/example.com\\/caf\\u00e9\",\n  \"size\": 1.0\n}"
+	tests := []struct {
+		style   string
+		want    string // the forwarded body; "" when refused
+		reason  string
+		headers []string // signature headers sent
+	}{
+		{"js", `{"event":"screenshot.finished","screenshot_id":"sc_reencode_js","url":"https://example.com/café","size":1}`, "", []string{"X-ScreenshotCenter-Signature"}},
+		{"python", `{"event": "screenshot.finished", "screenshot_id": "sc_reencode_python", "url": "https://example.com/caf\u00e9", "size": 1.0}`, "", []string{"X-ScreenshotCenter-Signature", "X-Signature"}},
+		{"php", `{"event":"screenshot.finished","screenshot_id":"sc_reencode_php","url":"https:\/\/example.com\/caf\u00e9","size":1}`, "", []string{"X-Signature"}},
+		{"", strings.ReplaceAll(pretty, "%s", "off"), "", []string{"X-ScreenshotCenter-Signature"}},
+	}
+	for _, tt := range tests {
+		t.Run("style "+tt.style, func(t *testing.T) {
+			h := &Handler{Secrets: []string{"old", "new"}, Reencode: tt.style}
+			if err := provision(t, h); err != nil {
+				t.Fatal(err)
+			}
+			name := tt.style
+			if name == "" {
+				name = "off"
+			}
+			body := strings.ReplaceAll(pretty, "%s", name)
+			req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(body))
+			original := verifier.Sign([]byte("new"), []byte(body))
+			for _, hdr := range tt.headers {
+				req.Header.Set(hdr, original)
+			}
+			got := handle(t, h, req, nil)
+			if got.upstream == nil {
+				t.Fatalf("not forwarded: %+v", got)
+			}
+			if got.body != tt.want {
+				t.Fatalf("forwarded body\n%s\nwant\n%s", got.body, tt.want)
+			}
+			if got.upstream.ContentLength != int64(len(tt.want)) {
+				t.Errorf("Content-Length %d, want %d", got.upstream.ContentLength, len(tt.want))
+			}
+			wantSig := verifier.Sign([]byte("new"), []byte(tt.want))
+			for _, hdr := range tt.headers {
+				if s := got.upstream.Header.Get(hdr); s != wantSig {
+					t.Errorf("%s = %q, want the signature of the forwarded body %q", hdr, s, wantSig)
+				}
+			}
+			if got.upstream.Header.Get(HeaderReencoded) != tt.style {
+				t.Errorf("X-Scgate-Reencoded = %q, want %q", got.upstream.Header.Get(HeaderReencoded), tt.style)
+			}
+		})
+	}
+	h := &Handler{Secrets: []string{"s"}, Reencode: "php"}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	got := handle(t, h, signed("s", `{"event":"screenshot.finished","screenshot_id":"sc_lone","note":"\ud800"}`), nil)
+	if got.status != http.StatusUnprocessableEntity || got.reason != "reencode_lone_surrogate" || got.upstream != nil {
+		t.Errorf("a lone surrogate with reencode php: %+v, want 422 reencode_lone_surrogate, not forwarded", got)
+	}
+}

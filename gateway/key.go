@@ -3,8 +3,40 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
+	"net/http"
 )
+
+// Keyer computes the dedupe keys of one endpoint from the signed body and
+// the configuration only: nothing a client chooses (the Host, the path, a
+// query string, an unsigned header) changes the key of a signed event, so a
+// captured event replayed with other request details is still a duplicate.
+type Keyer struct {
+	// Namespace keeps apart the keys of endpoints that share a store.
+	Namespace string
+	// Template, if not nil, builds the key instead of DefaultKey.
+	Template *KeyTemplate
+}
+
+// ErrKeyUnresolved refuses an event for which the key template has a field
+// that is missing or empty: left out, it would give different events the
+// same key.
+var ErrKeyUnresolved = reject(http.StatusBadRequest, "dedupe_key_unresolved", "the dedupe key template has a field this event does not have")
+
+// Key returns the key of ev.
+func (k *Keyer) Key(ev Event) (Key, *Rejection) {
+	var buf [512]byte
+	b := append(append(buf[:0], k.Namespace...), '\n')
+	n := len(b)
+	if k.Template == nil {
+		b = AppendDefaultKey(b, ev)
+	} else {
+		var ok bool
+		if b, ok = k.Template.Append(b, ev); !ok {
+			return Key{}, ErrKeyUnresolved
+		}
+	}
+	return Key{Store: string(b), n: n}, nil
+}
 
 // Key is the dedupe key of an event as the store sees it: its namespace, a
 // newline and the key proper. Store is what the store is asked about;
@@ -15,30 +47,8 @@ type Key struct {
 	n     int // where the key proper starts in Store
 }
 
-// NewKey builds the Key of key under namespace. namespace is appended to
-// (give it spare capacity to spare an allocation).
-func NewKey(namespace []byte, key string) Key {
-	b := append(namespace, '\n')
-	n := len(b)
-	return Key{Store: string(append(b, key...)), n: n}
-}
-
-// DefaultKeyIn builds the Key of ev's default key under namespace, which
-// is appended to like NewKey's.
-func DefaultKeyIn(namespace []byte, ev Event) Key {
-	b := append(namespace, '\n')
-	n := len(b)
-	return Key{Store: string(AppendDefaultKey(b, ev)), n: n}
-}
-
 // Display is the key without its namespace.
 func (k Key) Display() string { return k.Store[k.n:] }
-
-// DisplayKey is the Display form of a store key.
-func DisplayKey(storeKey string) string {
-	_, key, _ := strings.Cut(storeKey, "\n")
-	return key
-}
 
 // DefaultKey builds the default dedupe key of an event from its signed
 // fields, so that two different events never share one: the event name as
@@ -99,23 +109,4 @@ func appendQuoted(dst, s []byte) []byte {
 		}
 	}
 	return append(dst, '"')
-}
-
-// AppendDefaultNamespace appends the default namespace of a request to b:
-// its host (lowercased, without port) and path. Deliveries of one event to
-// two different webhook URLs, say two applications behind one Caddy, are
-// then deduplicated separately, while replicas behind a load balancer,
-// which see the same host and path, share their keys.
-func AppendDefaultNamespace(b []byte, host, path string) []byte {
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return append(b, path...)
 }

@@ -37,41 +37,6 @@ func TestKeyTemplateWithAFieldTheEventLacksIs400(t *testing.T) {
 	expect(t, "its retry", post(t, body), 200, "duplicate")
 }
 
-// One event delivered to two webhook URLs (two applications behind one
-// Caddy) reaches both; retries to each URL are still duplicates.
-func TestTwoEndpointsEachReceiveTheSameEvent(t *testing.T) {
-	upA := gatewaytest.NewUpstream(t)
-	upB := gatewaytest.NewUpstream(t)
-	load(t, config(`http://127.0.0.1:{{HTTP_PORT}} {
-	handle /a {
-		screenshotcenter_webhook {
-			secret `+secret+`
-		}
-		reverse_proxy {{A}}
-	}
-	handle /b {
-		screenshotcenter_webhook {
-			secret `+secret+`
-		}
-		reverse_proxy {{B}}
-	}
-}
-`, "A", upA.Addr, "B", upB.Addr))
-	body := event(t, "screenshot.finished")
-	send := func(path string) result {
-		req := request(t, body)
-		req.URL.Path = path
-		return do(t, req)
-	}
-	expect(t, "to /a", send("/a"), 200, "")
-	expect(t, "to /b", send("/b"), 200, "")
-	expect(t, "retry to /a", send("/a"), 200, "duplicate")
-	expect(t, "retry to /b", send("/b"), 200, "duplicate")
-	if upA.Count() != 1 || upB.Count() != 1 {
-		t.Fatalf("upstreams received %d and %d events, want 1 each", upA.Count(), upB.Count())
-	}
-}
-
 // The upstream answered 200 and then broke off its body: reverse_proxy
 // aborts the response, but the upstream accepted the event, so a retry must
 // be a duplicate, not a second delivery.

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
+	"unicode"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -127,16 +127,13 @@ type Handler struct {
 	checker *gateway.Checker
 	// reencode is Reencode parsed; zero when off.
 	reencode reencode.Style
-	// keyTemplate is Dedupe.Key with the short placeholders expanded.
-	keyTemplate string
-	store       dedupe.Store
+	keyer    gateway.Keyer
+	store    dedupe.Store
+	app      *App
 	// poolKey names this handler's store (or Redis client) in the stores
 	// usage pool; empty when it holds none.
 	poolKey string
-	// boundOnce applies max_keys to a shared memory store when this
-	// config first serves, not when it is provisioned.
-	boundOnce *sync.Once
-	logger    *zap.Logger
+	logger  *zap.Logger
 }
 
 // DedupeConfig configures the dedupe store of a Handler.
@@ -168,26 +165,32 @@ type DedupeConfig struct {
 	// changes it. Memory backend only. Default: 1000000.
 	MaxKeys int `json:"max_keys,omitempty"`
 
-	// Key is a template for the dedupe key. It may use `{event}`,
-	// `{screenshot_id}`, `{batch_id}`, `{created_at}` and `{body_sha256}`,
-	// and any Caddy placeholder (beware: request headers are not signed).
-	// Default: the event, "|" and the screenshot_id; for events without
-	// one (or with an empty one), "batch:" and the batch_id; without
-	// either, "sha256:" and the hex SHA-256 of the body. The template must
-	// contain a placeholder; an event for which one of its placeholders is
-	// unknown or empty is rejected with 400 (dedupe_key_unresolved), never
-	// given a key it would share with unrelated events.
+	// Key is a template for the dedupe key, made of the signed body's
+	// fields `{event}`, `{screenshot_id}`, `{batch_id}`, `{created_at}` and
+	// `{body_sha256}` and literal text (a literal brace is `\{`). Nothing
+	// else is allowed: a request detail such as a header, the Host or the
+	// path is not signed, and would let whoever replays a captured event
+	// give it a new key. The template must contain a placeholder; an event
+	// for which one of them is missing or empty is rejected with 400
+	// (dedupe_key_unresolved), never given a key it would share with
+	// unrelated events. Default: the event and its screenshot_id, else its
+	// batch_id, else the SHA-256 of the body, encoded so that different
+	// events never share a key (see gateway.DefaultKey).
 	Key string `json:"key,omitempty"`
 
-	// Namespace separates the keys of different webhook endpoints that
+	// Namespace keeps apart the keys of different webhook endpoints that
 	// share a store (the memory store is shared by every handler of the
-	// process; a Redis server by every gateway using it). Placeholders are
-	// allowed. Default: the request's host (lowercased, without port) and
-	// path, so one event delivered to two URLs, say for two applications
-	// behind one Caddy, is forwarded to both, while replicas behind a load
-	// balancer that keeps the Host header share their keys. Set it to a
-	// fixed name when replicas see different hosts or paths for the same
-	// endpoint.
+	// process; a Redis server by every gateway using its key_prefix). It
+	// comes from the configuration only, never from the request, so a
+	// replayed event is a duplicate whatever Host or path it is sent to.
+	// Placeholders such as {env.APP} are resolved when the config loads.
+	// Default: none. Two handlers of one config that share a store and
+	// would share keys because one of them sets no namespace are a config
+	// error: give each endpoint its own namespace, or the same one to
+	// handlers that are one endpoint (say the same application reached
+	// through two sites). Gateways of other processes sharing a Redis
+	// server cannot be checked: give different applications different
+	// namespaces or key prefixes.
 	Namespace string `json:"namespace,omitempty"`
 
 	// OnError is what happens to an event while the store cannot answer
@@ -275,7 +278,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // dedupe store from the usage pool. It does not contact a Redis server.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.boundOnce = new(sync.Once)
 	if err := h.check(); err != nil {
 		return err
 	}
@@ -309,7 +311,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Events:           events,
 	}
 	if h.Dedupe.Key != "" {
-		h.keyTemplate = expandKeyTemplate(h.Dedupe.Key)
+		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
+	}
+	if h.Dedupe.Namespace != "" {
+		ns, err := caddy.NewReplacer().ReplaceOrErr(h.Dedupe.Namespace, true, true)
+		if err != nil {
+			return fmt.Errorf("dedupe namespace: %w", err)
+		}
+		if strings.ContainsFunc(ns, unicode.IsControl) {
+			return errors.New("dedupe namespace must not contain control characters")
+		}
+		h.keyer.Namespace = ns
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -320,6 +332,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.openStore(); err != nil {
 		return err
+	}
+	if h.store != nil {
+		if h.app == nil {
+			app, err := ctx.App(appID)
+			if err != nil {
+				return err
+			}
+			h.app = app.(*App)
+		}
+		if err := h.app.register(h); err != nil {
+			return err
+		}
 	}
 	if h.Dedupe.Backend == BackendOff {
 		h.logger.Warn("dedupe is off: every valid delivery is forwarded, retries included")
@@ -410,8 +434,10 @@ func (d *DedupeConfig) check() error {
 	if d.TTL < 0 || d.InflightTimeout < 0 {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
-	if d.Key != "" && !strings.Contains(d.Key, "{") {
-		return errors.New("dedupe key template must contain a placeholder, e.g. {event}|{screenshot_id}; a constant key would make every event a duplicate of the first")
+	if d.Key != "" {
+		if _, err := gateway.ParseKeyTemplate(d.Key); err != nil {
+			return fmt.Errorf("dedupe %w", err)
+		}
 	}
 	switch d.OnError {
 	case "", OnErrorClosed, OnErrorOpen:
@@ -503,13 +529,4 @@ func (h *Handler) setDefaults() {
 			d.Redis.Timeout = caddy.Duration(DefaultRedisTimeout)
 		}
 	}
-}
-
-// expandKeyTemplate turns the short key placeholders into this handler's
-// full placeholder names.
-func expandKeyTemplate(t string) string {
-	for _, name := range []string{"event", "screenshot_id", "batch_id", "created_at", "body_sha256"} {
-		t = strings.ReplaceAll(t, "{"+name+"}", "{"+placeholderPrefix+name+"}")
-	}
-	return t
 }

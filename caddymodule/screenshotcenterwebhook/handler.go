@@ -69,12 +69,10 @@ const (
 )
 
 var (
-	errNoUpstream    = errors.New("no handler after screenshotcenter_webhook answered the request")
-	errKeyUnresolved = &gateway.Rejection{Status: http.StatusBadRequest, Reason: "dedupe_key_unresolved",
-		Err: errors.New("the dedupe key template has a placeholder this event does not have")}
-	errStoreFull = errors.New("dedupe store is full")
-	errStore     = errors.New("dedupe store unavailable")
-	errInFlight  = errors.New("a copy of this event is being delivered")
+	errNoUpstream = errors.New("no handler after screenshotcenter_webhook answered the request")
+	errStoreFull  = errors.New("dedupe store is full")
+	errStore      = errors.New("dedupe store unavailable")
+	errInFlight   = errors.New("a copy of this event is being delivered")
 )
 
 // storeRetryAfter is the Retry-After, in seconds, of a 503 answered because
@@ -91,7 +89,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	vars := newRequestVars(repl)
 	stripGatewayHeaders(r.Header)
-	h.boundOnce.Do(h.applyBound)
 
 	// 1. The checks, in the contract's order: method, size, signature
 	// (before anything parses the body), body, event header, max_age,
@@ -119,7 +116,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// 3. The claim: a copy already delivered or in flight, or a store
 	// that cannot take it, is answered here.
-	c, done, err := h.claim(w, r, repl, vars, ev)
+	c, done, err := h.claim(w, r, vars, ev)
 	if done {
 		return err
 	}
@@ -200,11 +197,11 @@ type claim struct {
 // claim claims the event's dedupe key. done is set when the request was
 // answered here (err is the answer): a rejected key, a duplicate, a copy in
 // flight, or a store that cannot take it under on_error closed.
-func (h *Handler) claim(w http.ResponseWriter, r *http.Request, repl *caddy.Replacer, vars *requestVars, ev gateway.Event) (c claim, done bool, err error) {
+func (h *Handler) claim(w http.ResponseWriter, r *http.Request, vars *requestVars, ev gateway.Event) (c claim, done bool, err error) {
 	if h.store == nil {
 		return claim{state: dedupeOff}, false, nil
 	}
-	key, rej := h.dedupeKey(r, repl, ev)
+	key, rej := h.keyer.Key(ev)
 	if rej != nil {
 		return c, true, h.reject(r, vars, rej)
 	}
@@ -246,27 +243,6 @@ func (h *Handler) claim(w http.ResponseWriter, r *http.Request, repl *caddy.Repl
 		return c, true, caddyhttp.Error(http.StatusConflict, errInFlight)
 	}
 	return claim{state: claimHeld, key: key, token: tok}, false, nil
-}
-
-// dedupeKey returns the event's key under the handler's namespace. A key
-// template with a placeholder that is unknown or empty for this event is
-// refused: left as text, it would give different events the same key.
-func (h *Handler) dedupeKey(r *http.Request, repl *caddy.Replacer, ev gateway.Event) (gateway.Key, *gateway.Rejection) {
-	var buf [512]byte
-	ns := buf[:0]
-	if h.Dedupe.Namespace != "" {
-		ns = append(ns, repl.ReplaceKnown(h.Dedupe.Namespace, "")...)
-	} else {
-		ns = gateway.AppendDefaultNamespace(ns, r.Host, r.URL.Path)
-	}
-	if h.keyTemplate == "" {
-		return gateway.DefaultKeyIn(ns, ev), nil
-	}
-	k, err := repl.ReplaceOrErr(h.keyTemplate, true, true)
-	if err != nil || k == "" {
-		return gateway.Key{}, errKeyUnresolved
-	}
-	return gateway.NewKey(ns, k), nil
 }
 
 // forward passes the request on with the verified body and the gateway's
@@ -436,14 +412,6 @@ func (h *Handler) log(level zapcore.Level, msg string, r *http.Request, fields .
 func (h *Handler) inFlightRetryAfter() string {
 	secs := int(math.Ceil(time.Duration(h.Dedupe.InflightTimeout).Seconds()))
 	return strconv.Itoa(max(secs, 1))
-}
-
-// applyBound gives a shared memory store this config's max_keys once it
-// serves (the last config to serve wins when handlers disagree).
-func (h *Handler) applyBound() {
-	if ms, ok := h.store.(*dedupe.MemoryStore); ok {
-		ms.SetMaxKeys(h.Dedupe.MaxKeys)
-	}
 }
 
 // stripGatewayHeaders removes request headers only the gateway may set.

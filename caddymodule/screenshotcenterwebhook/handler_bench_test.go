@@ -25,7 +25,7 @@ import (
 // process. Compare it with gateway.BenchmarkPipeline600B to see the glue.
 func BenchmarkServeHTTP600B(b *testing.B) {
 	const secret = "bench-secret"
-	h := new(Handler)
+	h := &Handler{app: new(App)}
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`screenshotcenter_webhook {
 		secret ` + secret + `
 	}`)); err != nil {

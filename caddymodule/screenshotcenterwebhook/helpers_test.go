@@ -27,9 +27,27 @@ func parse(t *testing.T, input string) (*Handler, error) {
 }
 
 // provision runs the Caddy lifecycle on h the way a config load does:
-// Provision, Validate, and Cleanup when the test ends.
+// Provision, Validate, the start of its App (as a config that serves), and
+// Cleanup when the test ends. Each handler gets its own App: handlers of one
+// config seeing each other is tested through Caddy (integration).
 func provision(t *testing.T, h *Handler) error {
 	t.Helper()
+	if err := validate(t, h); err != nil {
+		return err
+	}
+	if h.app != nil {
+		return h.app.Start()
+	}
+	return nil
+}
+
+// validate is provision without starting: what `caddy validate` and a
+// rejected reload do.
+func validate(t *testing.T, h *Handler) error {
+	t.Helper()
+	if h.app == nil {
+		h.app = new(App)
+	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(func() {
 		if err := h.Cleanup(); err != nil {

@@ -71,9 +71,10 @@ func TestRedisClientShared(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := "scgate-test:" + t.Name() + time.Now().Format("150405.000000000") + ":"
 	newHandler := func(prefix string) *Handler {
+		// An App each: as in different configs or processes.
 		return &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
 			Backend: BackendRedis, Redis: &RedisConfig{URL: url, KeyPrefix: prefix},
-		}}
+		}, app: new(App)}
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
@@ -129,7 +130,7 @@ func TestRedisClientShared(t *testing.T) {
 func TestMemoryPersistAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dedupe.snap")
 	newHandler := func() *Handler {
-		return &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Persist: path}}
+		return &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Persist: path}, app: new(App)}
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
@@ -243,7 +244,7 @@ func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
 	// Other tests may share the process-wide store: restore its bound.
 	t.Cleanup(func() { live.store.(*dedupe.MemoryStore).SetMaxKeys(dedupe.DefaultMaxKeys) })
 	rejected := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{MaxKeys: 1}}
-	if err := provision(t, rejected); err != nil {
+	if err := validate(t, rejected); err != nil {
 		t.Fatal(err)
 	}
 	if got := serve(t, live, "s", body(1)); got != "forwarded" {
@@ -251,6 +252,9 @@ func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
 	}
 	// Once that config serves, its bound applies (the store already holds
 	// more than one key, so a new event is refused).
+	if err := rejected.app.Start(); err != nil {
+		t.Fatal(err)
+	}
 	if got := serve(t, rejected, "s", body(2)); got != "status 503" {
 		t.Fatalf("with max_keys 1 applied: %s, want status 503", got)
 	}

@@ -1,0 +1,114 @@
+package screenshotcenterwebhook
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/scgate/scgate/caddymodule/internal/secret"
+	"github.com/scgate/scgate/dedupe"
+)
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// appID is the ID of the App: each handler with a store obtains it with
+// ctx.App, which makes Caddy instantiate it (no config needed) for the
+// config that holds the handler and start it with that config.
+const appID = "scgate_webhook"
+
+// App sees the screenshotcenter_webhook handlers of one config together:
+//   - In Provision, a handler registers its endpoint (store and namespace).
+//     Two handlers that would share dedupe keys without having asked for
+//     it are a config error, since each would answer the other's events as
+//     duplicates.
+//   - Start applies the handlers' max_keys to the shared memory store when
+//     the config starts serving, not when it is provisioned: a config that
+//     `caddy validate` checks, or that a reload rejects, changes nothing.
+//
+// It needs no configuration.
+type App struct {
+	mu        sync.Mutex
+	endpoints map[string]*Handler // by endpointID
+	handlers  []*Handler
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  appID,
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// register records h's endpoint, refusing one that another handler of the
+// config already has unless both chose that namespace.
+func (a *App) register(h *Handler) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.endpoints == nil {
+		a.endpoints = make(map[string]*Handler)
+	}
+	a.handlers = append(a.handlers, h)
+	id := h.endpointID()
+	other, taken := a.endpoints[id]
+	if !taken {
+		a.endpoints[id] = h
+		return nil
+	}
+	if other.Dedupe.Namespace != "" && h.Dedupe.Namespace != "" {
+		return nil // one endpoint reached through two handlers, by choice
+	}
+	return fmt.Errorf("screenshotcenter_webhook handlers %s and %s share the %s dedupe store with the same namespace (%q): "+
+		"each would answer the other's events as duplicates. Give each endpoint its own dedupe namespace, "+
+		"or the same explicit namespace to both if they are one endpoint",
+		a.describe(other), a.describe(h), h.Dedupe.Backend, h.keyer.Namespace)
+}
+
+// describe names a handler for an error: its place in the config and its
+// first secret, if that is a placeholder (never a value).
+func (a *App) describe(h *Handler) string {
+	n := 0
+	for i, x := range a.handlers {
+		if x == h {
+			n = i + 1
+		}
+	}
+	d := fmt.Sprintf("#%d", n)
+	if len(h.Secrets) > 0 && !secret.IsLiteral(h.Secrets[0]) {
+		d += " (secret " + h.Secrets[0] + ")"
+	}
+	return d
+}
+
+// Start applies max_keys to the memory stores of the config's handlers
+// (the last handler of a store wins when they disagree).
+func (a *App) Start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, h := range a.handlers {
+		if ms, ok := h.store.(*dedupe.MemoryStore); ok {
+			ms.SetMaxKeys(h.Dedupe.MaxKeys)
+		}
+	}
+	return nil
+}
+
+// Stop does nothing: the stores belong to the pool, which a newer config
+// may still use.
+func (a *App) Stop() error { return nil }
+
+// endpointID identifies the keys a handler claims: its store and namespace.
+func (h *Handler) endpointID() string {
+	store := h.poolKey
+	if h.Dedupe.Redis != nil {
+		store += "\x00" + h.Dedupe.Redis.KeyPrefix
+	}
+	return strings.Join([]string{store, h.keyer.Namespace}, "\x00")
+}
+
+// Interface guard
+var _ caddy.App = (*App)(nil)

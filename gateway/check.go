@@ -70,7 +70,7 @@ var (
 var bodyRejections = func() map[*webhook.Error]*Rejection {
 	m := make(map[*webhook.Error]*Rejection)
 	for _, e := range []*webhook.Error{
-		webhook.ErrInvalidJSON, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
+		webhook.ErrInvalidJSON, webhook.ErrInvalidUTF8, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
 		webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey, webhook.ErrAmbiguousKey,
 		webhook.ErrInvalidField,
 	} {

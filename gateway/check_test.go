@@ -94,6 +94,8 @@ func TestCheck(t *testing.T) {
 			return signedRequest("POST", "not json", "X-ScreenshotCenter-Signature", "sha256="+strings.Repeat("0", 64))
 		}, ErrSigMismatch, false},
 		{"signed garbage", nil, func() *http.Request { return signedRequest("POST", "not json") }, bodyRejections[webhook.ErrInvalidJSON], false},
+		{"signed invalid UTF-8", nil, func() *http.Request { return signedRequest("POST", "{\"event\":\"e\",\"x\":\"\xff\"}") }, bodyRejections[webhook.ErrInvalidUTF8], false},
+		{"signed repeated key", nil, func() *http.Request { return signedRequest("POST", `{"event":"e","m":{"a":1,"a":2}}`) }, bodyRejections[webhook.ErrDuplicateKey], false},
 		{"duplicate event key", nil, func() *http.Request {
 			return signedRequest("POST", `{"event":"a","event":"b"}`)
 		}, bodyRejections[webhook.ErrDuplicateKey], false},

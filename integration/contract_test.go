@@ -191,6 +191,9 @@ func TestMalformedBodiesAre400(t *testing.T) {
 		{"screenshot_id repeated", `{"event":"screenshot.finished","screenshot_id":1,"screenshot_id":2}`, nil},
 		{"batch_id repeated", `{"event":"batch.finished","batch_id":"a","batch_id":"b"}`, nil},
 		{"created_at repeated", `{"event":"screenshot.finished","created_at":"2026-01-01T00:00:00Z","created_at":"2027-01-01T00:00:00Z"}`, nil},
+		{"another key repeated", `{"event":"screenshot.finished","url":"a","url":"b"}`, nil},
+		{"a nested key repeated", `{"event":"x.y","data":{"event":1,"event":2}}`, nil},
+		{"invalid UTF-8", "{\"event\":\"x.y\",\"note\":\"\xc3\x28\"}", nil},
 		{"event header differs", `{"event":"screenshot.finished","screenshot_id":"h1"}`, []string{"X-ScreenshotCenter-Event", "batch.finished"}},
 		{"second event header differs", `{"event":"screenshot.finished","screenshot_id":"h2"}`, []string{"X-ScreenshotCenter-Event", "screenshot.finished", "X-ScreenshotCenter-Event", "batch.finished"}},
 	}
@@ -208,8 +211,8 @@ func TestMalformedBodiesAre400(t *testing.T) {
 	// Control: the same shapes done right pass.
 	body := event(t, "screenshot.finished")
 	expect(t, "matching event header", post(t, body, "X-ScreenshotCenter-Event", "screenshot.finished"), 200, "")
-	expect(t, "nested repeated keys are the application's business",
-		post(t, `{"event":"x.y","screenshot_id":"`+uid(t)+`","data":{"event":1,"event":2}}`), 200, "")
+	expect(t, "watched names in nested objects",
+		post(t, `{"event":"x.y","screenshot_id":"`+uid(t)+`","data":{"event":1,"screenshot_id":2}}`), 200, "")
 }
 
 // 5. The replay window.

@@ -41,13 +41,14 @@ func (e *Error) Error() string { return e.msg }
 // The rejection reasons. Each is a distinct value so callers can compare.
 var (
 	ErrInvalidJSON    = &Error{"body_invalid_json", "body is not valid JSON"}
+	ErrInvalidUTF8    = &Error{"body_invalid_utf8", "body is not valid UTF-8 (RFC 8259 section 8.1)"}
 	ErrNotObject      = &Error{"body_not_object", "body is not a JSON object"}
 	ErrTooDeep        = &Error{"body_too_deep", "body nests deeper than allowed"}
 	ErrMissingEvent   = &Error{"event_missing", `body has no "event" field`}
 	ErrEventNotString = &Error{"event_not_string", `"event" is not a string`}
 	ErrEmptyEvent     = &Error{"event_empty", `"event" is empty`}
-	ErrDuplicateKey   = &Error{"duplicate_key", "body repeats a top-level key the gateway reads"}
-	ErrAmbiguousKey   = &Error{"ambiguous_key", "body has a top-level key that differs only in case (or by escaping) from one the gateway reads"}
+	ErrDuplicateKey   = &Error{"duplicate_key", "an object in the body repeats a key"}
+	ErrAmbiguousKey   = &Error{"ambiguous_key", "body has a key that JSON libraries read differently: a top-level key that differs only in case (or by escaping) from one the gateway reads, or a key with a lone surrogate escape"}
 	ErrInvalidField   = &Error{"invalid_field", "a field the gateway reads has the wrong type or invalid text"}
 )
 
@@ -67,14 +68,19 @@ const (
 // allocating in the common case (no escapes in the watched values).
 //
 // Because the gateway and the application behind it may use different JSON
-// libraries, Parse refuses bodies that libraries could read differently: a
-// watched key that appears twice (some take the first, others the last), or a
-// key that matches a watched one only when compared case-insensitively or
-// after unescaping (Go's encoding/json matches struct fields that way,
-// JavaScript does not). Watched string values must be valid UTF-8 without
-// lone surrogates, which libraries also repair differently.
+// libraries, Parse refuses bodies that libraries could read differently: an
+// object, at any depth, that repeats a key (some libraries take the first
+// value, others the last, others fail), a key that matches a watched one only
+// when compared case-insensitively or after unescaping (Go's encoding/json
+// matches struct fields that way, JavaScript does not), a key with a lone
+// surrogate escape, and a body that is not UTF-8 (RFC 8259 requires it;
+// libraries repair invalid bytes differently or refuse them). Watched string
+// values must not hold lone surrogates either.
 func Parse(body []byte) (Fields, error) {
 	var f Fields
+	if !utf8.Valid(body) {
+		return f, ErrInvalidUTF8
+	}
 	p := parser{data: body}
 	p.skipWS()
 	if p.pos >= len(p.data) {
@@ -93,6 +99,7 @@ func Parse(body []byte) (Fields, error) {
 	}
 	p.pos++
 	var seen [len(watched)]bool
+	var keys keySet
 	p.skipWS()
 	if p.peek() == '}' {
 		p.pos++
@@ -100,6 +107,9 @@ func Parse(body []byte) (Fields, error) {
 		for {
 			ks, ke, kesc, err := p.key()
 			if err != nil {
+				return f, err
+			}
+			if err := keys.add(p.data, ks, ke, kesc); err != nil {
 				return f, err
 			}
 			idx, exact := matchKey(p.data[ks:ke], kesc)
@@ -110,9 +120,6 @@ func Parse(body []byte) (Fields, error) {
 			} else {
 				if !exact {
 					return f, ErrAmbiguousKey
-				}
-				if seen[idx] {
-					return f, ErrDuplicateKey
 				}
 				seen[idx] = true
 				v, number, err := p.watchedValue(idx)
@@ -328,8 +335,13 @@ func (p *parser) value(depth int) error {
 			p.pos++
 			return nil
 		}
+		var keys keySet
 		for {
-			if _, _, _, err := p.key(); err != nil {
+			ks, ke, kesc, err := p.key()
+			if err != nil {
+				return err
+			}
+			if err := keys.add(p.data, ks, ke, kesc); err != nil {
 				return err
 			}
 			if err := p.value(depth + 1); err != nil {

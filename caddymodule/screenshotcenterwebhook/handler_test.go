@@ -142,6 +142,8 @@ func TestAnswers(t *testing.T) {
 		{"not an object", h, func() *http.Request { return signed("s", `[1]`) }, nil, 400, outcomeRejected, "body_not_object", false},
 		{"no event", h, func() *http.Request { return signed("s", `{"screenshot_id":"x"}`) }, nil, 400, outcomeRejected, "event_missing", false},
 		{"repeated key", h, func() *http.Request { return signed("s", `{"event":"a","event":"b"}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
+		{"repeated nested key", h, func() *http.Request { return signed("s", `{"event":"a","m":{"x":1,"x":2}}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
+		{"invalid UTF-8", h, func() *http.Request { return signed("s", "{\"event\":\"a\",\"note\":\"\xff\"}") }, nil, 400, outcomeRejected, "body_invalid_utf8", false},
 		{"key in another case", h, func() *http.Request { return signed("s", `{"event":"a","EVENT":"b"}`) }, nil, 400, outcomeRejected, "ambiguous_key", false},
 		{"event header differs", h, func() *http.Request {
 			r := signed("s", fresh("screenshot.finished"))

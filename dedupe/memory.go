@@ -6,40 +6,61 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/patrickmn/go-cache"
 )
 
 // DefaultMaxKeys is the default bound of a MemoryStore.
 const DefaultMaxKeys = 1_000_000
 
-// doneMarker is the value of a committed key. It has no size, so storing it
-// in the cache's interface value allocates nothing.
-type doneMarker struct{}
-
-// MemoryStore is an in-process Store on github.com/patrickmn/go-cache. It
-// holds at most MaxKeys keys: when full (after dropping expired ones), Claim
-// fails with ErrFull rather than growing without bound.
+// MemoryStore is an in-process Store. It holds at most MaxKeys keys. When it
+// is full, the oldest delivered keys make room for new claims (they are the
+// least likely to be retried); a claim in flight is never evicted, and a new
+// event is refused with ErrFull only when every key is a claim in flight.
+//
+// Keys are kept as 16-byte digests: a delivered key costs a map entry (the
+// digest and its expiry) and an entry in the commit-ordered queue that
+// eviction reads from the front, about 80 bytes in all.
 type MemoryStore struct {
-	// mu makes claim, commit and release atomic check-and-set operations;
-	// go-cache locks each call but offers no compare-and-swap.
-	mu        sync.Mutex
-	c         *cache.Cache
-	maxKeys   atomic.Int64
+	// mu makes claim, commit and release atomic check-and-set operations.
+	mu       sync.Mutex
+	done     map[[16]byte]int64 // delivered keys: expiry in Unix nanoseconds
+	inflight map[[16]byte]claimEntry
+	order    commitQueue // delivered keys, oldest commit first
+	maxKeys  atomic.Int64
+
 	nextToken atomic.Uint64
 	// commits counts keys recorded as done, so a snapshot writer can tell
 	// whether anything changed since its last write.
-	commits atomic.Uint64
-	// lastSweep rate-limits the O(n) sweep a full store does before it
-	// refuses a claim, so a full store cannot be made to sweep per request.
+	commits   atomic.Uint64
+	evictions atomic.Uint64
+	onEvict   atomic.Pointer[func(Eviction)]
+	// lastSweep rate-limits the O(n) sweep of expired keys a store full of
+	// claims in flight does before it refuses one, so a full store cannot be
+	// made to sweep per request.
 	lastSweep time.Time
 	now       func() time.Time
 }
 
+// claimEntry is a claim in flight.
+type claimEntry struct {
+	tok     Token
+	expires int64 // Unix nanoseconds
+}
+
+// Eviction describes a delivered key a full store dropped to make room.
+type Eviction struct {
+	// Age is how long ago the key was committed; zero when unknown (a key
+	// restored from a snapshot of the first format).
+	Age time.Duration
+}
+
 // NewMemoryStore returns a MemoryStore bounded to maxKeys (DefaultMaxKeys
-// when maxKeys <= 0). Expired keys are swept every minute.
+// when maxKeys <= 0).
 func NewMemoryStore(maxKeys int) *MemoryStore {
-	s := &MemoryStore{c: cache.New(cache.NoExpiration, time.Minute), now: time.Now}
+	s := &MemoryStore{
+		done:     make(map[[16]byte]int64),
+		inflight: make(map[[16]byte]claimEntry),
+		now:      time.Now,
+	}
 	s.SetMaxKeys(maxKeys)
 	return s
 }
@@ -53,14 +74,25 @@ func (s *MemoryStore) SetMaxKeys(n int) {
 	s.maxKeys.Store(int64(n))
 }
 
-// Len returns the number of keys held, including expired keys not yet swept.
-func (s *MemoryStore) Len() int { return s.c.ItemCount() }
+// OnEvict sets a function called (with the store locked: it must not call
+// the store) for every delivered key evicted to make room.
+func (s *MemoryStore) OnEvict(f func(Eviction)) { s.onEvict.Store(&f) }
 
-// digest maps a key to the 16 bytes the cache is keyed by. A fixed, short
+// Len returns the number of keys held, including expired keys not yet
+// dropped.
+func (s *MemoryStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.done) + len(s.inflight)
+}
+
+// Evictions returns how many delivered keys were evicted to make room.
+func (s *MemoryStore) Evictions() uint64 { return s.evictions.Load() }
+
+// digest maps a key to the 16 bytes the store is keyed by. A fixed, short
 // key keeps memory per key small and independent of key length (fallback
 // keys carry a 64-digit body hash); 128 bits of SHA-256 make a collision
-// between two real events practically impossible. Lookups convert it to a
-// string in place (no allocation); only an insert allocates the key.
+// between two real events practically impossible.
 func digest(key string) [16]byte {
 	// Copy through a stack buffer: converting a key longer than 32 bytes
 	// straight to []byte would allocate.
@@ -74,36 +106,107 @@ func digest(key string) [16]byte {
 	return [16]byte(sum[:16])
 }
 
-// inflight is the value of a claimed key. It keeps the cache key string so
-// that Commit can store the done marker without allocating a new key.
-type inflight struct {
-	key string
-	tok Token
-}
-
 // Claim implements Store.
 func (s *MemoryStore) Claim(_ context.Context, key string, timeout time.Duration) (State, Token, error) {
 	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v, ok := s.c.Get(string(d[:])); ok {
-		if _, done := v.(doneMarker); done {
-			return Done, 0, nil
-		}
+	now := s.now()
+	switch s.state(d, now.UnixNano()) {
+	case Done:
+		return Done, 0, nil
+	case InFlight:
 		return InFlight, 0, nil
 	}
-	if max := s.maxKeys.Load(); int64(s.c.ItemCount()) >= max {
-		if now := s.now(); now.Sub(s.lastSweep) >= time.Second {
-			s.lastSweep = now
-			s.c.DeleteExpired()
+	if !s.makeRoom(now) {
+		return 0, 0, ErrFull
+	}
+	tok := Token(s.nextToken.Add(1))
+	s.inflight[d] = claimEntry{tok: tok, expires: now.Add(timeout).UnixNano()}
+	return Claimed, tok, nil
+}
+
+// state reports what the store holds for d, dropping it if it expired;
+// Claimed means nothing.
+func (s *MemoryStore) state(d [16]byte, now int64) State {
+	if c, ok := s.inflight[d]; ok {
+		if c.expires > now {
+			return InFlight
 		}
-		if int64(s.c.ItemCount()) >= max {
-			return 0, 0, ErrFull
+		delete(s.inflight, d)
+	}
+	if exp, ok := s.done[d]; ok {
+		if exp > now {
+			return Done
+		}
+		delete(s.done, d)
+	}
+	return Claimed
+}
+
+// makeRoom reports whether a new key fits, evicting the oldest delivered
+// key if the store is full.
+func (s *MemoryStore) makeRoom(now time.Time) bool {
+	max := s.maxKeys.Load()
+	for int64(len(s.done)+len(s.inflight)) >= max {
+		if s.evictOldest(now) {
+			continue
+		}
+		// Every key is a claim in flight (or an expired key the queue
+		// does not reach): drop expired ones, at most once a second.
+		if now.Sub(s.lastSweep) < time.Second {
+			return false
+		}
+		s.lastSweep = now
+		s.sweep(now.UnixNano())
+		if int64(len(s.done)+len(s.inflight)) >= max {
+			return false
 		}
 	}
-	e := &inflight{key: string(d[:]), tok: Token(s.nextToken.Add(1))}
-	s.c.Set(e.key, e, timeout)
-	return Claimed, e.tok, nil
+	return true
+}
+
+// evictOldest drops the oldest delivered key (expired ones it meets on the
+// way are dropped without counting) and reports whether a key went.
+func (s *MemoryStore) evictOldest(now time.Time) bool {
+	for {
+		e, ok := s.order.front()
+		if !ok {
+			return false
+		}
+		s.order.pop()
+		exp, held := s.done[e.digest]
+		if !held || exp != e.expires {
+			continue // gone already, or committed again later
+		}
+		delete(s.done, e.digest)
+		if exp <= now.UnixNano() {
+			continue // expired: no eviction
+		}
+		s.evictions.Add(1)
+		if f := s.onEvict.Load(); f != nil {
+			var age time.Duration
+			if e.committed != 0 {
+				age = time.Duration(now.UnixNano() - e.committed)
+			}
+			(*f)(Eviction{Age: age})
+		}
+		return true
+	}
+}
+
+// sweep drops every expired key.
+func (s *MemoryStore) sweep(now int64) {
+	for d, c := range s.inflight {
+		if c.expires <= now {
+			delete(s.inflight, d)
+		}
+	}
+	for d, exp := range s.done {
+		if exp <= now {
+			delete(s.done, d)
+		}
+	}
 }
 
 // Commit implements Store.
@@ -111,25 +214,40 @@ func (s *MemoryStore) Commit(_ context.Context, key string, tok Token, ttl time.
 	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.c.Get(string(d[:]))
-	if !ok {
-		// The claim lapsed and nobody took the key: the event was still
-		// delivered, so remember it.
-		s.c.Set(string(d[:]), doneMarker{}, ttl)
-		s.commits.Add(1)
+	now := s.now()
+	switch s.state(d, now.UnixNano()) {
+	case Done:
 		return nil
-	}
-	switch e := v.(type) {
-	case doneMarker:
-		return nil
-	case *inflight:
-		if e.tok != tok {
+	case InFlight:
+		if s.inflight[d].tok != tok {
 			return ErrClaimLost
 		}
-		s.c.Set(e.key, doneMarker{}, ttl)
-		s.commits.Add(1)
+		delete(s.inflight, d)
 	}
+	// A claim that lapsed with nobody taking the key over is recorded too:
+	// the event was delivered.
+	s.record(d, now.UnixNano(), now.Add(ttl).UnixNano())
+	s.commits.Add(1)
 	return nil
+}
+
+// record stores d as delivered until expires, committed at committed (0:
+// unknown), and drops a few expired keys from the front of the queue so
+// that it does not outgrow the keys it orders.
+func (s *MemoryStore) record(d [16]byte, committed, expires int64) {
+	s.done[d] = expires
+	s.order.push(queued{digest: d, committed: committed, expires: expires})
+	now := s.now().UnixNano()
+	for i := 0; i < 2; i++ {
+		e, ok := s.order.front()
+		if !ok || e.expires > now {
+			return
+		}
+		s.order.pop()
+		if exp, held := s.done[e.digest]; held && exp == e.expires {
+			delete(s.done, e.digest)
+		}
+	}
 }
 
 // Commits returns how many keys were recorded as done since the store was
@@ -141,26 +259,64 @@ func (s *MemoryStore) Release(_ context.Context, key string, tok Token) error {
 	d := digest(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.c.Get(string(d[:]))
-	if !ok {
+	switch s.state(d, s.now().UnixNano()) {
+	case Claimed:
 		return nil
+	case InFlight:
+		if s.inflight[d].tok == tok {
+			delete(s.inflight, d)
+			return nil
+		}
 	}
-	if e, isClaim := v.(*inflight); !isClaim || e.tok != tok {
-		return ErrClaimLost
-	}
-	s.c.Delete(string(d[:]))
-	return nil
+	return ErrClaimLost
 }
 
-// Close implements Store. The cache's sweeper stops when the store is
-// garbage collected; Close drops the keys so their memory goes at once.
+// Close implements Store: it drops the keys so their memory goes at once.
 func (s *MemoryStore) Close() error {
-	s.c.Flush()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.done)
+	clear(s.inflight)
+	s.order = commitQueue{}
 	return nil
 }
 
-// digestKey is digest as a string.
-func digestKey(key string) string {
-	d := digest(key)
-	return string(d[:])
+// queued is a delivered key in commit order.
+type queued struct {
+	digest    [16]byte
+	committed int64 // Unix nanoseconds; 0 when unknown
+	expires   int64 // Unix nanoseconds, as in MemoryStore.done
+}
+
+// commitQueue is a FIFO ring of delivered keys that grows by doubling.
+type commitQueue struct {
+	buf        []queued
+	head, size int
+}
+
+func (q *commitQueue) push(e queued) {
+	if q.size == len(q.buf) {
+		grown := make([]queued, max(2*len(q.buf), 64))
+		n := copy(grown, q.buf[q.head:])
+		copy(grown[n:], q.buf[:q.head])
+		q.buf, q.head = grown, 0
+	}
+	q.buf[(q.head+q.size)%len(q.buf)] = e
+	q.size++
+}
+
+func (q *commitQueue) front() (queued, bool) {
+	if q.size == 0 {
+		return queued{}, false
+	}
+	return q.buf[q.head], true
+}
+
+func (q *commitQueue) pop() {
+	q.buf[q.head] = queued{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.size--
+	if q.size == 0 {
+		q.head = 0
+	}
 }

@@ -3,14 +3,16 @@ package dedupe
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
-	"time"
+	"slices"
 )
 
 // A snapshot holds the done keys of a MemoryStore, so that a restarted
@@ -18,13 +20,18 @@ import (
 // are not saved: their events were not delivered, so a retry must get
 // through anyway.
 //
-// Format: the magic line, then one 24-byte record per key (the 16-byte key
-// digest and its expiry in Unix nanoseconds, big endian, 0 for none), then
-// the CRC-32C of everything before it. A file that does not match is
+// Format 2: the magic line, then one 32-byte record per key in commit order
+// (the 16-byte key digest, its commit time and its expiry in Unix
+// nanoseconds, big endian), then the CRC-32C of everything before it.
+// Format 1 (written before eviction kept commit order) has 24-byte records
+// without the commit time; it is still read. A file that does not match is
 // refused whole, never half loaded.
-const snapshotMagic = "scgate-dedupe 1\n"
-
-const snapshotRecord = 16 + 8
+const (
+	snapshotMagic   = "scgate-dedupe 2\n"
+	snapshotMagicV1 = "scgate-dedupe 1\n"
+	snapshotRecord  = 16 + 8 + 8
+	recordV1        = 16 + 8
+)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -32,33 +39,39 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // another format or fails its checksum.
 var ErrCorruptSnapshot = errors.New("dedupe snapshot is corrupt")
 
-// WriteSnapshot writes the store's unexpired done keys to w and returns how
-// many it wrote.
+// WriteSnapshot writes the store's unexpired done keys to w, oldest commit
+// first, and returns how many it wrote.
 func (s *MemoryStore) WriteSnapshot(w io.Writer) (int, error) {
+	s.mu.Lock()
+	now := s.now().UnixNano()
+	keys := make([]queued, 0, len(s.done))
+	for i := 0; i < s.order.size; i++ {
+		e := s.order.buf[(s.order.head+i)%len(s.order.buf)]
+		if exp, held := s.done[e.digest]; held && exp == e.expires && exp > now {
+			keys = append(keys, e)
+		}
+	}
+	s.mu.Unlock()
+
 	crc := crc32.New(crcTable)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 64<<10)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return 0, err
 	}
-	n := 0
 	var rec [snapshotRecord]byte
-	// Items copies the live items; expired ones are left out.
-	for k, it := range s.c.Items() {
-		if _, done := it.Object.(doneMarker); !done || len(k) != 16 {
-			continue
-		}
-		copy(rec[:16], k)
-		binary.BigEndian.PutUint64(rec[16:], uint64(it.Expiration))
+	for _, e := range keys {
+		copy(rec[:16], e.digest[:])
+		binary.BigEndian.PutUint64(rec[16:24], uint64(e.committed))
+		binary.BigEndian.PutUint64(rec[24:32], uint64(e.expires))
 		if _, err := bw.Write(rec[:]); err != nil {
-			return n, err
+			return 0, err
 		}
-		n++
 	}
 	if err := bw.Flush(); err != nil {
-		return n, err
+		return 0, err
 	}
 	_, err := w.Write(crc.Sum(nil))
-	return n, err
+	return len(keys), err
 }
 
 // ReadSnapshot adds the unexpired keys of a snapshot to the store as done,
@@ -70,37 +83,60 @@ func (s *MemoryStore) ReadSnapshot(r io.Reader) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(data) < len(snapshotMagic)+4 || !bytes.HasPrefix(data, []byte(snapshotMagic)) {
+	size := snapshotRecord
+	switch {
+	case len(data) < len(snapshotMagic)+4:
+		return 0, fmt.Errorf("%w: no snapshot header", ErrCorruptSnapshot)
+	case bytes.HasPrefix(data, []byte(snapshotMagic)):
+	case bytes.HasPrefix(data, []byte(snapshotMagicV1)):
+		size = recordV1
+	default:
 		return 0, fmt.Errorf("%w: no snapshot header", ErrCorruptSnapshot)
 	}
 	body, sum := data[:len(data)-4], data[len(data)-4:]
-	if (len(body)-len(snapshotMagic))%snapshotRecord != 0 {
+	if (len(body)-len(snapshotMagic))%size != 0 {
 		return 0, fmt.Errorf("%w: truncated", ErrCorruptSnapshot)
 	}
 	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(sum) {
 		return 0, fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
 	}
-	recs := body[len(snapshotMagic):]
+	var keys []queued
+	for recs := body[len(snapshotMagic):]; len(recs) > 0; recs = recs[size:] {
+		e := queued{digest: [16]byte(recs[:16])}
+		if size == recordV1 {
+			e.expires = int64(binary.BigEndian.Uint64(recs[16:24]))
+		} else {
+			e.committed = int64(binary.BigEndian.Uint64(recs[16:24]))
+			e.expires = int64(binary.BigEndian.Uint64(recs[24:32]))
+		}
+		keys = append(keys, e)
+	}
+	if size == recordV1 {
+		// Written in no order: the earliest expiry is the oldest commit
+		// when every key had the same TTL. No expiry (0) sorts last.
+		slices.SortFunc(keys, func(a, b queued) int {
+			return cmp.Compare(uint64(a.expires-1), uint64(b.expires-1))
+		})
+		for i := range keys {
+			if keys[i].expires == 0 {
+				keys[i].expires = math.MaxInt64
+			}
+		}
+	}
 	now := s.now().UnixNano()
 	max := s.maxKeys.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
-	for ; len(recs) > 0; recs = recs[snapshotRecord:] {
-		if int64(s.c.ItemCount()) >= max {
+	for _, e := range keys {
+		if int64(len(s.done)+len(s.inflight)) >= max {
 			break
 		}
-		exp := int64(binary.BigEndian.Uint64(recs[16:snapshotRecord]))
-		var ttl time.Duration // 0 is go-cache's NoExpiration
-		if exp != 0 {
-			if exp <= now {
-				continue
-			}
-			ttl = time.Duration(exp - now)
+		if e.expires <= now || s.state(e.digest, now) != Claimed {
+			continue
 		}
-		if s.c.Add(string(recs[:16]), doneMarker{}, ttl) == nil {
-			n++
-		}
+		s.record(e.digest, e.committed, e.expires)
+		n++
 	}
 	return n, nil
 }

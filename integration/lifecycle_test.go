@@ -260,6 +260,13 @@ func TestMetricsAreKeptAcrossAReload(t *testing.T) {
 // from the admin endpoint's /metrics.
 func scrapeForwarded(t *testing.T) float64 {
 	t.Helper()
+	return scrapeLine(t, `scgate_webhook_requests_total{outcome="forwarded"} `)
+}
+
+// scrapeLine reads the value of the /metrics line that starts with series
+// (name, labels and the space before the value).
+func scrapeLine(t *testing.T, series string) float64 {
+	t.Helper()
 	resp, err := http.Get("http://localhost:" + strconv.Itoa(adminPort) + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +276,6 @@ func scrapeForwarded(t *testing.T) float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const series = `scgate_webhook_requests_total{outcome="forwarded"} `
 	for _, line := range strings.Split(string(raw), "\n") {
 		if v, ok := strings.CutPrefix(line, series); ok {
 			n, err := strconv.ParseFloat(v, 64)

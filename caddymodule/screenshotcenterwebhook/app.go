@@ -25,9 +25,10 @@ const appID = "scgate_webhook"
 //     Two handlers that would share dedupe keys without having asked for
 //     it are a config error, since each would answer the other's events as
 //     duplicates.
-//   - Start applies the handlers' max_keys to the shared memory store when
-//     the config starts serving, not when it is provisioned: a config that
-//     `caddy validate` checks, or that a reload rejects, changes nothing.
+//   - Start applies the handlers' max_keys and evict_warn_age to the shared
+//     memory store when the config starts serving, not when it is
+//     provisioned: a config that `caddy validate` checks, or that a reload
+//     rejects, changes nothing.
 //
 // It needs no configuration.
 type App struct {
@@ -84,14 +85,15 @@ func (a *App) describe(h *Handler) string {
 	return d
 }
 
-// Start applies max_keys to the memory stores of the config's handlers
-// (the last handler of a store wins when they disagree).
+// Start applies max_keys and evict_warn_age to the memory stores of the
+// config's handlers (the last handler of a store wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range a.handlers {
 		if ms, ok := h.store.(*dedupe.MemoryStore); ok {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)
+			ms.OnEvict(h.evicted)
 		}
 	}
 	return nil

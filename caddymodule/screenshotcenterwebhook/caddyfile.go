@@ -34,7 +34,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        on_error closed|open        # store unavailable: 503 + Retry-After (default) or forward without dedupe
 //
 //	        # memory only
-//	        max_keys <n>                # memory bound; default 1000000
+//	        max_keys <n>                # memory bound (oldest delivered keys evicted when full); default 1000000
+//	        evict_warn_age <duration>   # warn when an evicted key is younger; default 24h
 //	        persist <file>              # snapshot of delivered keys, loaded at start, written on exit and every interval
 //	        persist_interval <duration> # default 1m
 //
@@ -159,6 +160,12 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "evict_warn_age":
+			dur, err := parseDurationArg(d, "evict_warn_age")
+			if err != nil {
+				return err
+			}
+			cfg.EvictWarnAge = caddy.Duration(dur)
 		case "key":
 			if !d.NextArg() {
 				return d.ArgErr()

@@ -26,6 +26,7 @@ const (
 	// DefaultPersistInterval is how often a memory store's snapshot is
 	// written when persist is set.
 	DefaultPersistInterval = time.Minute
+	DefaultEvictWarnAge    = 24 * time.Hour
 	DefaultRedisTimeout    = dedupe.DefaultRedisTimeout
 	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
 )
@@ -157,13 +158,24 @@ type DedupeConfig struct {
 	// longer than the upstream's slowest answer. Default: 60s.
 	InflightTimeout caddy.Duration `json:"inflight_timeout,omitempty"`
 
-	// MaxKeys bounds the memory backend. When it holds this many keys a new
-	// event is answered 503 (the sender retries later) rather than growing
-	// without bound. Each key costs about 120 bytes. The memory store is
-	// shared by every handler of the process: the bound of the config that
-	// last started serving applies, and a config that fails to load never
-	// changes it. Memory backend only. Default: 1000000.
+	// MaxKeys bounds the memory backend, which never grows past it. When
+	// it is full, the oldest delivered keys make room for new events (they
+	// are the least likely to be retried; a retry of an evicted event is
+	// forwarded again); claims in flight are never evicted, and a new event
+	// is answered 503 with Retry-After only when every key is in flight.
+	// Each key costs about 90 bytes. The memory store is shared by every
+	// handler of the process: the bound of the config that last started
+	// serving applies, and a config that fails to load never changes it.
+	// Memory backend only. Default: 1000000.
 	MaxKeys int `json:"max_keys,omitempty"`
+
+	// EvictWarnAge is the age under which an evicted key is logged at warn
+	// level: a key that young may still be retried by the sender (whose
+	// schedule spans hours), and its retry would be forwarded again, so
+	// raise max_keys. Every eviction is counted in
+	// scgate_dedupe_evictions_total. Shared like MaxKeys. Memory backend
+	// only. Default: 24h.
+	EvictWarnAge caddy.Duration `json:"evict_warn_age,omitempty"`
 
 	// Key is a template for the dedupe key, made of the signed body's
 	// fields `{event}`, `{screenshot_id}`, `{batch_id}`, `{created_at}` and
@@ -422,7 +434,7 @@ func (d *DedupeConfig) check() error {
 	switch backend {
 	case BackendMemory, BackendRedis:
 	case BackendOff:
-		if d.TTL != 0 || d.InflightTimeout != 0 || d.MaxKeys != 0 || d.Key != "" || d.Namespace != "" ||
+		if d.TTL != 0 || d.InflightTimeout != 0 || d.MaxKeys != 0 || d.EvictWarnAge != 0 || d.Key != "" || d.Namespace != "" ||
 			d.OnError != "" || d.Persist != "" || d.PersistInterval != 0 || d.Redis != nil {
 			// They would be ignored; an operator would not notice until
 			// retries reach the application twice.
@@ -450,7 +462,7 @@ func (d *DedupeConfig) check() error {
 		for _, o := range []struct {
 			name string
 			set  bool
-		}{{"max_keys", d.MaxKeys != 0}, {"persist", d.Persist != ""}, {"persist_interval", d.PersistInterval != 0}} {
+		}{{"max_keys", d.MaxKeys != 0}, {"evict_warn_age", d.EvictWarnAge != 0}, {"persist", d.Persist != ""}, {"persist_interval", d.PersistInterval != 0}} {
 			if o.set {
 				return fmt.Errorf("dedupe %s applies to the memory backend, not %s", o.name, backend)
 			}
@@ -461,6 +473,9 @@ func (d *DedupeConfig) check() error {
 	}
 	if d.MaxKeys < 0 {
 		return errors.New("dedupe max_keys must be positive")
+	}
+	if d.EvictWarnAge < 0 {
+		return errors.New("dedupe evict_warn_age must be positive")
 	}
 	if d.PersistInterval < 0 {
 		return errors.New("dedupe persist_interval must be positive")
@@ -517,6 +532,9 @@ func (h *Handler) setDefaults() {
 	case BackendMemory:
 		if d.MaxKeys == 0 {
 			d.MaxKeys = dedupe.DefaultMaxKeys
+		}
+		if d.EvictWarnAge == 0 {
+			d.EvictWarnAge = caddy.Duration(DefaultEvictWarnAge)
 		}
 		if d.Persist != "" && d.PersistInterval == 0 {
 			d.PersistInterval = caddy.Duration(DefaultPersistInterval)

@@ -25,6 +25,7 @@ func TestProvisionDefaults(t *testing.T) {
 		TTL:             caddy.Duration(DefaultTTL),
 		InflightTimeout: caddy.Duration(DefaultInflightTimeout),
 		MaxKeys:         dedupe.DefaultMaxKeys,
+		EvictWarnAge:    caddy.Duration(DefaultEvictWarnAge),
 	}
 	if *h.Dedupe != want {
 		t.Errorf("dedupe defaults = %+v, want %+v", *h.Dedupe, want)
@@ -193,6 +194,7 @@ func TestConfigRules(t *testing.T) {
 		{"redis option on memory", "secret s\ndedupe memory {\nurl redis://x:1\n}", `{"secrets":["s"],"dedupe":{"backend":"memory","redis":{"url":"redis://x:1"}}}`, "redis settings apply to the redis backend, not memory"},
 		{"redis option without a backend", "secret s\ndedupe {\naddresses x:1\n}", `{"secrets":["s"],"dedupe":{"redis":{"addresses":["x:1"]}}}`, "redis settings apply to the redis backend, not memory"},
 		{"persist on redis", "secret s\ndedupe redis {\nurl redis://a:1\npersist f\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","persist":"f","redis":{"url":"redis://a:1"}}}`, "persist applies to the memory backend, not redis"},
+		{"evict_warn_age on redis", "secret s\ndedupe redis {\nurl redis://a:1\nevict_warn_age 1h\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","evict_warn_age":3600000000000,"redis":{"url":"redis://a:1"}}}`, "evict_warn_age applies to the memory backend, not redis"},
 		{"max_keys on redis", "secret s\ndedupe redis {\nurl redis://a:1\nmax_keys 10\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","max_keys":10,"redis":{"url":"redis://a:1"}}}`, "max_keys applies to the memory backend, not redis"},
 		{"negative persist_interval", "secret s\ndedupe memory {\npersist f\npersist_interval -1s\n}", `{"secrets":["s"],"dedupe":{"persist":"f","persist_interval":-1}}`, "persist_interval must be positive"},
 		{"persist_interval without persist", "secret s\ndedupe {\npersist_interval 1s\n}", `{"secrets":["s"],"dedupe":{"persist_interval":1000000000}}`, "persist_interval needs persist"},

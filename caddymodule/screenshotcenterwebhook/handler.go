@@ -338,6 +338,17 @@ func (h *Handler) commit(c claim) {
 	}
 }
 
+// evicted counts a key the full memory store evicted to make room, and
+// warns when it was young enough that the sender may still retry it.
+func (h *Handler) evicted(e dedupe.Eviction) {
+	metricEvictions.Inc()
+	if e.Age > 0 && e.Age < time.Duration(h.Dedupe.EvictWarnAge) {
+		h.logger.Warn("dedupe store full: evicted a recently delivered key; a retry of that event would be forwarded again (raise max_keys)",
+			zap.String("reason", "dedupe_evicted_young"), zap.Duration("age", e.Age),
+			zap.Duration("evict_warn_age", time.Duration(h.Dedupe.EvictWarnAge)), zap.Int("max_keys", h.Dedupe.MaxKeys))
+	}
+}
+
 func (h *Handler) release(c claim) {
 	if err := h.store.Release(context.Background(), c.key.Store, c.token); err != nil && !errors.Is(err, dedupe.ErrClaimLost) {
 		metricStoreErrors.WithLabelValues("release").Inc()

@@ -28,6 +28,12 @@ var (
 		Name:      "errors_total",
 		Help:      "Dedupe store operations that failed, by operation.",
 	}, []string{"op"})
+	metricEvictions = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "scgate",
+		Subsystem: "dedupe",
+		Name:      "evictions_total",
+		Help:      "Delivered keys the full memory store evicted to make room for new events.",
+	})
 	metricFailOpen = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "scgate",
 		Subsystem: "dedupe",
@@ -40,7 +46,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors, metricFailOpen} {
+	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors, metricEvictions, metricFailOpen} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

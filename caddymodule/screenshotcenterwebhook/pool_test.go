@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/internal/eventually"
@@ -250,12 +251,16 @@ func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
 	if got := serve(t, live, "s", body(1)); got != "forwarded" {
 		t.Fatalf("after a config with max_keys 1 was provisioned but never served: %s", got)
 	}
-	// Once that config serves, its bound applies (the store already holds
-	// more than one key, so a new event is refused).
+	// Once that config serves, its bound applies: the store holds more
+	// than one key, so the new event evicts delivered ones until it fits.
 	if err := rejected.app.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if got := serve(t, rejected, "s", body(2)); got != "status 503" {
-		t.Fatalf("with max_keys 1 applied: %s, want status 503", got)
+	evictions := testutil.ToFloat64(metricEvictions)
+	if got := serve(t, rejected, "s", body(2)); got != "forwarded" {
+		t.Fatalf("with max_keys 1 applied: %s, want forwarded after evictions", got)
+	}
+	if n := live.store.(*dedupe.MemoryStore).Len(); n != 1 || testutil.ToFloat64(metricEvictions) < evictions+2 {
+		t.Fatalf("store holds %d keys after %v evictions, want 1 after at least 2", n, testutil.ToFloat64(metricEvictions)-evictions)
 	}
 }

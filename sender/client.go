@@ -33,11 +33,11 @@ type ClientOptions struct {
 	// UserAgent is sent on every attempt. Default DefaultUserAgent.
 	UserAgent string
 	// Allow lists CIDR prefixes the SSRF guard lets through (for example
-	// "127.0.0.0/8"). Ignored when AllowAll is set.
+	// "127.0.0.0/8"). Ignored when AllowPrivate is set.
 	Allow []string
-	// AllowAll disables the SSRF guard: any address may be connected to.
-	// Only for endpoints you trust, never for user-supplied URLs.
-	AllowAll bool
+	// AllowPrivate disables the SSRF guard: any address may be connected
+	// to. Only for endpoints you trust, never for user-supplied URLs.
+	AllowPrivate bool
 }
 
 // Client makes delivery attempts: one signed POST each, redirects not
@@ -63,7 +63,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts.UserAgent = DefaultUserAgent
 	}
 	var guard *Guard
-	if !opts.AllowAll {
+	if !opts.AllowPrivate {
 		g, err := NewGuard(opts.Allow...)
 		if err != nil {
 			return nil, err

@@ -2,23 +2,11 @@ package sender
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/scgate/scgate/webhook"
 )
-
-func newTestDelivery(t testing.TB, url string) *Delivery {
-	t.Helper()
-	d, err := NewDelivery(url, webhook.ScreenshotFinished, []byte(sampleBody), testSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 func TestClientAttempt(t *testing.T) {
 	redirectTarget := newReceiver(t, nil)
@@ -111,7 +99,7 @@ func TestClientAttempt(t *testing.T) {
 			if tt.wantErr == "" && res.Err != nil || tt.wantErr != "" && (res.Err == nil || !strings.Contains(res.Err.Error(), tt.wantErr)) {
 				t.Errorf("err = %v, want %q", res.Err, tt.wantErr)
 			}
-			out, _ := Schedule{Delays: []time.Duration{time.Millisecond}}.decide(res, 1, 5)
+			out, _ := instantSchedule.decide(res, 1, 5)
 			if out != tt.outcome {
 				t.Errorf("outcome = %s, want %s", out, tt.outcome)
 			}
@@ -130,102 +118,5 @@ func TestClientAttempt(t *testing.T) {
 	}
 	if n := len(redirectTarget.requests()); n != 0 {
 		t.Errorf("redirect target saw %d requests, want 0", n)
-	}
-}
-
-func TestDecideRetryAfterWins(t *testing.T) {
-	s := Schedule{Delays: []time.Duration{time.Millisecond}, NoJitter: true}
-	out, wait := s.decide(&Result{Status: 429, Err: errors.New("HTTP 429"), RetryAfter: 3 * time.Second}, 1, 5)
-	if out != OutcomeRetry || wait != 3*time.Second {
-		t.Fatalf("decide = %s %v, want retry 3s", out, wait)
-	}
-	out, _ = s.decide(&Result{Status: 429, RetryAfter: 3 * time.Second}, 5, 5)
-	if out != OutcomeFailed {
-		t.Fatalf("last attempt: %s, want failed", out)
-	}
-}
-
-func TestScheduleDefaults(t *testing.T) {
-	s := Schedule{NoJitter: true}
-	want := []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 30 * time.Minute}
-	for i, w := range want {
-		if got := s.Delay(i + 1); got != w {
-			t.Errorf("Delay(%d) = %v, want %v", i+1, got, w)
-		}
-	}
-	j := Schedule{}
-	for i := 0; i < 100; i++ {
-		if d := j.Delay(1); d < 8*time.Second || d > 12*time.Second {
-			t.Fatalf("jittered Delay(1) = %v, want 8s..12s", d)
-		}
-	}
-	if got := ScaledDelays(100 * time.Millisecond); got[1] != 600*time.Millisecond || got[3] != 18*time.Second {
-		t.Errorf("ScaledDelays(100ms) = %v", got)
-	}
-}
-
-func TestNewDeliveryRejects(t *testing.T) {
-	now := time.Now()
-	cases := []struct {
-		url, ev, body, secret string
-		want                  error
-	}{
-		{"ftp://x/", "e", "{}", "s", ErrInvalidURL},
-		{"/relative", "e", "{}", "s", ErrInvalidURL},
-		{"http://", "e", "{}", "s", ErrInvalidURL},
-		{"http://x/", "", "{}", "s", ErrInvalidEvent},
-		{"http://x/", "a\nb", "{}", "s", ErrInvalidEvent},
-		{"http://x/", "e", "", "s", ErrEmptyBody},
-		{"http://x/", "e", "{}", "", ErrEmptySecret},
-	}
-	for _, c := range cases {
-		if _, err := NewDelivery(c.url, c.ev, []byte(c.body), []byte(c.secret), now); !errors.Is(err, c.want) {
-			t.Errorf("NewDelivery(%q, %q, %q, %q) = %v, want %v", c.url, c.ev, c.body, c.secret, err, c.want)
-		}
-	}
-}
-
-func TestDeliverForeground(t *testing.T) {
-	tests := []struct {
-		name     string
-		status   func(n int) int
-		attempts int
-		want     State
-		wantReqs int
-	}{
-		{"success", func(int) int { return 200 }, 5, StateDelivered, 1},
-		{"fail twice then success", func(n int) int {
-			if n <= 2 {
-				return 500
-			}
-			return 202
-		}, 5, StateDelivered, 3},
-		{"always failing", func(int) int { return 502 }, 4, StateFailed, 4},
-		{"gone stops", func(int) int { return 410 }, 5, StateGone, 1},
-		{"redirect is a failure", func(int) int { return 302 }, 3, StateFailed, 3},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rc := newReceiver(t, func(n int, _ *http.Request, _ http.ResponseWriter) int { return tt.status(n) })
-			c := testClient(t, ClientOptions{})
-			d := newTestDelivery(t, rc.URL)
-			d.MaxAttempts = tt.attempts
-			var log []Attempt
-			st, err := Deliver(context.Background(), c, Schedule{Delays: []time.Duration{time.Millisecond}}, d,
-				func(_ *Delivery, a Attempt) { log = append(log, a) })
-			if err != nil || st != tt.want {
-				t.Fatalf("Deliver = %s, %v; want %s", st, err, tt.want)
-			}
-			reqs := rc.requests()
-			if len(reqs) != tt.wantReqs || len(log) != tt.wantReqs {
-				t.Fatalf("requests %d, log %d; want %d", len(reqs), len(log), tt.wantReqs)
-			}
-			for i, r := range reqs {
-				checkSigned(t, r, []byte(sampleBody), d.ID)
-				if r.Attempt != i+1 || log[i].N != i+1 {
-					t.Errorf("attempt %d: header %d, log %d", i+1, r.Attempt, log[i].N)
-				}
-			}
-		})
 	}
 }

@@ -82,3 +82,29 @@ func TestGuardInDialer(t *testing.T) {
 		}
 	}
 }
+
+// Allowlist prefixes in IPv4-mapped form match like their IPv4 form, for
+// IPv4 and IPv4-mapped addresses alike.
+func TestGuardMappedAllowlist(t *testing.T) {
+	for _, tc := range []struct {
+		allow, ip string
+		ok        bool
+	}{
+		{"::ffff:10.0.0.0/104", "10.1.1.1", true},
+		{"::ffff:10.0.0.0/104", "::ffff:10.1.1.1", true},
+		{"::ffff:10.0.0.0/104", "11.1.1.1", true}, // public anyway
+		{"::ffff:10.0.0.0/104", "192.168.1.1", false},
+		{"::ffff:127.0.0.1/128", "127.0.0.1", true},
+		{"::ffff:127.0.0.1/128", "127.0.0.2", false},
+		{"10.0.0.0/8", "::ffff:10.1.1.1", true},
+		{"::ffff:0:0/96", "10.1.1.1", true}, // every IPv4 address
+	} {
+		g, err := NewGuard(tc.allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Check(netip.MustParseAddr(tc.ip)); (err == nil) != tc.ok {
+			t.Errorf("allow %s, %s: %v, want allowed %v", tc.allow, tc.ip, err, tc.ok)
+		}
+	}
+}

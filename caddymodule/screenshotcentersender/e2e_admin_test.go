@@ -2,13 +2,14 @@ package screenshotcentersender_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 
@@ -79,20 +80,13 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		return scgate(t, []string{"XDG_DATA_HOME=" + t.TempDir()}, append(append([]string{"deliveries"}, args...), "--address", addr)...)
 	}
 	// Wait until both attempts are recorded: failed.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually.Succeeds(t, waitTimeout, func() error {
 		out, code := deliveries("list", "--state", "failed", "--store", store)
-		if code != 0 {
-			t.Fatalf("list through the admin API (%d):\n%s", code, out)
+		if code != 0 || !strings.Contains(out, id) {
+			return fmt.Errorf("list of failed deliveries through the admin API (%d):\n%s", code, out)
 		}
-		if strings.Contains(out, id) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery never failed:\n%s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// Through the CLI: the store is locked, so it uses the admin API.
 	out, code := deliveries("show", id, "--store", store)
@@ -115,17 +109,13 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	if a := up.Requests()[2].Header.Get("X-ScreenshotCenter-Delivery-Attempt"); a != "1" {
 		t.Errorf("attempt after the retry = %s, want 1", a)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	eventually.Succeeds(t, waitTimeout, func() error {
 		out, code := deliveries("list", "--state", "delivered", "--store", store)
-		if code == 0 && strings.Contains(out, id) {
-			break
+		if code != 0 || !strings.Contains(out, id) {
+			return fmt.Errorf("retried delivery not listed as delivered (%d):\n%s", code, out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("retried delivery not listed as delivered (%d):\n%s", code, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// The admin API itself: answers, refusals, never a secret or a body.
 	base := gw.AdminURL + "/scgate/deliveries"

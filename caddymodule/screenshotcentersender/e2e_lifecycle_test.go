@@ -3,6 +3,7 @@ package screenshotcentersender_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/sender"
 )
@@ -40,21 +42,19 @@ func TestValidateHasNoSideEffects(t *testing.T) {
 	if err := ob.Enqueue(g); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sender.New(ob, sender.Options{Client: c, Retention: -1})
+	s, err := sender.New(ob, sender.Options{Client: c, Retain: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { s.Run(ctx); close(ran) }()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if d, _, _ := ob.Get(g.ID); d != nil && d.State == sender.StateGone {
-			break
+	eventually.Succeeds(t, waitTimeout, func() error {
+		if d, _, err := ob.Get(g.ID); err != nil || d.State != sender.StateGone {
+			return fmt.Errorf("the 410 delivery did not end gone: %+v, %v", d, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the 410 delivery did not end gone")
-		}
-	}
+		return nil
+	})
 	cancel()
 	<-ran
 	var pending []string
@@ -105,8 +105,8 @@ http://127.0.0.1:` + strconv.Itoa(gatewaytest.FreePort(t)) + ` {
 	if len(after) != len(before) || after[sender.StatePending] != 3 || after[sender.StateGone] != 1 {
 		t.Errorf("store counts %v after validate, want %v", after, before)
 	}
-	if ob.Recovered != 0 {
-		t.Errorf("validate left %d leases", ob.Recovered)
+	if n, err := ob.RecoverLeases(time.Now()); n != 0 || err != nil {
+		t.Errorf("validate left %d leases (%v)", n, err)
 	}
 	if _, _, err := ob.Get(g.ID); err != nil {
 		t.Errorf("validate purged the gone delivery: %v", err)
@@ -191,20 +191,19 @@ http://127.0.0.1:{{HTTP_PORT}} {
 // waitDelivery polls the admin API until delivery id satisfies ok.
 func waitDelivery(t *testing.T, gw *gatewaytest.Gateway, id string, ok func(*sender.Delivery) bool) *sender.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var d *sender.Delivery
+	eventually.Succeeds(t, waitTimeout, func() error {
 		code, body := adminDo(t, http.MethodGet, gw.AdminURL+"/scgate/deliveries/"+id)
 		var ans struct {
 			Delivery *sender.Delivery `json:"delivery"`
 		}
-		if code == http.StatusOK && json.Unmarshal([]byte(body), &ans) == nil && ans.Delivery != nil && ok(ans.Delivery) {
-			return ans.Delivery
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &ans) != nil || ans.Delivery == nil || !ok(ans.Delivery) {
+			return fmt.Errorf("delivery %s: %d %s", id, code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery %s: %d %s", id, code, body)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		d = ans.Delivery
+		return nil
+	})
+	return d
 }
 
 // Two handlers on one store, one with allow_private: the other keeps its

@@ -37,8 +37,8 @@ var (
 )
 
 // pooledSender is the outbox of one store path and its workers. The
-// outbox is opened when the first handler using it is provisioned (without
-// recovering leases: that would write to the store); when the file is
+// outbox is opened when the first handler using it is provisioned (which
+// writes nothing to an existing store); when the file is
 // locked by another process, it keeps trying to open it in the background,
 // and Sender returns nil until it has. The workers and the purge start only
 // when a config using the store is started (start, from App.Start), never
@@ -71,8 +71,8 @@ func (p *pooledSender) notOpen() error {
 // may change them. Workers and PerEndpoint are fixed at first use; the SSRF
 // guard and timeout are recorded with each delivery.
 type settings struct {
-	Schedule  sender.Schedule
-	Retention time.Duration
+	Schedule sender.Schedule
+	Retain   time.Duration
 }
 
 // Sender returns the sender, or nil while the outbox is not open.
@@ -89,10 +89,10 @@ func (p *pooledSender) Path() string { return p.path }
 func (p *pooledSender) configure(st settings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.opts.Schedule, p.opts.Retention = st.Schedule, st.Retention
+	p.opts.Schedule, p.opts.Retain = st.Schedule, st.Retain
 	if p.s != nil {
 		p.s.SetSchedule(st.Schedule)
-		p.s.SetRetention(st.Retention)
+		p.s.SetRetain(st.Retain)
 	}
 }
 
@@ -110,8 +110,10 @@ func (p *pooledSender) Destruct() error {
 }
 
 // openStore opens the outbox without waiting for another process's lock.
+// It changes nothing in an existing outbox: the recovery of interrupted
+// attempts waits for Run.
 func openStore(path string) (*sender.Outbox, error) {
-	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond, NoRecover: true})
+	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond})
 }
 
 func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSender, error) {

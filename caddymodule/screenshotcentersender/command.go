@@ -65,8 +65,8 @@ The SSRF guard refuses loopback, private and link-local addresses unless
 			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
 			cmd.Flags().String("event", "", "Event name (default: the body's event, or screenshot.finished)")
 			cmd.Flags().String("data", "", "File with the JSON body, or - for stdin (default: a sample event)")
-			cmd.Flags().Int("attempts", sender.DefaultMaxAttempts, "Attempts, the first included")
-			cmd.Flags().Duration("initial-backoff", sender.DefaultDelays[0], "Wait before the 2nd attempt; later waits scale like 10s, 1m, 5m, 30m")
+			cmd.Flags().Int("attempts", sender.DefaultAttempts, "Attempts, the first included")
+			cmd.Flags().Duration("initial-backoff", sender.DefaultBackoff[0], "Wait before the 2nd attempt; later waits scale like 10s, 1m, 5m, 30m")
 			cmd.Flags().Duration("timeout", sender.DefaultTimeout, "Timeout of one attempt")
 			cmd.Flags().Bool("allow-private", false, "Allow loopback, private and link-local addresses")
 			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSend)
@@ -97,7 +97,8 @@ Reads the bbolt outbox of the screenshotcenter_sender handler.
   show <id>       the delivery (never its secret or body) and attempt log
   retry <id>      re-queue a failed or gone delivery with a fresh budget
 
-When no scgate runs on the store, the file is read directly. When a
+When no scgate runs on the store, the file is read directly (list and
+show open it read-only and change nothing in it). When a
 running scgate holds it (bbolt locks the file), the same operations go
 through that gateway's admin API (GET/POST /scgate/deliveries) at
 --address, default ` + caddy.DefaultAdminListen + `; a retried delivery is
@@ -209,7 +210,7 @@ func cmdSend(fl caddycmd.Flags) (int, error) {
 			return 1, fmt.Errorf("%w; pass --data", err)
 		}
 	}
-	client, err := sender.NewClient(sender.ClientOptions{Timeout: timeout, AllowAll: fl.Bool("allow-private")})
+	client, err := sender.NewClient(sender.ClientOptions{Timeout: timeout, AllowPrivate: fl.Bool("allow-private")})
 	if err != nil {
 		return 1, err
 	}
@@ -221,7 +222,7 @@ func cmdSend(fl caddycmd.Flags) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Printf("delivery %s: %s, %d bytes, to %s\n", d.ID, name, len(body), endpoint)
-	state, err := sender.Deliver(ctx, client, sender.Schedule{MaxAttempts: attempts, Delays: sender.ScaledDelays(backoff)}, d,
+	state, err := sender.Deliver(ctx, client, sender.Schedule{Attempts: attempts, Backoff: sender.ScaledBackoff(backoff)}, d,
 		func(d *sender.Delivery, a sender.Attempt) { fmt.Println(attemptLine(a, d.MaxAttempts)) })
 	if err != nil {
 		return 1, fmt.Errorf("interrupted: %w", err)
@@ -361,9 +362,10 @@ func (a adminStore) retry(id string) (*retryAnswer, error) {
 	return &ans, nil
 }
 
-// openDeliveryStore opens the outbox file, or, when a running gateway holds
-// it (or the default store does not exist), that gateway's admin API.
-func openDeliveryStore(path string, explicit bool, addr string) (deliveryStore, func(), error) {
+// openDeliveryStore opens the outbox file (read-only unless write), or,
+// when a running gateway holds it (or the default store does not exist),
+// that gateway's admin API.
+func openDeliveryStore(path string, explicit, write bool, addr string) (deliveryStore, func(), error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, nil, err
@@ -375,7 +377,7 @@ func openDeliveryStore(path string, explicit bool, addr string) (deliveryStore, 
 		// No default store here: ask the gateway about all of its stores.
 		return adminStore{addr: addr}, func() {}, nil
 	}
-	ob, err := sender.OpenOutbox(abs, sender.OutboxOptions{LockTimeout: 100 * time.Millisecond})
+	ob, err := sender.OpenOutbox(abs, sender.OutboxOptions{LockTimeout: 100 * time.Millisecond, ReadOnly: !write})
 	if errors.Is(err, sender.ErrStoreLocked) {
 		return adminStore{addr: addr, store: abs}, func() {}, nil
 	}
@@ -393,7 +395,8 @@ func runDeliveries(c *cobra.Command, op, id string) (err error) {
 		path = DefaultStorePath()
 	}
 	addr, _ := c.Flags().GetString("address")
-	st, closeStore, err := openDeliveryStore(path, explicit, addr)
+	// Only retry changes the store; list and show open it read-only.
+	st, closeStore, err := openDeliveryStore(path, explicit, op == "retry", addr)
 	if err != nil {
 		return err
 	}

@@ -34,15 +34,18 @@ func DefaultStorePath() string {
 // The destination is never taken from the request: only the configured
 // endpoints are delivered to. Anything but POST is refused with 405. Bind
 // the site to localhost (or a private socket): whoever can reach the
-// handler can make the gateway sign events with your secrets.
+// handler can make the gateway sign events with your secrets. Browser
+// pages of other origins are refused (crosssite.go): they could otherwise
+// post to localhost from any page the operator opens.
 //
 // Answers: 202 with {"deliveries":[{"id":...,"endpoint":<index>}]} once
 // every delivery is stored; 200 with an empty list when no endpoint takes
 // the event; 400 for a body that is not a JSON object with an "event", or
-// whose event differs from X-ScreenshotCenter-Event; 405; 413 over
-// max_body; 415 for a non-JSON Content-Type; 503 with Retry-After if the
-// outbox cannot store it, or is not open yet because another process holds
-// its file (see Provision).
+// whose event differs from X-ScreenshotCenter-Event; 403 when Origin or
+// Sec-Fetch-Site shows a browser page of another origin; 405; 413 over
+// max_body; 415 unless the Content-Type is application/json; 503 with
+// Retry-After if the outbox cannot store it, or is not open yet because
+// another process holds its file (see Provision).
 //
 // Every option has one name in the Caddyfile, the JSON config and the
 // sender package's Go API. A zero (or absent) number or duration means its

@@ -130,18 +130,21 @@ type acceptedDelivery struct {
 	Endpoint int    `json:"endpoint"`
 }
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler: method, content type,
-// body, event, one delivery per endpoint that takes the event, stored all
+// ServeHTTP implements caddyhttp.MiddlewareHandler: method, a browser page
+// of another site, content type, body, event, one delivery per endpoint that takes the event, stored all
 // or none, then the answer. The handler is terminal: next is never called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errMethod)
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			return caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType)
-		}
+	if err := fromOtherSite(r); err != nil {
+		return caddyhttp.Error(http.StatusForbidden, err)
+	}
+	// Also absent: a page may post without a preflight only without a
+	// Content-Type or with a type other than JSON (see crosssite.go).
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType)
 	}
 	body, err := webhook.ReadBody(r.Body, r.ContentLength, h.MaxBody)
 	switch {

@@ -29,6 +29,7 @@ func testHandler(store string) *Handler {
 
 func serve(h *Handler) (int, http.Header) {
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"event":"screenshot.finished","screenshot_id":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	err := h.ServeHTTP(rec, req, nil)
 	var he caddyhttp.HandlerError

@@ -57,6 +57,14 @@ func TestClientAttempt(t *testing.T) {
 				t.Errorf("RetryAfter = %v, want %v", res.RetryAfter, DefaultMaxRetryAfter)
 			}
 		}},
+		{name: "retry-after beyond int64 bounded", handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+			w.Header().Set("Retry-After", "99999999999999999999")
+			return 429
+		}, wantStatus: 429, wantErr: "HTTP 429", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
+			if res.RetryAfter != DefaultMaxRetryAfter {
+				t.Errorf("RetryAfter = %v, want %v", res.RetryAfter, DefaultMaxRetryAfter)
+			}
+		}},
 		{name: "retry-after ignored on 500", handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
 			w.Header().Set("Retry-After", "60")
 			return 500

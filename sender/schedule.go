@@ -119,7 +119,12 @@ func parseRetryAfter(v string, now time.Time, max time.Duration) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && secs > 0:
+		// A valid delay-seconds too large for int64: as long as can be.
+		return max
+	case err == nil:
 		if secs <= 0 {
 			return 0
 		}
@@ -127,10 +132,12 @@ func parseRetryAfter(v string, now time.Time, max time.Duration) time.Duration {
 			return max
 		}
 		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
+	default:
+		t, err := http.ParseTime(v)
+		if err != nil {
+			return 0
+		}
 		d = t.Sub(now)
-	} else {
-		return 0
 	}
 	if d <= 0 {
 		return 0

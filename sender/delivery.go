@@ -123,6 +123,12 @@ type Attempt struct {
 	Latency time.Duration `json:"latency"`
 	// Status is the HTTP status, 0 when no response came.
 	Status int `json:"status,omitempty"`
+	// Kind is the status class (2xx, 3xx, 4xx, 5xx) or why no answer
+	// came (timeout, refused, blocked, error, interrupted): one of the
+	// Kind constants.
+	Kind string `json:"kind,omitempty"`
+	// Location is where a 3xx answer pointed; it was not followed.
+	Location string `json:"location,omitempty"`
 	// Error describes a transport failure or a non-2xx answer.
 	Error string `json:"error,omitempty"`
 	// Response is the start of the response body, at most the client's
@@ -235,6 +241,8 @@ func attemptFrom(res *Result, n int) Attempt {
 		Start:      res.Start,
 		Latency:    res.Latency,
 		Status:     res.Status,
+		Kind:       res.Kind,
+		Location:   res.Location,
 		Response:   string(res.Response),
 		Truncated:  res.Truncated,
 		RetryAfter: res.RetryAfter,

@@ -190,6 +190,16 @@ func (s *Sender) Retry(id string) (*Delivery, error) {
 	return d, err
 }
 
+// RetryAll re-queues every delivery in state (failed or gone) that became
+// final at or after since (all for a zero since), due now.
+func (s *Sender) RetryAll(state State, since time.Time) ([]*Delivery, error) {
+	ds, err := s.ob.RetryAll(state, since, s.now())
+	if err == nil && len(ds) > 0 {
+		s.Wake()
+	}
+	return ds, err
+}
+
 // Wake makes Run look for due deliveries at once: after a change it does
 // not know of (another writer, or a test that moved Options.Now).
 func (s *Sender) Wake() {
@@ -309,7 +319,7 @@ func (s *Sender) work(ctx context.Context, d *Delivery) {
 	res := s.attempt(ctx, d, n)
 	a := attemptFrom(res, n)
 	if interrupted(ctx, res) {
-		a.Outcome = OutcomeInterrupted
+		a.Outcome, a.Kind = OutcomeInterrupted, KindInterrupted
 		a.Error = "attempt interrupted (sender stopped); not counted"
 	} else {
 		// An answer decides, even one that came as the sender stopped:
@@ -342,7 +352,7 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) *Result {
 	c, release, err := s.clients.get(d.Net)
 	if err != nil {
 		// A corrupt record: the guard cannot be built, so no attempt.
-		return &Result{Start: time.Now(), Err: fmt.Errorf("%w: the delivery's network settings are invalid: %v", ErrForbiddenAddress, err)}
+		return &Result{Start: time.Now(), Kind: KindBlocked, Err: fmt.Errorf("%w: the delivery's network settings are invalid: %v", ErrForbiddenAddress, err)}
 	}
 	defer release()
 	return c.Do(ctx, d, n)

@@ -8,14 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -46,11 +40,14 @@ Sends one webhook delivery in the foreground, exactly as ScreenshotCenter
 does: a POST of the body with Content-Type: application/json,
 X-ScreenshotCenter-Event and X-ScreenshotCenter-Signature (sha256=<hex
 HMAC-SHA256 of the body>), plus a delivery id stable across attempts and
-the attempt number. Only 2xx is success; redirects are not followed; 410
-stops; 429/503 Retry-After is honoured. One line is printed per attempt.
+the attempt number. Only 2xx is success; redirects are not followed (scgate
+says where they pointed); 410 stops; 429/503 Retry-After is honoured. One
+line is printed per attempt, with the start of the response body when the
+endpoint refused it.
 
 Exit status: 0 when delivered, 1 when the attempts are exhausted, the
-endpoint answered 410 Gone, or the input was invalid.
+endpoint answered 410 Gone, or the input was invalid (the reason is
+printed on stderr).
 
 --secret defaults to $` + SecretEnv + `.
 Without --data a realistic sample of --event (default screenshot.finished)
@@ -69,7 +66,8 @@ The SSRF guard refuses loopback, private and link-local addresses unless
 			cmd.Flags().Duration("initial-backoff", sender.DefaultBackoff[0], "Wait before the 2nd attempt; later waits scale like 10s, 1m, 5m, 30m")
 			cmd.Flags().Duration("timeout", sender.DefaultTimeout, "Timeout of one attempt")
 			cmd.Flags().Bool("allow-private", false, "Allow loopback, private and link-local addresses")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSend)
+			cmd.Args = cobra.NoArgs
+			cmd.RunE = reportErrors(runSend)
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -83,52 +81,80 @@ $` + SecretEnv + `.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
 			cmd.Flags().String("data", "-", "File with the body, or - for stdin")
-			cmd.RunE = caddycmd.WrapCommandFuncForCobra(cmdSign)
+			cmd.Args = cobra.NoArgs
+			cmd.RunE = reportErrors(runSign)
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "deliveries",
-		Usage: "list|show <id>|retry <id> [--store <file>] [--address <admin address>]",
+		Usage: "list|show <id>|retry <id>|retry --state failed [--store <file>] [--address <admin address>]",
 		Short: "Inspects and retries deliveries in a screenshotcenter_sender outbox",
 		Long: `
 Reads the bbolt outbox of the screenshotcenter_sender handler.
 
-  list [--state pending|delivered|failed|gone] [--limit n]
-  show <id>       the delivery (never its secret or body) and attempt log
-  retry <id>      re-queue a failed or gone delivery with a fresh budget
+  list [--state pending|delivered|failed|gone] [--limit n] [--json]
+  show <id> [--json]    the delivery (never its secret or body) and its
+                        attempts, in local time; --json for scripts
+  retry <id>            re-queue a failed or gone delivery with a fresh
+                        attempt budget
+  retry --state failed|gone [--since 2h]
+                        re-queue every such delivery (that became final
+                        within --since)
 
 When no scgate runs on the store, the file is read directly (list and
-show open it read-only and change nothing in it). When a
-running scgate holds it (bbolt locks the file), the same operations go
-through that gateway's admin API (GET/POST /scgate/deliveries) at
---address, default ` + caddy.DefaultAdminListen + `; a retried delivery is
-then sent at once. If the default store does not exist, every store of the
-gateway at --address is listed.
+show open it read-only and change nothing in it). When a running scgate
+holds it (bbolt locks the file), the same operations go through that
+gateway's admin API (/scgate/deliveries) at --address, default
+` + caddy.DefaultAdminListen + `; a retried delivery is then sent at once. If
+the default store does not exist, every store of the gateway at --address
+is used.
 
 --store defaults to scgate/outbox.db in Caddy's data directory.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.PersistentFlags().String("store", "", "Outbox file (default: in Caddy's data directory)")
 			cmd.PersistentFlags().String("address", caddy.DefaultAdminListen, "Admin API address of the gateway holding the store")
-			list := &cobra.Command{Use: "list", Short: "Lists deliveries", Args: cobra.NoArgs}
+			list := &cobra.Command{Use: "list", Short: "Lists deliveries", Args: cobra.NoArgs, RunE: reportErrors(runList)}
 			list.Flags().String("state", "", "Only this state")
 			list.Flags().Int("limit", 100, "At most this many per state (0: all)")
-			list.RunE = func(c *cobra.Command, _ []string) error { return runDeliveries(c, "list", "") }
-			show := &cobra.Command{Use: "show <id>", Short: "Shows a delivery and its attempts", Args: cobra.ExactArgs(1)}
-			show.RunE = func(c *cobra.Command, args []string) error { return runDeliveries(c, "show", args[0]) }
-			retry := &cobra.Command{Use: "retry <id>", Short: "Re-queues a failed or gone delivery", Args: cobra.ExactArgs(1)}
-			retry.RunE = func(c *cobra.Command, args []string) error { return runDeliveries(c, "retry", args[0]) }
+			list.Flags().Bool("json", false, "Print JSON (for scripts)")
+			show := &cobra.Command{Use: "show <id>", Short: "Shows a delivery and its attempts", Args: cobra.ExactArgs(1), RunE: reportErrors(runShow)}
+			show.Flags().Bool("json", false, "Print JSON (for scripts)")
+			retry := &cobra.Command{Use: "retry <id> | retry --state failed|gone [--since <duration>]",
+				Short: "Re-queues a failed or gone delivery, or all of them", Args: cobra.MaximumNArgs(1), RunE: reportErrors(runRetry)}
+			retry.Flags().String("state", "", "Re-queue every delivery in this state: failed or gone")
+			retry.Flags().String("since", "", "With --state: only those that became final within this long, such as 90m or 2d")
 			cmd.AddCommand(list, show, retry)
 		},
 	})
 }
 
-func secretFlag(fl caddycmd.Flags) ([]byte, error) {
-	s := fl.String("secret")
+// errReported tells cobra that the command failed after it said why:
+// Main exits with status 1 and prints nothing more.
+var errReported = errors.New("error reported")
+
+// reportErrors runs a subcommand and writes its error, if any, as one line
+// on stderr ("scgate send: ..."), instead of a JSON line of Caddy's
+// logger or cobra's usage text.
+func reportErrors(run func(c *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, args []string) error {
+		c.SilenceUsage = true
+		err := run(c, args)
+		if err == nil {
+			return nil
+		}
+		c.SilenceErrors = true
+		fmt.Fprintf(c.ErrOrStderr(), "%s: %v\n", c.CommandPath(), err)
+		return errReported
+	}
+}
+
+func secretFlag(c *cobra.Command) ([]byte, error) {
+	s, _ := c.Flags().GetString("secret")
 	if s == "" {
 		s = os.Getenv(SecretEnv)
 	}
 	if s == "" {
-		return nil, fmt.Errorf("a secret is required: --secret or $%s", SecretEnv)
+		return nil, fmt.Errorf("a secret is required: pass --secret or set $%s", SecretEnv)
 	}
 	return []byte(s), nil
 }
@@ -155,320 +181,123 @@ func readData(name string) ([]byte, error) {
 	return b, nil
 }
 
-func cmdSign(fl caddycmd.Flags) (int, error) {
-	secret, err := secretFlag(fl)
+func runSign(c *cobra.Command, _ []string) error {
+	secret, err := secretFlag(c)
 	if err != nil {
-		return 1, err
+		return err
 	}
-	body, err := readData(fl.String("data"))
+	name, _ := c.Flags().GetString("data")
+	body, err := readData(name)
 	if err != nil {
-		return 1, err
+		return err
 	}
-	fmt.Println(verifier.Sign(secret, body))
-	return 0, nil
+	_, err = fmt.Fprintln(c.OutOrStdout(), verifier.Sign(secret, body))
+	return err
 }
 
-func cmdSend(fl caddycmd.Flags) (int, error) {
-	endpoint := fl.String("url")
+func runSend(c *cobra.Command, _ []string) error {
+	fl := c.Flags()
+	endpoint, _ := fl.GetString("url")
 	if err := sender.CheckURL(endpoint); err != nil {
-		return 1, fmt.Errorf("--url: %w", err)
+		return fmt.Errorf("--url: %w", err)
 	}
-	secret, err := secretFlag(fl)
+	secret, err := secretFlag(c)
 	if err != nil {
-		return 1, err
+		return err
 	}
-	attempts := fl.Int("attempts")
-	backoff := fl.Duration("initial-backoff")
-	timeout := fl.Duration("timeout")
+	attempts, _ := fl.GetInt("attempts")
+	backoff, _ := fl.GetDuration("initial-backoff")
+	timeout, _ := fl.GetDuration("timeout")
 	if attempts <= 0 || backoff <= 0 || timeout <= 0 {
-		return 1, errors.New("--attempts, --initial-backoff and --timeout must be positive")
+		return errors.New("--attempts, --initial-backoff and --timeout must be positive")
 	}
-	name := fl.String("event")
-	var body []byte
-	if data := fl.String("data"); data != "" {
-		if body, err = readData(data); err != nil {
-			return 1, err
-		}
-		fields, err := webhook.Parse(body)
-		if err != nil {
-			return 1, fmt.Errorf("--data: %w", err)
-		}
-		if name == "" {
-			name = string(fields.Event)
-		} else if name != string(fields.Event) {
-			return 1, fmt.Errorf("--event %q differs from the body's event %q (receivers refuse that)", name, fields.Event)
-		}
-	} else {
-		if name == "" {
-			name = webhook.ScreenshotFinished
-		}
-		id, err := sampleID(name)
-		if err != nil {
-			return 1, err
-		}
-		if body, err = webhook.SampleBody(name, id, time.Now(), 0); err != nil {
-			return 1, fmt.Errorf("%w; pass --data", err)
-		}
-	}
-	client, err := sender.NewClient(sender.ClientOptions{Timeout: timeout, AllowPrivate: fl.Bool("allow-private")})
+	name, body, err := sendBody(c)
 	if err != nil {
-		return 1, err
+		return err
+	}
+	allowPrivate, _ := fl.GetBool("allow-private")
+	client, err := sender.NewClient(sender.ClientOptions{Timeout: timeout, AllowPrivate: allowPrivate})
+	if err != nil {
+		return err
 	}
 	d, err := sender.NewDelivery(endpoint, name, body, secret, time.Now())
 	if err != nil {
-		return 1, err
+		return err
 	}
 	d.MaxAttempts = attempts
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("delivery %s: %s, %d bytes, to %s\n", d.ID, name, len(body), endpoint)
-	state, err := sender.Deliver(ctx, client, sender.Schedule{Attempts: attempts, Backoff: sender.ScaledBackoff(backoff)}, d,
-		func(d *sender.Delivery, a sender.Attempt) { fmt.Println(attemptLine(a, d.MaxAttempts)) })
-	if err != nil {
-		return 1, fmt.Errorf("interrupted: %w", err)
-	}
-	switch state {
-	case sender.StateDelivered:
-		fmt.Printf("delivered after %d attempt(s)\n", d.Attempts)
-		return 0, nil
-	case sender.StateGone:
-		return 1, errors.New("endpoint answered 410 Gone: not retrying")
-	default:
-		if strings.Contains(d.LastError, sender.ErrForbiddenAddress.Error()) {
-			return 1, errors.New("refused by the SSRF guard (pass --allow-private for a private or loopback endpoint)")
-		}
-		return 1, fmt.Errorf("failed after %d attempts", d.Attempts)
-	}
-}
-
-func attemptLine(a sender.Attempt, max int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "attempt %d/%d: ", a.N, max)
-	if a.Status != 0 {
-		fmt.Fprintf(&b, "%d", a.Status)
-	} else {
-		b.WriteString("no response")
-	}
-	if a.Error != "" && a.Status == 0 {
-		fmt.Fprintf(&b, " (%s)", a.Error)
-	}
-	fmt.Fprintf(&b, " in %s; %s", a.Latency.Round(time.Millisecond), a.Outcome)
-	if a.Outcome == sender.OutcomeRetry {
-		fmt.Fprintf(&b, ", next in %s", a.NextWait.Round(time.Millisecond))
-		if a.RetryAfter > 0 {
-			fmt.Fprintf(&b, " (Retry-After %s)", a.RetryAfter)
-		}
-	}
-	return b.String()
-}
-
-// deliveryStore is an outbox read directly or through a running gateway's
-// admin API.
-type deliveryStore interface {
-	// list returns the deliveries in states, up to limit per state, by
-	// store.
-	list(states []sender.State, limit int) ([]storeList, error)
-	show(id string) (*deliveryAnswer, error)
-	retry(id string) (*retryAnswer, error)
-}
-
-// fileStore is an outbox file opened by this process.
-type fileStore struct{ ob *sender.Outbox }
-
-func (f fileStore) list(states []sender.State, limit int) ([]storeList, error) {
-	sl := storeList{Store: f.ob.Path(), Open: true}
-	for _, st := range states {
-		ds, err := f.ob.List(st, limit)
-		if err != nil {
-			return nil, err
-		}
-		sl.Deliveries = append(sl.Deliveries, ds...)
-	}
-	return []storeList{sl}, nil
-}
-
-func (f fileStore) show(id string) (*deliveryAnswer, error) {
-	d, log, err := f.ob.Get(id)
-	if err != nil {
-		return nil, err
-	}
-	return &deliveryAnswer{Store: f.ob.Path(), Delivery: newView(d, log)}, nil
-}
-
-func (f fileStore) retry(id string) (*retryAnswer, error) {
-	d, err := f.ob.Retry(id, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	return &retryAnswer{Store: f.ob.Path(), Delivery: d}, nil
-}
-
-// adminStore is the admin API of a running gateway; store, if set, selects
-// one of its outboxes.
-type adminStore struct{ addr, store string }
-
-func (a adminStore) call(method, path string, q url.Values, out any) error {
-	if a.store != "" {
-		q.Set("store", a.store)
-	}
-	uri := adminBase + path
-	if len(q) > 0 {
-		uri += "?" + q.Encode()
-	}
-	resp, err := caddycmd.AdminAPIRequest(a.addr, method, uri, nil, nil)
-	if err != nil {
-		return fmt.Errorf("admin API at %s: %w", a.addr, err)
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
-		return fmt.Errorf("admin API at %s: decoding the answer: %w", a.addr, err)
-	}
-	return nil
-}
-
-func (a adminStore) list(states []sender.State, limit int) ([]storeList, error) {
-	var out []storeList
-	for _, st := range states {
-		var ans listAnswer
-		if err := a.call(http.MethodGet, "", url.Values{"state": {string(st)}, "limit": {strconv.Itoa(limit)}}, &ans); err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = ans.Stores
-			continue
-		}
-		for i := range out {
-			if i < len(ans.Stores) && ans.Stores[i].Store == out[i].Store {
-				out[i].Deliveries = append(out[i].Deliveries, ans.Stores[i].Deliveries...)
-			}
-		}
-	}
-	return out, nil
-}
-
-func (a adminStore) show(id string) (*deliveryAnswer, error) {
-	var ans deliveryAnswer
-	if err := a.call(http.MethodGet, "/"+url.PathEscape(id), url.Values{}, &ans); err != nil {
-		return nil, err
-	}
-	return &ans, nil
-}
-
-func (a adminStore) retry(id string) (*retryAnswer, error) {
-	var ans retryAnswer
-	if err := a.call(http.MethodPost, "/"+url.PathEscape(id)+"/retry", url.Values{}, &ans); err != nil {
-		return nil, err
-	}
-	return &ans, nil
-}
-
-// openDeliveryStore opens the outbox file (read-only unless write), or,
-// when a running gateway holds it (or the default store does not exist),
-// that gateway's admin API.
-func openDeliveryStore(path string, explicit, write bool, addr string) (deliveryStore, func(), error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := os.Stat(abs); err != nil {
-		if explicit || !errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("outbox %s: %w", abs, err)
-		}
-		// No default store here: ask the gateway about all of its stores.
-		return adminStore{addr: addr}, func() {}, nil
-	}
-	ob, err := sender.OpenOutbox(abs, sender.OutboxOptions{LockTimeout: 100 * time.Millisecond, ReadOnly: !write})
-	if errors.Is(err, sender.ErrStoreLocked) {
-		return adminStore{addr: addr, store: abs}, func() {}, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return fileStore{ob}, func() { ob.Close() }, nil
-}
-
-func runDeliveries(c *cobra.Command, op, id string) (err error) {
-	c.SilenceUsage = true
-	path, _ := c.Flags().GetString("store")
-	explicit := path != ""
-	if !explicit {
-		path = DefaultStorePath()
-	}
-	addr, _ := c.Flags().GetString("address")
-	// Only retry changes the store; list and show open it read-only.
-	st, closeStore, err := openDeliveryStore(path, explicit, op == "retry", addr)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if as, ok := st.(adminStore); ok && as.store != "" {
-		defer func() {
-			if err != nil {
-				err = fmt.Errorf("%s is locked by a running process; through its admin API: %w", as.store, err)
-			}
-		}()
-	}
 	out := c.OutOrStdout()
-	switch op {
-	case "list":
-		stateName, _ := c.Flags().GetString("state")
-		limit, _ := c.Flags().GetInt("limit")
-		if limit < 0 {
-			return errors.New("--limit must not be negative")
-		}
-		states := sender.States
-		if stateName != "" {
-			s, err := sender.ParseState(stateName)
-			if err != nil {
-				return err
+	fmt.Fprintf(out, "delivery %s: %s, %d bytes, to %s\n", d.ID, name, len(body), endpoint)
+	var last sender.Attempt
+	state, err := sender.Deliver(ctx, client, sender.Schedule{Attempts: attempts, Backoff: sender.ScaledBackoff(backoff)}, d,
+		func(d *sender.Delivery, a sender.Attempt) {
+			last = a
+			fmt.Fprintln(out, attemptLine(a, d.MaxAttempts))
+			for _, line := range attemptDetails(a) {
+				fmt.Fprintln(out, "  "+line)
 			}
-			states = []sender.State{s}
-		}
-		stores, err := st.list(states, limit)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPTS\tLAST\tNEXT\tURL")
-		for _, sl := range stores {
-			switch {
-			case !sl.Open:
-				fmt.Fprintf(tw, "# store %s (not open yet: locked by another process)\n", sl.Store)
-			case len(stores) > 1:
-				fmt.Fprintf(tw, "# store %s\n", sl.Store)
-			}
-			for _, d := range sl.Deliveries {
-				next := "-"
-				if !d.NextAttempt.IsZero() {
-					next = d.NextAttempt.Format(time.RFC3339)
-				}
-				last := "-"
-				if d.LastStatus != 0 {
-					last = fmt.Sprint(d.LastStatus)
-				} else if d.LastError != "" {
-					last = "error"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, d.Event, d.Attempts, last, next, d.URL)
-			}
-		}
-		return tw.Flush()
-	case "show":
-		ans, err := st.show(id)
-		if err != nil {
-			return fmt.Errorf("%s: %w", id, err)
-		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ans.Delivery)
-	case "retry":
-		ans, err := st.retry(id)
-		if err != nil {
-			return fmt.Errorf("%s: %w", id, err)
-		}
-		fmt.Fprintf(out, "%s re-queued: pending, due now\n", ans.Delivery.ID)
-		return nil
+		})
+	if err != nil {
+		return fmt.Errorf("interrupted before the delivery ended (%v)", err)
 	}
-	return nil
+	switch {
+	case state == sender.StateDelivered:
+		fmt.Fprintf(out, "delivered after %s\n", attemptCount(d.Attempts))
+		return nil
+	case state == sender.StateGone:
+		return errors.New("the endpoint answered 410 Gone: not retrying")
+	case last.Kind == sender.KindBlocked:
+		return errors.New("the SSRF guard refused the endpoint's address (pass --allow-private for a private or loopback endpoint)")
+	case last.Kind == sender.Kind3xx:
+		return fmt.Errorf("failed after %s: the endpoint answers with a redirect, which is not followed; send to the URL it points to", attemptCount(d.Attempts))
+	case last.Status != 0:
+		return fmt.Errorf("failed after %s: the last answer was %d", attemptCount(d.Attempts), last.Status)
+	default:
+		return fmt.Errorf("failed after %s: the last one got no answer (%s)", attemptCount(d.Attempts), last.Error)
+	}
+}
+
+// attemptCount says "1 attempt" or "n attempts".
+func attemptCount(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
+// sendBody returns the event name and body of `scgate send`: the --data
+// file unchanged, or a fresh sample of --event.
+func sendBody(c *cobra.Command) (string, []byte, error) {
+	name, _ := c.Flags().GetString("event")
+	if data, _ := c.Flags().GetString("data"); data != "" {
+		body, err := readData(data)
+		if err != nil {
+			return "", nil, err
+		}
+		fields, err := webhook.Parse(body)
+		if err != nil {
+			return "", nil, fmt.Errorf("--data: %w", err)
+		}
+		if name == "" {
+			name = string(fields.Event)
+		} else if name != string(fields.Event) {
+			return "", nil, fmt.Errorf("--event %q differs from the body's event %q (receivers refuse that)", name, fields.Event)
+		}
+		return name, body, nil
+	}
+	if name == "" {
+		name = webhook.ScreenshotFinished
+	}
+	id, err := sampleID(name)
+	if err != nil {
+		return "", nil, err
+	}
+	body, err := webhook.SampleBody(name, id, time.Now(), 0)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w; pass --data", err)
+	}
+	return name, body, nil
 }
 
 // sampleID returns a fresh id for a sample of the named event: a
@@ -482,4 +311,148 @@ func sampleID(name string) (string, error) {
 		return "batch_" + hex.EncodeToString(rnd[:]), nil
 	}
 	return "sc_" + hex.EncodeToString(rnd[:]), nil
+}
+
+func runList(c *cobra.Command, _ []string) error {
+	stateName, _ := c.Flags().GetString("state")
+	limit, _ := c.Flags().GetInt("limit")
+	if limit < 0 {
+		return errors.New("--limit must not be negative")
+	}
+	states := sender.States
+	if stateName != "" {
+		s, err := sender.ParseState(stateName)
+		if err != nil {
+			return err
+		}
+		states = []sender.State{s}
+	}
+	var stores []storeList
+	err := withDeliveryStore(c, false, func(st deliveryStore) error {
+		var err error
+		stores, err = st.list(states, limit)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out := c.OutOrStdout()
+	if asJSON, _ := c.Flags().GetBool("json"); asJSON {
+		return printJSON(out, listAnswer{Stores: stores})
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPTS\tLAST\tNEXT\tURL")
+	for _, sl := range stores {
+		switch {
+		case !sl.Open:
+			fmt.Fprintf(tw, "# store %s (not open yet: locked by another process)\n", sl.Store)
+		case len(stores) > 1:
+			fmt.Fprintf(tw, "# store %s\n", sl.Store)
+		}
+		for _, d := range sl.Deliveries {
+			last := "-"
+			if d.LastStatus != 0 {
+				last = fmt.Sprint(d.LastStatus)
+			} else if d.LastError != "" {
+				last = "error"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, d.Event, d.Attempts, last, localTime(d.NextAttempt), d.URL)
+		}
+	}
+	return tw.Flush()
+}
+
+func runShow(c *cobra.Command, args []string) error {
+	var ans *deliveryAnswer
+	err := withDeliveryStore(c, false, func(st deliveryStore) error {
+		var err error
+		ans, err = st.show(args[0])
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", args[0], err)
+	}
+	if asJSON, _ := c.Flags().GetBool("json"); asJSON {
+		return printJSON(c.OutOrStdout(), ans.Delivery)
+	}
+	return writeDelivery(c.OutOrStdout(), ans.Store, ans.Delivery, time.Now())
+}
+
+func runRetry(c *cobra.Command, args []string) error {
+	stateName, _ := c.Flags().GetString("state")
+	since, _ := c.Flags().GetString("since")
+	out := c.OutOrStdout()
+	switch {
+	case len(args) == 1 && stateName == "" && since == "":
+		var ans *retryAnswer
+		err := withDeliveryStore(c, true, func(st deliveryStore) error {
+			var err error
+			ans, err = st.retry(args[0])
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", args[0], err)
+		}
+		_, err = fmt.Fprintf(out, "%s re-queued: pending, due now\n", ans.Delivery.ID)
+		return err
+	case len(args) == 0 && stateName != "":
+	default:
+		return errors.New("give one delivery id, or --state failed|gone (and optionally --since) for all of them")
+	}
+	state, window, err := bulkRetryArgs(stateName, since)
+	if err != nil {
+		return err
+	}
+	var stores []storeRetried
+	if err := withDeliveryStore(c, true, func(st deliveryStore) error {
+		var err error
+		stores, err = st.retryAll(state, window)
+		return err
+	}); err != nil {
+		return err
+	}
+	total := 0
+	for _, sr := range stores {
+		if !sr.Open {
+			fmt.Fprintf(out, "# store %s not open yet (locked by another process): nothing re-queued there\n", sr.Store)
+		}
+		for _, id := range sr.Retried {
+			fmt.Fprintf(out, "%s re-queued\n", id)
+		}
+		total += len(sr.Retried)
+	}
+	what := fmt.Sprintf("%d %s deliveries", total, state)
+	if window > 0 {
+		what += " that became " + string(state) + " within " + humanDuration(window)
+	}
+	_, err = fmt.Fprintf(out, "%s re-queued: pending, due now\n", what)
+	return err
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// withDeliveryStore runs fn on the store named by --store (or the default
+// one), read-only unless write, directly or through the admin API of the
+// gateway that holds it.
+func withDeliveryStore(c *cobra.Command, write bool, fn func(deliveryStore) error) error {
+	path, _ := c.Flags().GetString("store")
+	explicit := path != ""
+	if !explicit {
+		path = DefaultStorePath()
+	}
+	addr, _ := c.Flags().GetString("address")
+	st, closeStore, err := openDeliveryStore(path, explicit, write, addr)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	err = fn(st)
+	if as, ok := st.(adminStore); ok && as.store != "" && err != nil {
+		return fmt.Errorf("%s is locked by a running process; through its admin API: %w", as.store, err)
+	}
+	return err
 }

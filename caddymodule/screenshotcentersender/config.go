@@ -245,6 +245,15 @@ func (h *Handler) check() error {
 	return nil
 }
 
+// hosts returns the host label of every endpoint.
+func (h *Handler) hosts() []string {
+	out := make([]string, 0, len(h.Endpoints))
+	for _, ep := range h.Endpoints {
+		out = append(out, endpointHost(ep.URL))
+	}
+	return out
+}
+
 // storeFile returns the absolute path of the outbox file.
 func (h *Handler) storeFile() (string, error) {
 	path := h.Store

@@ -48,16 +48,19 @@ http://127.0.0.1:{{HTTP_PORT}} {
 			}
 			store ` + other + `
 			allow 127.0.0.0/8
+			attempts 1
 		}
 	}
-	screenshotcenter_sender {
-		endpoint ` + up.URL + `/hook {
-			secret {env.SC_SECRET1}
+	handle {
+		screenshotcenter_sender {
+			endpoint ` + up.URL + `/hook {
+				secret {env.SC_SECRET1}
+			}
+			store ` + store + `
+			allow 127.0.0.0/8
+			backoff 20ms
+			attempts 2
 		}
-		store ` + store + `
-		allow 127.0.0.0/8
-		backoff 20ms
-		attempts 2
 	}
 }`,
 		Env: []string{"SC_SECRET1=" + secret1, "SC_SECRET2=" + secret2},
@@ -89,7 +92,7 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	})
 
 	// Through the CLI: the store is locked, so it uses the admin API.
-	out, code := deliveries("show", id, "--store", store)
+	out, code := deliveries("show", id, "--json", "--store", store)
 	if code != 0 || !strings.Contains(out, `"state": "failed"`) || strings.Count(out, `"outcome"`) != 2 ||
 		!strings.Contains(out, `"body_bytes": `) {
 		t.Fatalf("show through the admin API (%d):\n%s", code, out)
@@ -117,6 +120,40 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		return nil
 	})
 
+	// Bulk retry through the admin API: an event of the other store fails
+	// (one attempt), and is re-queued with every failed one of that store.
+	up.Respond(func(_ int, r gatewaytest.Request) int {
+		if r.RequestURI == "/other" && strings.Contains(string(r.Body), marker+"_other") {
+			return http.StatusInternalServerError
+		}
+		return http.StatusNoContent
+	})
+	otherBody := strings.Replace(body, marker, marker+"_other", 1)
+	if code, resp := post(t, gw.URL+"/other", "application/json", otherBody); code != http.StatusAccepted {
+		t.Fatalf("POST /other = %d %s", code, resp)
+	}
+	eventually.Succeeds(t, waitTimeout, func() error {
+		out, code := deliveries("list", "--state", "failed", "--store", other)
+		if code != 0 || strings.Count(out, " failed ") != 1 {
+			return fmt.Errorf("the other store's delivery did not fail (%d):\n%s", code, out)
+		}
+		return nil
+	})
+	if out, code := deliveries("retry", "--state", "failed", "--since", "1ns", "--store", other); code != 0 || !strings.Contains(out, "0 failed deliveries") {
+		t.Fatalf("bulk retry of nothing that recent (%d):\n%s", code, out)
+	}
+	up.Respond(nil)
+	if out, code := deliveries("retry", "--state", "failed", "--store", other); code != 0 || !strings.Contains(out, "1 failed deliveries re-queued") {
+		t.Fatalf("bulk retry through the admin API (%d):\n%s", code, out)
+	}
+	eventually.Succeeds(t, waitTimeout, func() error {
+		out, code := deliveries("list", "--state", "delivered", "--store", other)
+		if code != 0 || strings.Count(out, " delivered ") != 1 {
+			return fmt.Errorf("the other store's delivery was not delivered after the bulk retry (%d):\n%s", code, out)
+		}
+		return nil
+	})
+
 	// The admin API itself: answers, refusals, never a secret or a body.
 	base := gw.AdminURL + "/scgate/deliveries"
 	tests := []struct {
@@ -140,6 +177,10 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		{"get retry", http.MethodGet, "/" + id + "/retry", 405, "use POST"},
 		{"delete", http.MethodDelete, "/" + id, 405, "use GET"},
 		{"too deep", http.MethodGet, "/" + id + "/retry/x", 404, "no such resource"},
+		{"bulk retry", http.MethodPost, "/retry?state=failed&since=1h", 200, `"retried": []`},
+		{"bulk retry of one store", http.MethodPost, "/retry?state=gone&store=" + store, 200, `"store": "` + store},
+		{"bulk retry of pending", http.MethodPost, "/retry?state=pending", 400, "only failed or gone"},
+		{"bulk retry, bad since", http.MethodPost, "/retry?state=failed&since=-1h", 400, "positive duration"},
 	}
 	for _, tt := range tests {
 		code, b := adminDo(t, tt.method, base+tt.path)

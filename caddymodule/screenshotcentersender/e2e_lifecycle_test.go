@@ -3,7 +3,9 @@ package screenshotcentersender_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -269,5 +271,63 @@ http://127.0.0.1:{{HTTP_PORT}} {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// `scgate validate` creates no outbox file and no directory when the store
+// does not exist yet (it used to create both); a store that can never be
+// created is a validate error; a gateway that runs the config creates it.
+func TestValidateCreatesNoStore(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := func(store string) string {
+		return `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+	screenshotcenter_sender {
+		endpoint ` + up.URL + `/hook {
+			secret {env.SC_SECRET1}
+		}
+		store ` + store + `
+		allow 127.0.0.0/8
+	}
+}`
+	}
+	validate := func(store string) (string, int) {
+		file := filepath.Join(t.TempDir(), "Caddyfile")
+		cfg := strings.NewReplacer("{{ADMIN_ADDR}}", "off", "{{HTTP_PORT}}", strconv.Itoa(gatewaytest.FreePort(t))).Replace(config(store))
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return scgate(t, []string{"SC_SECRET1=" + secret1}, "validate", "--config", file, "--adapter", "caddyfile")
+	}
+
+	store := filepath.Join(dir, "new", "deeper", "outbox.db")
+	if out, code := validate(store); code != 0 || !strings.Contains(out, "Valid configuration") {
+		t.Fatalf("validate (%d):\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("validate created the store's directory (%v)", err)
+	}
+	if out, code := validate(filepath.Join(notDir, "outbox.db")); code == 0 || !strings.Contains(out, "not a directory") {
+		t.Fatalf("validate of a store under a file (%d):\n%s", code, out)
+	}
+
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: config(store), Env: []string{"SC_SECRET1=" + secret1}})
+	if code, resp := post(t, gw.URL+"/", "application/json", lifecycleBody); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, resp)
+	}
+	waitCount(t, up, 1)
+	if st, err := os.Stat(store); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the running gateway's store: %v, %v", st, err)
+	}
+	if st, err := os.Stat(filepath.Dir(store)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("the store's directory: %v, %v", st, err)
 	}
 }

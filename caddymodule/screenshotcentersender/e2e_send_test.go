@@ -1,7 +1,9 @@
 package screenshotcentersender_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +82,75 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	sig, code := scgate(t, env, "sign", "--data", file)
 	if code != 0 || strings.TrimSpace(sig) != verifier.Sign([]byte(secret), []byte(body)) {
 		t.Fatalf("sign (%d): %s", code, sig)
+	}
+}
+
+// What `scgate send` says when a delivery fails, through the built binary:
+// a redirect is not followed and its Location is named; a refused attempt
+// shows the start of the response body, bounded, control characters
+// escaped; the reason it gave up is one sentence on stderr, never a JSON
+// log line; help says scgate.
+func TestSendExplainsFailures(t *testing.T) {
+	long := strings.Repeat("x", 1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			w.Header().Set("Location", "https://elsewhere.example/hook?x=1")
+			w.WriteHeader(http.StatusFound)
+		case "/broken":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "boom\x00\x1b[31m\n"+long)
+		case "/gone":
+			w.WriteHeader(http.StatusGone)
+		}
+	}))
+	defer srv.Close()
+	env := []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=s3cret"}
+	send := func(path string) (string, string, int) {
+		return scgateSplit(t, env, "send", "--url", srv.URL+path, "--allow-private", "--attempts", "2", "--initial-backoff", "1ms")
+	}
+	tests := []struct {
+		path       string
+		stdout     []string
+		stderr     string
+		notStdout  []string
+		wantStatus int
+	}{
+		{"/moved", []string{"attempt 1/2: 302", "redirects are not followed; it pointed to \"https://elsewhere.example/hook?x=1\""},
+			"scgate send: failed after 2 attempts: the endpoint answers with a redirect, which is not followed; send to the URL it points to\n",
+			nil, 1},
+		{"/broken", []string{"attempt 2/2: 500", `response: "boom\x00\x1b[31m\n` + strings.Repeat("x", 189) + `" (first 200 of 1011 bytes)`},
+			"scgate send: failed after 2 attempts: the last answer was 500\n",
+			[]string{strings.Repeat("x", 190), "\x1b"}, 1},
+		{"/gone", []string{"attempt 1/2: 410"}, "scgate send: the endpoint answered 410 Gone: not retrying\n", nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			stdout, stderr, code := send(tt.path)
+			if code != tt.wantStatus || stderr != tt.stderr {
+				t.Fatalf("exit %d, stderr %q; want %d, %q\nstdout:\n%s", code, stderr, tt.wantStatus, tt.stderr, stdout)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
+				}
+			}
+			for _, not := range tt.notStdout {
+				if strings.Contains(stdout, not) {
+					t.Errorf("stdout holds %q:\n%s", not, stdout)
+				}
+			}
+		})
+	}
+	// Invalid input: a sentence on stderr, nothing on stdout.
+	stdout, stderr, code := scgateSplit(t, nil, "send", "--url", "ftp://x/", "--secret", "s")
+	if code != 1 || stdout != "" || stderr != "scgate send: --url: endpoint URL must be absolute http or https\n" {
+		t.Fatalf("bad --url: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, args := range [][]string{{"send", "--help"}, {"deliveries", "retry", "--help"}, {"sign", "--help"}} {
+		out, code := scgate(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "scgate "+args[0]) || strings.Contains(out, "caddy "+args[0]) {
+			t.Errorf("%v (%d) does not say scgate:\n%s", args, code, out)
+		}
 	}
 }

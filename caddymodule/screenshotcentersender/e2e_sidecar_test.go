@@ -107,7 +107,7 @@ func TestSidecar(t *testing.T) {
 	if code != 0 || strings.Count(out, "delivered") != 4 || strings.Contains(out, secret1) {
 		t.Fatalf("deliveries list (%d):\n%s", code, out)
 	}
-	out, code = scgate(t, nil, "deliveries", "show", id, "--store", store)
+	out, code = scgate(t, nil, "deliveries", "show", id, "--json", "--store", store)
 	if code != 0 || !strings.Contains(out, `"state": "delivered"`) || strings.Contains(out, secret1) || strings.Contains(out, "sc_side1") {
 		t.Fatalf("deliveries show (%d):\n%s", code, out)
 	}

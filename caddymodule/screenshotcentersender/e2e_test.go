@@ -25,20 +25,30 @@ const (
 	secret2 = "sidecar-secret-two"
 )
 
-// scgate runs the built binary with args and returns its output and exit
-// code.
+// scgate runs the built binary with args and returns its output (stdout
+// and stderr) and exit code.
 func scgate(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	stdout, stderr, code := scgateSplit(t, env, args...)
+	return stdout + stderr, code
+}
+
+// scgateSplit runs the built binary with args and returns its stdout, its
+// stderr and its exit code.
+func scgateSplit(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
 	cmd := exec.Command(gatewaytest.Binary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return string(out), code
+	return stdout.String(), stderr.String(), code
 }
 
 // waitTimeout bounds every wait for something a gateway does in the

@@ -71,12 +71,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.app = app.(*App)
 	}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	st := h.settings()
 	opts := sender.Options{
 		Workers:     h.Workers,
 		PerEndpoint: h.PerEndpoint,
 		Schedule:    st.Schedule,
 		Logger:      h.logger.Named("delivery").With(zap.String("store", abs)),
+		OnAttempt:   countAttempt,
 		Retain:      st.Retain,
 	}
 	p, err := loadSender(abs, opts, h.logger)
@@ -84,6 +88,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.storePath, h.pooled = abs, p
+	hosts := h.hosts()
+	for _, host := range hosts {
+		initHostMetrics(host)
+	}
+	p.addHosts(hosts)
 	// Applied when the config starts; the last handler of the store wins
 	// for the schedule and retention.
 	h.app.register(p, st)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -93,7 +94,7 @@ func (a adminStore) call(method, path string, q url.Values, out any) error {
 	}
 	resp, err := caddycmd.AdminAPIRequest(a.addr, method, uri, nil, nil)
 	if err != nil {
-		return fmt.Errorf("admin API at %s: %w", a.addr, err)
+		return fmt.Errorf("admin API at %s: %s", a.addr, adminMessage(err))
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
@@ -148,6 +149,21 @@ func (a adminStore) retryAll(state sender.State, since time.Duration) ([]storeRe
 		return nil, err
 	}
 	return ans.Stores, nil
+}
+
+// adminMessage is the message of an admin API error: the "error" of the
+// JSON answer that caddycmd quotes whole ("caddy responded with error:
+// HTTP 404: {...}"), or the error itself.
+func adminMessage(err error) string {
+	msg := err.Error()
+	i := strings.IndexByte(msg, '{')
+	var ans struct {
+		Error string `json:"error"`
+	}
+	if i < 0 || json.Unmarshal([]byte(msg[i:]), &ans) != nil || ans.Error == "" {
+		return msg
+	}
+	return ans.Error
 }
 
 // openDeliveryStore opens the outbox file (read-only unless write), or,

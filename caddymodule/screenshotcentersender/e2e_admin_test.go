@@ -101,7 +101,9 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		!strings.Contains(out, "# store "+other) || !strings.Contains(out, id) {
 		t.Fatalf("list of every store, no local default store (%d):\n%s", code, out)
 	}
-	if out, code := deliveries("retry", id, "--store", other); code == 0 || !strings.Contains(out, "not found") {
+	// One sentence on stderr, the gateway's reason without its JSON.
+	if out, code := deliveries("retry", id, "--store", other); code == 0 || !strings.Contains(out, "delivery "+id+" not found") ||
+		strings.Count(out, "\n") != 1 || strings.Contains(out, "{") || !strings.HasPrefix(out, "scgate deliveries retry: ") {
 		t.Fatalf("retry in the wrong store (%d):\n%s", code, out)
 	}
 	up.Respond(nil)

@@ -43,17 +43,18 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision resolves secrets, checks the config (every rule, for JSON and
-// Caddyfile configs alike), sets defaults, gets (opening it on first use)
-// the outbox from the usage pool and registers it with this config's
+// Caddyfile configs alike), sets defaults, gets the outbox from the usage
+// pool (opening an existing file on first use; a missing one is created
+// when the config starts) and registers it with this config's
 // scgate_sender app. It has no other side effect: the workers, the purge,
 // the recovery of interrupted attempts and the settings of the running
-// sender wait for the app's Start, so `caddy validate` and a rejected
-// reload change nothing. It never waits for the store's lock: if another
-// process holds the file (a running gateway while `caddy validate` runs,
-// or the old process during a restart), the outbox is opened in the
-// background as soon as it is released, and events are refused with 503
-// and Retry-After until then. Any other error opening the store
-// (permissions, a corrupt file) is a config error.
+// sender wait for the app's Start, so `scgate validate` and a rejected
+// reload create, send and change nothing. It never waits for the store's
+// lock: if another process holds the file (a running gateway while
+// `scgate validate` runs, or the old process during a restart), the outbox
+// is opened in the background as soon as it is released, and events are
+// refused with 503 and Retry-After until then. Any other error opening an
+// existing store (permissions, a corrupt file) is a config error.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := h.prepare(); err != nil {

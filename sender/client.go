@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/scgate/scgate/verifier"
@@ -33,11 +34,11 @@ type ClientOptions struct {
 	// UserAgent is sent on every attempt. Default DefaultUserAgent.
 	UserAgent string
 	// Allow lists CIDR prefixes the SSRF guard lets through (for example
-	// "127.0.0.0/8"). Ignored when AllowAll is set.
+	// "127.0.0.0/8"). Ignored when AllowPrivate is set.
 	Allow []string
-	// AllowAll disables the SSRF guard: any address may be connected to.
-	// Only for endpoints you trust, never for user-supplied URLs.
-	AllowAll bool
+	// AllowPrivate disables the SSRF guard: any address may be connected
+	// to. Only for endpoints you trust, never for user-supplied URLs.
+	AllowPrivate bool
 }
 
 // Client makes delivery attempts: one signed POST each, redirects not
@@ -63,7 +64,7 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		opts.UserAgent = DefaultUserAgent
 	}
 	var guard *Guard
-	if !opts.AllowAll {
+	if !opts.AllowPrivate {
 		g, err := NewGuard(opts.Allow...)
 		if err != nil {
 			return nil, err
@@ -106,15 +107,36 @@ func NewClient(opts ClientOptions) (*Client, error) {
 // Close releases idle connections.
 func (c *Client) Close() { c.hc.CloseIdleConnections() }
 
+// Kinds of attempt results, a bounded set for metrics and displays: the
+// status class of an answer, or why no answer came.
+const (
+	Kind2xx         = "2xx"
+	Kind3xx         = "3xx"
+	Kind4xx         = "4xx"
+	Kind5xx         = "5xx"
+	KindTimeout     = "timeout"     // no answer within the timeout
+	KindRefused     = "refused"     // the endpoint refused the connection
+	KindBlocked     = "blocked"     // the SSRF guard refused the address
+	KindError       = "error"       // no answer for another reason: DNS, reset, TLS, a bad URL
+	KindInterrupted = "interrupted" // the sender stopped during the attempt
+)
+
+// maxLocation bounds the Location of a 3xx kept in a Result.
+const maxLocation = 512
+
 // Result is the outcome of one attempt, before scheduling.
 type Result struct {
 	Start      time.Time
 	Latency    time.Duration
 	Status     int
+	Kind       string // one of the Kind constants
 	Err        error
 	Response   []byte
 	Truncated  bool
 	RetryAfter time.Duration
+	// Location is where a 3xx answer pointed (not followed), at most
+	// 512 bytes.
+	Location string
 }
 
 // Do makes attempt n of d: a POST of d.Body, signed with d.Secret.
@@ -126,7 +148,7 @@ func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
 	if err != nil {
-		res.Err = fmt.Errorf("building request: %w", ErrInvalidURL)
+		res.Kind, res.Err = KindError, fmt.Errorf("building request: %w", ErrInvalidURL)
 		return res
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -138,7 +160,7 @@ func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		res.Err = cleanErr(err)
+		res.Kind, res.Err = failureKind(err), cleanErr(err)
 		return res
 	}
 	defer resp.Body.Close()
@@ -152,15 +174,44 @@ func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
 	res.Response = buf
 	switch {
 	case res.Status >= 200 && res.Status < 300:
+		res.Kind = Kind2xx
 	case res.Status >= 300 && res.Status < 400:
+		res.Kind = Kind3xx
+		res.Location = truncate(resp.Header.Get("Location"), maxLocation)
 		res.Err = fmt.Errorf("HTTP %d (redirects are not followed)", res.Status)
+	case res.Status >= 400 && res.Status < 500:
+		res.Kind, res.Err = Kind4xx, fmt.Errorf("HTTP %d", res.Status)
+	case res.Status >= 500 && res.Status < 600:
+		res.Kind, res.Err = Kind5xx, fmt.Errorf("HTTP %d", res.Status)
 	default:
-		res.Err = fmt.Errorf("HTTP %d", res.Status)
+		res.Kind, res.Err = KindError, fmt.Errorf("HTTP %d", res.Status)
 	}
 	if res.Status == http.StatusTooManyRequests || res.Status == http.StatusServiceUnavailable {
 		res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now(), c.maxRetry)
 	}
 	return res
+}
+
+// failureKind names why a request got no answer.
+func failureKind(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrForbiddenAddress):
+		return KindBlocked
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return KindTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return KindRefused
+	}
+	return KindError
+}
+
+// truncate returns the first n bytes of s.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // cleanErr drops the URL from a transport error (it is in the delivery

@@ -2,23 +2,11 @@ package sender
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/scgate/scgate/webhook"
 )
-
-func newTestDelivery(t testing.TB, url string) *Delivery {
-	t.Helper()
-	d, err := NewDelivery(url, webhook.ScreenshotFinished, []byte(sampleBody), testSecret, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 func TestClientAttempt(t *testing.T) {
 	redirectTarget := newReceiver(t, nil)
@@ -30,22 +18,27 @@ func TestClientAttempt(t *testing.T) {
 		opts       ClientOptions
 		wantStatus int
 		wantErr    string
+		kind       string
 		outcome    Outcome
 		check      func(t *testing.T, res *Result)
 	}{
-		{name: "200", handler: func(int, *http.Request, http.ResponseWriter) int { return 200 }, wantStatus: 200, outcome: OutcomeDelivered},
-		{name: "204", handler: nil, wantStatus: 204, outcome: OutcomeDelivered},
-		{name: "500 retries", handler: func(int, *http.Request, http.ResponseWriter) int { return 500 }, wantStatus: 500, wantErr: "HTTP 500", outcome: OutcomeRetry},
-		{name: "redirect not followed", handler: func(_ int, r *http.Request, w http.ResponseWriter) int {
+		{name: "200", kind: Kind2xx, handler: func(int, *http.Request, http.ResponseWriter) int { return 200 }, wantStatus: 200, outcome: OutcomeDelivered},
+		{name: "204", kind: Kind2xx, handler: nil, wantStatus: 204, outcome: OutcomeDelivered},
+		{name: "500 retries", kind: Kind5xx, handler: func(int, *http.Request, http.ResponseWriter) int { return 500 }, wantStatus: 500, wantErr: "HTTP 500", outcome: OutcomeRetry},
+		{name: "redirect not followed", kind: Kind3xx, handler: func(_ int, r *http.Request, w http.ResponseWriter) int {
 			http.Redirect(w, r, redirectTarget.URL, http.StatusTemporaryRedirect)
 			return 0
-		}, wantStatus: 307, wantErr: "redirects are not followed", outcome: OutcomeRetry},
-		{name: "301 not followed", handler: func(_ int, r *http.Request, w http.ResponseWriter) int {
+		}, wantStatus: 307, wantErr: "redirects are not followed", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
+			if res.Location != redirectTarget.URL {
+				t.Errorf("Location = %q, want %q", res.Location, redirectTarget.URL)
+			}
+		}},
+		{name: "301 not followed", kind: Kind3xx, handler: func(_ int, r *http.Request, w http.ResponseWriter) int {
 			http.Redirect(w, r, redirectTarget.URL, http.StatusMovedPermanently)
 			return 0
 		}, wantStatus: 301, wantErr: "redirects are not followed", outcome: OutcomeRetry},
-		{name: "410 gone", handler: func(int, *http.Request, http.ResponseWriter) int { return 410 }, wantStatus: 410, wantErr: "HTTP 410", outcome: OutcomeGone},
-		{name: "429 retry-after seconds", handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+		{name: "410 gone", kind: Kind4xx, handler: func(int, *http.Request, http.ResponseWriter) int { return 410 }, wantStatus: 410, wantErr: "HTTP 410", outcome: OutcomeGone},
+		{name: "429 retry-after seconds", kind: Kind4xx, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
 			w.Header().Set("Retry-After", "7")
 			return 429
 		}, wantStatus: 429, wantErr: "HTTP 429", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
@@ -53,7 +46,7 @@ func TestClientAttempt(t *testing.T) {
 				t.Errorf("RetryAfter = %v, want 7s", res.RetryAfter)
 			}
 		}},
-		{name: "503 retry-after date", handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+		{name: "503 retry-after date", kind: Kind5xx, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
 			w.Header().Set("Retry-After", time.Now().Add(2*time.Minute).UTC().Format(http.TimeFormat))
 			return 503
 		}, wantStatus: 503, wantErr: "HTTP 503", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
@@ -61,7 +54,7 @@ func TestClientAttempt(t *testing.T) {
 				t.Errorf("RetryAfter = %v, want about 2m", res.RetryAfter)
 			}
 		}},
-		{name: "retry-after bounded", handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+		{name: "retry-after bounded", kind: Kind5xx, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
 			w.Header().Set("Retry-After", "99999999")
 			return 503
 		}, wantStatus: 503, wantErr: "HTTP 503", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
@@ -69,7 +62,15 @@ func TestClientAttempt(t *testing.T) {
 				t.Errorf("RetryAfter = %v, want %v", res.RetryAfter, DefaultMaxRetryAfter)
 			}
 		}},
-		{name: "retry-after ignored on 500", handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+		{name: "retry-after beyond int64 bounded", kind: Kind4xx, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+			w.Header().Set("Retry-After", "99999999999999999999")
+			return 429
+		}, wantStatus: 429, wantErr: "HTTP 429", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
+			if res.RetryAfter != DefaultMaxRetryAfter {
+				t.Errorf("RetryAfter = %v, want %v", res.RetryAfter, DefaultMaxRetryAfter)
+			}
+		}},
+		{name: "retry-after ignored on 500", kind: Kind5xx, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
 			w.Header().Set("Retry-After", "60")
 			return 500
 		}, wantStatus: 500, wantErr: "HTTP 500", outcome: OutcomeRetry, check: func(t *testing.T, res *Result) {
@@ -77,14 +78,14 @@ func TestClientAttempt(t *testing.T) {
 				t.Errorf("RetryAfter = %v, want 0", res.RetryAfter)
 			}
 		}},
-		{name: "slow endpoint times out", opts: ClientOptions{Timeout: 200 * time.Millisecond}, handler: func(_ int, r *http.Request, _ http.ResponseWriter) int {
+		{name: "slow endpoint times out", kind: KindTimeout, opts: ClientOptions{Timeout: 200 * time.Millisecond}, handler: func(_ int, r *http.Request, _ http.ResponseWriter) int {
 			select {
 			case <-r.Context().Done():
 			case <-release:
 			}
 			return 200
 		}, wantErr: "timeout", outcome: OutcomeRetry},
-		{name: "huge response capped", opts: ClientOptions{MaxResponseBytes: 1024}, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
+		{name: "huge response capped", kind: Kind5xx, opts: ClientOptions{MaxResponseBytes: 1024}, handler: func(_ int, _ *http.Request, w http.ResponseWriter) int {
 			w.WriteHeader(500)
 			chunk := []byte(strings.Repeat("x", 64<<10))
 			for i := 0; i < 1024; i++ { // 64 MiB, far more than is read
@@ -105,13 +106,13 @@ func TestClientAttempt(t *testing.T) {
 			c := testClient(t, tt.opts)
 			d := newTestDelivery(t, rc.URL+"/hook")
 			res := c.Do(context.Background(), d, 1)
-			if res.Status != tt.wantStatus {
-				t.Errorf("status = %d, want %d (err %v)", res.Status, tt.wantStatus, res.Err)
+			if res.Status != tt.wantStatus || res.Kind != tt.kind {
+				t.Errorf("status = %d, kind %q, want %d, %q (err %v)", res.Status, res.Kind, tt.wantStatus, tt.kind, res.Err)
 			}
 			if tt.wantErr == "" && res.Err != nil || tt.wantErr != "" && (res.Err == nil || !strings.Contains(res.Err.Error(), tt.wantErr)) {
 				t.Errorf("err = %v, want %q", res.Err, tt.wantErr)
 			}
-			out, _ := Schedule{Delays: []time.Duration{time.Millisecond}}.decide(res, 1, 5)
+			out, _ := instantSchedule.decide(res, 1, 5)
 			if out != tt.outcome {
 				t.Errorf("outcome = %s, want %s", out, tt.outcome)
 			}
@@ -133,98 +134,27 @@ func TestClientAttempt(t *testing.T) {
 	}
 }
 
-func TestDecideRetryAfterWins(t *testing.T) {
-	s := Schedule{Delays: []time.Duration{time.Millisecond}, NoJitter: true}
-	out, wait := s.decide(&Result{Status: 429, Err: errors.New("HTTP 429"), RetryAfter: 3 * time.Second}, 1, 5)
-	if out != OutcomeRetry || wait != 3*time.Second {
-		t.Fatalf("decide = %s %v, want retry 3s", out, wait)
-	}
-	out, _ = s.decide(&Result{Status: 429, RetryAfter: 3 * time.Second}, 5, 5)
-	if out != OutcomeFailed {
-		t.Fatalf("last attempt: %s, want failed", out)
-	}
-}
-
-func TestScheduleDefaults(t *testing.T) {
-	s := Schedule{NoJitter: true}
-	want := []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute, 30 * time.Minute}
-	for i, w := range want {
-		if got := s.Delay(i + 1); got != w {
-			t.Errorf("Delay(%d) = %v, want %v", i+1, got, w)
-		}
-	}
-	j := Schedule{}
-	for i := 0; i < 100; i++ {
-		if d := j.Delay(1); d < 8*time.Second || d > 12*time.Second {
-			t.Fatalf("jittered Delay(1) = %v, want 8s..12s", d)
-		}
-	}
-	if got := ScaledDelays(100 * time.Millisecond); got[1] != 600*time.Millisecond || got[3] != 18*time.Second {
-		t.Errorf("ScaledDelays(100ms) = %v", got)
-	}
-}
-
-func TestNewDeliveryRejects(t *testing.T) {
-	now := time.Now()
-	cases := []struct {
-		url, ev, body, secret string
-		want                  error
-	}{
-		{"ftp://x/", "e", "{}", "s", ErrInvalidURL},
-		{"/relative", "e", "{}", "s", ErrInvalidURL},
-		{"http://", "e", "{}", "s", ErrInvalidURL},
-		{"http://x/", "", "{}", "s", ErrInvalidEvent},
-		{"http://x/", "a\nb", "{}", "s", ErrInvalidEvent},
-		{"http://x/", "e", "", "s", ErrEmptyBody},
-		{"http://x/", "e", "{}", "", ErrEmptySecret},
-	}
-	for _, c := range cases {
-		if _, err := NewDelivery(c.url, c.ev, []byte(c.body), []byte(c.secret), now); !errors.Is(err, c.want) {
-			t.Errorf("NewDelivery(%q, %q, %q, %q) = %v, want %v", c.url, c.ev, c.body, c.secret, err, c.want)
-		}
-	}
-}
-
-func TestDeliverForeground(t *testing.T) {
+// Attempts that get no answer say why: the endpoint refused the
+// connection, the SSRF guard refused the address, or the URL is unusable.
+func TestClientFailureKinds(t *testing.T) {
+	closed := newReceiver(t, nil)
+	closedURL := closed.URL
+	closed.Close() // nothing listens there any more
 	tests := []struct {
-		name     string
-		status   func(n int) int
-		attempts int
-		want     State
-		wantReqs int
+		name string
+		url  string
+		opts ClientOptions
+		kind string
 	}{
-		{"success", func(int) int { return 200 }, 5, StateDelivered, 1},
-		{"fail twice then success", func(n int) int {
-			if n <= 2 {
-				return 500
-			}
-			return 202
-		}, 5, StateDelivered, 3},
-		{"always failing", func(int) int { return 502 }, 4, StateFailed, 4},
-		{"gone stops", func(int) int { return 410 }, 5, StateGone, 1},
-		{"redirect is a failure", func(int) int { return 302 }, 3, StateFailed, 3},
+		{"connection refused", closedURL, ClientOptions{}, KindRefused},
+		{"SSRF guard", closedURL, ClientOptions{Allow: []string{"10.0.0.0/8"}}, KindBlocked},
+		{"unresolvable name", "http://scgate-test.invalid/", ClientOptions{}, KindError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rc := newReceiver(t, func(n int, _ *http.Request, _ http.ResponseWriter) int { return tt.status(n) })
-			c := testClient(t, ClientOptions{})
-			d := newTestDelivery(t, rc.URL)
-			d.MaxAttempts = tt.attempts
-			var log []Attempt
-			st, err := Deliver(context.Background(), c, Schedule{Delays: []time.Duration{time.Millisecond}}, d,
-				func(_ *Delivery, a Attempt) { log = append(log, a) })
-			if err != nil || st != tt.want {
-				t.Fatalf("Deliver = %s, %v; want %s", st, err, tt.want)
-			}
-			reqs := rc.requests()
-			if len(reqs) != tt.wantReqs || len(log) != tt.wantReqs {
-				t.Fatalf("requests %d, log %d; want %d", len(reqs), len(log), tt.wantReqs)
-			}
-			for i, r := range reqs {
-				checkSigned(t, r, []byte(sampleBody), d.ID)
-				if r.Attempt != i+1 || log[i].N != i+1 {
-					t.Errorf("attempt %d: header %d, log %d", i+1, r.Attempt, log[i].N)
-				}
+			res := testClient(t, tt.opts).Do(context.Background(), newTestDelivery(t, tt.url), 1)
+			if res.Status != 0 || res.Kind != tt.kind {
+				t.Fatalf("status %d, kind %q (%v); want no answer, %q", res.Status, res.Kind, res.Err, tt.kind)
 			}
 		})
 	}

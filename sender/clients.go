@@ -18,10 +18,10 @@ import (
 // existed reads as, means the sender's default client (Options.Client: by
 // default the guard on with an empty allowlist, DefaultTimeout).
 type NetOptions struct {
-	// AllowAll turns the SSRF guard off for this delivery.
-	AllowAll bool `json:"allow_all,omitempty"`
+	// AllowPrivate turns the SSRF guard off for this delivery.
+	AllowPrivate bool `json:"allow_private,omitempty"`
 	// Allow lists CIDR prefixes the guard lets through. Ignored with
-	// AllowAll.
+	// AllowPrivate.
 	Allow []string `json:"allow,omitempty"`
 	// Timeout bounds one attempt. 0 means DefaultTimeout.
 	Timeout time.Duration `json:"timeout,omitempty"`
@@ -30,7 +30,7 @@ type NetOptions struct {
 // IsZero reports whether n is the zero value (the sender's default
 // client).
 func (n NetOptions) IsZero() bool {
-	return !n.AllowAll && len(n.Allow) == 0 && n.Timeout == 0
+	return !n.AllowPrivate && len(n.Allow) == 0 && n.Timeout == 0
 }
 
 // check reports an invalid allowlist or timeout.
@@ -48,7 +48,7 @@ func (n NetOptions) key() (string, error) {
 	if t <= 0 {
 		t = DefaultTimeout
 	}
-	if n.AllowAll {
+	if n.AllowPrivate {
 		return "all " + strconv.FormatInt(int64(t), 10), nil
 	}
 	ps := make([]string, 0, len(n.Allow))
@@ -73,8 +73,17 @@ const (
 // clientCache holds one Client per NetOptions in use. Clients no attempt
 // has used for clientIdleAfter are closed and dropped by sweep.
 type clientCache struct {
+	now func() time.Time // the sender's clock; nil means time.Now
+
 	mu sync.Mutex
 	m  map[string]*cachedClient
+}
+
+func (cc *clientCache) clock() time.Time {
+	if cc.now == nil {
+		return time.Now()
+	}
+	return cc.now()
 }
 
 type cachedClient struct {
@@ -85,7 +94,7 @@ type cachedClient struct {
 
 // get returns the client for n and a release function to call when the
 // attempt is over.
-func (cc *clientCache) get(n NetOptions, now time.Time) (*Client, func(), error) {
+func (cc *clientCache) get(n NetOptions) (*Client, func(), error) {
 	k, err := n.key()
 	if err != nil {
 		return nil, nil, err
@@ -94,7 +103,7 @@ func (cc *clientCache) get(n NetOptions, now time.Time) (*Client, func(), error)
 	defer cc.mu.Unlock()
 	e := cc.m[k]
 	if e == nil {
-		c, err := NewClient(ClientOptions{AllowAll: n.AllowAll, Allow: n.Allow, Timeout: n.Timeout})
+		c, err := NewClient(ClientOptions{AllowPrivate: n.AllowPrivate, Allow: n.Allow, Timeout: n.Timeout})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -105,11 +114,11 @@ func (cc *clientCache) get(n NetOptions, now time.Time) (*Client, func(), error)
 		cc.m[k] = e
 	}
 	e.inUse++
-	e.last = now
+	e.last = cc.clock()
 	return e.c, func() {
 		cc.mu.Lock()
 		e.inUse--
-		e.last = time.Now()
+		e.last = cc.clock()
 		cc.mu.Unlock()
 	}, nil
 }

@@ -1,7 +1,8 @@
 package sender
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 const childEnv = "SCGATE_SENDER_CRASH_CHILD"
@@ -30,25 +33,18 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(ob, Options{Client: c, Workers: 4, PerEndpoint: 4, Schedule: fastSchedule})
+	s, err := New(ob, Options{Client: c, Workers: 4, PerEndpoint: 4, Schedule: instantSchedule})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	for {
+	startSender(t, s)
+	eventually.Succeeds(t, 2*time.Minute, func() error {
 		n, err := ob.Count()
-		if err != nil {
-			t.Fatal(err)
+		if err == nil && n[StatePending] != 0 {
+			err = fmt.Errorf("%d deliveries pending", n[StatePending])
 		}
-		if n[StatePending] == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	<-done
+		return err
+	})
 }
 
 // A sender killed hard mid-flight loses nothing: after a restart every
@@ -90,19 +86,16 @@ func TestCrashSafety(t *testing.T) {
 		return cmd
 	}
 	first := start()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	if err := eventually.Within(60*time.Second, func() error {
 		mu.Lock()
-		n := seen
-		mu.Unlock()
-		if n >= 10 {
-			break
+		defer mu.Unlock()
+		if seen < 10 {
+			return fmt.Errorf("the first sender made %d requests, want 10", seen)
 		}
-		if time.Now().After(deadline) {
-			first.Process.Kill()
-			t.Fatal("the first sender made no progress")
-		}
-		time.Sleep(5 * time.Millisecond)
+		return nil
+	}); err != nil {
+		first.Process.Kill()
+		t.Fatal(err)
 	}
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -115,14 +108,19 @@ func TestCrashSafety(t *testing.T) {
 	second := start()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- second.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Fatalf("second sender: %v", err)
+	if err := eventually.Within(3*time.Minute, func() error {
+		select {
+		case err := <-waitErr:
+			if err != nil {
+				return fmt.Errorf("second sender: %w", err)
+			}
+			return nil
+		default:
+			return errors.New("second sender did not finish")
 		}
-	case <-time.After(120 * time.Second):
+	}); err != nil {
 		second.Process.Kill()
-		t.Fatal("second sender did not finish")
+		t.Fatal(err)
 	}
 
 	ob, err = OpenOutbox(path, OutboxOptions{})

@@ -12,6 +12,7 @@
 package sender
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -77,7 +78,9 @@ type Delivery struct {
 	Secret []byte `json:"-"`
 	// Attempts is how many attempts were made (or started) so far.
 	Attempts int `json:"attempts"`
-	// MaxAttempts is the attempt budget; 0 means the sender's schedule.
+	// MaxAttempts is the attempt budget of this delivery, the `attempts`
+	// option of whoever enqueued it (Attempts is taken by the count);
+	// 0 means the sender's Schedule.Attempts.
 	MaxAttempts int `json:"max_attempts,omitempty"`
 	// Net are the network settings of the attempts (SSRF guard,
 	// timeout); zero means the sender's default client.
@@ -120,6 +123,12 @@ type Attempt struct {
 	Latency time.Duration `json:"latency"`
 	// Status is the HTTP status, 0 when no response came.
 	Status int `json:"status,omitempty"`
+	// Kind is the status class (2xx, 3xx, 4xx, 5xx) or why no answer
+	// came (timeout, refused, blocked, error, interrupted): one of the
+	// Kind constants.
+	Kind string `json:"kind,omitempty"`
+	// Location is where a 3xx answer pointed; it was not followed.
+	Location string `json:"location,omitempty"`
 	// Error describes a transport failure or a non-2xx answer.
 	Error string `json:"error,omitempty"`
 	// Response is the start of the response body, at most the client's
@@ -145,6 +154,7 @@ var (
 	ErrEmptyBody     = errors.New("body must not be empty")
 	ErrInvalidEvent  = errors.New("event name must be non-empty printable ASCII")
 	ErrClosed        = errors.New("outbox closed")
+	ErrReadOnly      = errors.New("outbox opened read-only")
 	ErrStoreLocked   = errors.New("outbox file is locked by another process (a running scgate?)")
 	ErrInvalidFormat = errors.New("corrupt outbox record")
 )
@@ -210,4 +220,60 @@ func endpointKey(endpoint string) string {
 		return endpoint
 	}
 	return u.Scheme + "://" + strings.ToLower(u.Host)
+}
+
+// The state machine of a delivery: an attempt's Result becomes an Attempt
+// (attemptFrom), the schedule decides its outcome (Schedule.decide, or
+// interrupted when the sender stopped), and apply moves the delivery to its
+// next state.
+
+// interrupted reports whether res is an attempt cut short by ctx ending:
+// no answer (no status) and a cancellation error. An attempt that got an
+// answer is decided by the answer, whatever ctx says.
+func interrupted(ctx context.Context, res *Result) bool {
+	return res.Status == 0 && ctx.Err() != nil && errors.Is(res.Err, context.Canceled)
+}
+
+// attemptFrom turns a Result into an attempt log entry (without outcome).
+func attemptFrom(res *Result, n int) Attempt {
+	a := Attempt{
+		N:          n,
+		Start:      res.Start,
+		Latency:    res.Latency,
+		Status:     res.Status,
+		Kind:       res.Kind,
+		Location:   res.Location,
+		Response:   string(res.Response),
+		Truncated:  res.Truncated,
+		RetryAfter: res.RetryAfter,
+	}
+	if res.Err != nil {
+		a.Error = res.Err.Error()
+	}
+	return a
+}
+
+// apply records attempt a's outcome in d at now: its last status and
+// error, its state and when it is next due. An interrupted attempt is
+// not counted.
+func (d *Delivery) apply(a Attempt, now time.Time) {
+	if a.Outcome == OutcomeInterrupted && d.Attempts > 0 {
+		d.Attempts--
+	}
+	d.LastStatus = a.Status
+	d.LastError = a.Error
+	d.UpdatedAt = now
+	d.LogCount++
+	switch a.Outcome {
+	case OutcomeDelivered:
+		d.State, d.NextAttempt = StateDelivered, time.Time{}
+	case OutcomeGone:
+		d.State, d.NextAttempt = StateGone, time.Time{}
+	case OutcomeFailed:
+		d.State, d.NextAttempt = StateFailed, time.Time{}
+	case OutcomeRetry:
+		d.State, d.NextAttempt = StatePending, now.Add(a.NextWait)
+	case OutcomeInterrupted:
+		d.State, d.NextAttempt = StatePending, now
+	}
 }

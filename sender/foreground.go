@@ -2,7 +2,6 @@ package sender
 
 import (
 	"context"
-	"errors"
 	"time"
 )
 
@@ -36,49 +35,5 @@ func Deliver(ctx context.Context, c *Client, s Schedule, d *Delivery, onAttempt 
 			return StatePending, ctx.Err()
 		case <-t.C:
 		}
-	}
-}
-
-// interrupted reports whether res is an attempt cut short by ctx ending:
-// no answer (no status) and a cancellation error. An attempt that got an
-// answer is decided by the answer, whatever ctx says.
-func interrupted(ctx context.Context, res *Result) bool {
-	return res.Status == 0 && ctx.Err() != nil && errors.Is(res.Err, context.Canceled)
-}
-
-// attemptFrom turns a Result into an attempt log entry (without outcome).
-func attemptFrom(res *Result, n int) Attempt {
-	a := Attempt{
-		N:          n,
-		Start:      res.Start,
-		Latency:    res.Latency,
-		Status:     res.Status,
-		Response:   string(res.Response),
-		Truncated:  res.Truncated,
-		RetryAfter: res.RetryAfter,
-	}
-	if res.Err != nil {
-		a.Error = res.Err.Error()
-	}
-	return a
-}
-
-// apply records attempt a's outcome in d.
-func (d *Delivery) apply(a Attempt, now time.Time) {
-	d.LastStatus = a.Status
-	d.LastError = a.Error
-	d.UpdatedAt = now
-	d.LogCount++
-	switch a.Outcome {
-	case OutcomeDelivered:
-		d.State, d.NextAttempt = StateDelivered, time.Time{}
-	case OutcomeGone:
-		d.State, d.NextAttempt = StateGone, time.Time{}
-	case OutcomeFailed:
-		d.State, d.NextAttempt = StateFailed, time.Time{}
-	case OutcomeRetry:
-		d.State, d.NextAttempt = StatePending, now.Add(a.NextWait)
-	case OutcomeInterrupted:
-		d.State, d.NextAttempt = StatePending, now
 	}
 }

@@ -12,39 +12,54 @@ import (
 // connect to an address.
 var ErrForbiddenAddress = errors.New("address is not allowed")
 
-// forbidden lists special-purpose ranges (IANA IPv4 and IPv6 special-purpose
-// registries) that a webhook endpoint has no business resolving to. Checked
-// after an IPv4-mapped IPv6 address is unmapped.
+// forbidden lists the blocks of the IANA IPv4 and IPv6 Special-Purpose
+// Address Registries (every row; narrower rows inside a listed block are
+// covered by it), multicast, and the deprecated blocks that embed an IPv4
+// address. A webhook endpoint has no business resolving to any of them:
+// most are not globally reachable, and the rest are anycast services,
+// documentation or translation prefixes (NAT64, 6to4, Teredo) that may
+// reach internal IPv4 networks; on an IPv6-only host behind DNS64, allow
+// 64:ff9b::/96 explicitly. guard_test.go holds the registry rows, checked
+// one by one. An IPv4-mapped address is judged as the IPv4 address it maps
+// (Check unmaps it first): that is what the kernel connects to.
 var forbidden = mustPrefixes(
+	// IPv4
 	"0.0.0.0/8",       // "this" network
 	"10.0.0.0/8",      // private
 	"100.64.0.0/10",   // shared address space (CGNAT)
 	"127.0.0.0/8",     // loopback
 	"169.254.0.0/16",  // link-local (cloud metadata)
 	"172.16.0.0/12",   // private
-	"192.0.0.0/24",    // IETF protocol assignments
+	"192.0.0.0/24",    // IETF protocol assignments (PCP, TURN anycast, NAT64 discovery...)
 	"192.0.2.0/24",    // TEST-NET-1
-	"192.88.99.0/24",  // 6to4 relay anycast
+	"192.31.196.0/24", // AS112-v4
+	"192.52.193.0/24", // AMT
+	"192.88.99.0/24",  // 6to4 relay anycast (deprecated), 6a44 relay
 	"192.168.0.0/16",  // private
+	"192.175.48.0/24", // direct delegation AS112 service
 	"198.18.0.0/15",   // benchmarking
 	"198.51.100.0/24", // TEST-NET-2
 	"203.0.113.0/24",  // TEST-NET-3
-	"224.0.0.0/4",     // multicast
-	"240.0.0.0/4",     // reserved, broadcast
-	"::/96",           // unspecified, loopback, IPv4-compatible
-	"::ffff:0:0/96",   // IPv4-mapped (only reached if unmapping failed)
-	"64:ff9b::/96",    // NAT64: may reach internal IPv4
-	"64:ff9b:1::/48",  // local-use NAT64
-	"100::/64",        // discard-only
-	"2001::/23",       // IETF protocol assignments (Teredo, ORCHID...)
-	"2001:db8::/32",   // documentation
-	"2002::/16",       // 6to4: embeds an IPv4 address
-	"3fff::/20",       // documentation
-	"5f00::/16",       // SRv6 SIDs
-	"fc00::/7",        // unique local
-	"fe80::/10",       // link-local
-	"fec0::/10",       // site-local (deprecated)
-	"ff00::/8",        // multicast
+	"224.0.0.0/4",     // multicast (MCAST-TEST-NET included)
+	"240.0.0.0/4",     // reserved, limited broadcast
+	// IPv6
+	"::/96",             // unspecified, loopback, IPv4-compatible (deprecated)
+	"::ffff:0:0/96",     // IPv4-mapped: only reached if unmapping failed
+	"::ffff:0:0:0/96",   // IPv4-translated (RFC 2765): embeds an IPv4 address
+	"64:ff9b::/96",      // NAT64: may reach internal IPv4
+	"64:ff9b:1::/48",    // local-use NAT64
+	"100::/64",          // discard-only
+	"100:0:0:1::/64",    // dummy prefix
+	"2001::/23",         // IETF protocol assignments (Teredo, benchmarking, AMT, AS112, ORCHID, DETs, anycast)
+	"2001:db8::/32",     // documentation
+	"2002::/16",         // 6to4: embeds an IPv4 address
+	"2620:4f:8000::/48", // direct delegation AS112 service
+	"3fff::/20",         // documentation
+	"5f00::/16",         // SRv6 SIDs
+	"fc00::/7",          // unique local
+	"fe80::/10",         // link-local
+	"fec0::/10",         // site-local (deprecated)
+	"ff00::/8",          // multicast
 )
 
 func mustPrefixes(ss ...string) []netip.Prefix {

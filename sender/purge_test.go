@@ -3,88 +3,12 @@ package sender
 import (
 	"context"
 	"errors"
-	"net/http"
-	"path/filepath"
-	"sort"
-	"sync"
-	"sync/atomic"
+	"fmt"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/scgate/scgate/internal/eventually"
 )
-
-// finishAll runs a sender on ob until every delivery in ds has reached a
-// final state, then stops it, and returns the final copies oldest first.
-func finishAll(t *testing.T, ob *Outbox, ds []*Delivery) []*Delivery {
-	t.Helper()
-	final := make(chan *Delivery, len(ds))
-	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Schedule: fastSchedule,
-		OnAttempt: func(d *Delivery, a Attempt) {
-			if a.Outcome != OutcomeRetry && a.Outcome != OutcomeInterrupted {
-				c := *d
-				final <- &c
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.Run(ctx) }()
-	if err := s.Enqueue(ds...); err != nil {
-		t.Fatal(err)
-	}
-	var out []*Delivery
-	for range ds {
-		out = append(out, waitFinal(t, final))
-	}
-	cancel()
-	wg.Wait()
-	sort.Slice(out, func(i, j int) bool { return out[i].UpdatedAt.Before(out[j].UpdatedAt) })
-	return out
-}
-
-// statusByPath answers 204 on /ok, 410 on /gone and 500 elsewhere.
-func statusByPath(_ int, r *http.Request, _ http.ResponseWriter) int {
-	switch r.URL.Path {
-	case "/ok":
-		return http.StatusNoContent
-	case "/gone":
-		return http.StatusGone
-	}
-	return http.StatusInternalServerError
-}
-
-// keysFor counts the records of every bucket that mention id.
-func keysFor(t *testing.T, ob *Outbox, id string) int {
-	t.Helper()
-	n := 0
-	err := ob.db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			return b.ForEach(func(k, _ []byte) error {
-				if containsID(k, id) {
-					n++
-				}
-				return nil
-			})
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func containsID(k []byte, id string) bool {
-	for i := 0; i+len(id) <= len(k); i++ {
-		if string(k[i:i+len(id)]) == id {
-			return true
-		}
-	}
-	return false
-}
 
 // Purge deletes final deliveries older than the cutoff, oldest first, at
 // most max per call, with every record that refers to them; pending ones
@@ -169,31 +93,6 @@ func TestOutboxPurge(t *testing.T) {
 	}
 }
 
-// A file written before the final index existed gets it when opened.
-func TestOutboxPurgeIndexesOldFile(t *testing.T) {
-	rc := newReceiver(t, nil)
-	path := filepath.Join(t.TempDir(), "o.db")
-	ob, err := OpenOutbox(path, OutboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := finishAll(t, ob, []*Delivery{newTestDelivery(t, rc.URL), newTestDelivery(t, rc.URL)})
-	if err := ob.db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bFinal) }); err != nil {
-		t.Fatal(err)
-	}
-	ob.Close()
-	if ob, err = OpenOutbox(path, OutboxOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer ob.Close()
-	if n, err := ob.Purge(done[1].UpdatedAt, 0); err != nil || n != 1 {
-		t.Fatalf("Purge up to the newest = %d, %v; want 1", n, err)
-	}
-	if _, _, err := ob.Get(done[1].ID); err != nil {
-		t.Fatalf("newest purged: %v", err)
-	}
-}
-
 // The running sender purges by itself, with the clock it is given, in
 // batches, and not at all with a negative retention.
 func TestSenderPurges(t *testing.T) {
@@ -209,43 +108,30 @@ func TestSenderPurges(t *testing.T) {
 	// The clock puts the cutoff between the two newest deliveries.
 	const retention = 48 * time.Hour
 	mid := done[len(done)-2].UpdatedAt.Add(newest.UpdatedAt.Sub(done[len(done)-2].UpdatedAt) / 2)
-	var clock atomic.Pointer[time.Time]
-	past := mid.Add(-retention - time.Hour) // nothing old enough yet
-	clock.Store(&past)
-	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Retention: -1, PurgeBatch: 2,
-		PurgeInterval: 5 * time.Millisecond, Now: func() time.Time { return *clock.Load() }})
+	clock := newTestClock()
+	clock.Set(mid.Add(-retention - time.Hour)) // nothing old enough yet
+	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Retain: -1, PurgeBatch: 2,
+		PurgeInterval: 5 * time.Millisecond, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.Purge(context.Background()); n != 0 || err != nil {
 		t.Fatalf("Purge with negative retention = %d, %v", n, err)
 	}
-	s.SetRetention(retention)
+	s.SetRetain(retention)
 	if n, err := s.Purge(context.Background()); n != 0 || err != nil {
 		t.Fatalf("Purge before the clock moved = %d, %v", n, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.Run(ctx) }()
-	defer func() { cancel(); wg.Wait() }()
+	startSender(t, s)
 
-	now := mid.Add(retention)
-	clock.Store(&now)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	clock.Set(mid.Add(retention))
+	eventually.Succeeds(t, waitTimeout, func() error {
 		c, err := ob.Count()
-		if err != nil {
-			t.Fatal(err)
+		if err != nil || c[StateDelivered] != 1 {
+			return fmt.Errorf("the running sender did not purge: %v, %v", c, err)
 		}
-		if c[StateDelivered] == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the running sender did not purge: %v", c)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	if n, err := s.Purge(context.Background()); n != 0 || err != nil {
 		t.Fatalf("a further pass purged %d, %v", n, err)
 	}

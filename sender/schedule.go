@@ -11,24 +11,25 @@ import (
 
 // Schedule defaults.
 const (
-	DefaultMaxAttempts   = 5
+	DefaultAttempts      = 5
 	DefaultJitter        = 0.2
 	DefaultMaxRetryAfter = time.Hour
 )
 
-// DefaultDelays are the waits before attempts 2 to 5: roughly 10s, 1m, 5m
+// DefaultBackoff are the waits before attempts 2 to 5: roughly 10s, 1m, 5m
 // and 30m. The first attempt is made at once.
-var DefaultDelays = []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute}
+var DefaultBackoff = []time.Duration{10 * time.Second, time.Minute, 5 * time.Minute, 30 * time.Minute}
 
 // Schedule says how many attempts a delivery gets and how long to wait
 // between them. The zero value is the default schedule.
 type Schedule struct {
-	// MaxAttempts is the attempt budget of a delivery. Default 5.
-	MaxAttempts int
-	// Delays are the waits before the second, third, ... attempt; the last
-	// one repeats when there are more attempts than delays. Default
-	// DefaultDelays.
-	Delays []time.Duration
+	// Attempts is the attempt budget of a delivery, the first included.
+	// Default 5.
+	Attempts int
+	// Backoff are the waits before the second, third, ... attempt; the
+	// last one repeats when there are more attempts than waits. Default
+	// DefaultBackoff.
+	Backoff []time.Duration
 	// Jitter spreads each wait uniformly by ± this fraction, so that
 	// deliveries that failed together do not retry together. Default 0.2.
 	Jitter float64
@@ -39,22 +40,22 @@ type Schedule struct {
 	MaxRetryAfter time.Duration
 }
 
-// ScaledDelays returns DefaultDelays scaled so that the first one is
+// ScaledBackoff returns DefaultBackoff scaled so that the first wait is
 // initial: 10s gives 10s, 1m, 5m, 30m; 100ms gives 100ms, 600ms, 3s, 18s.
-func ScaledDelays(initial time.Duration) []time.Duration {
-	out := make([]time.Duration, len(DefaultDelays))
-	for i, d := range DefaultDelays {
-		out[i] = time.Duration(float64(initial) * float64(d) / float64(DefaultDelays[0]))
+func ScaledBackoff(initial time.Duration) []time.Duration {
+	out := make([]time.Duration, len(DefaultBackoff))
+	for i, d := range DefaultBackoff {
+		out[i] = time.Duration(float64(initial) * float64(d) / float64(DefaultBackoff[0]))
 	}
 	return out
 }
 
 func (s Schedule) withDefaults() Schedule {
-	if s.MaxAttempts <= 0 {
-		s.MaxAttempts = DefaultMaxAttempts
+	if s.Attempts <= 0 {
+		s.Attempts = DefaultAttempts
 	}
-	if len(s.Delays) == 0 {
-		s.Delays = DefaultDelays
+	if len(s.Backoff) == 0 {
+		s.Backoff = DefaultBackoff
 	}
 	if s.Jitter <= 0 || s.Jitter >= 1 {
 		s.Jitter = DefaultJitter
@@ -72,10 +73,10 @@ func (s Schedule) Delay(n int) time.Duration {
 	if i < 0 {
 		i = 0
 	}
-	if i >= len(s.Delays) {
-		i = len(s.Delays) - 1
+	if i >= len(s.Backoff) {
+		i = len(s.Backoff) - 1
 	}
-	d := s.Delays[i]
+	d := s.Backoff[i]
 	if s.NoJitter || d <= 0 {
 		return d
 	}
@@ -88,7 +89,7 @@ func (s Schedule) Delay(n int) time.Duration {
 func (s Schedule) decide(res *Result, n, maxAttempts int) (Outcome, time.Duration) {
 	s = s.withDefaults()
 	if maxAttempts <= 0 {
-		maxAttempts = s.MaxAttempts
+		maxAttempts = s.Attempts
 	}
 	switch {
 	case res.Status >= 200 && res.Status < 300 && res.Err == nil:
@@ -118,7 +119,12 @@ func parseRetryAfter(v string, now time.Time, max time.Duration) time.Duration {
 		return 0
 	}
 	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) && secs > 0:
+		// A valid delay-seconds too large for int64: as long as can be.
+		return max
+	case err == nil:
 		if secs <= 0 {
 			return 0
 		}
@@ -126,10 +132,12 @@ func parseRetryAfter(v string, now time.Time, max time.Duration) time.Duration {
 			return max
 		}
 		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
+	default:
+		t, err := http.ParseTime(v)
+		if err != nil {
+			return 0
+		}
 		d = t.Sub(now)
-	} else {
-		return 0
 	}
 	if d <= 0 {
 		return 0

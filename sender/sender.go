@@ -15,9 +15,9 @@ import (
 const (
 	DefaultWorkers     = 8
 	DefaultPerEndpoint = 4
-	// DefaultRetention is how long delivered, failed and gone deliveries
-	// are kept: 7 days.
-	DefaultRetention = 7 * 24 * time.Hour
+	// DefaultRetain is how long delivered, failed and gone deliveries are
+	// kept: 7 days.
+	DefaultRetain = 7 * 24 * time.Hour
 	// DefaultPurgeInterval is how often the running sender purges.
 	DefaultPurgeInterval = 10 * time.Minute
 	// DefaultPurgeBatch is how many deliveries one purge transaction
@@ -44,13 +44,12 @@ type Options struct {
 	Logger *zap.Logger
 	// OnAttempt, if set, is called after each attempt is recorded.
 	OnAttempt func(*Delivery, Attempt)
-	// Retention is how long a delivery is kept once it is delivered,
-	// failed or gone (counted from its last change); Run purges older
-	// ones with their payload and attempt log. Failed and gone deliveries
-	// can be retried by hand until then. Pending deliveries are never
-	// purged. Default DefaultRetention (7 days); negative keeps
-	// everything.
-	Retention time.Duration
+	// Retain is how long a delivery is kept once it is delivered, failed
+	// or gone (counted from its last change); Run purges older ones with
+	// their payload and attempt log. Failed and gone deliveries can be
+	// retried by hand until then. Pending deliveries are never purged.
+	// Default DefaultRetain (7 days); negative keeps everything.
+	Retain time.Duration
 	// PurgeInterval is how often Run purges; it also purges when it
 	// starts. Default DefaultPurgeInterval (10 minutes).
 	PurgeInterval time.Duration
@@ -59,7 +58,12 @@ type Options struct {
 	// a purge pass runs transactions until the backlog is gone. Default
 	// DefaultPurgeBatch.
 	PurgeBatch int
-	// Now is the clock of the purge cutoff. Default time.Now.
+	// Now is the sender's one clock: when deliveries are due (leases),
+	// when attempts are recorded and their next attempt scheduled, manual
+	// retries, the recovery of interrupted attempts, the purge cutoff and
+	// the sweep of idle clients. Tests move it instead of waiting (then
+	// call Wake). Attempts themselves are timed by the wall clock.
+	// Default time.Now.
 	Now func() time.Time
 }
 
@@ -75,7 +79,7 @@ type Sender struct {
 	schedule    atomic.Pointer[Schedule]
 	wake        chan struct{}
 	running     atomic.Bool
-	retention   atomic.Int64
+	retain      atomic.Int64
 	purgeEvery  time.Duration
 	purgeBatch  int
 	now         func() time.Time
@@ -99,8 +103,8 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.Retention == 0 {
-		opts.Retention = DefaultRetention
+	if opts.Retain == 0 {
+		opts.Retain = DefaultRetain
 	}
 	if opts.PurgeInterval <= 0 {
 		opts.PurgeInterval = DefaultPurgeInterval
@@ -117,12 +121,13 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 		perEndpoint: opts.PerEndpoint,
 		logger:      opts.Logger,
 		onAttempt:   opts.OnAttempt,
+		clients:     clientCache{now: opts.Now},
 		wake:        make(chan struct{}, 1),
 		purgeEvery:  opts.PurgeInterval,
 		purgeBatch:  opts.PurgeBatch,
 		now:         opts.Now,
 	}
-	s.retention.Store(int64(opts.Retention))
+	s.retain.Store(int64(opts.Retain))
 	s.client.Store(opts.Client)
 	sch := opts.Schedule
 	s.schedule.Store(&sch)
@@ -141,62 +146,20 @@ func (s *Sender) SetClient(c *Client) {
 // SetSchedule replaces the schedule used by later attempts.
 func (s *Sender) SetSchedule(sch Schedule) { s.schedule.Store(&sch) }
 
-// SetRetention replaces the retention used by later purges (a config
-// reload); 0 means DefaultRetention, negative keeps everything.
-func (s *Sender) SetRetention(d time.Duration) {
-	if d == 0 {
-		d = DefaultRetention
-	}
-	s.retention.Store(int64(d))
-}
-
-// Retention returns the current retention.
-func (s *Sender) Retention() time.Duration { return time.Duration(s.retention.Load()) }
-
-// Purge deletes the deliveries that became final more than the retention
-// ago, in transactions of at most PurgeBatch deliveries, until none is
-// left or ctx ends, and returns how many it deleted.
-func (s *Sender) Purge(ctx context.Context) (int, error) {
-	ret := s.Retention()
-	if ret < 0 {
-		return 0, nil
-	}
-	cutoff := s.now().Add(-ret)
-	total := 0
-	for ctx.Err() == nil {
-		n, err := s.ob.Purge(cutoff, s.purgeBatch)
-		total += n
-		if err != nil || n < s.purgeBatch {
-			return total, err
-		}
-	}
-	return total, ctx.Err()
-}
-
-// purgeLoop purges at start and every purgeEvery until ctx ends.
-func (s *Sender) purgeLoop(ctx context.Context) {
-	t := time.NewTicker(s.purgeEvery)
-	defer t.Stop()
-	for {
-		n, err := s.Purge(ctx)
-		switch {
-		case errors.Is(err, ErrClosed) || ctx.Err() != nil:
-			return
-		case err != nil:
-			s.logger.Error("purging old deliveries failed", zap.Int("purged", n), zap.Error(err))
-		case n > 0:
-			s.logger.Info("purged old deliveries", zap.Int("count", n), zap.Duration("retention", s.Retention()))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // Schedule returns the current schedule.
 func (s *Sender) Schedule() Schedule { return *s.schedule.Load() }
+
+// SetRetain replaces the retention used by later purges (a config
+// reload); 0 means DefaultRetain, negative keeps everything.
+func (s *Sender) SetRetain(d time.Duration) {
+	if d == 0 {
+		d = DefaultRetain
+	}
+	s.retain.Store(int64(d))
+}
+
+// Retain returns the current retention.
+func (s *Sender) Retain() time.Duration { return time.Duration(s.retain.Load()) }
 
 // Outbox returns the sender's outbox.
 func (s *Sender) Outbox() *Outbox { return s.ob }
@@ -207,7 +170,7 @@ func (s *Sender) Enqueue(ds ...*Delivery) error {
 	if err := s.ob.Enqueue(ds...); err != nil {
 		return err
 	}
-	s.notify()
+	s.Wake()
 	return nil
 }
 
@@ -217,16 +180,29 @@ func (s *Sender) Get(id string) (*Delivery, []Attempt, error) { return s.ob.Get(
 // List returns deliveries in state, oldest first (all if limit <= 0).
 func (s *Sender) List(state State, limit int) ([]*Delivery, error) { return s.ob.List(state, limit) }
 
-// Retry re-queues a failed or gone delivery with a fresh attempt budget.
+// Retry re-queues a failed or gone delivery with a fresh attempt budget,
+// due now.
 func (s *Sender) Retry(id string) (*Delivery, error) {
-	d, err := s.ob.Retry(id, time.Now())
+	d, err := s.ob.Retry(id, s.now())
 	if err == nil {
-		s.notify()
+		s.Wake()
 	}
 	return d, err
 }
 
-func (s *Sender) notify() {
+// RetryAll re-queues every delivery in state (failed or gone) that became
+// final at or after since (all for a zero since), due now.
+func (s *Sender) RetryAll(state State, since time.Time) ([]*Delivery, error) {
+	ds, err := s.ob.RetryAll(state, since, s.now())
+	if err == nil && len(ds) > 0 {
+		s.Wake()
+	}
+	return ds, err
+}
+
+// Wake makes Run look for due deliveries at once: after a change it does
+// not know of (another writer, or a test that moved Options.Now).
+func (s *Sender) Wake() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -237,9 +213,9 @@ func (s *Sender) notify() {
 // in flight: they are cancelled, logged as interrupted and left pending.
 // When it starts, attempts still leased in the outbox (a previous process
 // or Run stopped in the middle) are logged as interrupted and made due.
-// Meanwhile it purges deliveries older than the retention, at start and
-// every PurgeInterval. It does not close the outbox. If ctx is already
-// done it returns at once, without touching the outbox.
+// Meanwhile it purges deliveries older than Retain, at start and every
+// PurgeInterval. It does not close the outbox. If ctx is already done it
+// returns at once, without touching the outbox.
 func (s *Sender) Run(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
@@ -249,7 +225,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	}
 	defer s.running.Store(false)
 
-	switch n, err := s.ob.RecoverLeases(); {
+	switch n, err := s.ob.RecoverLeases(s.now()); {
 	case errors.Is(err, ErrClosed):
 		return err
 	case err != nil:
@@ -264,147 +240,141 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer func() { stopPurge(); <-purged }()
 
 	defer s.clients.sweep(time.Time{})
-	lastSweep := time.Now()
+	lastSweep := s.now()
 
-	done := make(chan string, s.workers)
-	perEP := make(map[string]int)
-	active := 0
-	var wg sync.WaitGroup
+	sl := newSlots(s.workers, s.perEndpoint)
+	var attempts sync.WaitGroup
+	defer attempts.Wait()
 	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-
+	timer.Stop()
 	for {
-		if time.Since(lastSweep) >= clientSweepEvery {
-			lastSweep = time.Now()
-			s.clients.sweep(lastSweep.Add(-clientIdleAfter))
+		if now := s.now(); now.Sub(lastSweep) >= clientSweepEvery {
+			lastSweep = now
+			s.clients.sweep(now.Add(-clientIdleAfter))
 		}
-		var wait time.Duration = -1
-		if active < s.workers {
-			free := s.workers - active
-			ds, next, broken, more, err := s.ob.lease(time.Now(), free, func(ep string) int {
-				return s.perEndpoint - perEP[ep]
-			})
-			switch {
-			case errors.Is(err, ErrClosed):
-				wg.Wait()
-				return err
-			case err != nil:
-				s.logger.Error("leasing deliveries failed; retrying in 1s", zap.Error(err))
-				wait = time.Second
-			default:
-				for _, d := range broken {
-					s.logger.Error("delivery failed: its payload in the outbox is unreadable (corrupt record)",
-						zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", endpointKey(d.URL)))
-				}
-				for _, d := range ds {
-					perEP[endpointKey(d.URL)]++
-					active++
-					wg.Add(1)
-					go s.work(ctx, d, done, &wg)
-				}
-				if len(ds) == free {
-					// Maybe more due; look again once a worker is free.
-					wait = -1
-				} else if more {
-					// Entries were dropped or failed: look again now.
-					wait = 0
-				} else if !next.IsZero() {
-					wait = max(time.Until(next), 0)
-				}
-			}
+		lookAt, err := s.dispatch(ctx, sl, &attempts)
+		if err != nil {
+			return err
 		}
-		var tc <-chan time.Time
-		if wait >= 0 {
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-			timer.Reset(wait)
-			tc = timer.C
+		var due <-chan time.Time
+		if !lookAt.IsZero() {
+			timer.Reset(max(lookAt.Sub(s.now()), 0))
+			due = timer.C
 		}
 		select {
 		case <-ctx.Done():
-			wg.Wait()
 			return nil
 		case <-s.wake:
-		case k := <-done:
-			active--
-			if perEP[k]--; perEP[k] <= 0 {
-				delete(perEP, k)
-			}
-		drain:
-			for {
-				select {
-				case k := <-done:
-					active--
-					if perEP[k]--; perEP[k] <= 0 {
-						delete(perEP, k)
-					}
-				default:
-					break drain
-				}
-			}
-		case <-tc:
+		case <-sl.freed:
+		case <-due:
 		}
+		timer.Stop()
 	}
 }
 
-// work makes one attempt of the leased d and records it.
-func (s *Sender) work(ctx context.Context, d *Delivery, done chan<- string, wg *sync.WaitGroup) {
-	defer wg.Done()
-	key := endpointKey(d.URL)
-	defer func() { done <- key }()
-
-	n := d.Attempts
-	var res *Result
-	if d.Net.IsZero() {
-		res = s.client.Load().Do(ctx, d, n)
-	} else if c, release, err := s.clients.get(d.Net, time.Now()); err != nil {
-		// A corrupt record: the guard cannot be built, so no attempt.
-		res = &Result{Start: time.Now(), Err: fmt.Errorf("%w: the delivery's network settings are invalid: %v", ErrForbiddenAddress, err)}
-	} else {
-		res = c.Do(ctx, d, n)
-		release()
+// dispatch leases due deliveries for the free slots and starts an attempt
+// for each. It returns when to look again by the clock: zero means when a
+// slot is freed or Wake is called, whichever comes first. Its only error
+// is ErrClosed.
+func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGroup) (time.Time, error) {
+	free := sl.room()
+	if free <= 0 {
+		return time.Time{}, nil
 	}
+	now := s.now()
+	b, err := s.ob.lease(now, free, sl.roomFor)
+	switch {
+	case errors.Is(err, ErrClosed):
+		return time.Time{}, err
+	case err != nil:
+		s.logger.Error("leasing deliveries failed; retrying in 1s", zap.Error(err))
+		return now.Add(time.Second), nil
+	}
+	for _, d := range b.broken {
+		s.logger.Error("delivery failed: its payload in the outbox is unreadable (corrupt record)",
+			zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", endpointKey(d.URL)))
+	}
+	for _, d := range b.leased {
+		ep := endpointKey(d.URL)
+		sl.take(ep)
+		attempts.Add(1)
+		go func() {
+			defer attempts.Done()
+			defer sl.release(ep)
+			s.work(ctx, d)
+		}()
+	}
+	switch {
+	case len(b.leased) == free:
+		return time.Time{}, nil // maybe more due: look again once a slot is free
+	case b.more:
+		return now, nil // entries were dropped or failed: look again now
+	}
+	return b.next, nil
+}
+
+// work makes one attempt of the leased d and records it.
+func (s *Sender) work(ctx context.Context, d *Delivery) {
+	n := d.Attempts
+	res := s.attempt(ctx, d, n)
 	a := attemptFrom(res, n)
 	if interrupted(ctx, res) {
-		a.Outcome = OutcomeInterrupted
+		a.Outcome, a.Kind = OutcomeInterrupted, KindInterrupted
 		a.Error = "attempt interrupted (sender stopped); not counted"
 	} else {
 		// An answer decides, even one that came as the sender stopped:
 		// a 2xx is delivered, not sent again.
-		a.Outcome, a.NextWait = s.schedule.Load().decide(res, n, d.MaxAttempts)
+		a.Outcome, a.NextWait = s.Schedule().decide(res, n, d.MaxAttempts)
 	}
-	// Record it. Should the outbox refuse (disk full), keep trying: the
-	// lease is on disk, so a restart would redeliver anyway.
-	for i := 0; ; i++ {
-		err := s.ob.complete(d, a, time.Now())
-		if err == nil {
-			break
-		}
-		s.logger.Error("recording attempt failed", zap.String("id", d.ID), zap.Error(err))
-		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
+	if !s.record(ctx, d, a) {
+		return
 	}
 	lvl := zap.InfoLevel
 	if a.Outcome != OutcomeDelivered {
 		lvl = zap.WarnLevel
 	}
 	if ce := s.logger.Check(lvl, "delivery attempt"); ce != nil {
-		ce.Write(zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", key),
+		ce.Write(zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", endpointKey(d.URL)),
 			zap.Int("attempt", n), zap.Int("status", a.Status), zap.String("error", a.Error),
 			zap.String("outcome", string(a.Outcome)), zap.Duration("latency", a.Latency),
 			zap.Duration("next_wait", a.NextWait))
 	}
 	if s.onAttempt != nil {
 		s.onAttempt(d, a)
+	}
+}
+
+// attempt makes attempt n of d with the client of its network settings.
+func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) *Result {
+	if d.Net.IsZero() {
+		return s.client.Load().Do(ctx, d, n)
+	}
+	c, release, err := s.clients.get(d.Net)
+	if err != nil {
+		// A corrupt record: the guard cannot be built, so no attempt.
+		return &Result{Start: time.Now(), Kind: KindBlocked, Err: fmt.Errorf("%w: the delivery's network settings are invalid: %v", ErrForbiddenAddress, err)}
+	}
+	defer release()
+	return c.Do(ctx, d, n)
+}
+
+// record stores attempt a of d, and reports whether it did. Should the
+// outbox refuse (disk full), it keeps trying every second until ctx ends:
+// the lease is on disk, so a restart would make the attempt again anyway.
+func (s *Sender) record(ctx context.Context, d *Delivery, a Attempt) bool {
+	for {
+		err := s.ob.complete(d, a, s.now())
+		if err == nil {
+			return true
+		}
+		s.logger.Error("recording attempt failed", zap.String("id", d.ID), zap.Error(err))
+		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
 	}
 }

@@ -4,65 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// fastSchedule never sleeps for real backoff lengths.
-var fastSchedule = Schedule{Delays: []time.Duration{5 * time.Millisecond, 10 * time.Millisecond}, NoJitter: true}
-
-func openTestOutbox(t testing.TB, opts OutboxOptions) (*Outbox, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	ob, err := OpenOutbox(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ob.Close() })
-	return ob, path
-}
-
-// runSender runs s until the test ends; final is signalled once per attempt
-// that ended a delivery.
-func runSender(t testing.TB, ob *Outbox, opts Options) (*Sender, <-chan *Delivery) {
-	t.Helper()
-	final := make(chan *Delivery, 1024)
-	opts.OnAttempt = func(d *Delivery, a Attempt) {
-		if a.Outcome != OutcomeRetry && a.Outcome != OutcomeInterrupted {
-			c := *d
-			final <- &c
-		}
-	}
-	if opts.Client == nil {
-		opts.Client = testClient(t, ClientOptions{})
-	}
-	if opts.Schedule.Delays == nil {
-		opts.Schedule = fastSchedule
-	}
-	s, err := New(ob, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); s.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return s, final
-}
-
-func waitFinal(t *testing.T, final <-chan *Delivery) *Delivery {
-	t.Helper()
-	select {
-	case d := <-final:
-		return d
-	case <-time.After(30 * time.Second):
-		t.Fatal("no delivery finished within 30s")
-		return nil
-	}
-}
 
 func TestSenderOutcomes(t *testing.T) {
 	tests := []struct {
@@ -138,7 +84,7 @@ func TestManualRetry(t *testing.T) {
 		return 500
 	})
 	ob, _ := openTestOutbox(t, OutboxOptions{})
-	s, final := runSender(t, ob, Options{Schedule: Schedule{MaxAttempts: 2, Delays: []time.Duration{time.Millisecond}}})
+	s, final := runSender(t, ob, Options{Schedule: Schedule{Attempts: 2, Backoff: []time.Duration{0}}})
 	d := newTestDelivery(t, rc.URL)
 	if _, err := s.Retry(d.ID); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Retry unknown = %v", err)
@@ -170,93 +116,123 @@ func TestManualRetry(t *testing.T) {
 	}
 }
 
-// Deliveries stored by one process are resumed by the next, and a lease
-// left behind (an attempt in flight at a crash) is recovered, not counted.
-func TestRestartRecoversLeases(t *testing.T) {
-	rc := newReceiver(t, nil)
-	path := filepath.Join(t.TempDir(), "o.db")
-	ob, err := OpenOutbox(path, OutboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]bool{}
-	for i := 0; i < 5; i++ {
-		d := newTestDelivery(t, rc.URL)
-		want[d.ID] = true
-		mustEnqueue(t, ob, d)
-	}
-	if leased, _, _, _, err := ob.lease(time.Now(), 2, func(string) int { return 5 }); err != nil || len(leased) != 2 {
-		t.Fatalf("lease: %d, %v", len(leased), err)
-	}
-	ob.Close()
+// Every time the sender keeps is read from Options.Now: when an attempt is
+// recorded and its retry scheduled (the backoff counted from the clock),
+// when a lease finds it due, when a manual retry makes it due. The test
+// moves the clock by an hour instead of waiting.
+func TestSenderFollowsTheClock(t *testing.T) {
+	rc := newReceiver(t, func(n int, _ *http.Request, _ http.ResponseWriter) int {
+		if n == 2 {
+			return http.StatusNoContent
+		}
+		return http.StatusInternalServerError
+	})
+	clock := newTestClock()
+	start := clock.Now()
+	ob, _ := openTestOutbox(t, OutboxOptions{})
+	s, final := runSender(t, ob, Options{Now: clock.Now,
+		Schedule: Schedule{Attempts: 2, Backoff: []time.Duration{time.Hour}, NoJitter: true}})
+	first := newTestDelivery(t, rc.URL)
+	first.NextAttempt = start
+	mustEnqueue(t, ob, first)
+	s.Wake()
 
-	ob, err = OpenOutbox(path, OutboxOptions{})
-	if err != nil {
+	// The 500 is recorded at the clock's time, the retry due an hour on.
+	got := waitDelivery(t, ob, first.ID, func(d *Delivery) bool { return d.LastStatus == 500 })
+	if got.State != StatePending || !got.UpdatedAt.Equal(start) || !got.NextAttempt.Equal(start.Add(time.Hour)) {
+		t.Fatalf("after a 500: %s, updated %v, next %v; want pending, %v, %v", got.State, got.UpdatedAt, got.NextAttempt, start, start.Add(time.Hour))
+	}
+	// An hour later by the clock, it is attempted again.
+	clock.Advance(time.Hour)
+	s.Wake()
+	if d := waitFinal(t, final); d.ID != first.ID || d.State != StateDelivered || !d.UpdatedAt.Equal(start.Add(time.Hour)) {
+		t.Fatalf("after the clock moved: %s %s at %v", d.ID, d.State, d.UpdatedAt)
+	}
+
+	// A failed delivery retried by hand is due at the clock's time.
+	second := newTestDelivery(t, rc.URL)
+	second.MaxAttempts = 1
+	second.NextAttempt = clock.Now()
+	if err := s.Enqueue(second); err != nil {
 		t.Fatal(err)
 	}
-	defer ob.Close()
-	if ob.Recovered != 2 {
-		t.Fatalf("Recovered = %d, want 2", ob.Recovered)
+	if d := waitFinal(t, final); d.State != StateFailed {
+		t.Fatalf("one attempt answered 500: %s", d.State)
 	}
-	// A second Open of the same file fails fast instead of hanging.
-	if _, err := OpenOutbox(path, OutboxOptions{LockTimeout: 50 * time.Millisecond}); !errors.Is(err, ErrStoreLocked) {
-		t.Fatalf("second open = %v, want ErrStoreLocked", err)
-	}
-	_, final := runSender(t, ob, Options{})
-	for range 5 {
-		d := waitFinal(t, final)
-		if d.State != StateDelivered || !want[d.ID] {
-			t.Fatalf("unexpected %s %s", d.ID, d.State)
-		}
-		if d.Attempts != 1 {
-			t.Errorf("%s: attempts %d, want 1 (interrupted attempt not counted)", d.ID, d.Attempts)
-		}
-		delete(want, d.ID)
-	}
-	if got := rc.distinct(); len(got) != 5 {
-		t.Fatalf("endpoint saw %d distinct deliveries", len(got))
+	clock.Advance(time.Minute)
+	retried, err := ob.Retry(second.ID, clock.Now())
+	if err != nil || !retried.NextAttempt.Equal(clock.Now()) {
+		t.Fatalf("Outbox.Retry: next %v, %v; want %v", retried.NextAttempt, err, clock.Now())
 	}
 }
 
-// The per-endpoint limit holds while other endpoints proceed.
-func TestPerEndpointLimit(t *testing.T) {
-	var mu sync.Mutex
-	cur, peak := 0, 0
-	gate := make(chan struct{})
-	slow := newReceiver(t, func(int, *http.Request, http.ResponseWriter) int {
-		mu.Lock()
-		cur++
-		peak = max(peak, cur)
-		mu.Unlock()
-		<-gate
-		mu.Lock()
-		cur--
-		mu.Unlock()
-		return 200
-	})
-	fast := newReceiver(t, nil)
+// Run with a context already done returns at once: nothing is sent,
+// leased, recovered or purged.
+func TestRunWithDoneContext(t *testing.T) {
+	rc := newReceiver(t, nil)
 	ob, _ := openTestOutbox(t, OutboxOptions{})
-	s, final := runSender(t, ob, Options{Workers: 6, PerEndpoint: 2})
-	for i := 0; i < 6; i++ {
-		if err := s.Enqueue(newTestDelivery(t, slow.URL)); err != nil {
-			t.Fatal(err)
-		}
+	d := newTestDelivery(t, rc.URL)
+	mustEnqueue(t, ob, d)
+	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Retain: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := 0; i < 4; i++ {
-		if err := s.Enqueue(newTestDelivery(t, fast.URL)); err != nil {
-			t.Fatal(err)
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run = %v", err)
 	}
-	for range 4 { // the fast endpoint finishes while the slow one is stuck
-		if d := waitFinal(t, final); d.URL != fast.URL {
-			t.Fatalf("slow delivery finished while gated")
-		}
+	got, log, err := ob.Get(d.ID)
+	if err != nil || got.State != StatePending || got.Attempts != 0 || len(log) != 0 {
+		t.Fatalf("after Run on a done context: %+v, %d log entries, %v", got, len(log), err)
 	}
-	close(gate)
-	for range 6 {
-		waitFinal(t, final)
+	if n := len(rc.requests()); n != 0 {
+		t.Fatalf("receiver saw %d requests", n)
 	}
-	if peak > 2 {
-		t.Fatalf("slow endpoint saw %d concurrent attempts, limit 2", peak)
+}
+
+// Each delivery is attempted with its own network settings, whatever the
+// other deliveries of the outbox carry; a delivery without settings (an
+// old record) gets the default client: guard on.
+func TestPerDeliveryNetOptions(t *testing.T) {
+	rc := newReceiver(t, nil)
+	ob, _ := openTestOutbox(t, OutboxOptions{})
+	cases := []struct {
+		name string
+		net  NetOptions
+		want State
+	}{
+		{"no settings: default guard", NetOptions{}, StateFailed},
+		{"guard, empty allowlist", NetOptions{Timeout: time.Second}, StateFailed},
+		{"guard, other prefix", NetOptions{Allow: []string{"10.0.0.0/8"}}, StateFailed},
+		{"guard, loopback allowed", NetOptions{Allow: []string{"127.0.0.0/8"}}, StateDelivered},
+		{"guard off", NetOptions{AllowPrivate: true}, StateDelivered},
+	}
+	ids := make([]string, len(cases))
+	for i, c := range cases {
+		d := newTestDelivery(t, rc.URL)
+		d.Net = c.net
+		mustEnqueue(t, ob, d)
+		ids[i] = d.ID
+	}
+	// The sender's default client: guard on.
+	s, err := New(ob, Options{Schedule: instantSchedule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startSender(t, s)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := waitNotPending(t, ob, ids[i])
+			if d.State != c.want {
+				t.Fatalf("state %s (%s), want %s", d.State, d.LastError, c.want)
+			}
+			if d.State == StateFailed && !strings.Contains(d.LastError, "not allowed") {
+				t.Fatalf("failed with %q, want the SSRF guard's refusal", d.LastError)
+			}
+		})
+	}
+	if n := len(rc.distinct()); n != 2 {
+		t.Fatalf("receiver saw %d deliveries, want 2", n)
 	}
 }

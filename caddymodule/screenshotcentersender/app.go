@@ -1,6 +1,7 @@
 package screenshotcentersender
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/caddyserver/caddy/v2"
@@ -65,11 +66,15 @@ func (a *App) register(p *pooledSender, s settings) {
 	a.regs = append(a.regs, registration{pooled: p, settings: s})
 	if a.started {
 		p.configure(s)
-		p.start()
+		if err := p.start(); err != nil {
+			a.logger.Error("creating the outbox failed", zap.String("store", p.Path()), zap.Error(err))
+		}
 	}
 }
 
-// Start applies the registered settings and starts the stores' workers.
+// Start applies the registered settings, creates the stores that did not
+// exist yet, and starts the stores' workers. A store that cannot be
+// created fails the start of the config.
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -77,7 +82,9 @@ func (a *App) Start() error {
 		r.pooled.configure(r.settings)
 	}
 	for _, r := range a.regs {
-		r.pooled.start()
+		if err := r.pooled.start(); err != nil {
+			return fmt.Errorf("creating the outbox: %w", err)
+		}
 	}
 	a.started = true
 	return nil

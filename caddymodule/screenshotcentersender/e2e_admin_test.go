@@ -2,13 +2,14 @@ package screenshotcentersender_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 
@@ -47,16 +48,19 @@ http://127.0.0.1:{{HTTP_PORT}} {
 			}
 			store ` + other + `
 			allow 127.0.0.0/8
+			attempts 1
 		}
 	}
-	screenshotcenter_sender {
-		endpoint ` + up.URL + `/hook {
-			secret {env.SC_SECRET1}
+	handle {
+		screenshotcenter_sender {
+			endpoint ` + up.URL + `/hook {
+				secret {env.SC_SECRET1}
+			}
+			store ` + store + `
+			allow 127.0.0.0/8
+			backoff 20ms
+			attempts 2
 		}
-		store ` + store + `
-		allow 127.0.0.0/8
-		backoff 20ms
-		attempts 2
 	}
 }`,
 		Env: []string{"SC_SECRET1=" + secret1, "SC_SECRET2=" + secret2},
@@ -79,23 +83,16 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		return scgate(t, []string{"XDG_DATA_HOME=" + t.TempDir()}, append(append([]string{"deliveries"}, args...), "--address", addr)...)
 	}
 	// Wait until both attempts are recorded: failed.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually.Succeeds(t, waitTimeout, func() error {
 		out, code := deliveries("list", "--state", "failed", "--store", store)
-		if code != 0 {
-			t.Fatalf("list through the admin API (%d):\n%s", code, out)
+		if code != 0 || !strings.Contains(out, id) {
+			return fmt.Errorf("list of failed deliveries through the admin API (%d):\n%s", code, out)
 		}
-		if strings.Contains(out, id) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery never failed:\n%s", out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// Through the CLI: the store is locked, so it uses the admin API.
-	out, code := deliveries("show", id, "--store", store)
+	out, code := deliveries("show", id, "--json", "--store", store)
 	if code != 0 || !strings.Contains(out, `"state": "failed"`) || strings.Count(out, `"outcome"`) != 2 ||
 		!strings.Contains(out, `"body_bytes": `) {
 		t.Fatalf("show through the admin API (%d):\n%s", code, out)
@@ -104,7 +101,9 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		!strings.Contains(out, "# store "+other) || !strings.Contains(out, id) {
 		t.Fatalf("list of every store, no local default store (%d):\n%s", code, out)
 	}
-	if out, code := deliveries("retry", id, "--store", other); code == 0 || !strings.Contains(out, "not found") {
+	// One sentence on stderr, the gateway's reason without its JSON.
+	if out, code := deliveries("retry", id, "--store", other); code == 0 || !strings.Contains(out, "delivery "+id+" not found") ||
+		strings.Count(out, "\n") != 1 || strings.Contains(out, "{") || !strings.HasPrefix(out, "scgate deliveries retry: ") {
 		t.Fatalf("retry in the wrong store (%d):\n%s", code, out)
 	}
 	up.Respond(nil)
@@ -115,17 +114,47 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	if a := up.Requests()[2].Header.Get("X-ScreenshotCenter-Delivery-Attempt"); a != "1" {
 		t.Errorf("attempt after the retry = %s, want 1", a)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	eventually.Succeeds(t, waitTimeout, func() error {
 		out, code := deliveries("list", "--state", "delivered", "--store", store)
-		if code == 0 && strings.Contains(out, id) {
-			break
+		if code != 0 || !strings.Contains(out, id) {
+			return fmt.Errorf("retried delivery not listed as delivered (%d):\n%s", code, out)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("retried delivery not listed as delivered (%d):\n%s", code, out)
+		return nil
+	})
+
+	// Bulk retry through the admin API: an event of the other store fails
+	// (one attempt), and is re-queued with every failed one of that store.
+	up.Respond(func(_ int, r gatewaytest.Request) int {
+		if r.RequestURI == "/other" && strings.Contains(string(r.Body), marker+"_other") {
+			return http.StatusInternalServerError
 		}
-		time.Sleep(50 * time.Millisecond)
+		return http.StatusNoContent
+	})
+	otherBody := strings.Replace(body, marker, marker+"_other", 1)
+	if code, resp := post(t, gw.URL+"/other", "application/json", otherBody); code != http.StatusAccepted {
+		t.Fatalf("POST /other = %d %s", code, resp)
 	}
+	eventually.Succeeds(t, waitTimeout, func() error {
+		out, code := deliveries("list", "--state", "failed", "--store", other)
+		if code != 0 || strings.Count(out, " failed ") != 1 {
+			return fmt.Errorf("the other store's delivery did not fail (%d):\n%s", code, out)
+		}
+		return nil
+	})
+	if out, code := deliveries("retry", "--state", "failed", "--since", "1ns", "--store", other); code != 0 || !strings.Contains(out, "0 failed deliveries") {
+		t.Fatalf("bulk retry of nothing that recent (%d):\n%s", code, out)
+	}
+	up.Respond(nil)
+	if out, code := deliveries("retry", "--state", "failed", "--store", other); code != 0 || !strings.Contains(out, "1 failed deliveries re-queued") {
+		t.Fatalf("bulk retry through the admin API (%d):\n%s", code, out)
+	}
+	eventually.Succeeds(t, waitTimeout, func() error {
+		out, code := deliveries("list", "--state", "delivered", "--store", other)
+		if code != 0 || strings.Count(out, " delivered ") != 1 {
+			return fmt.Errorf("the other store's delivery was not delivered after the bulk retry (%d):\n%s", code, out)
+		}
+		return nil
+	})
 
 	// The admin API itself: answers, refusals, never a secret or a body.
 	base := gw.AdminURL + "/scgate/deliveries"
@@ -150,6 +179,10 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		{"get retry", http.MethodGet, "/" + id + "/retry", 405, "use POST"},
 		{"delete", http.MethodDelete, "/" + id, 405, "use GET"},
 		{"too deep", http.MethodGet, "/" + id + "/retry/x", 404, "no such resource"},
+		{"bulk retry", http.MethodPost, "/retry?state=failed&since=1h", 200, `"retried": []`},
+		{"bulk retry of one store", http.MethodPost, "/retry?state=gone&store=" + store, 200, `"store": "` + store},
+		{"bulk retry of pending", http.MethodPost, "/retry?state=pending", 400, "only failed or gone"},
+		{"bulk retry, bad since", http.MethodPost, "/retry?state=failed&since=-1h", 400, "positive duration"},
 	}
 	for _, tt := range tests {
 		code, b := adminDo(t, tt.method, base+tt.path)

@@ -3,6 +3,9 @@ package screenshotcentersender_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/sender"
 )
@@ -40,21 +44,19 @@ func TestValidateHasNoSideEffects(t *testing.T) {
 	if err := ob.Enqueue(g); err != nil {
 		t.Fatal(err)
 	}
-	s, err := sender.New(ob, sender.Options{Client: c, Retention: -1})
+	s, err := sender.New(ob, sender.Options{Client: c, Retain: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})
 	go func() { s.Run(ctx); close(ran) }()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if d, _, _ := ob.Get(g.ID); d != nil && d.State == sender.StateGone {
-			break
+	eventually.Succeeds(t, waitTimeout, func() error {
+		if d, _, err := ob.Get(g.ID); err != nil || d.State != sender.StateGone {
+			return fmt.Errorf("the 410 delivery did not end gone: %+v, %v", d, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the 410 delivery did not end gone")
-		}
-	}
+		return nil
+	})
 	cancel()
 	<-ran
 	var pending []string
@@ -105,8 +107,8 @@ http://127.0.0.1:` + strconv.Itoa(gatewaytest.FreePort(t)) + ` {
 	if len(after) != len(before) || after[sender.StatePending] != 3 || after[sender.StateGone] != 1 {
 		t.Errorf("store counts %v after validate, want %v", after, before)
 	}
-	if ob.Recovered != 0 {
-		t.Errorf("validate left %d leases", ob.Recovered)
+	if n, err := ob.RecoverLeases(time.Now()); n != 0 || err != nil {
+		t.Errorf("validate left %d leases (%v)", n, err)
 	}
 	if _, _, err := ob.Get(g.ID); err != nil {
 		t.Errorf("validate purged the gone delivery: %v", err)
@@ -191,20 +193,19 @@ http://127.0.0.1:{{HTTP_PORT}} {
 // waitDelivery polls the admin API until delivery id satisfies ok.
 func waitDelivery(t *testing.T, gw *gatewaytest.Gateway, id string, ok func(*sender.Delivery) bool) *sender.Delivery {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var d *sender.Delivery
+	eventually.Succeeds(t, waitTimeout, func() error {
 		code, body := adminDo(t, http.MethodGet, gw.AdminURL+"/scgate/deliveries/"+id)
 		var ans struct {
 			Delivery *sender.Delivery `json:"delivery"`
 		}
-		if code == http.StatusOK && json.Unmarshal([]byte(body), &ans) == nil && ans.Delivery != nil && ok(ans.Delivery) {
-			return ans.Delivery
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &ans) != nil || ans.Delivery == nil || !ok(ans.Delivery) {
+			return fmt.Errorf("delivery %s: %d %s", id, code, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("delivery %s: %d %s", id, code, body)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		d = ans.Delivery
+		return nil
+	})
+	return d
 }
 
 // Two handlers on one store, one with allow_private: the other keeps its
@@ -270,5 +271,63 @@ http://127.0.0.1:{{HTTP_PORT}} {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// `scgate validate` creates no outbox file and no directory when the store
+// does not exist yet (it used to create both); a store that can never be
+// created is a validate error; a gateway that runs the config creates it.
+func TestValidateCreatesNoStore(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	config := func(store string) string {
+		return `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+	screenshotcenter_sender {
+		endpoint ` + up.URL + `/hook {
+			secret {env.SC_SECRET1}
+		}
+		store ` + store + `
+		allow 127.0.0.0/8
+	}
+}`
+	}
+	validate := func(store string) (string, int) {
+		file := filepath.Join(t.TempDir(), "Caddyfile")
+		cfg := strings.NewReplacer("{{ADMIN_ADDR}}", "off", "{{HTTP_PORT}}", strconv.Itoa(gatewaytest.FreePort(t))).Replace(config(store))
+		if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return scgate(t, []string{"SC_SECRET1=" + secret1}, "validate", "--config", file, "--adapter", "caddyfile")
+	}
+
+	store := filepath.Join(dir, "new", "deeper", "outbox.db")
+	if out, code := validate(store); code != 0 || !strings.Contains(out, "Valid configuration") {
+		t.Fatalf("validate (%d):\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("validate created the store's directory (%v)", err)
+	}
+	if out, code := validate(filepath.Join(notDir, "outbox.db")); code == 0 || !strings.Contains(out, "not a directory") {
+		t.Fatalf("validate of a store under a file (%d):\n%s", code, out)
+	}
+
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: config(store), Env: []string{"SC_SECRET1=" + secret1}})
+	if code, resp := post(t, gw.URL+"/", "application/json", lifecycleBody); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, resp)
+	}
+	waitCount(t, up, 1)
+	if st, err := os.Stat(store); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the running gateway's store: %v, %v", st, err)
+	}
+	if st, err := os.Stat(filepath.Dir(store)); err != nil || st.Mode().Perm() != 0o700 {
+		t.Fatalf("the store's directory: %v, %v", st, err)
 	}
 }

@@ -1,6 +1,7 @@
 package screenshotcentersender_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 
@@ -56,16 +58,16 @@ func TestSidecarLockedStore(t *testing.T) {
 	if err := first.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventually.Succeeds(t, waitTimeout, func() error {
 		code, resp := post(t, second.URL+"/", "application/json", body)
-		if code == http.StatusAccepted {
-			break
+		switch code {
+		case http.StatusAccepted:
+			return nil
+		case http.StatusServiceUnavailable:
+			return fmt.Errorf("second gateway after the first stopped: %d %s", code, resp)
 		}
-		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			t.Fatalf("second gateway after the first stopped: %d %s", code, resp)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		t.Fatalf("second gateway after the first stopped: %d %s", code, resp)
+		return nil
+	})
 	waitCount(t, up, 2)
 }

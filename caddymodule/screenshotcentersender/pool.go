@@ -3,6 +3,8 @@ package screenshotcentersender
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -36,13 +38,15 @@ var (
 	errOpening = errors.New("the outbox is still opening")
 )
 
-// pooledSender is the outbox of one store path and its workers. The
-// outbox is opened when the first handler using it is provisioned (without
-// recovering leases: that would write to the store); when the file is
-// locked by another process, it keeps trying to open it in the background,
-// and Sender returns nil until it has. The workers and the purge start only
-// when a config using the store is started (start, from App.Start), never
-// during `caddy validate`.
+// pooledSender is the outbox of one store path and its workers. An
+// existing outbox is opened when the first handler using it is provisioned
+// (which writes nothing to it), so that a corrupt or unreadable file is a
+// config error; a missing one is only created when a config using it
+// starts, so that `scgate validate` creates no file or directory. When the
+// file is locked by another process, it keeps trying to open it in the
+// background, and Sender returns nil until it has. The workers and the
+// purge start only when a config using the store is started (start, from
+// App.Start), never during `scgate validate`.
 type pooledSender struct {
 	path    string
 	logger  *zap.Logger
@@ -50,11 +54,16 @@ type pooledSender struct {
 	done    chan struct{} // closed when the background goroutine has ended
 	started chan struct{} // closed by start
 	once    sync.Once
+	// create is set when the store did not exist at provision: start
+	// creates it.
+	create bool
 
-	mu     sync.Mutex
-	opts   sender.Options // the latest settings, for a sender not yet made
-	s      *sender.Sender
-	locked bool // waiting for another process's lock
+	mu      sync.Mutex
+	opts    sender.Options // the latest settings, for a sender not yet made
+	s       *sender.Sender
+	locked  bool           // waiting for another process's lock
+	created *sender.Outbox // the outbox start created, for run
+	hosts   map[string]struct{}
 }
 
 // notOpen is why Sender is nil.
@@ -71,8 +80,8 @@ func (p *pooledSender) notOpen() error {
 // may change them. Workers and PerEndpoint are fixed at first use; the SSRF
 // guard and timeout are recorded with each delivery.
 type settings struct {
-	Schedule  sender.Schedule
-	Retention time.Duration
+	Schedule sender.Schedule
+	Retain   time.Duration
 }
 
 // Sender returns the sender, or nil while the outbox is not open.
@@ -82,6 +91,31 @@ func (p *pooledSender) Sender() *sender.Sender {
 	return p.s
 }
 
+// addHosts records the endpoint hosts of a handler using the store, for
+// the pending metrics.
+func (p *pooledSender) addHosts(hosts []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.hosts == nil {
+		p.hosts = make(map[string]struct{})
+	}
+	for _, h := range hosts {
+		p.hosts[h] = struct{}{}
+	}
+}
+
+// configuredHosts returns the endpoint hosts of the handlers that used
+// the store.
+func (p *pooledSender) configuredHosts() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.hosts))
+	for h := range p.hosts {
+		out = append(out, h)
+	}
+	return out
+}
+
 // Path returns the store path.
 func (p *pooledSender) Path() string { return p.path }
 
@@ -89,16 +123,40 @@ func (p *pooledSender) Path() string { return p.path }
 func (p *pooledSender) configure(st settings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.opts.Schedule, p.opts.Retention = st.Schedule, st.Retention
+	p.opts.Schedule, p.opts.Retain = st.Schedule, st.Retain
 	if p.s != nil {
 		p.s.SetSchedule(st.Schedule)
-		p.s.SetRetention(st.Retention)
+		p.s.SetRetain(st.Retain)
 	}
 }
 
-// start lets the workers and the purge run (once the outbox is open).
-// Idempotent.
-func (p *pooledSender) start() { p.once.Do(func() { close(p.started) }) }
+// start creates the outbox if it did not exist at provision, and lets the
+// workers and the purge run (once the outbox is open). Idempotent; an
+// error creating the outbox fails the config's start.
+func (p *pooledSender) start() error {
+	var err error
+	p.once.Do(func() {
+		defer close(p.started)
+		if !p.create {
+			return
+		}
+		ob, openErr := openStore(p.path)
+		switch {
+		case openErr == nil:
+			p.mu.Lock()
+			p.created = ob
+			p.mu.Unlock()
+		case errors.Is(openErr, sender.ErrStoreLocked):
+			// Created meanwhile by another process: wait for it.
+			p.mu.Lock()
+			p.locked = true
+			p.mu.Unlock()
+		default:
+			err = openErr
+		}
+	})
+	return err
+}
 
 // Destruct stops the background work: the wait for the lock, or the
 // workers (attempts in flight are cancelled and left pending); then the
@@ -110,8 +168,23 @@ func (p *pooledSender) Destruct() error {
 }
 
 // openStore opens the outbox without waiting for another process's lock.
+// It changes nothing in an existing outbox: the recovery of interrupted
+// attempts waits for Run.
 func openStore(path string) (*sender.Outbox, error) {
-	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond, NoRecover: true})
+	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond})
+}
+
+// openExisting opens the outbox at path if the file exists (nil, nil if it
+// does not), without waiting for another process's lock. A path that
+// cannot be looked at (a file where a directory should be, no permission)
+// is an error.
+func openExisting(path string) (*sender.Outbox, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return openStore(path)
 }
 
 func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSender, error) {
@@ -119,8 +192,12 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 		ctx, cancel := context.WithCancel(context.Background())
 		p := &pooledSender{path: path, logger: logger, opts: opts, cancel: cancel,
 			done: make(chan struct{}), started: make(chan struct{})}
-		ob, err := openStore(path)
+		ob, err := openExisting(path)
 		switch {
+		case err == nil && ob == nil:
+			// Created by start: a config that is only validated must
+			// not create files. Permissions are only known then.
+			p.create = true
 		case err == nil:
 		case errors.Is(err, sender.ErrStoreLocked):
 			p.locked = true
@@ -139,10 +216,25 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 	return v.(*pooledSender), nil
 }
 
-// run opens the outbox if ob is nil, makes the sender, runs it from start
-// until ctx ends, and closes the outbox.
+// run gets the outbox if ob is nil (created by start, or opened once
+// another process releases it), makes the sender, runs it from start until
+// ctx ends, and closes the outbox.
 func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 	defer close(p.done)
+	if ob == nil && p.create {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.started:
+		}
+		p.mu.Lock()
+		ob = p.created
+		locked := p.locked
+		p.mu.Unlock()
+		if ob == nil && !locked {
+			return // creating it failed: the config did not start
+		}
+	}
 	if ob == nil {
 		if ob = p.waitOpen(ctx); ob == nil {
 			return

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -28,6 +29,7 @@ func testHandler(store string) *Handler {
 
 func serve(h *Handler) (int, http.Header) {
 	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"event":"screenshot.finished","screenshot_id":"x"}`))
+	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	err := h.ServeHTTP(rec, req, nil)
 	var he caddyhttp.HandlerError
@@ -54,6 +56,17 @@ func provision(t *testing.T, h *Handler) error {
 		err = h.Validate()
 	}
 	return err
+}
+
+// waitOpen waits until p's outbox is open.
+func waitOpen(t *testing.T, p *pooledSender) {
+	t.Helper()
+	eventually.Succeeds(t, 30*time.Second, func() error {
+		if p.Sender() == nil {
+			return errors.New("the outbox is not open")
+		}
+		return nil
+	})
 }
 
 // Provision does not depend on the store's lock: with the file held
@@ -97,13 +110,7 @@ func TestProvisionLockedStore(t *testing.T) {
 	}
 	defer h.Cleanup()
 	holder.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for h.pooled.Sender() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the outbox was not opened after the lock was released")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitOpen(t, h.pooled)
 	if code, _ := serve(h); code != http.StatusAccepted {
 		t.Fatalf("after the lock was released: %d, want 202", code)
 	}
@@ -159,13 +166,7 @@ func TestUnstartedConfigChangesNothing(t *testing.T) {
 	if err := running.app.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for running.pooled.Sender() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the outbox was not opened")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitOpen(t, running.pooled)
 	s := running.pooled.Sender()
 
 	rejected := testHandler(store)
@@ -180,10 +181,10 @@ func TestUnstartedConfigChangesNothing(t *testing.T) {
 	if err := rejected.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Retention(); got != time.Hour {
+	if got := s.Retain(); got != time.Hour {
 		t.Errorf("retention = %v, want 1h", got)
 	}
-	if got := s.Schedule().Delays; len(got) != 1 || got[0] != time.Hour {
+	if got := s.Schedule().Backoff; len(got) != 1 || got[0] != time.Hour {
 		t.Errorf("delays = %v, want [1h]", got)
 	}
 }

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -14,5 +15,7 @@ import (
 )
 
 func main() {
+	// Help and usage lines say `scgate send`, not `caddy send`.
+	caddy.CustomBinaryName = "scgate"
 	caddycmd.Main()
 }

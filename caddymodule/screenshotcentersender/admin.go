@@ -1,7 +1,6 @@
 package screenshotcentersender
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -34,10 +34,13 @@ const defaultAdminLimit = 100
 //	GET  /scgate/deliveries[?store=<abs path>][&state=<state>][&limit=<n>]
 //	GET  /scgate/deliveries/<id>[?store=<abs path>]
 //	POST /scgate/deliveries/<id>/retry[?store=<abs path>]
+//	POST /scgate/deliveries/retry?state=failed|gone[&since=<duration>][&store=<abs path>]
 //
 // A list returns every open store (or the one named), with its counts and
-// up to limit deliveries per state (default 100, 0 for all). Nothing it
-// returns holds a secret or a body. It is exactly as protected as Caddy's
+// up to limit deliveries per state (default 100, 0 for all). The bulk
+// retry re-queues every delivery in the state that became final within
+// since (all of them without since), in every open store or the one named,
+// and lists their ids. Nothing it returns holds a secret or a body. It is exactly as protected as Caddy's
 // admin endpoint: anyone who can reach that can read delivery metadata and
 // retry deliveries (as they can already replace the whole config).
 type adminAPI struct{}
@@ -86,6 +89,17 @@ type retryAnswer struct {
 	Delivery *sender.Delivery `json:"delivery"`
 }
 
+// bulkRetryAnswer lists, by store, the ids a bulk retry re-queued.
+type bulkRetryAnswer struct {
+	Stores []storeRetried `json:"stores"`
+}
+
+type storeRetried struct {
+	Store   string   `json:"store"`
+	Open    bool     `json:"open"`
+	Retried []string `json:"retried"`
+}
+
 func apiErr(status int, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
 	return caddy.APIError{HTTPStatus: status, Err: err, Message: err.Error()}
@@ -108,6 +122,8 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
 		}
 		return a.list(w, r, stores)
+	case len(parts) == 1 && parts[0] == "retry" && r.Method == http.MethodPost:
+		return a.retryAll(w, r, stores)
 	case len(parts) == 1:
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
@@ -248,6 +264,52 @@ func (a *adminAPI) retry(w http.ResponseWriter, id string, stores []*pooledSende
 	return writeJSON(w, retryAnswer{Store: store, Delivery: newView(d, nil).Delivery})
 }
 
+func (a *adminAPI) retryAll(w http.ResponseWriter, r *http.Request, stores []*pooledSender) error {
+	state, since, err := bulkRetryArgs(r.URL.Query().Get("state"), r.URL.Query().Get("since"))
+	if err != nil {
+		return apiErr(http.StatusBadRequest, "%v", err)
+	}
+	ans := bulkRetryAnswer{Stores: []storeRetried{}}
+	for _, p := range stores {
+		sr := storeRetried{Store: p.Path(), Retried: []string{}}
+		if s := p.Sender(); s != nil {
+			sr.Open = true
+			var from time.Time
+			if since > 0 {
+				from = time.Now().Add(-since)
+			}
+			ds, err := s.RetryAll(state, from)
+			if err != nil {
+				return apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+			}
+			for _, d := range ds {
+				sr.Retried = append(sr.Retried, d.ID)
+			}
+		}
+		ans.Stores = append(ans.Stores, sr)
+	}
+	return writeJSON(w, ans)
+}
+
+// bulkRetryArgs reads the state (failed or gone) and the since window (0:
+// no bound) of a bulk retry.
+func bulkRetryArgs(stateName, sinceText string) (sender.State, time.Duration, error) {
+	state, err := sender.ParseState(stateName)
+	if err != nil {
+		return "", 0, err
+	}
+	if state != sender.StateFailed && state != sender.StateGone {
+		return "", 0, fmt.Errorf("only failed or gone deliveries can be retried, not %s", state)
+	}
+	var since time.Duration
+	if sinceText != "" {
+		if since, err = caddy.ParseDuration(sinceText); err != nil || since <= 0 {
+			return "", 0, fmt.Errorf("since must be a positive duration such as 90m or 2d, got %q", sinceText)
+		}
+	}
+	return state, since, nil
+}
+
 // newView drops the secret and the body from d.
 func newView(d *sender.Delivery, log []sender.Attempt) *deliveryView {
 	c := *d
@@ -261,9 +323,7 @@ func newView(d *sender.Delivery, log []sender.Attempt) *deliveryView {
 
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return printJSON(w, v)
 }
 
 // Interface guard

@@ -1,0 +1,156 @@
+package screenshotcentersender_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/scgate/scgate/internal/gatewaytest"
+	"github.com/scgate/scgate/verifier"
+)
+
+// scgate send through the screenshotcenter_webhook receiver gateway.
+func TestSendThroughReceiver(t *testing.T) {
+	const secret = "receiver-secret"
+	up := gatewaytest.NewUpstream(t)
+	gw := gatewaytest.Start(t, gatewaytest.Options{
+		Config: `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+	screenshotcenter_webhook {
+		secret {env.RECV_SECRET}
+	}
+	reverse_proxy ` + up.Addr + `
+}`,
+		Env: []string{"RECV_SECRET=" + secret},
+	})
+	env := []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=" + secret}
+	send := func(args ...string) (string, int) {
+		return scgate(t, env, append([]string{"send", "--url", gw.URL + "/webhooks/screenshot",
+			"--allow-private", "--initial-backoff", "20ms"}, args...)...)
+	}
+
+	// A generated sample: delivered once.
+	out, code := send()
+	if code != 0 || !strings.Contains(out, "attempt 1/5: 200") {
+		t.Fatalf("send (%d):\n%s", code, out)
+	}
+	if up.Count() != 1 {
+		t.Fatalf("upstream saw %d, want 1", up.Count())
+	}
+	if !strings.Contains(string(up.Requests()[0].Body), `"screenshot_id":"sc_`) {
+		t.Errorf("sample body %s", up.Requests()[0].Body)
+	}
+
+	// The upstream fails twice: the third attempt is forwarded.
+	up.Reset()
+	up.FailFirst(2, http.StatusInternalServerError)
+	file := filepath.Join(t.TempDir(), "event.json")
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_e2e_retry","created_at":"2026-02-22T14:30:00Z"}`
+	os.WriteFile(file, []byte(body), 0o600)
+	out, code = send("--data", file)
+	if code != 0 || !strings.Contains(out, "attempt 3/5: 200") || !strings.Contains(out, "attempt 1/5: 500") {
+		t.Fatalf("send with failing upstream (%d):\n%s", code, out)
+	}
+	if up.Count() != 3 {
+		t.Fatalf("upstream saw %d, want 3", up.Count())
+	}
+	// A further retry of the same event is deduped by the gateway.
+	out, code = send("--data", file)
+	if code != 0 || up.Count() != 3 {
+		t.Fatalf("resend (%d), upstream %d:\n%s", code, up.Count(), out)
+	}
+
+	// Wrong secret: 401 every time, exhausted, non-zero exit.
+	out, code = scgate(t, nil, "send", "--url", gw.URL+"/", "--secret", "wrong", "--allow-private",
+		"--initial-backoff", "1ms", "--attempts", "2")
+	if code == 0 || strings.Count(out, ": 401") != 2 {
+		t.Fatalf("wrong secret (%d):\n%s", code, out)
+	}
+	// Without --allow-private the SSRF guard refuses the loopback gateway.
+	out, code = scgate(t, env, "send", "--url", gw.URL+"/")
+	if code == 0 || !strings.Contains(out, "SSRF") {
+		t.Fatalf("guard (%d):\n%s", code, out)
+	}
+	// sign prints what the receiver accepts.
+	sig, code := scgate(t, env, "sign", "--data", file)
+	if code != 0 || strings.TrimSpace(sig) != verifier.Sign([]byte(secret), []byte(body)) {
+		t.Fatalf("sign (%d): %s", code, sig)
+	}
+}
+
+// What `scgate send` says when a delivery fails, through the built binary:
+// a redirect is not followed and its Location is named; a refused attempt
+// shows the start of the response body, bounded, control characters
+// escaped; the reason it gave up is one sentence on stderr, never a JSON
+// log line; help says scgate.
+func TestSendExplainsFailures(t *testing.T) {
+	long := strings.Repeat("x", 1000)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			w.Header().Set("Location", "https://elsewhere.example/hook?x=1")
+			w.WriteHeader(http.StatusFound)
+		case "/broken":
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "boom\x00\x1b[31m\n"+long)
+		case "/gone":
+			w.WriteHeader(http.StatusGone)
+		}
+	}))
+	defer srv.Close()
+	env := []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=s3cret"}
+	send := func(path string) (string, string, int) {
+		return scgateSplit(t, env, "send", "--url", srv.URL+path, "--allow-private", "--attempts", "2", "--initial-backoff", "1ms")
+	}
+	tests := []struct {
+		path       string
+		stdout     []string
+		stderr     string
+		notStdout  []string
+		wantStatus int
+	}{
+		{"/moved", []string{"attempt 1/2: 302", "redirects are not followed; it pointed to \"https://elsewhere.example/hook?x=1\""},
+			"scgate send: failed after 2 attempts: the endpoint answers with a redirect, which is not followed; send to the URL it points to\n",
+			nil, 1},
+		{"/broken", []string{"attempt 2/2: 500", `response: "boom\x00\x1b[31m\n` + strings.Repeat("x", 189) + `" (first 200 of 1011 bytes)`},
+			"scgate send: failed after 2 attempts: the last answer was 500\n",
+			[]string{strings.Repeat("x", 190), "\x1b"}, 1},
+		{"/gone", []string{"attempt 1/2: 410"}, "scgate send: the endpoint answered 410 Gone: not retrying\n", nil, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			stdout, stderr, code := send(tt.path)
+			if code != tt.wantStatus || stderr != tt.stderr {
+				t.Fatalf("exit %d, stderr %q; want %d, %q\nstdout:\n%s", code, stderr, tt.wantStatus, tt.stderr, stdout)
+			}
+			for _, want := range tt.stdout {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("stdout lacks %q:\n%s", want, stdout)
+				}
+			}
+			for _, not := range tt.notStdout {
+				if strings.Contains(stdout, not) {
+					t.Errorf("stdout holds %q:\n%s", not, stdout)
+				}
+			}
+		})
+	}
+	// Invalid input: a sentence on stderr, nothing on stdout.
+	stdout, stderr, code := scgateSplit(t, nil, "send", "--url", "ftp://x/", "--secret", "s")
+	if code != 1 || stdout != "" || stderr != "scgate send: --url: endpoint URL must be absolute http or https\n" {
+		t.Fatalf("bad --url: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, args := range [][]string{{"send", "--help"}, {"deliveries", "retry", "--help"}, {"sign", "--help"}} {
+		out, code := scgate(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "scgate "+args[0]) || strings.Contains(out, "caddy "+args[0]) {
+			t.Errorf("%v (%d) does not say scgate:\n%s", args, code, out)
+		}
+	}
+}

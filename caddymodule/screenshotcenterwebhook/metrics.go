@@ -1,9 +1,9 @@
 package screenshotcenterwebhook
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scgate/scgate/caddymodule/internal/metrics"
 )
 
 // Collectors are created once per process and registered in every config
@@ -43,18 +43,7 @@ var (
 )
 
 func registerMetrics(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	for _, c := range []prometheus.Collector{metricRequests, metricRejections, metricStoreErrors, metricEvictions, metricFailOpen} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return err
-			}
-		}
-	}
-	return nil
+	return metrics.Register(reg, metricRequests, metricRejections, metricStoreErrors, metricEvictions, metricFailOpen)
 }
 
 // outcomeCounters are the requests_total children, resolved once so a request

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/textproto"
+	"os"
 	"sync"
 	"time"
 
@@ -31,6 +32,9 @@ type Checker struct {
 	MaxAge time.Duration
 	// Events, if not nil, is the allowlist of events to forward.
 	Events map[string]struct{}
+	// Budget, if not nil, bounds the body bytes buffered by all requests at
+	// once (shared by every Checker of the process).
+	Budget *webhook.Budget
 
 	canonOnce sync.Once
 	canon     []string // SignatureHeaders in canonical form
@@ -55,6 +59,8 @@ var (
 	ErrMethod            = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
 	ErrTooLarge          = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
 	ErrBodyRead          = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
+	ErrBodyTimeout       = reject(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within body_timeout")
+	ErrBufferFull        = reject(http.StatusServiceUnavailable, "buffer_full", "the gateway buffers too many bodies right now")
 	ErrSigMissing        = reject(http.StatusUnauthorized, "signature_missing", "no signature header")
 	ErrSigMalformed      = reject(http.StatusUnauthorized, "signature_malformed", "malformed signature header")
 	ErrSigMismatch       = reject(http.StatusUnauthorized, "signature_mismatch", "no secret matches the signature")
@@ -90,12 +96,29 @@ type Event struct {
 	// Ignored is set when an allowlist is configured and does not hold the
 	// event: it is acknowledged, not forwarded.
 	Ignored bool
+	// held is the share of the Checker's Budget that Body holds.
+	held int64
 }
 
-// Check reads r's body (never past MaxBody) and runs every check in the
-// contract's order: method, size, signature (before anything parses the
-// body), body fields, event header, replay window, allowlist.
+// Check reads r's body (never past MaxBody, and within the Budget) and runs
+// every check in the contract's order: method, size, signature (before
+// anything parses the body), body fields, event header, replay window,
+// allowlist. An accepted event holds its body's share of the Budget until
+// Release; a rejected one holds nothing.
 func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
+	ev, rej := c.check(r, now)
+	if rej != nil {
+		c.Release(ev)
+		ev.held = 0
+	}
+	return ev, rej
+}
+
+// Release gives back the share of the Budget the event's body holds. Call it
+// once, when nothing reads the body any more.
+func (c *Checker) Release(ev Event) { c.Budget.Release(ev.held) }
+
+func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	var ev Event
 	if r.Method != http.MethodPost {
 		return ev, ErrMethod
@@ -103,14 +126,18 @@ func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
 	if r.ContentLength > c.MaxBody {
 		return ev, ErrTooLarge
 	}
-	body, err := webhook.ReadBody(r.Body, r.ContentLength, c.MaxBody)
-	if err != nil {
-		if errors.Is(err, webhook.ErrBodyTooLarge) {
-			return ev, ErrTooLarge
-		}
+	body, held, err := webhook.ReadBody(r.Body, r.ContentLength, c.MaxBody, c.Budget)
+	switch {
+	case errors.Is(err, webhook.ErrBodyTooLarge):
+		return ev, ErrTooLarge
+	case errors.Is(err, webhook.ErrBufferFull):
+		return ev, ErrBufferFull
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ev, ErrBodyTimeout
+	case err != nil:
 		return ev, ErrBodyRead
 	}
-	ev.Body = body
+	ev.Body, ev.held = body, held
 
 	idx, err := c.Verifier.Verify(body, c.signatureValues(r.Header))
 	switch {

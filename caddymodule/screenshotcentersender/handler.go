@@ -156,7 +156,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType)
 	}
-	body, err := webhook.ReadBody(r.Body, r.ContentLength, h.MaxBody)
+	// No budget: the sidecar takes local applications' events only.
+	body, _, err := webhook.ReadBody(r.Body, r.ContentLength, h.MaxBody, nil)
 	switch {
 	case errors.Is(err, webhook.ErrBodyTooLarge):
 		return caddyhttp.Error(http.StatusRequestEntityTooLarge, errTooLarge)

@@ -54,6 +54,9 @@ func (a *App) register(h *Handler) error {
 		a.endpoints = make(map[string]*Handler)
 	}
 	a.handlers = append(a.handlers, h)
+	if h.store == nil {
+		return nil
+	}
 	id := h.endpointID()
 	other, taken := a.endpoints[id]
 	if !taken {
@@ -85,11 +88,15 @@ func (a *App) describe(h *Handler) string {
 	return d
 }
 
-// Start applies max_keys and evict_warn_age to the memory stores of the
-// config's handlers (the last handler of a store wins when they disagree).
+// Start applies max_buffered to the process's body budget, and max_keys and
+// evict_warn_age to the memory stores of the config's handlers (the last
+// handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	for _, h := range a.handlers {
+		bodyBudget.SetLimit(h.MaxBuffered)
+	}
 	for _, h := range a.handlers {
 		if ms, ok := h.store.(*dedupe.MemoryStore); ok {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)

@@ -23,6 +23,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    secret <value>...               # repeatable, at least one; {env.NAME} and {file./path} resolved at provision
 //	    signature_header <name>...      # default: X-ScreenshotCenter-Signature X-Signature
 //	    max_body <size>                 # default 1MiB
+//	    body_timeout <duration>         # time to read the whole body; default 10s (408 body_timeout)
+//	    max_buffered <size>             # body bytes buffered by the process at once; default 64MiB (503 buffer_full)
 //	    events <name>...                # optional allowlist of events to forward
 //	    max_age <duration>              # optional replay window on the signed created_at
 //	    reencode js|python|php          # forward the body as that runtime re-serialises it, re-signed
@@ -87,6 +89,28 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("max_body must be greater than zero")
 			}
 			h.MaxBody = int64(size)
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "body_timeout":
+			dur, err := parseDurationArg(d, "body_timeout")
+			if err != nil {
+				return err
+			}
+			h.BodyTimeout = caddy.Duration(dur)
+		case "max_buffered":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			size, err := humanize.ParseBytes(d.Val())
+			if err != nil {
+				return d.Errf("parsing max_buffered: %v", err)
+			}
+			if size == 0 {
+				// 0 would read as "not set".
+				return d.Err("max_buffered must be greater than zero")
+			}
+			h.MaxBuffered = int64(size)
 			if d.NextArg() {
 				return d.ArgErr()
 			}

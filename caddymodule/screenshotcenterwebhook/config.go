@@ -21,6 +21,8 @@ import (
 // Defaults.
 const (
 	DefaultMaxBody         = 1 << 20
+	DefaultBodyTimeout     = 10 * time.Second
+	DefaultMaxBuffered     = 64 << 20
 	DefaultTTL             = 72 * time.Hour
 	DefaultInflightTimeout = 60 * time.Second
 	// DefaultPersistInterval is how often a memory store's snapshot is
@@ -92,6 +94,23 @@ type Handler struct {
 	// MaxBody is the largest accepted body, in bytes. Larger requests are
 	// answered 413 without being read past the limit. Default: 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+
+	// BodyTimeout bounds the time to read the whole body, counted from
+	// when the handler starts reading it; a body that takes longer is
+	// answered 408 (body_timeout), so a client trickling its body cannot
+	// hold a buffer (and a connection) for long. Pair it with the server's
+	// `timeouts { read_header 10s idle 2m }` for the rest of the
+	// connection. Default: 10s.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+
+	// MaxBuffered bounds the body bytes buffered by every
+	// screenshotcenter_webhook handler of the process at once, in bytes.
+	// The signature covers the whole body, so each body is buffered before
+	// it is checked; past this budget a body is answered 503 with
+	// Retry-After (buffer_full) instead of growing memory, whatever clients
+	// do. Shared by the process: the value of the config that last started
+	// applies. Default: 64 MiB.
+	MaxBuffered int64 `json:"max_buffered,omitempty"`
 
 	// Events, if set, is the allowlist of event names to forward. Other
 	// correctly signed events are answered 200 and dropped, so the sender
@@ -321,6 +340,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxBody:          h.MaxBody,
 		MaxAge:           time.Duration(h.MaxAge),
 		Events:           events,
+		Budget:           &bodyBudget,
 	}
 	if h.Dedupe.Key != "" {
 		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
@@ -345,17 +365,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.openStore(); err != nil {
 		return err
 	}
-	if h.store != nil {
-		if h.app == nil {
-			app, err := ctx.App(appID)
-			if err != nil {
-				return err
-			}
-			h.app = app.(*App)
-		}
-		if err := h.app.register(h); err != nil {
+	if h.app == nil {
+		app, err := ctx.App(appID)
+		if err != nil {
 			return err
 		}
+		h.app = app.(*App)
+	}
+	if err := h.app.register(h); err != nil {
+		return err
 	}
 	if h.Dedupe.Backend == BackendOff {
 		h.logger.Warn("dedupe is off: every valid delivery is forwarded, retries included")
@@ -400,6 +418,15 @@ func (h *Handler) check() error {
 	}
 	if h.MaxBody < 0 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
+	}
+	if h.BodyTimeout < 0 {
+		return errors.New("body_timeout must be positive")
+	}
+	if h.MaxBuffered < 0 {
+		return fmt.Errorf("max_buffered must be positive, got %d", h.MaxBuffered)
+	}
+	if h.MaxBuffered > 0 && h.MaxBuffered < h.MaxBody {
+		return fmt.Errorf("max_buffered (%d) must be at least max_body (%d), or no body of the largest size could be read", h.MaxBuffered, h.MaxBody)
 	}
 	if h.MaxAge < 0 {
 		return errors.New("max_age must not be negative")
@@ -511,6 +538,12 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
+	}
+	if h.BodyTimeout == 0 {
+		h.BodyTimeout = caddy.Duration(DefaultBodyTimeout)
+	}
+	if h.MaxBuffered == 0 {
+		h.MaxBuffered = max(DefaultMaxBuffered, h.MaxBody)
 	}
 	if h.Dedupe == nil {
 		h.Dedupe = new(DedupeConfig)

@@ -177,6 +177,8 @@ func TestConfigRules(t *testing.T) {
 	}{
 		{"no secret", "events screenshot.finished", `{"events":["screenshot.finished"]}`, "at least one secret is required"},
 		{"negative max_body", "", `{"secrets":["s"],"max_body":-1}`, "max_body must be positive"},
+		{"negative body_timeout", "secret s\nbody_timeout -1s", `{"secrets":["s"],"body_timeout":-1}`, "body_timeout must be positive"},
+		{"max_buffered below max_body", "secret s\nmax_body 2MiB\nmax_buffered 1MiB", `{"secrets":["s"],"max_body":2097152,"max_buffered":1048576}`, "max_buffered (1048576) must be at least max_body (2097152)"},
 		{"negative max_age", "secret s\nmax_age -5m", `{"secrets":["s"],"max_age":-300000000000}`, "max_age must not be negative"},
 		{"blank signature header", "secret s\nsignature_header \" \"", `{"secrets":["s"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
 		{"empty event name", "secret s\nevents \"\"", `{"secrets":["s"],"events":[""]}`, "events must not contain an empty name"},

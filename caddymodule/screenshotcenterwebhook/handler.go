@@ -9,6 +9,8 @@ package screenshotcenterwebhook
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"math"
@@ -27,6 +29,7 @@ import (
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
+	"github.com/scgate/scgate/webhook"
 )
 
 func init() {
@@ -79,6 +82,14 @@ var (
 // the store failed.
 const storeRetryAfter = "30"
 
+// bufferRetryAfter is the Retry-After, in seconds, of a 503 answered because
+// the body budget was used up: other bodies are read within body_timeout.
+const bufferRetryAfter = "10"
+
+// bodyBudget bounds the body bytes all handlers of the process buffer at
+// once (max_buffered).
+var bodyBudget webhook.Budget
+
 // nowFunc is the clock used for max_age; tests may replace it.
 var nowFunc = time.Now
 
@@ -93,13 +104,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// 1. The checks, in the contract's order: method, size, signature
 	// (before anything parses the body), body, event header, max_age,
 	// events allowlist.
-	ev, rej := h.checker.Check(r, nowFunc())
-	if rej != nil {
-		if rej.Status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", http.MethodPost)
-		}
+	ev, rej := h.checkRequest(w, r)
+	switch rej {
+	case nil:
+	case gateway.ErrMethod:
+		w.Header().Set("Allow", http.MethodPost)
+		return h.reject(r, vars, rej)
+	case gateway.ErrBufferFull:
+		w.Header().Set("Retry-After", bufferRetryAfter)
+		h.log(zapcore.WarnLevel, "body budget used up; answering 503 (raise max_buffered if this is not an attack)", r,
+			zap.String("reason", rej.Reason), zap.Int64("max_buffered", h.MaxBuffered))
+		return h.unavailable(vars, rej.Reason, rej.Err)
+	default:
 		return h.reject(r, vars, rej)
 	}
+	defer h.checker.Release(ev)
 	vars.setEvent(ev)
 	if ev.Ignored {
 		return h.answer(w, r, vars, outcomeIgnored)
@@ -172,6 +191,18 @@ func reencodeRejection(err error) *gateway.Rejection {
 		reason = "reencode_" + re.Reason
 	}
 	return &gateway.Rejection{Status: http.StatusUnprocessableEntity, Reason: reason, Err: err}
+}
+
+// checkRequest runs the checks with the body read under body_timeout: the
+// connection's read deadline, lifted again once the body is in.
+func (h *Handler) checkRequest(w http.ResponseWriter, r *http.Request) (gateway.Event, *gateway.Rejection) {
+	rc := http.NewResponseController(w)
+	deadline := rc.SetReadDeadline(time.Now().Add(time.Duration(h.BodyTimeout))) == nil
+	ev, rej := h.checker.Check(r, nowFunc())
+	if deadline {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	return ev, rej
 }
 
 // claimState says what the gateway holds for a request it forwards.
@@ -281,6 +312,15 @@ func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c cla
 		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
 	r.Header.Del("Incremental")
+	// What the upstream gets is this request's headers and body, nothing
+	// more: trailers would come after the checks (a client could add
+	// X-Scgate-Verified or another event name there), and reverse_proxy
+	// would send the body chunked to make room for them.
+	r.Trailer = nil
+	// Connection is hop-by-hop, and reverse_proxy deletes every header it
+	// names: a client could make it drop the signature or the gateway's
+	// own headers. The upstream connection gets its own.
+	r.Header.Del("Connection")
 	if up.signature != "" {
 		// The original signature never travels next to a body it does not
 		// sign.
@@ -293,7 +333,7 @@ func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c cla
 	}
 	r.Header[HeaderVerified] = headerTrue
 	if c.state != dedupeOff {
-		r.Header[HeaderDedupeKey] = []string{headerSafe(c.key.Display())}
+		r.Header[HeaderDedupeKey] = []string{dedupeKeyHeader(c.key.Display())}
 	}
 }
 
@@ -438,6 +478,21 @@ func stripGatewayHeaders(hdr http.Header) {
 type bufferedBody struct{ bytes.Reader }
 
 func (*bufferedBody) Close() error { return nil }
+
+// maxKeyHeader bounds X-Scgate-Dedupe-Key: an upstream with small header
+// limits would answer a long signed id with 431 on every retry.
+const maxKeyHeader = 200
+
+// dedupeKeyHeader is the value of X-Scgate-Dedupe-Key: the key, or past
+// maxKeyHeader bytes "sha256:" and the hex SHA-256 of the key (a default
+// key starts with a quote, so the two forms never meet).
+func dedupeKeyHeader(key string) string {
+	if len(key) > maxKeyHeader {
+		sum := sha256.Sum256([]byte(key))
+		return "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return headerSafe(key)
+}
 
 // headerSafe returns s, or, when it has control bytes (a key template can
 // put a signed value with a newline in it), s with those and '%'

@@ -20,6 +20,8 @@ type Request struct {
 	// ContentLength and TransferEncoding are as Go's server parsed them.
 	ContentLength    int64
 	TransferEncoding []string
+	// Trailer holds the trailers that came after a chunked body.
+	Trailer http.Header
 }
 
 // Responder decides the status of the n-th request (counting from 0) an
@@ -92,6 +94,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		Body:             body,
 		ContentLength:    r.ContentLength,
 		TransferEncoding: r.TransferEncoding,
+		Trailer:          r.Trailer.Clone(),
 	}
 	u.mu.Lock()
 	n := len(u.reqs)

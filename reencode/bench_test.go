@@ -3,7 +3,6 @@ package reencode
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -12,45 +11,11 @@ import (
 
 // eventBody is a realistic screenshot.finished event of about 600 bytes,
 // pretty-printed as many senders do.
-func eventBody(tb testing.TB) []byte {
-	for size := 400; ; size += 10 {
-		var b bytes.Buffer
-		if err := json.Indent(&b, webhook.Sample("sc_8f3a2b1c9d", size), "", "  "); err != nil {
-			tb.Fatal(err)
-		}
-		if b.Len() >= 600 {
-			return b.Bytes()
-		}
-	}
-}
+func eventBody(testing.TB) []byte { return webhook.SampleIndented("sc_8f3a2b1c9d", 600) }
 
 // batchBody is a pretty-printed batch.finished event of 64 KiB with a
 // result per job (strings, integers, a float, some non-ASCII).
-func batchBody(tb testing.TB) []byte {
-	const size = 64 << 10
-	var compact, indented bytes.Buffer
-	for jobs := 200; ; jobs++ {
-		compact.Reset()
-		compact.WriteString(`{"event":"batch.finished","batch_id":"b_20260222_0001","created_at":"2026-02-22T14:30:00Z","jobs":[`)
-		for i := range jobs {
-			if i > 0 {
-				compact.WriteByte(',')
-			}
-			fmt.Fprintf(&compact, `{"screenshot_id":"sc_%06d","status":"finished","url":"https://example.com/page/%d","title":"Pricing – Example № %d","image_url":"https://cdn.screenshotcenter.com/sc_%06d.png","width":1280,"height":720,"duration":%d.%03d}`,
-				i, i, i, i, 1+i%7, (i*37)%1000)
-		}
-		compact.WriteString(`],"summary":{"finished":1,"failed":0}}`)
-		previous := bytes.Clone(indented.Bytes())
-		indented.Reset()
-		if err := json.Indent(&indented, compact.Bytes(), "", "  "); err != nil {
-			tb.Fatal(err)
-		}
-		if indented.Len() > size {
-			// The body with one job less, padded with trailing whitespace.
-			return append(previous, bytes.Repeat([]byte{'\n'}, size-len(previous))...)
-		}
-	}
-}
+func batchBody(testing.TB) []byte { return webhook.SampleBatch("b_20260222_0001", 64<<10) }
 
 func benchBodies(b *testing.B) []struct {
 	name string

@@ -1,8 +1,10 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -93,6 +95,55 @@ func Sample(id string, minSize int) []byte {
 		panic(err) // a known event always has a sample
 	}
 	return b
+}
+
+// SampleIndented is Sample pretty-printed with two-space indentation, as
+// many senders write JSON: the smallest padding that makes it at least
+// minSize bytes.
+func SampleIndented(id string, minSize int) []byte {
+	var b bytes.Buffer
+	for size := 0; ; size += 10 {
+		b.Reset()
+		if err := json.Indent(&b, Sample(id, size), "", "  "); err != nil {
+			panic(err) // Sample is valid JSON
+		}
+		if b.Len() >= minSize {
+			return b.Bytes()
+		}
+	}
+}
+
+// SampleBatch returns a pretty-printed batch.finished body of exactly size
+// bytes: as many jobs as fit, each with strings, integers, a float and some
+// non-ASCII text, then trailing newlines up to size (the body without jobs,
+// about 150 bytes, if size is smaller). It is the large body of benchmarks.
+func SampleBatch(batchID string, size int) []byte {
+	var compact, indented, previous bytes.Buffer
+	for jobs := 0; ; jobs++ {
+		compact.Reset()
+		compact.WriteString(`{"event":"batch.finished","batch_id":` + strconv.Quote(batchID) + `,"created_at":"2026-02-22T14:30:00Z","jobs":[`)
+		for i := range jobs {
+			if i > 0 {
+				compact.WriteByte(',')
+			}
+			fmt.Fprintf(&compact, `{"screenshot_id":"sc_%06d","status":"finished","url":"https://example.com/page/%d","title":"Pricing – Example № %d","image_url":"https://cdn.screenshotcenter.com/sc_%06d.png","width":1280,"height":720,"duration":%d.%03d}`,
+				i, i, i, i, 1+i%7, (i*37)%1000)
+		}
+		compact.WriteString(`],"summary":{"finished":1,"failed":0}}`)
+		previous.Reset()
+		previous.Write(indented.Bytes())
+		indented.Reset()
+		if err := json.Indent(&indented, compact.Bytes(), "", "  "); err != nil {
+			panic(err) // written above as valid JSON
+		}
+		if indented.Len() > size {
+			if jobs == 0 {
+				return indented.Bytes() // size is too small for any job
+			}
+			// The body with one job less, padded with trailing whitespace.
+			return append(previous.Bytes(), bytes.Repeat([]byte{'\n'}, size-previous.Len())...)
+		}
+	}
 }
 
 type sampleMetadata struct {

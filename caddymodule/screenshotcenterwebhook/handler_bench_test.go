@@ -3,10 +3,10 @@ package screenshotcenterwebhook
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2"
@@ -24,10 +24,46 @@ import (
 // recorder) and the memory store, with an upstream that answers 200 in
 // process. Compare it with gateway.BenchmarkPipeline600B to see the glue.
 func BenchmarkServeHTTP600B(b *testing.B) {
+	benchServeHTTP(b, "", webhook.ScreenshotFinished, webhook.Sample(benchID, 600))
+}
+
+// BenchmarkServeHTTPReencode is BenchmarkServeHTTP600B for a pretty-printed
+// 600-byte event and a pretty-printed 64 KiB batch.finished, each without
+// reencode and with `reencode js`: the difference is the cost of
+// re-encoding and signing the forwarded body again.
+func BenchmarkServeHTTPReencode(b *testing.B) {
+	bodies := []struct {
+		name, event string
+		body        []byte
+	}{
+		{"event600B", webhook.ScreenshotFinished, webhook.SampleIndented(benchID, 600)},
+		{"batch64KiB", webhook.BatchFinished, webhook.SampleBatch(benchID, 64<<10)},
+	}
+	for _, bb := range bodies {
+		for _, mode := range []struct{ name, options string }{{"off", ""}, {"js", "reencode js"}} {
+			b.Run(bb.name+"/"+mode.name, func(b *testing.B) {
+				benchServeHTTP(b, mode.options, bb.event, bb.body)
+			})
+		}
+	}
+}
+
+// benchID stands for the event's id in a benchmark's body template; each
+// request gets a fresh id of the same length (benchIDFor).
+const benchID = "sc_bench_id_0000000000"
+
+func benchIDFor(round, i int) string { return fmt.Sprintf("sc_%09d_%09d", round, i) }
+
+// benchServeHTTP runs ServeHTTP of a handler with the given Caddyfile
+// options for first-seen events made from template (sent with the event
+// header), and fails if any of them was not forwarded (a duplicate or a
+// rejection would measure the wrong path).
+func benchServeHTTP(b *testing.B, options, event string, template []byte) {
 	const secret = "bench-secret"
 	h := &Handler{app: new(App)}
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`screenshotcenter_webhook {
 		secret ` + secret + `
+		` + options + `
 	}`)); err != nil {
 		b.Fatal(err)
 	}
@@ -44,38 +80,40 @@ func BenchmarkServeHTTP600B(b *testing.B) {
 	// nothing; the test context's logger would write debug lines.
 	h.logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.AddSync(io.Discard), zapcore.InfoLevel))
-	// Other tests share the process-wide memory store: use ids of our own.
-	prefix := "sc_bench_" + strconv.FormatInt(int64(b.N), 36) + "_"
-	const batch = 1 << 14
+	// Bodies are prepared in rounds of up to 64 MiB, outside the timer.
+	batch := min(max((64<<20)/len(template), 16), 1<<14)
 	bodies := make([][]byte, batch)
 	sigs := make([]string, batch)
-	for i := range bodies {
-		bodies[i] = webhook.Sample(prefix+strconv.Itoa(1e9+i), 600)
-		sigs[i] = verifier.Sign([]byte(secret), bodies[i])
+	fill := func(round int) {
+		for j := range bodies {
+			bodies[j] = bytes.Replace(template, []byte(benchID), []byte(benchIDFor(round, j)), 1)
+			sigs[j] = verifier.Sign([]byte(secret), bodies[j])
+		}
 	}
+	fill(0)
+	forwarded := 0
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		_, _ = io.Copy(io.Discard, r.Body)
+		forwarded++
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})
 	w := httptest.NewRecorder()
+	b.SetBytes(int64(len(template)))
 	b.ReportAllocs()
-	i, round := 0, 0
+	i, round, requests := 0, 0, 0
 	for b.Loop() {
 		if i == batch {
 			// Used up: new ids for the next round, untimed.
 			b.StopTimer()
 			round++
-			for j := range bodies {
-				bodies[j] = webhook.Sample(prefix+strconv.Itoa(round)+"_"+strconv.Itoa(j), 600)
-				sigs[j] = verifier.Sign([]byte(secret), bodies[j])
-			}
+			fill(round)
 			i = 0
 			b.StartTimer()
 		}
 		r, _ := http.NewRequest(http.MethodPost, "/hook", bytes.NewReader(bodies[i]))
 		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set(webhook.HeaderEvent, webhook.ScreenshotFinished)
+		r.Header.Set(webhook.HeaderEvent, event)
 		r.Header.Set(webhook.HeaderSignature, sigs[i])
 		repl := caddy.NewReplacer()
 		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl))
@@ -84,6 +122,10 @@ func BenchmarkServeHTTP600B(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+		requests++
+	}
+	if forwarded != requests {
+		b.Fatalf("%d of %d events forwarded", forwarded, requests)
 	}
 }
 

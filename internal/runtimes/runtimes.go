@@ -10,7 +10,6 @@ package runtimes
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -94,10 +93,7 @@ func find(tb testing.TB, name string, candidates, flags []string, inline, versio
 // Command returns a command that runs script (source text, for PHP without
 // the opening tag) with args after it.
 func (rt Runtime) Command(ctx context.Context, script string, args ...string) *exec.Cmd {
-	argv := append(append(append([]string(nil), rt.flags...), rt.inline, script), args...)
-	cmd := exec.CommandContext(ctx, rt.Path, argv...)
-	cmd.Env = os.Environ()
-	return cmd
+	return rt.Exec(ctx, append([]string{rt.inline, script}, args...)...)
 }
 
 // String is "name version (path)", for test logs.

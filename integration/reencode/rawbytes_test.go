@@ -30,6 +30,9 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	handle /plain/* {
 		screenshotcenter_webhook {
 			secret {env.NEW_SECRET} {env.OLD_SECRET}
+			dedupe {
+				namespace plain
+			}
 		}
 		reverse_proxy {env.UPSTREAM}
 	}
@@ -37,6 +40,9 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		screenshotcenter_webhook {
 			secret {env.NEW_SECRET} {env.OLD_SECRET}
 			reencode js
+			dedupe {
+				namespace js
+			}
 		}
 		reverse_proxy {env.UPSTREAM}
 	}
@@ -44,6 +50,9 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		screenshotcenter_webhook {
 			secret {env.NEW_SECRET} {env.OLD_SECRET}
 			reencode python
+			dedupe {
+				namespace python
+			}
 		}
 		reverse_proxy {env.UPSTREAM}
 	}
@@ -51,6 +60,9 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		screenshotcenter_webhook {
 			secret {env.NEW_SECRET} {env.OLD_SECRET}
 			reencode php
+			dedupe {
+				namespace php
+			}
 		}
 		reverse_proxy {env.UPSTREAM}
 	}

@@ -134,3 +134,34 @@ func TestVerifierSignUsesTheSecretAtIndex(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerify: a body verifies with its own signature, under any of the
+// secrets; changed in one byte, or under another secret, it never does.
+func FuzzVerify(f *testing.F) {
+	f.Add([]byte(ghSecret), []byte(ghBody), uint(0), byte(1))
+	f.Add([]byte("s"), []byte(`{"event":"screenshot.finished"}`), uint(12), byte(0x20))
+	f.Fuzz(func(t *testing.T, secret, body []byte, pos uint, flip byte) {
+		if len(secret) == 0 {
+			return
+		}
+		v, err := New([][]byte{[]byte("another"), secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig := Sign(secret, body)
+		if i, err := v.Verify(body, []string{sig}); err != nil || (i != 1 && string(secret) != "another") {
+			t.Fatalf("own signature: index %d, %v", i, err)
+		}
+		if len(body) > 0 && flip != 0 {
+			changed := append([]byte(nil), body...)
+			changed[pos%uint(len(body))] ^= flip
+			if _, err := v.Verify(changed, []string{sig}); err == nil {
+				t.Fatalf("a body changed in one byte verified")
+			}
+		}
+		other, _ := New([][]byte{append(append([]byte(nil), secret...), 'x')})
+		if _, err := other.Verify(body, []string{sig}); err == nil {
+			t.Fatalf("verified under another secret")
+		}
+	})
+}

@@ -96,8 +96,16 @@ type Event struct {
 	// Ignored is set when an allowlist is configured and does not hold the
 	// event: it is acknowledged, not forwarded.
 	Ignored bool
+	// Timing is how long the phases of Check took.
+	Timing Timing
 	// held is the share of the Checker's Budget that Body holds.
 	held int64
+}
+
+// Timing is the time Check spent reading the body, verifying the signature,
+// and parsing the body with the checks after it.
+type Timing struct {
+	Read, Verify, Parse time.Duration
 }
 
 // Check reads r's body (never past MaxBody, and within the Budget) and runs
@@ -126,7 +134,14 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	if r.ContentLength > c.MaxBody {
 		return ev, ErrTooLarge
 	}
+	start := time.Now()
 	body, held, err := webhook.ReadBody(r.Body, r.ContentLength, c.MaxBody, c.Budget)
+	// The bytes read so far, also when reading failed: a caller that passes
+	// the request on anyway (report mode) puts them back in front of the
+	// rest of the body.
+	ev.Body = body
+	read := time.Now()
+	ev.Timing.Read = read.Sub(start)
 	switch {
 	case errors.Is(err, webhook.ErrBodyTooLarge):
 		return ev, ErrTooLarge
@@ -137,9 +152,11 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	case err != nil:
 		return ev, ErrBodyRead
 	}
-	ev.Body, ev.held = body, held
+	ev.held = held
 
 	idx, err := c.Verifier.Verify(body, c.signatureValues(r.Header))
+	verified := time.Now()
+	ev.Timing.Verify = verified.Sub(read)
 	switch {
 	case errors.Is(err, verifier.ErrNoSignature):
 		return ev, ErrSigMissing
@@ -181,6 +198,7 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 			ev.Ignored = true
 		}
 	}
+	ev.Timing.Parse = time.Since(verified)
 	return ev, nil
 }
 

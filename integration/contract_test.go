@@ -34,6 +34,9 @@ func TestMethodOtherThanPostIs405WithAllow(t *testing.T) {
 			if got.Status != http.StatusMethodNotAllowed || got.Header.Get("Allow") != "POST" {
 				t.Fatalf("got %d with Allow %q, want 405 with Allow POST", got.Status, got.Header.Get("Allow"))
 			}
+			if method != http.MethodHead && got.Reason() != "method_not_allowed" {
+				t.Fatalf("reason %q (body %q), want method_not_allowed", got.Reason(), got.Body)
+			}
 		})
 	}
 	if n := up.Count(); n != 0 {
@@ -81,6 +84,9 @@ func TestBodyOverMaxBodyIs413(t *testing.T) {
 			if got.Status != tt.want {
 				t.Fatalf("got %d, want %d", got.Status, tt.want)
 			}
+			if tt.want == http.StatusRequestEntityTooLarge && got.Reason() != "body_too_large" {
+				t.Fatalf("reason %q, want body_too_large", got.Reason())
+			}
 			wantForwarded := 0
 			if tt.want == http.StatusOK {
 				wantForwarded = 1
@@ -101,29 +107,30 @@ func TestSignatures(t *testing.T) {
 		name   string
 		header func(body string) []string
 		want   int
+		reason string
 	}{
-		{"no signature header", func(string) []string { return []string{sigHeader, ""} }, 401},
-		{"not sha256=", func(b string) []string { return []string{sigHeader, "md5=" + sign(secret, b)[7:]} }, 401},
-		{"not hex", func(string) []string { return []string{sigHeader, "sha256=" + strings.Repeat("z", 64)} }, 401},
-		{"too short", func(b string) []string { return []string{sigHeader, sign(secret, b)[:40]} }, 401},
-		{"bare hex without the prefix", func(b string) []string { return []string{sigHeader, sign(secret, b)[7:]} }, 401},
-		{"unknown secret", func(b string) []string { return []string{sigHeader, sign("someone-else", b)} }, 401},
-		{"signature of another body", func(b string) []string { return []string{sigHeader, sign(secret, b+" ")} }, 401},
+		{"no signature header", func(string) []string { return []string{sigHeader, ""} }, 401, "signature_missing"},
+		{"not sha256=", func(b string) []string { return []string{sigHeader, "md5=" + sign(secret, b)[7:]} }, 401, "signature_malformed"},
+		{"not hex", func(string) []string { return []string{sigHeader, "sha256=" + strings.Repeat("z", 64)} }, 401, "signature_malformed"},
+		{"too short", func(b string) []string { return []string{sigHeader, sign(secret, b)[:40]} }, 401, "signature_malformed"},
+		{"bare hex without the prefix", func(b string) []string { return []string{sigHeader, sign(secret, b)[7:]} }, 401, "signature_malformed"},
+		{"unknown secret", func(b string) []string { return []string{sigHeader, sign("someone-else", b)} }, 401, "signature_mismatch"},
+		{"signature of another body", func(b string) []string { return []string{sigHeader, sign(secret, b+" ")} }, 401, "signature_mismatch"},
 		{"wrong signature in X-Signature", func(b string) []string {
 			return []string{sigHeader, "", "X-Signature", sign("someone-else", b)}
-		}, 401},
-		{"first secret", func(b string) []string { return []string{sigHeader, sign(secret, b)} }, 200},
-		{"second secret (rotation)", func(b string) []string { return []string{sigHeader, sign(otherSecret, b)} }, 200},
-		{"X-Signature instead", func(b string) []string { return []string{sigHeader, "", "X-Signature", sign(secret, b)} }, 200},
-		{"a bad and a good value in one line", func(b string) []string { return []string{sigHeader, badHex + "," + sign(secret, b)} }, 200},
+		}, 401, "signature_mismatch"},
+		{"first secret", func(b string) []string { return []string{sigHeader, sign(secret, b)} }, 200, ""},
+		{"second secret (rotation)", func(b string) []string { return []string{sigHeader, sign(otherSecret, b)} }, 200, ""},
+		{"X-Signature instead", func(b string) []string { return []string{sigHeader, "", "X-Signature", sign(secret, b)} }, 200, ""},
+		{"a bad and a good value in one line", func(b string) []string { return []string{sigHeader, badHex + "," + sign(secret, b)} }, 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := up.Count()
 			body := event(t, "screenshot.finished")
 			got := post(t, body, tt.header(body)...)
-			if got.Status != tt.want {
-				t.Fatalf("got %d (%q), want %d", got.Status, got.Body, tt.want)
+			if got.Status != tt.want || got.Reason() != tt.reason {
+				t.Fatalf("got %d (%q), want %d with reason %q", got.Status, got.Body, tt.want, tt.reason)
 			}
 			forwarded := up.Count() - before
 			if (tt.want == 200) != (forwarded == 1) {
@@ -172,36 +179,37 @@ func TestMalformedBodiesAre400(t *testing.T) {
 		name    string
 		body    string
 		headers []string
+		reason  string
 	}{
-		{"empty", "", nil},
-		{"not JSON", "event=screenshot.finished", nil},
-		{"array", `[{"event":"screenshot.finished"}]`, nil},
-		{"string", `"screenshot.finished"`, nil},
-		{"number", `42`, nil},
-		{"truncated object", `{"event":"screenshot.finished"`, nil},
-		{"two objects", `{"event":"a"}{"event":"b"}`, nil},
-		{"no event", `{"screenshot_id":"1"}`, nil},
-		{"event is a number", `{"event":1}`, nil},
-		{"event is null", `{"event":null}`, nil},
-		{"event is an object", `{"event":{"name":"screenshot.finished"}}`, nil},
-		{"event repeated", `{"event":"screenshot.finished","event":"batch.finished"}`, nil},
-		{"event repeated with the same value", `{"event":"screenshot.finished","event":"screenshot.finished"}`, nil},
-		{"event repeated in another case", `{"event":"screenshot.finished","Event":"batch.finished"}`, nil},
-		{"event repeated through an escape", `{"event":"screenshot.finished","\u0065vent":"batch.finished"}`, nil},
-		{"screenshot_id repeated", `{"event":"screenshot.finished","screenshot_id":1,"screenshot_id":2}`, nil},
-		{"batch_id repeated", `{"event":"batch.finished","batch_id":"a","batch_id":"b"}`, nil},
-		{"created_at repeated", `{"event":"screenshot.finished","created_at":"2026-01-01T00:00:00Z","created_at":"2027-01-01T00:00:00Z"}`, nil},
-		{"another key repeated", `{"event":"screenshot.finished","url":"a","url":"b"}`, nil},
-		{"a nested key repeated", `{"event":"x.y","data":{"event":1,"event":2}}`, nil},
-		{"invalid UTF-8", "{\"event\":\"x.y\",\"note\":\"\xc3\x28\"}", nil},
-		{"event header differs", `{"event":"screenshot.finished","screenshot_id":"h1"}`, []string{"X-ScreenshotCenter-Event", "batch.finished"}},
-		{"second event header differs", `{"event":"screenshot.finished","screenshot_id":"h2"}`, []string{"X-ScreenshotCenter-Event", "screenshot.finished", "X-ScreenshotCenter-Event", "batch.finished"}},
+		{"empty", "", nil, "body_invalid_json"},
+		{"not JSON", "event=screenshot.finished", nil, "body_invalid_json"},
+		{"array", `[{"event":"screenshot.finished"}]`, nil, "body_not_object"},
+		{"string", `"screenshot.finished"`, nil, "body_not_object"},
+		{"number", `42`, nil, "body_not_object"},
+		{"truncated object", `{"event":"screenshot.finished"`, nil, "body_invalid_json"},
+		{"two objects", `{"event":"a"}{"event":"b"}`, nil, "body_invalid_json"},
+		{"no event", `{"screenshot_id":"1"}`, nil, "event_missing"},
+		{"event is a number", `{"event":1}`, nil, "event_not_string"},
+		{"event is null", `{"event":null}`, nil, "event_not_string"},
+		{"event is an object", `{"event":{"name":"screenshot.finished"}}`, nil, "event_not_string"},
+		{"event repeated", `{"event":"screenshot.finished","event":"batch.finished"}`, nil, "duplicate_key"},
+		{"event repeated with the same value", `{"event":"screenshot.finished","event":"screenshot.finished"}`, nil, "duplicate_key"},
+		{"event repeated in another case", `{"event":"screenshot.finished","Event":"batch.finished"}`, nil, "ambiguous_key"},
+		{"event repeated through an escape", `{"event":"screenshot.finished","\u0065vent":"batch.finished"}`, nil, "duplicate_key"},
+		{"screenshot_id repeated", `{"event":"screenshot.finished","screenshot_id":1,"screenshot_id":2}`, nil, "duplicate_key"},
+		{"batch_id repeated", `{"event":"batch.finished","batch_id":"a","batch_id":"b"}`, nil, "duplicate_key"},
+		{"created_at repeated", `{"event":"screenshot.finished","created_at":"2026-01-01T00:00:00Z","created_at":"2027-01-01T00:00:00Z"}`, nil, "duplicate_key"},
+		{"another key repeated", `{"event":"screenshot.finished","url":"a","url":"b"}`, nil, "duplicate_key"},
+		{"a nested key repeated", `{"event":"x.y","data":{"event":1,"event":2}}`, nil, "duplicate_key"},
+		{"invalid UTF-8", "{\"event\":\"x.y\",\"note\":\"\xc3\x28\"}", nil, "body_invalid_utf8"},
+		{"event header differs", `{"event":"screenshot.finished","screenshot_id":"h1"}`, []string{"X-ScreenshotCenter-Event", "batch.finished"}, "event_header_mismatch"},
+		{"second event header differs", `{"event":"screenshot.finished","screenshot_id":"h2"}`, []string{"X-ScreenshotCenter-Event", "screenshot.finished", "X-ScreenshotCenter-Event", "batch.finished"}, "event_header_mismatch"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := post(t, tt.body, tt.headers...)
-			if got.Status != http.StatusBadRequest {
-				t.Fatalf("got %d (%q), want 400", got.Status, got.Body)
+			if got.Status != http.StatusBadRequest || got.Reason() != tt.reason {
+				t.Fatalf("got %d (%q), want 400 with reason %q", got.Status, got.Body, tt.reason)
 			}
 		})
 	}
@@ -623,7 +631,7 @@ func TestPlaceholders(t *testing.T) {
 		{"duplicate", func() result { return post(t, body, "X-Step", "duplicate") }, 200, "duplicate", "none"},
 		{"ignored", func() result { return post(t, event(t, "screenshot.failed"), "X-Step", "ignored") }, 200, "ignored", "none"},
 		{"rejected", func() result { return post(t, body, sigHeader, "", "X-Step", "rejected") }, 401, "rejected", "signature_missing"},
-		{"in-flight-copy", func() result { return post(t, inflight, "X-Step", "in-flight-copy") }, 409, "in_flight", "none"},
+		{"in-flight-copy", func() result { return post(t, inflight, "X-Step", "in-flight-copy") }, 409, "in_flight", "in_flight"},
 	}
 	for _, s := range steps {
 		got := s.send()

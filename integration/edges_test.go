@@ -92,3 +92,55 @@ func TestControlCharacterInIdIsForwarded(t *testing.T) {
 	}
 	expect(t, "retry", post(t, body), 200, "duplicate")
 }
+
+// Without handle_errors a rejection carries a short JSON body with its
+// reason, never the body or a MAC; with handle_errors the site renders it,
+// and the reason placeholder is there to use.
+func TestRejectionBodies(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "")
+	body := event(t, "screenshot.finished")
+	got := post(t, body, sigHeader, sign("wrong", body))
+	if got.Status != http.StatusUnauthorized || got.Body != `{"status":401,"reason":"signature_mismatch"}`+"\n" ||
+		got.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("rejection without handle_errors: %d %q (%s)", got.Status, got.Body, got.Header.Get("Content-Type"))
+	}
+
+	load(t, config(`http://127.0.0.1:{{HTTP_PORT}} {
+	screenshotcenter_webhook {
+		secret `+secret+`
+	}
+	reverse_proxy {{UPSTREAM}}
+	handle_errors {
+		respond "rendered {err.status_code} {http.screenshotcenter_webhook.reason}"
+	}
+}
+`, "UPSTREAM", up.Addr))
+	got = post(t, body, sigHeader, sign("wrong", body))
+	if got.Status != http.StatusUnauthorized || got.Body != "rendered 401 signature_mismatch" {
+		t.Fatalf("rejection with handle_errors: %d %q", got.Status, got.Body)
+	}
+}
+
+// mode report puts the gateway in front of a live handler without
+// refusing anything: a bad signature and a duplicate reach the upstream
+// unchanged, counted as what enforce would have done.
+func TestReportModePassesEverythingOn(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "mode report\n\t\tname report-it")
+	body := event(t, "screenshot.finished")
+	rejected := `scgate_webhook_rejections_total{endpoint="report-it",mode="report",reason="signature_mismatch"} `
+	duplicates := `scgate_webhook_requests_total{endpoint="report-it",mode="report",outcome="duplicate"} `
+	expect(t, "first delivery", post(t, body), 200, "")
+	expect(t, "its retry", post(t, body), 200, "")
+	expect(t, "a bad signature", post(t, body, sigHeader, sign("wrong", body)), 200, "")
+	if n := up.Count(); n != 3 {
+		t.Fatalf("the upstream got %d requests, want all 3", n)
+	}
+	if got := string(up.Requests()[2].Body); got != body {
+		t.Fatalf("the bad-signature request reached the upstream as %q, want unchanged", got)
+	}
+	if scrapeLine(t, rejected) < 1 || scrapeLine(t, duplicates) < 1 {
+		t.Fatal("report mode did not count what enforce would have refused")
+	}
+}

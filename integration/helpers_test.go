@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -143,6 +144,19 @@ type result struct {
 // Outcome is the gateway's own verdict header, "" when the answer came
 // from the upstream.
 func (r result) Outcome() string { return r.Header.Get("X-Scgate-Outcome") }
+
+// Reason is the reason code of the gateway's JSON error body
+// ({"status":401,"reason":"signature_mismatch"}), "" for any other body.
+func (r result) Reason() string {
+	var v struct {
+		Status int    `json:"status"`
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal([]byte(r.Body), &v) != nil || v.Status != r.Status {
+		return ""
+	}
+	return v.Reason
+}
 
 var client = &http.Client{Timeout: 30 * time.Second, Transport: newTransport()}
 

@@ -256,11 +256,11 @@ func TestMetricsAreKeptAcrossAReload(t *testing.T) {
 	}
 }
 
-// scrapeForwarded reads scgate_webhook_requests_total{outcome="forwarded"}
+// scrapeForwarded reads scgate_webhook_requests_total{...outcome="forwarded"}
 // from the admin endpoint's /metrics.
 func scrapeForwarded(t *testing.T) float64 {
 	t.Helper()
-	return scrapeLine(t, `scgate_webhook_requests_total{outcome="forwarded"} `)
+	return scrapeLine(t, `scgate_webhook_requests_total{endpoint="default",mode="enforce",outcome="forwarded"} `)
 }
 
 // scrapeLine reads the value of the /metrics line that starts with series

@@ -24,12 +24,13 @@ func TestFullStoreEvictsDeliveredKeysNotClaimsInFlight(t *testing.T) {
 		"OPTIONS", "dedupe memory {\n\t\t\tmax_keys 2\n\t\t\tpersist "+filepath.Join(dir, "dedupe.snap")+"\n\t\t}",
 		"GLOBAL", "log gateway {\n\t\toutput file "+logPath+"\n\t\tformat json\n\t\tinclude http.handlers.screenshotcenter_webhook\n\t}",
 	))
-	before := scrape(t, "scgate_dedupe_evictions_total")
+	evictions := `scgate_dedupe_evictions_total{store="memory:` + filepath.Join(dir, "dedupe.snap") + `"}`
+	before := 0.0
 	first := event(t, "screenshot.finished")
 	for i, body := range []string{first, event(t, "screenshot.finished"), event(t, "screenshot.finished")} {
 		expect(t, "event "+string(rune('1'+i))+" on a store of 2", post(t, body), 200, "")
 	}
-	if got := scrape(t, "scgate_dedupe_evictions_total"); got != before+1 {
+	if got := scrape(t, evictions); got != before+1 {
 		t.Fatalf("evictions counted %v, want %v", got, before+1)
 	}
 	eventually.Succeeds(t, 10*time.Second, func() error {

@@ -64,8 +64,8 @@ func (b *Budget) Release(n int64) {
 // gives back with budget.Release once it is done with the body. The buffer
 // grows as bytes arrive, each growth taken from the budget first; when the
 // budget cannot take it, ReadBody stops with ErrBufferFull. On an error
-// nothing stays held. A body with a known length up to 64 KiB is read with
-// exactly one allocation.
+// nothing stays held, and buf has the bytes read until then. A body with a
+// known length up to 64 KiB is read with exactly one allocation.
 func ReadBody(body io.Reader, contentLength, max int64, budget *Budget) (buf []byte, held int64, err error) {
 	r := bodyReader{src: body, budget: budget}
 	limit, first := max+1, int64(unknownLengthBuffer)
@@ -88,9 +88,9 @@ func ReadBody(body io.Reader, contentLength, max int64, budget *Budget) (buf []b
 		// A request_body max_size before the gateway reports this way.
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, 0, ErrBodyTooLarge
+			return buf, 0, ErrBodyTooLarge
 		}
-		return nil, 0, err
+		return buf, 0, err
 	}
 	return buf, r.held, nil
 }

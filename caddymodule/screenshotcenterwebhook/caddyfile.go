@@ -21,6 +21,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	screenshotcenter_webhook [<matcher>] {
 //	    secret <value>...               # repeatable, at least one; {env.NAME} and {file./path} resolved at provision
+//	    mode enforce|report             # report: check and count everything, refuse nothing; default enforce
+//	    name <label>                    # the endpoint label of the metrics; default: the namespace or "default"
 //	    signature_header <name>...      # default: X-ScreenshotCenter-Signature X-Signature
 //	    max_body <size>                 # default 1MiB
 //	    body_timeout <duration>         # time to read the whole body; default 10s (408 body_timeout)
@@ -126,6 +128,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.MaxAge = caddy.Duration(dur)
+		case "mode", "name":
+			name := d.Val()
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if name == "mode" {
+				h.Mode = d.Val()
+			} else {
+				h.Name = d.Val()
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		case "reencode":
 			if !d.NextArg() {
 				return d.ArgErr()

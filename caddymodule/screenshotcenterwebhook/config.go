@@ -33,6 +33,17 @@ const (
 	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
 )
 
+// Modes.
+const (
+	// ModeEnforce answers every request that does not pass as the README's
+	// table says; only valid, first-seen events are forwarded.
+	ModeEnforce = "enforce"
+	// ModeReport checks and counts every request as ModeEnforce does but
+	// passes every one on unchanged: for putting the gateway in front of a
+	// live handler before it enforces anything.
+	ModeReport = "report"
+)
+
 // Dedupe backends.
 const (
 	BackendMemory = "memory"
@@ -73,7 +84,23 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
 // `{http.screenshotcenter_webhook.outcome}` | forwarded, upstream_failed, duplicate, in_flight, ignored, rejected or unavailable.
 // `{http.screenshotcenter_webhook.reason}` | The reason code of a rejection.
+// `{http.screenshotcenter_webhook.mode}` | enforce or report (then outcome and reason say what enforce would have done).
 type Handler struct {
+	// Name names this endpoint in the metrics (the endpoint label) and the
+	// config errors. Default: the dedupe namespace, or "default".
+	Name string `json:"name,omitempty"`
+
+	// Mode is "enforce" (the default: only valid, first-seen events are
+	// forwarded) or "report": every request is checked exactly as in
+	// enforce (signature, body, dedupe lookup, events, max_age), counted
+	// (with mode="report" in the metrics) and logged with what would have
+	// happened, but passed on unchanged, bad signatures, duplicates and
+	// copies in flight included. Dedupe state is kept as in enforce
+	// (committed after the upstream's 2xx), so duplicates are reported
+	// truthfully and switching to enforce goes on seamlessly. Every config
+	// load warns while it is on.
+	Mode string `json:"mode,omitempty"`
+
 	// Secrets are the HMAC-SHA256 signing secrets; a signature made with
 	// any of them is accepted (list the new one next to the old one while
 	// rotating). At least one is required. Each may be a placeholder such
@@ -145,6 +172,8 @@ type Handler struct {
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
 	checker *gateway.Checker
+	metrics *handlerMetrics
+	report  bool
 	// reencode is Reencode parsed; zero when off.
 	reencode reencode.Style
 	keyer    gateway.Keyer
@@ -322,7 +351,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("secret %d %w", i, err)
 		}
 		secrets[i] = v
+		if secret.IsLiteral(s) {
+			h.logger.Warn("secret written into the config: "+secret.Advice, zap.Int("secret", i))
+		}
 	}
+	h.report = h.Mode == ModeReport
+	if h.report {
+		h.logger.Warn("mode report: nothing is refused; every request is checked, counted and logged, and passed on unchanged (switch to mode enforce once the metrics show only expected refusals)",
+			zap.String("endpoint", h.endpoint()))
+	}
+	h.metrics = newHandlerMetrics(h.endpoint(), h.Mode, len(secrets))
 	v, err := verifier.New(secrets)
 	if err != nil {
 		return err
@@ -415,6 +453,11 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) check() error {
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
+	}
+	switch h.Mode {
+	case "", ModeEnforce, ModeReport:
+	default:
+		return fmt.Errorf("mode must be enforce or report, got %q", h.Mode)
 	}
 	if h.MaxBody < 0 {
 		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
@@ -533,6 +576,9 @@ func (r *RedisConfig) check() error {
 
 // setDefaults fills what the config left out; check has passed.
 func (h *Handler) setDefaults() {
+	if h.Mode == "" {
+		h.Mode = ModeEnforce
+	}
 	if len(h.SignatureHeaders) == 0 {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
@@ -580,4 +626,15 @@ func (h *Handler) setDefaults() {
 			d.Redis.Timeout = caddy.Duration(DefaultRedisTimeout)
 		}
 	}
+}
+
+// endpoint is the endpoint label of the handler's metrics.
+func (h *Handler) endpoint() string {
+	switch {
+	case h.Name != "":
+		return h.Name
+	case h.Dedupe != nil && h.Dedupe.Namespace != "":
+		return h.Dedupe.Namespace
+	}
+	return "default"
 }

@@ -182,6 +182,7 @@ func TestConfigRules(t *testing.T) {
 		{"negative max_age", "secret s\nmax_age -5m", `{"secrets":["s"],"max_age":-300000000000}`, "max_age must not be negative"},
 		{"blank signature header", "secret s\nsignature_header \" \"", `{"secrets":["s"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
 		{"empty event name", "secret s\nevents \"\"", `{"secrets":["s"],"events":[""]}`, "events must not contain an empty name"},
+		{"unknown mode", "secret s\nmode audit", `{"secrets":["s"],"mode":"audit"}`, `mode must be enforce or report, got "audit"`},
 		{"unknown reencode style", "secret s\nreencode ruby", `{"secrets":["s"],"reencode":"ruby"}`, `reencode must be js, python or php, got "ruby"`},
 		{"unknown backend", "secret s\ndedupe bogus", `{"secrets":["s"],"dedupe":{"backend":"bogus"}}`, `unknown dedupe backend "bogus"`},
 		{"dedupe off with a ttl", "secret s\ndedupe off {\nttl 1h\n}", `{"secrets":["s"],"dedupe":{"backend":"off","ttl":3600000000000}}`, "dedupe off takes no other dedupe settings"},

@@ -1,6 +1,7 @@
 package screenshotcenterwebhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -14,7 +15,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scgate/scgate/verifier"
 )
@@ -249,32 +252,108 @@ func TestForwardedRequest(t *testing.T) {
 	}
 }
 
-// Every request is counted by outcome, and every rejection by reason.
-func TestMetricsCountOutcomesAndReasons(t *testing.T) {
-	h := &Handler{Secrets: []string{"s"}}
+// Every request is counted by endpoint, mode and outcome, every refusal
+// by reason, every verified request by the secret that matched, and the
+// gateway's and the store's time is observed.
+func TestMetrics(t *testing.T) {
+	h := &Handler{Name: "metrics-test", Secrets: []string{"old", "new"}}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
-	forwarded := testutil.ToFloat64(metricRequests.WithLabelValues(outcomeForwarded))
-	duplicates := testutil.ToFloat64(metricRequests.WithLabelValues(outcomeDuplicate))
-	rejected := testutil.ToFloat64(metricRequests.WithLabelValues(outcomeRejected))
-	mismatches := testutil.ToFloat64(metricRejections.WithLabelValues("signature_mismatch"))
+	count := func(c prometheus.Counter) float64 { return testutil.ToFloat64(c) }
+	forwarded := metricRequests.WithLabelValues("metrics-test", "enforce", outcomeForwarded)
+	duplicates := metricRequests.WithLabelValues("metrics-test", "enforce", outcomeDuplicate)
+	rejected := metricRequests.WithLabelValues("metrics-test", "enforce", outcomeRejected)
+	mismatches := metricRejections.WithLabelValues("metrics-test", "enforce", "signature_mismatch")
+	secretNew := metricSecretMatches.WithLabelValues("metrics-test", "1")
+	before := []float64{count(forwarded), count(duplicates), count(rejected), count(mismatches), count(secretNew)}
 	body := `{"event":"screenshot.finished","screenshot_id":"sc_metrics"}`
-	handle(t, h, signed("s", body), nil)
-	handle(t, h, signed("s", body), nil)
+	handle(t, h, signed("new", body), nil)
+	handle(t, h, signed("new", body), nil)
 	handle(t, h, signed("wrong", body), nil)
-	for _, c := range []struct {
-		name      string
-		got, want float64
-	}{
-		{"forwarded", testutil.ToFloat64(metricRequests.WithLabelValues(outcomeForwarded)), forwarded + 1},
-		{"duplicate", testutil.ToFloat64(metricRequests.WithLabelValues(outcomeDuplicate)), duplicates + 1},
-		{"rejected", testutil.ToFloat64(metricRequests.WithLabelValues(outcomeRejected)), rejected + 1},
-		{"signature_mismatch", testutil.ToFloat64(metricRejections.WithLabelValues("signature_mismatch")), mismatches + 1},
-	} {
-		if c.got != c.want {
-			t.Errorf("%s counted %v, want %v", c.name, c.got, c.want)
+	after := []float64{count(forwarded), count(duplicates), count(rejected), count(mismatches), count(secretNew)}
+	for i, name := range []string{"forwarded", "duplicate", "rejected", "signature_mismatch", "secret 1 matched"} {
+		want := before[i] + 1
+		if name == "secret 1 matched" {
+			want = before[i] + 2
 		}
+		if after[i] != want {
+			t.Errorf("%s counted %v, want %v", name, after[i], want)
+		}
+	}
+	for _, phase := range []string{phaseRead, phaseVerify, phaseParse, phaseStore} {
+		if n := histogramCount(t, metricGatewayTime.WithLabelValues("metrics-test", phase)); n == 0 {
+			t.Errorf("no %s time observed", phase)
+		}
+	}
+	for _, op := range []string{"claim", "commit"} {
+		if n := histogramCount(t, metricStoreTime.WithLabelValues("metrics-test", op)); n == 0 {
+			t.Errorf("no %s time observed", op)
+		}
+	}
+	if n := histogramCount(t, metricUpstreamTime.WithLabelValues("metrics-test")); n != 1 {
+		t.Errorf("upstream time observed %d times, want 1", n)
+	}
+}
+
+// histogramCount is the number of observations of one histogram series.
+func histogramCount(t *testing.T, o prometheus.Observer) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := o.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
+// In report mode every request is checked and counted as in enforce, and
+// passed on unchanged: a bad signature, a duplicate, an ignored event, a
+// copy in flight. A valid first-seen event is forwarded (and committed) as
+// in enforce, so its retries are reported as duplicates.
+func TestReportMode(t *testing.T) {
+	h := &Handler{Name: "report-test", Mode: ModeReport, Secrets: []string{"s"}, Events: []string{"screenshot.finished"}}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_report"}`
+	tests := []struct {
+		name    string
+		req     func() *http.Request
+		outcome string
+		reason  string
+		gateway bool // the upstream sees the gateway's headers
+	}{
+		{"first delivery", func() *http.Request { return signed("s", body) }, outcomeForwarded, "", true},
+		{"its retry", func() *http.Request { return signed("s", body) }, outcomeDuplicate, "", false},
+		{"bad signature", func() *http.Request { return signed("wrong", body) }, outcomeRejected, "signature_mismatch", false},
+		{"not allowed event", func() *http.Request { return signed("s", `{"event":"batch.finished","batch_id":"b"}`) }, outcomeIgnored, "", false},
+		{"not JSON", func() *http.Request { return signed("s", `{"event":`) }, outcomeRejected, "body_invalid_json", false},
+		{"GET", func() *http.Request { r := signed("s", body); r.Method = http.MethodGet; return r }, outcomeRejected, "method_not_allowed", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := tt.req()
+			want, _ := io.ReadAll(req.Body)
+			req.Body = io.NopCloser(bytes.NewReader(want))
+			wouldBe := metricRequests.WithLabelValues("report-test", ModeReport, tt.outcome)
+			before := testutil.ToFloat64(wouldBe)
+			got := handle(t, h, req, nil)
+			if got.upstream == nil || got.status != http.StatusOK {
+				t.Fatalf("not passed on: %+v", got)
+			}
+			if got.body != string(want) {
+				t.Errorf("passed on %q, want the body unchanged %q", got.body, want)
+			}
+			if got.outcome != tt.outcome || got.reason != tt.reason {
+				t.Errorf("outcome %q reason %q, want %q %q", got.outcome, got.reason, tt.outcome, tt.reason)
+			}
+			if (got.upstream.Header.Get(HeaderVerified) != "") != tt.gateway {
+				t.Errorf("gateway headers upstream: %v", got.upstream.Header)
+			}
+			if testutil.ToFloat64(wouldBe) != before+1 {
+				t.Errorf("%s with mode=report not counted", tt.outcome)
+			}
+		})
 	}
 }
 

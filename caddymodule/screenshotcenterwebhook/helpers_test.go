@@ -96,6 +96,9 @@ func serveHeaders(t *testing.T, h *Handler, secret, body string) (string, http.H
 		t.Fatalf("ServeHTTP: %v", err)
 	case forwarded:
 		return "forwarded", w.Header()
+	case w.Code >= 400:
+		// Answered by the gateway itself, with its JSON body.
+		return "status " + strconv.Itoa(w.Code), w.Header()
 	}
 	return w.Header().Get(HeaderOutcome), w.Header()
 }

@@ -25,11 +25,12 @@ type requestVars struct {
 	key         string
 	outcome     string
 	reason      string
+	mode        string
 }
 
 // newRequestVars registers a requestVars as a provider of repl.
-func newRequestVars(repl *caddy.Replacer) *requestVars {
-	v := &requestVars{secretIndex: -1}
+func newRequestVars(repl *caddy.Replacer, mode string) *requestVars {
+	v := &requestVars{secretIndex: -1, mode: mode}
 	repl.Map(v.replace)
 	return v
 }
@@ -49,6 +50,8 @@ func (v *requestVars) replace(key string) (any, bool) {
 		return v.outcome, v.outcome != ""
 	case "reason":
 		return v.reason, v.reason != ""
+	case "mode":
+		return v.mode, true
 	case "dedupe_key":
 		return v.key, v.key != ""
 	case "secret_index":

@@ -26,10 +26,17 @@ var stores = caddy.NewUsagePool()
 // file is keyed by the file instead.
 const memoryPoolKey = "memory"
 
-// pooledStore adapts a dedupe.Store to caddy.Destructor.
-type pooledStore struct{ dedupe.Store }
+// pooledStore adapts a dedupe.Store to caddy.Destructor. A memory store is
+// in the scgate_dedupe_keys gauge while it lives.
+type pooledStore struct {
+	dedupe.Store
+	name string
+}
 
-func (p pooledStore) Destruct() error { return p.Close() }
+func (p pooledStore) Destruct() error {
+	memoryKeys.remove(p.name)
+	return p.Close()
+}
 
 // pooledClient adapts a shared Redis client to caddy.Destructor: it is
 // closed when the last config using it is cleaned up.
@@ -73,9 +80,13 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	}
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if persist != "" {
-			return pooledStore{dedupe.NewPersistedStore(maxKeys, persist, interval, logger)}, nil
+			s := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			memoryKeys.add(key, s.MemoryStore)
+			return pooledStore{s, key}, nil
 		}
-		return pooledStore{dedupe.NewMemoryStore(maxKeys)}, nil
+		s := dedupe.NewMemoryStore(maxKeys)
+		memoryKeys.add(key, s)
+		return pooledStore{s, key}, nil
 	})
 	if err != nil {
 		return nil, "", err

@@ -256,11 +256,11 @@ func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
 	if err := rejected.app.Start(); err != nil {
 		t.Fatal(err)
 	}
-	evictions := testutil.ToFloat64(metricEvictions)
+	evictions := testutil.ToFloat64(metricEvictions.WithLabelValues(memoryPoolKey))
 	if got := serve(t, rejected, "s", body(2)); got != "forwarded" {
 		t.Fatalf("with max_keys 1 applied: %s, want forwarded after evictions", got)
 	}
-	if n := live.store.(*dedupe.MemoryStore).Len(); n != 1 || testutil.ToFloat64(metricEvictions) < evictions+2 {
-		t.Fatalf("store holds %d keys after %v evictions, want 1 after at least 2", n, testutil.ToFloat64(metricEvictions)-evictions)
+	if n := live.store.(*dedupe.MemoryStore).Len(); n != 1 || testutil.ToFloat64(metricEvictions.WithLabelValues(memoryPoolKey)) < evictions+2 {
+		t.Fatalf("store holds %d keys after %v evictions, want 1 after at least 2", n, testutil.ToFloat64(metricEvictions.WithLabelValues(memoryPoolKey))-evictions)
 	}
 }

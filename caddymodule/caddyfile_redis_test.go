@@ -231,9 +231,10 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	}
 }
 
-// TestRedisClientShared: two handlers on the same server share one client
-// (a reload reuses it); it is closed when the last one is cleaned up, and
-// handlers with different prefixes do not see each other's events.
+// TestRedisClientShared: two handlers with the same settings share one
+// store and client (a reload reuses it); it is closed when the last one is
+// cleaned up. A handler with another prefix has a store of its own (its
+// cache of done keys is per prefix) and does not see the others' events.
 func TestRedisClientShared(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := "scgate-test:" + t.Name() + time.Now().Format("150405.000000000") + ":"
@@ -253,14 +254,14 @@ func TestRedisClientShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a.storeKey != b.storeKey || a.storeKey != other.storeKey || !strings.HasPrefix(a.storeKey, "redis:") {
-		t.Fatalf("pool keys %q %q %q: want one shared redis client", a.storeKey, b.storeKey, other.storeKey)
+	if a.storeKey != b.storeKey || a.storeKey == other.storeKey || !strings.HasPrefix(a.storeKey, "redis:") {
+		t.Fatalf("pool keys %q %q %q: want a and b to share a redis store, other to have its own", a.storeKey, b.storeKey, other.storeKey)
 	}
 	if strings.Contains(a.storeKey, url) {
 		t.Fatalf("pool key holds the url: %q", a.storeKey)
 	}
-	if refs, ok := stores.References(a.storeKey); !ok || refs != 3 {
-		t.Fatalf("client references = %d, %v; want 3", refs, ok)
+	if refs, ok := stores.References(a.storeKey); !ok || refs != 2 {
+		t.Fatalf("store references = %d, %v; want 2", refs, ok)
 	}
 	if got, _ := serveHeaders(t, a, "s", `{"event":"e","screenshot_id":7}`); got != "forwarded" {
 		t.Fatalf("first delivery: %s", got)
@@ -282,11 +283,13 @@ func TestRedisClientShared(t *testing.T) {
 	if got, _ := serveHeaders(t, b, "s", `{"event":"e","screenshot_id":8}`); got != "forwarded" {
 		t.Errorf("after one handler's cleanup: %s, want forwarded", got)
 	}
-	key := b.storeKey
+	keys := []string{b.storeKey, other.storeKey}
 	_ = b.Cleanup()
 	_ = other.Cleanup()
-	if _, ok := stores.References(key); ok {
-		t.Fatal("client still pooled after the last cleanup")
+	for _, k := range keys {
+		if _, ok := stores.References(k); ok {
+			t.Fatal("store still pooled after the last cleanup")
+		}
 	}
 }
 

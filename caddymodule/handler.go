@@ -285,6 +285,11 @@ func (h *Handler) commit(key string, tok dedupe.Token) {
 			return
 		}
 		metricStoreErrors.WithLabelValues("commit").Inc()
+		if errors.Is(err, dedupe.ErrCommitPending) {
+			h.logger.Warn("dedupe commit deferred; retried in the background until the store answers",
+				zap.String("reason", "dedupe_commit_pending"), zap.String("dedupe_key", displayKey(key)), zap.Error(err))
+			return
+		}
 		h.logger.Error("dedupe commit failed; a retry of this event may be forwarded again",
 			zap.String("dedupe_key", displayKey(key)), zap.Error(err))
 	}

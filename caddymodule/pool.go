@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"cmp"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -193,7 +192,7 @@ func (h *Handler) provisionStore(ctx caddy.Context) error {
 		if d.Redis.Timeout == 0 {
 			d.Redis.Timeout = caddy.Duration(DefaultRedisTimeout)
 		}
-		store, key, err := loadRedisStore(d.Redis, cmp.Or(d.OnError, OnErrorClosed), h.logger)
+		store, key, err := loadRedisStore(d.Redis, h.logger)
 		if err != nil {
 			return err
 		}

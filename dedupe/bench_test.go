@@ -3,8 +3,11 @@ package dedupe_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,13 +86,15 @@ func warmUp(b *testing.B, s dedupe.Store) {
 // share round trips, so ns/op is the store's throughput cost per event.
 func BenchmarkRedisParallel(b *testing.B) {
 	srv := redistest.Start(b)
+	// One sequence for every round: b.N grows over rounds on the same keys.
+	var seq atomic.Int64
 	for _, par := range []int{4, 32} {
 		b.Run(fmt.Sprintf("new/goroutines=%d", par*2), func(b *testing.B) {
 			s := newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:" + b.Name() + ":", Timeout: 5 * time.Second})
 			warmUp(b, s)
-			var seq atomic.Int64
 			b.SetParallelism(par)
 			b.ReportAllocs()
+			defer measureProcess(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
 				for pb.Next() {
@@ -117,6 +122,7 @@ func BenchmarkRedisParallel(b *testing.B) {
 			warmUp(b, s)
 			b.SetParallelism(16)
 			b.ReportAllocs()
+			defer measureProcess(b)()
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
 				for pb.Next() {
@@ -128,4 +134,40 @@ func BenchmarkRedisParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// measureProcess reports, per operation, the CPU time of this process
+// (user+system: the client's work, the server's is not in it) and its read
+// and write system calls (/proc/self/io; Linux only, else not reported).
+// Call the function it returns when the timed part ends.
+func measureProcess(b *testing.B) func() {
+	cpu0, r0, w0, ok0 := processCounters()
+	return func() {
+		cpu1, r1, w1, ok1 := processCounters()
+		n := float64(b.N)
+		b.ReportMetric(float64(cpu1-cpu0)/n, "cpu-ns/op")
+		if ok0 && ok1 {
+			b.ReportMetric(float64(r1-r0)/n, "reads/op")
+			b.ReportMetric(float64(w1-w0)/n, "writes/op")
+		}
+	}
+}
+
+func processCounters() (cpu time.Duration, reads, writes int64, ok bool) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return cpu, 0, 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, found := strings.CutPrefix(line, "syscr: "); found {
+			reads, _ = strconv.ParseInt(v, 10, 64)
+		} else if v, found := strings.CutPrefix(line, "syscw: "); found {
+			writes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return cpu, reads, writes, true
 }

@@ -14,8 +14,15 @@ import (
 // go-redis batching backend; it exists only for the comparison recorded in
 // redis-choice.md and is removed with the losing client.
 func newBackend(o RedisOptions) (redisBackend, error) {
-	if os.Getenv("SCGATE_REDIS_CLIENT") == "go-redis" {
+	switch os.Getenv("SCGATE_REDIS_CLIENT") {
+	case "go-redis":
 		return newGoredisBackend(o)
+	case "go-redis-plain":
+		b, err := newGoredisBackend(o)
+		if b != nil {
+			b.plain = true
+		}
+		return b, err
 	}
 	return newRueidisBackend(o)
 }
@@ -29,6 +36,9 @@ type goredisBackend struct {
 	calls   chan *goredisCall
 	quit    chan struct{}
 	wg      sync.WaitGroup
+	// plain runs each script on its own, as before this change (the
+	// reference of the comparison).
+	plain bool
 }
 
 // goredisWorkers is how many pipelines may be in flight at once; more
@@ -97,6 +107,9 @@ func goredisOptions(o RedisOptions) (*redis.UniversalOptions, error) {
 }
 
 func (b *goredisBackend) eval(ctx context.Context, id scriptID, key string, args []string) (int64, error) {
+	if b.plain {
+		return b.scripts[id].Run(ctx, b.c, []string{key}, toAny(args)...).Int64()
+	}
 	c := goredisCallPool.Get().(*goredisCall)
 	c.ctx, c.id, c.key, c.args = ctx, id, key, args
 	select {

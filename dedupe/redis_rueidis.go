@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +87,13 @@ func rueidisOptions(o RedisOptions) (rueidis.ClientOption, error) {
 	// and tracking would cost Redis an invalidation table.
 	opt.DisableCache = true
 	opt.ReadBufferEachConn, opt.WriteBufferEachConn = rueidisBufferSize, rueidisBufferSize
+	// Comparison knobs (temporary, see redis_goredis.go).
+	if d, err := time.ParseDuration(os.Getenv("SCGATE_RUEIDIS_FLUSH_DELAY")); err == nil {
+		opt.MaxFlushDelay = d
+	}
+	if m, err := strconv.Atoi(os.Getenv("SCGATE_RUEIDIS_MULTIPLEX")); err == nil {
+		opt.PipelineMultiplex = m
+	}
 	return opt, nil
 }
 

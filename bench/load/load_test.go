@@ -91,3 +91,20 @@ func TestGatewayConfig(t *testing.T) {
 		t.Error("bare config has the gateway")
 	}
 }
+
+func TestConfigKinds(t *testing.T) {
+	k := configRedisDup + clientSep + "go-redis"
+	if k.base() != configRedisDup || k.client() != "go-redis" || !k.redis() || !k.duplicates() {
+		t.Errorf("%s: base %q client %q redis %v duplicates %v", k, k.base(), k.client(), k.redis(), k.duplicates())
+	}
+	if configMemory.client() != "" || configMemory.redis() || configMemory.duplicates() || !configMemoryDup.duplicates() {
+		t.Error("memory kinds misclassified")
+	}
+	cfg := gatewayConfig(configRespond, 1, 2, "u", "s", "")
+	if !strings.Contains(cfg, `respond "`+respondBody+`" 200`) || strings.Contains(cfg, "reverse_proxy") {
+		t.Errorf("respond config:\n%s", cfg)
+	}
+	if !strings.Contains(gatewayConfig(k, 1, 2, "u", "s", "redis://r/0"), "url redis://r/0") {
+		t.Error("redis duplicates config has no redis url")
+	}
+}

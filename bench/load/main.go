@@ -14,13 +14,18 @@
 //   - gateway-redis: the same with `dedupe redis { url ... }` against a
 //     private redis-server the benchmark starts (skipped, and said so, when
 //     redis-server is missing or the built binary rejects the config);
-//   - gateway-memory-duplicates: gateway-memory answering only duplicates
-//     (one event delivered once, then sent over and over), which the gateway
-//     answers itself without contacting the upstream.
+//   - gateway-memory-duplicates and gateway-redis-duplicates: the gateway
+//     answering only duplicates (one event delivered once, then sent over and
+//     over), which it answers itself without contacting the upstream;
+//   - respond: Caddy answering every request with a static `respond`, the
+//     physical limit of the duplicates path on this machine.
 //
 // The configurations run in pairs, bare, gateway-memory, gateway-redis,
-// gateway-memory-duplicates, then again, so that drift of a shared machine
-// affects all of them alike; there is one duplicates run per pair. Each run
+// the duplicates and respond, then again, so that drift of a shared machine
+// affects all of them alike. -redis-clients runs gateway-redis once per named
+// client (SCGATE_REDIS_CLIENT in the gateway's environment), to compare
+// clients in one run. -cpuprofile captures a CPU profile of one
+// configuration's gateway (from its admin endpoint) during the first pair. Each run
 // warms up, then sends events for a fixed duration from N concurrent
 // keep-alive clients. Every event of a unique run has a fresh screenshot_id
 // and is generated and signed before the run starts.
@@ -47,6 +52,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -61,7 +67,33 @@ const (
 	configMemory    configKind = "gateway-memory"
 	configRedis     configKind = "gateway-redis"
 	configMemoryDup configKind = "gateway-memory-duplicates"
+	configRedisDup  configKind = "gateway-redis-duplicates"
+	configRespond   configKind = "respond"
 )
+
+// A gateway-redis configuration run with a named client is
+// "gateway-redis@<client>".
+const clientSep = "@"
+
+// base is kind without its client.
+func (k configKind) base() configKind {
+	b, _, _ := strings.Cut(string(k), clientSep)
+	return configKind(b)
+}
+
+// client is the SCGATE_REDIS_CLIENT of kind, "" for the default.
+func (k configKind) client() string {
+	_, c, _ := strings.Cut(string(k), clientSep)
+	return c
+}
+
+func (k configKind) redis() bool {
+	return k.base() == configRedis || k.base() == configRedisDup
+}
+
+func (k configKind) duplicates() bool {
+	return k.base() == configMemoryDup || k.base() == configRedisDup
+}
 
 // options are the command-line flags.
 type options struct {
@@ -72,7 +104,10 @@ type options struct {
 	out         string
 	bin         string
 	redis       bool
+	clients     []string
 	maxEvents   int
+	cpuProfile  string
+	profileDir  string
 }
 
 // Bounds on the flags, so that every loop is bounded.
@@ -95,6 +130,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.bin, "bin", "", "use this scgate binary instead of building ./cmd/scgate")
 	fs.BoolVar(&o.redis, "redis", true, "include gateway-redis when possible")
 	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
+	clients := fs.String("redis-clients", "", "comma-separated SCGATE_REDIS_CLIENT values, each optionally followed by +NAME=VALUE settings for the gateway's environment: gateway-redis (and its duplicates) run once per client")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "configuration whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
+	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
 		fs.PrintDefaults()
@@ -115,6 +153,9 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-concurrency must be between 1 and %d", maxConcurrency)
 	case o.maxEvents < 1000:
 		return o, errors.New("-max-events must be at least 1000")
+	}
+	if *clients != "" {
+		o.clients = strings.Split(*clients, ",")
 	}
 	if o.pairs < 5 {
 		fmt.Fprintln(os.Stderr, "warning: fewer than 5 pairs; medians will be unreliable")
@@ -187,13 +228,23 @@ func run(ctx context.Context, opts options) (err error) {
 	redisNote := b.setupRedis(ctx)
 	logf("gateway-redis: %s", redisNote)
 
-	kinds := []configKind{configBare, configMemory}
-	if b.redis != nil {
-		kinds = append(kinds, configRedis)
+	var redisKinds, redisDupKinds []configKind
+	switch {
+	case b.redis == nil:
+	case len(opts.clients) == 0:
+		redisKinds, redisDupKinds = []configKind{configRedis}, []configKind{configRedisDup}
+	default:
+		for _, c := range opts.clients {
+			redisKinds = append(redisKinds, configRedis+clientSep+configKind(c))
+			redisDupKinds = append(redisDupKinds, configRedisDup+clientSep+configKind(c))
+		}
 	}
+	kinds := append([]configKind{configBare, configMemory}, redisKinds...)
 	kinds = append(kinds, configMemoryDup)
+	kinds = append(kinds, redisDupKinds...)
+	kinds = append(kinds, configRespond)
 
-	if err := b.calibrate(ctx); err != nil {
+	if err := b.calibrate(ctx, kinds); err != nil {
 		return err
 	}
 	var results []runResult
@@ -239,7 +290,7 @@ func (b *bench) setupRedis(ctx context.Context) string {
 }
 
 // calibrate measures bare once to size the event pools of the runs.
-func (b *bench) calibrate(ctx context.Context) error {
+func (b *bench) calibrate(ctx context.Context, kinds []configKind) error {
 	b.seq++
 	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, configBare, b.up.addr, string(b.secret), "")
 	if err != nil {
@@ -257,7 +308,7 @@ func (b *bench) calibrate(ctx context.Context) error {
 		return fmt.Errorf("calibration against bare failed: %d requests, errors %v", ph.requests, ph.errKinds)
 	}
 	rps := float64(ph.requests) / ph.elapsed.Seconds()
-	for _, k := range []configKind{configBare, configMemory, configRedis} {
+	for _, k := range kinds {
 		b.estimate[k] = rps
 	}
 	logf("calibration: bare ~%.0f requests/s", rps)
@@ -303,18 +354,18 @@ func (r runResult) line() string {
 // runOne starts a fresh gateway for kind and measures one run against it.
 func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResult, error) {
 	res := runResult{kind: kind, pair: pair}
-	dup := kind == configMemoryDup
+	dup := kind.duplicates()
 
 	// Everything before the timed window: events, signatures, a clean Redis.
 	var events []signedEvent
 	prefix := fmt.Sprintf("%s_p%d_%s", b.runTag, pair, kind)
-	if dup {
+	if dup || kind == configRespond {
 		events = makeEvents(b.secret, prefix, 1)
 	} else {
 		events = makeEvents(b.secret, prefix, b.poolSize(kind))
 	}
 	redisURL := ""
-	if kind == configRedis {
+	if kind.redis() {
 		if err := b.redis.command("FLUSHALL", "+OK"); err != nil {
 			return res, err
 		}
@@ -330,7 +381,8 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	client := newClient(b.opts.concurrency)
 	defer client.CloseIdleConnections()
 
-	src := &source{events: events, repeat: dup}
+	// respond ignores the body: one event, repeated, is enough.
+	src := &source{events: events, repeat: dup || kind == configRespond}
 	expect := expectOK
 	if dup {
 		// Deliver the event once; from then on every copy is a duplicate.
@@ -349,8 +401,12 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 
 	hits0 := b.up.hits.Load()
 	var redis0, redis1 int64
-	if kind == configRedis {
+	if kind.redis() {
 		redis0, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
+	var profile <-chan error
+	if pair == 1 && string(kind) == b.opts.cpuProfile {
+		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+strings.ReplaceAll(string(kind), clientSep, "-")+".pprof"))
 	}
 	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)
@@ -363,8 +419,15 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))
 	}
 	self1, _ := cpuTicks(os.Getpid())
-	if kind == configRedis {
+	if kind.redis() {
 		redis1, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
+	if profile != nil {
+		if err := <-profile; err != nil {
+			res.notes = append(res.notes, "cpu profile failed: "+oneLine(err.Error()))
+		} else {
+			res.notes = append(res.notes, "cpu profile written")
+		}
 	}
 	hits1 := b.up.hits.Load()
 	if err := ctx.Err(); err != nil {
@@ -381,7 +444,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		res.benchCPUPerReq = float64(self1-self0) * 1e6 / float64(clockTicks) / float64(ph.requests)
 	}
 	res.upstreamHits = hits1 - hits0
-	if kind == configRedis && ph.requests > 0 {
+	if kind.redis() && ph.requests > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)",
 			float64(redis1-redis0)*1e6/float64(clockTicks)/float64(ph.requests)))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -111,12 +112,16 @@ type procSet struct {
 func newProcSet() *procSet { return &procSet{procs: make(map[*proc]struct{})} }
 
 // start runs name args..., with stdout and stderr going to logPath.
-func (s *procSet) start(name, logPath, bin string, args ...string) (*proc, error) {
+// env is added to the benchmark's own environment.
+func (s *procSet) start(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setChildAttrs(cmd)
 	if err := cmd.Start(); err != nil {
@@ -225,19 +230,26 @@ func parseStatCPU(stat []byte) (int64, error) {
 // gateway is one running scgate process.
 type gateway struct {
 	*proc
-	url string // http://127.0.0.1:<port>/
+	url   string // http://127.0.0.1:<port>/
+	admin string // 127.0.0.1:<admin port>
 }
 
+// respondBody is what the respond configuration answers: about the size of
+// the gateway's own answer to a duplicate, without braces (placeholders).
+const respondBody = "outcome: duplicate"
+
 // gatewayConfig renders the Caddyfile of configuration kind. redisURL is used
-// only by configRedis.
+// only by the gateway-redis configurations.
 func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, redisURL string) string {
 	var site string
-	switch kind {
+	switch kind.base() {
 	case configBare:
 		site = fmt.Sprintf("\treverse_proxy %s\n", upstream)
+	case configRespond:
+		site = fmt.Sprintf("\trespond %q 200\n", respondBody)
 	case configMemory, configMemoryDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t}\n\treverse_proxy %s\n", secret, upstream)
-	case configRedis:
+	case configRedis, configRedisDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tdedupe redis {\n\t\t\turl %s\n\t\t}\n\t}\n\treverse_proxy %s\n",
 			secret, redisURL, upstream)
 	}
@@ -252,39 +264,82 @@ http://127.0.0.1:%d {
 `, adminPort, port, site)
 }
 
-// writeConfig writes a Caddyfile for kind into dir and returns its path and
-// the site port.
-func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisURL string) (path string, port int, err error) {
+// writeConfig writes a Caddyfile for kind into dir and returns its path, the
+// site port and the admin port.
+func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisURL string) (path string, port, adminPort int, err error) {
 	ports, err := freePorts(2)
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	path = filepath.Join(dir, fmt.Sprintf("Caddyfile.%03d.%s", seq, kind))
 	cfg := gatewayConfig(kind, ports[0], ports[1], upstream, secret, redisURL)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
-	return path, ports[1], nil
+	return path, ports[1], ports[0], nil
 }
 
 // startGateway starts a fresh scgate process for kind and waits until its
 // site answers HTTP.
 func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, kind configKind, upstream, secret, redisURL string) (*gateway, error) {
-	cfgPath, port, err := writeConfig(dir, seq, kind, upstream, secret, redisURL)
+	cfgPath, port, adminPort, err := writeConfig(dir, seq, kind, upstream, secret, redisURL)
 	if err != nil {
 		return nil, err
 	}
 	logPath := filepath.Join(dir, fmt.Sprintf("scgate.%03d.%s.log", seq, kind))
-	p, err := ps.start(string(kind), logPath, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	var env []string
+	if c := kind.client(); c != "" {
+		parts := strings.Split(c, "+")
+		env = append(env, "SCGATE_REDIS_CLIENT="+parts[0])
+		env = append(env, parts[1:]...)
+	}
+	p, err := ps.start(string(kind), logPath, env, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+	g := &gateway{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d/", port), admin: fmt.Sprintf("127.0.0.1:%d", adminPort)}
 	if err := waitHTTP(ctx, p, g.url); err != nil {
 		ps.stop(p)
 		return nil, fmt.Errorf("gateway %s did not start: %w\n--- log tail ---\n%s", kind, err, p.logTail(2000))
 	}
 	return g, nil
+}
+
+// cpuProfile fetches a CPU profile of d from the gateway's admin endpoint
+// into path, in the background; the channel gets the outcome.
+func (g *gateway) cpuProfile(ctx context.Context, d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		secs := max(1, int(d.Seconds()))
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", g.admin, secs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		client := &http.Client{Timeout: d + 30*time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := client.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("profile: status %d", resp.StatusCode)
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return done
 }
 
 // waitHTTP polls url until anything answers, p exits, or startTimeout.
@@ -313,7 +368,7 @@ func waitHTTP(ctx context.Context, p *proc, url string) error {
 // its output on failure. It is how the benchmark learns whether the built
 // binary accepts a configuration (e.g. the Redis dedupe backend).
 func validateConfig(ctx context.Context, bin, dir string, kind configKind, upstream, secret, redisURL string) error {
-	path, _, err := writeConfig(dir, 0, kind, upstream, secret, redisURL)
+	path, _, _, err := writeConfig(dir, 0, kind, upstream, secret, redisURL)
 	if err != nil {
 		return err
 	}
@@ -367,7 +422,7 @@ func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, err
 	if err != nil {
 		return nil, err
 	}
-	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), bin,
+	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), nil, bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", dir, "--daemonize", "no")
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,10 +16,6 @@ import (
 // breaker opens: one lost connection or slow answer does not turn every
 // request away, a server that stopped answering does within three calls.
 const breakerThreshold = 3
-
-// retryParallelism bounds the queued commits sent at once; the client
-// pipelines concurrent calls, so they share round trips.
-const retryParallelism = 64
 
 // health is a RedisStore's circuit breaker, its background probe and its
 // queue of commits waiting for Redis.
@@ -175,7 +172,7 @@ func (h *health) loop() {
 func (h *health) probe() error {
 	ctx, cancel := context.WithTimeout(context.Background(), h.s.timeout)
 	defer cancel()
-	return h.s.b.ping(ctx)
+	return h.s.c.ping(ctx)
 }
 
 // close closes the breaker after a successful probe.
@@ -215,59 +212,60 @@ func (h *health) pendingLen() int {
 	return len(h.pending)
 }
 
+// maxCommitBatch bounds the queued commits sent in one pipeline.
+const maxCommitBatch = 256
+
 // retryPending sends the queued commits, each with its claim's token and
-// the TTL it has left. A commit that fails again is queued again, unless
-// it is older than maxAge.
+// the TTL it has left, in pipelines of maxCommitBatch. A commit that fails
+// again is queued again, unless it is older than maxAge.
 func (h *health) retryPending() {
 	h.mu.Lock()
-	batch := h.pending
+	queued := h.pending
 	h.pending = nil
 	h.mu.Unlock()
-	if len(batch) == 0 {
+	if len(queued) == 0 {
 		return
 	}
 	var (
-		wg                        sync.WaitGroup
-		mu                        sync.Mutex
 		again                     []pendingCommit
 		ok, lost, expired, failed int
 		lastErr                   error
 	)
-	sem := make(chan struct{}, retryParallelism)
 	now := time.Now()
-	for _, p := range batch {
+	live := queued[:0:0]
+	for _, p := range queued {
 		if now.Sub(p.queued) > h.maxAge || !p.expires.After(now) {
 			expired++
 			continue
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), h.s.timeout)
-			n, err := h.s.b.eval(ctx, scriptCommit, p.rkey, []string{tokenArg(p.tok), millis(p.expires.Sub(now))})
-			cancel()
-			mu.Lock()
-			defer mu.Unlock()
+		live = append(live, p)
+	}
+	for batch := range slices.Chunk(live, maxCommitBatch) {
+		keys, args := make([]string, len(batch)), make([][]string, len(batch))
+		for i, p := range batch {
+			keys[i], args[i] = p.rkey, []string{tokenArg(p.tok), millis(p.expires.Sub(now))}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), h.s.timeout)
+		ns, errs := h.s.c.evalMulti(ctx, scriptCommit, keys, args)
+		cancel()
+		for i, err := range errs {
 			switch {
 			case err != nil:
 				failed++
 				lastErr = err
-				again = append(again, p)
-			case n != 0:
+				again = append(again, batch[i])
+			case ns[i] != 0:
 				lost++
 			default:
 				ok++
 			}
-		})
+		}
 	}
-	wg.Wait()
 	if len(again) > 0 {
 		h.mu.Lock()
 		h.pending = append(again, h.pending...)
 		h.mu.Unlock()
-		if h.fails.Add(1) >= breakerThreshold {
-			h.trip(lastErr)
-		}
+		h.failed(context.Background(), lastErr)
 	} else {
 		h.succeeded()
 	}
@@ -289,7 +287,7 @@ func (h *health) stop() {
 			h.s.log.Warn("dedupe store closed with commits still queued; retries of their events may be forwarded again",
 				zap.String("reason", "dedupe_commit_dropped"), zap.Int("pending_commits", n))
 		}
-		h.s.b.close()
+		h.s.c.close()
 	})
 }
 

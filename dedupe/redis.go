@@ -84,15 +84,6 @@ redis.call('DEL', KEYS[1])
 return 0`,
 }
 
-// redisBackend runs the store's scripts on one Redis deployment.
-type redisBackend interface {
-	// eval runs script id on key; it returns the script's integer result.
-	eval(ctx context.Context, id scriptID, key string, args []string) (int64, error)
-	// ping checks that the server answers, connecting first if needed.
-	ping(ctx context.Context) error
-	close()
-}
-
 // RedisOptions configure a RedisStore.
 type RedisOptions struct {
 	// URL is redis://[user:password@]host:port/db, rediss:// (TLS) or
@@ -159,7 +150,7 @@ const (
 // known down and closes as soon as a background probe gets an answer, and a
 // bounded queue of commits that failed, retried with their claim's token.
 type RedisStore struct {
-	b       redisBackend
+	c       *redisClient
 	prefix  string
 	timeout time.Duration
 	log     *zap.Logger
@@ -172,11 +163,11 @@ type RedisStore struct {
 // the first connection attempt ended wait for it (within Timeout).
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	o = o.withDefaults()
-	b, err := newBackend(o)
+	c, err := newRedisClient(o)
 	if err != nil {
 		return nil, err
 	}
-	s := &RedisStore{b: b, prefix: o.KeyPrefix, timeout: o.Timeout, log: o.Logger}
+	s := &RedisStore{c: c, prefix: o.KeyPrefix, timeout: o.Timeout, log: o.Logger}
 	if o.DoneCacheKeys > 0 {
 		s.done = newDoneCache(o.DoneCacheKeys)
 	}
@@ -221,7 +212,8 @@ func (o RedisOptions) Check() error {
 	case o.MasterName != "" && len(o.Addrs) == 0:
 		return errors.New("dedupe master_name needs addresses (the Sentinels)")
 	}
-	return checkBackendOptions(o)
+	_, err := clientOptions(o)
+	return err
 }
 
 // errBadURL never quotes the URL: parse errors may hold the password.
@@ -264,7 +256,7 @@ func (s *RedisStore) run(ctx context.Context, id scriptID, rkey string, args ...
 		return 0, err
 	}
 	opCtx, cancel := context.WithTimeout(ctx, s.timeout)
-	n, err := s.b.eval(opCtx, id, rkey, args)
+	n, err := s.c.eval(opCtx, id, rkey, args)
 	cancel()
 	if err != nil {
 		return 0, s.health.failed(ctx, err)
@@ -343,7 +335,7 @@ func (s *RedisStore) Release(ctx context.Context, key string, tok Token) error {
 func (s *RedisStore) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.b.ping(ctx); err != nil {
+	if err := s.c.ping(ctx); err != nil {
 		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
 	return nil

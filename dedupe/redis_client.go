@@ -2,11 +2,11 @@ package dedupe
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"net"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,19 +14,26 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// rueidisBackend runs the scripts on a rueidis client, which pipelines
-// concurrent calls on a few shared connections: the claims and commits of
-// concurrent requests go out in one write and come back in one read.
+// redisClient runs the store's scripts on a rueidis client. rueidis
+// pipelines concurrent calls on a few shared connections: the claims of
+// concurrent requests go out together, and their answers come back in one
+// read (see redis-choice.md for the comparison with go-redis).
 //
 // rueidis connects when the client is made (to tell a Cluster from a single
 // server), so the client is made by the first ping that succeeds, from the
-// store's background loop, never by a request.
-type rueidisBackend struct {
+// store's background loop, never by a request. rueidis itself logs nothing:
+// every failure comes back as an error, which the store logs through zap.
+type redisClient struct {
 	opt     rueidis.ClientOption
 	client  atomic.Pointer[rueidis.Client]
 	mu      sync.Mutex // serializes connecting and closing
 	closed  bool
-	scripts [len(scriptSources)]*rueidis.Lua
+	scripts [len(scriptSources)]script
+}
+
+// script is a Lua script and its SHA-1, for EVALSHA.
+type script struct {
+	src, sha string
 }
 
 // Sizes of rueidis's per-connection buffers: the store's commands and
@@ -38,21 +45,22 @@ const rueidisBufferSize = 64 << 10
 // a missed event would otherwise bind the client to the old master).
 const sentinelRefresh = 5 * time.Second
 
-func newRueidisBackend(o RedisOptions) (*rueidisBackend, error) {
-	opt, err := rueidisOptions(o)
+func newRedisClient(o RedisOptions) (*redisClient, error) {
+	opt, err := clientOptions(o)
 	if err != nil {
 		return nil, err
 	}
-	b := &rueidisBackend{opt: opt}
+	c := &redisClient{opt: opt}
 	for i, src := range scriptSources {
-		b.scripts[i] = rueidis.NewLuaScript(src)
+		sum := sha1.Sum([]byte(src))
+		c.scripts[i] = script{src: src, sha: hex.EncodeToString(sum[:])}
 	}
-	return b, nil
+	return c, nil
 }
 
-// rueidisOptions maps the store's settings to client options. The URL's own
+// clientOptions maps the store's settings to client options. The URL's own
 // query parameters (dial_timeout, ...) win over the timeout.
-func rueidisOptions(o RedisOptions) (rueidis.ClientOption, error) {
+func clientOptions(o RedisOptions) (rueidis.ClientOption, error) {
 	var opt rueidis.ClientOption
 	if o.URL != "" {
 		var err error
@@ -62,7 +70,7 @@ func rueidisOptions(o RedisOptions) (rueidis.ClientOption, error) {
 	} else {
 		for _, a := range o.Addrs {
 			if _, _, err := net.SplitHostPort(a); err != nil {
-				return opt, errors.New("dedupe redis address " + quote(a) + " is not host:port")
+				return opt, errors.New(`dedupe redis address "` + a + `" is not host:port`)
 			}
 		}
 		opt.InitAddress = append([]string(nil), o.Addrs...)
@@ -87,65 +95,105 @@ func rueidisOptions(o RedisOptions) (rueidis.ClientOption, error) {
 	// and tracking would cost Redis an invalidation table.
 	opt.DisableCache = true
 	opt.ReadBufferEachConn, opt.WriteBufferEachConn = rueidisBufferSize, rueidisBufferSize
-	// Comparison knobs (temporary, see redis_goredis.go).
-	if d, err := time.ParseDuration(os.Getenv("SCGATE_RUEIDIS_FLUSH_DELAY")); err == nil {
-		opt.MaxFlushDelay = d
-	}
-	if m, err := strconv.Atoi(os.Getenv("SCGATE_RUEIDIS_MULTIPLEX")); err == nil {
-		opt.PipelineMultiplex = m
-	}
 	return opt, nil
 }
 
-func checkBackendOptions(o RedisOptions) error {
-	_, err := rueidisOptions(o)
-	return err
-}
-
-func (b *rueidisBackend) eval(ctx context.Context, id scriptID, key string, args []string) (int64, error) {
-	c := b.client.Load()
-	if c == nil {
-		return 0, errNotConnected
+func (c *redisClient) get() (rueidis.Client, error) {
+	p := c.client.Load()
+	if p == nil {
+		return nil, errNotConnected
 	}
-	return b.scripts[id].Exec(ctx, *c, []string{key}, args).AsInt64()
+	return *p, nil
 }
 
-func (b *rueidisBackend) ping(ctx context.Context) error {
-	c := b.client.Load()
-	if c == nil {
-		var err error
-		if c, err = b.connect(); err != nil {
+// eval runs script id on key and returns its integer result.
+func (c *redisClient) eval(ctx context.Context, id scriptID, key string, args []string) (int64, error) {
+	rc, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	s := &c.scripts[id]
+	n, err := rc.Do(ctx, rc.B().Evalsha().Sha1(s.sha).Numkeys(1).Key(key).Arg(args...).Build()).AsInt64()
+	if isNoScript(err) {
+		// A restarted or failed-over server has an empty script cache.
+		n, err = rc.Do(ctx, rc.B().Eval().Script(s.src).Numkeys(1).Key(key).Arg(args...).Build()).AsInt64()
+	}
+	return n, err
+}
+
+// evalMulti runs script id once per key, all in one pipeline (one write
+// and one read per connection, split by slot in a Cluster).
+func (c *redisClient) evalMulti(ctx context.Context, id scriptID, keys []string, args [][]string) ([]int64, []error) {
+	ns, errs := make([]int64, len(keys)), make([]error, len(keys))
+	rc, err := c.get()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return ns, errs
+	}
+	s := &c.scripts[id]
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = rc.B().Evalsha().Sha1(s.sha).Numkeys(1).Key(k).Arg(args[i]...).Build()
+	}
+	var again []int
+	for i, r := range rc.DoMulti(ctx, cmds...) {
+		if ns[i], errs[i] = r.AsInt64(); isNoScript(errs[i]) {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return ns, errs
+	}
+	cmds = cmds[:0]
+	for _, i := range again {
+		cmds = append(cmds, rc.B().Eval().Script(s.src).Numkeys(1).Key(keys[i]).Arg(args[i]...).Build())
+	}
+	for j, r := range rc.DoMulti(ctx, cmds...) {
+		ns[again[j]], errs[again[j]] = r.AsInt64()
+	}
+	return ns, errs
+}
+
+func isNoScript(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && re.IsNoScript()
+}
+
+// ping checks that the server answers, making the client first if needed.
+func (c *redisClient) ping(ctx context.Context) error {
+	rc, err := c.get()
+	if err != nil {
+		if rc, err = c.connect(); err != nil {
 			return err
 		}
 	}
-	return (*c).Do(ctx, (*c).B().Ping().Build()).Error()
+	return rc.Do(ctx, rc.B().Ping().Build()).Error()
 }
 
-func (b *rueidisBackend) connect() (*rueidis.Client, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
+func (c *redisClient) connect() (rueidis.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
 		return nil, errors.New("redis client closed")
 	}
-	if c := b.client.Load(); c != nil {
-		return c, nil
+	if p := c.client.Load(); p != nil {
+		return *p, nil
 	}
-	c, err := rueidis.NewClient(b.opt)
+	rc, err := rueidis.NewClient(c.opt)
 	if err != nil {
 		return nil, err
 	}
-	b.client.Store(&c)
-	return &c, nil
+	c.client.Store(&rc)
+	return rc, nil
 }
 
-func (b *rueidisBackend) close() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.closed = true
-	if c := b.client.Load(); c != nil {
-		(*c).Close()
+func (c *redisClient) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if p := c.client.Load(); p != nil {
+		(*p).Close()
 	}
 }
-
-// quote is s in double quotes, for error messages about non-secret values.
-func quote(s string) string { return `"` + s + `"` }

@@ -164,7 +164,7 @@ func pttlOf(t *testing.T, srv *redistest.Server, key string) time.Duration {
 // and the store works again once the server is back.
 func TestRedisStoreUnavailable(t *testing.T) {
 	srv := redistest.Start(t)
-	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 250 * time.Millisecond})
+	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: time.Second})
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
@@ -188,13 +188,22 @@ func TestRedisStoreUnavailable(t *testing.T) {
 // test if it still errs after within.
 func claimWhenBack(t *testing.T, s dedupe.Store, key string, within time.Duration) dedupe.State {
 	t.Helper()
+	st, _ := claimWithToken(t, s, key, time.Hour, within)
+	return st
+}
+
+// claimWithToken is claimWhenBack with the claim's inflight timeout, also
+// returning the token.
+func claimWithToken(t *testing.T, s dedupe.Store, key string, inflight, within time.Duration) (dedupe.State, dedupe.Token) {
+	t.Helper()
 	var st dedupe.State
+	var tok dedupe.Token
 	eventually(t, within, func() error {
 		var err error
-		st, _, err = s.Claim(context.Background(), key, time.Hour)
+		st, tok, err = s.Claim(context.Background(), key, inflight)
 		return err
 	})
-	return st
+	return st, tok
 }
 
 // eventually calls try until it returns nil, failing the test with its

@@ -93,11 +93,11 @@ func TestGatewayConfig(t *testing.T) {
 }
 
 func TestConfigKinds(t *testing.T) {
-	k := configRedisDup + clientSep + "go-redis"
-	if k.base() != configRedisDup || k.client() != "go-redis" || !k.redis() || !k.duplicates() {
-		t.Errorf("%s: base %q client %q redis %v duplicates %v", k, k.base(), k.client(), k.redis(), k.duplicates())
+	k := configRedisDup
+	if !k.redis() || !k.duplicates() || !configRedisUnix.redis() || configRedisUnix.duplicates() {
+		t.Error("redis kinds misclassified")
 	}
-	if configMemory.client() != "" || configMemory.redis() || configMemory.duplicates() || !configMemoryDup.duplicates() {
+	if configMemory.redis() || configMemory.duplicates() || !configMemoryDup.duplicates() {
 		t.Error("memory kinds misclassified")
 	}
 	cfg := gatewayConfig(configRespond, 1, 2, "u", "s", "")

@@ -22,10 +22,10 @@
 //
 // The configurations run in pairs, bare, gateway-memory, gateway-redis,
 // the duplicates and respond, then again, so that drift of a shared machine
-// affects all of them alike. -redis-clients runs gateway-redis once per named
-// client (SCGATE_REDIS_CLIENT in the gateway's environment), to compare
-// clients in one run. -cpuprofile captures a CPU profile of one
-// configuration's gateway (from its admin endpoint) during the first pair. Each run
+// affects all of them alike. gateway-redis-unix is gateway-redis reaching the
+// same redis-server through its Unix socket. -cpuprofile captures a CPU
+// profile of one configuration's gateway (from its admin endpoint) during the
+// first pair. Each run
 // warms up, then sends events for a fixed duration from N concurrent
 // keep-alive clients. Every event of a unique run has a fresh screenshot_id
 // and is generated and signed before the run starts.
@@ -54,6 +54,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -66,33 +67,18 @@ const (
 	configBare      configKind = "bare"
 	configMemory    configKind = "gateway-memory"
 	configRedis     configKind = "gateway-redis"
+	configRedisUnix configKind = "gateway-redis-unix"
 	configMemoryDup configKind = "gateway-memory-duplicates"
 	configRedisDup  configKind = "gateway-redis-duplicates"
 	configRespond   configKind = "respond"
 )
 
-// A gateway-redis configuration run with a named client is
-// "gateway-redis@<client>".
-const clientSep = "@"
-
-// base is kind without its client.
-func (k configKind) base() configKind {
-	b, _, _ := strings.Cut(string(k), clientSep)
-	return configKind(b)
-}
-
-// client is the SCGATE_REDIS_CLIENT of kind, "" for the default.
-func (k configKind) client() string {
-	_, c, _ := strings.Cut(string(k), clientSep)
-	return c
-}
-
 func (k configKind) redis() bool {
-	return k.base() == configRedis || k.base() == configRedisDup
+	return k == configRedis || k == configRedisUnix || k == configRedisDup
 }
 
 func (k configKind) duplicates() bool {
-	return k.base() == configMemoryDup || k.base() == configRedisDup
+	return k == configMemoryDup || k == configRedisDup
 }
 
 // options are the command-line flags.
@@ -104,7 +90,6 @@ type options struct {
 	out         string
 	bin         string
 	redis       bool
-	clients     []string
 	maxEvents   int
 	cpuProfile  string
 	profileDir  string
@@ -130,8 +115,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.bin, "bin", "", "use this scgate binary instead of building ./cmd/scgate")
 	fs.BoolVar(&o.redis, "redis", true, "include gateway-redis when possible")
 	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
-	clients := fs.String("redis-clients", "", "comma-separated SCGATE_REDIS_CLIENT values, each optionally followed by +NAME=VALUE settings for the gateway's environment: gateway-redis (and its duplicates) run once per client")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "configuration whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "comma-separated configurations whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
@@ -153,9 +137,6 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-concurrency must be between 1 and %d", maxConcurrency)
 	case o.maxEvents < 1000:
 		return o, errors.New("-max-events must be at least 1000")
-	}
-	if *clients != "" {
-		o.clients = strings.Split(*clients, ",")
 	}
 	if o.pairs < 5 {
 		fmt.Fprintln(os.Stderr, "warning: fewer than 5 pairs; medians will be unreliable")
@@ -228,20 +209,14 @@ func run(ctx context.Context, opts options) (err error) {
 	redisNote := b.setupRedis(ctx)
 	logf("gateway-redis: %s", redisNote)
 
-	var redisKinds, redisDupKinds []configKind
-	switch {
-	case b.redis == nil:
-	case len(opts.clients) == 0:
-		redisKinds, redisDupKinds = []configKind{configRedis}, []configKind{configRedisDup}
-	default:
-		for _, c := range opts.clients {
-			redisKinds = append(redisKinds, configRedis+clientSep+configKind(c))
-			redisDupKinds = append(redisDupKinds, configRedisDup+clientSep+configKind(c))
-		}
+	kinds := []configKind{configBare, configMemory}
+	if b.redis != nil {
+		kinds = append(kinds, configRedis, configRedisUnix)
 	}
-	kinds := append([]configKind{configBare, configMemory}, redisKinds...)
 	kinds = append(kinds, configMemoryDup)
-	kinds = append(kinds, redisDupKinds...)
+	if b.redis != nil {
+		kinds = append(kinds, configRedisDup)
+	}
 	kinds = append(kinds, configRespond)
 
 	if err := b.calibrate(ctx, kinds); err != nil {
@@ -370,6 +345,9 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 			return res, err
 		}
 		redisURL = b.redis.url()
+		if kind == configRedisUnix {
+			redisURL = b.redis.unixURL()
+		}
 	}
 
 	b.seq++
@@ -405,8 +383,8 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		redis0, _ = cpuTicks(b.redis.cmd.Process.Pid)
 	}
 	var profile <-chan error
-	if pair == 1 && string(kind) == b.opts.cpuProfile {
-		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+strings.ReplaceAll(string(kind), clientSep, "-")+".pprof"))
+	if pair == 1 && slices.Contains(strings.Split(b.opts.cpuProfile, ","), string(kind)) {
+		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+string(kind)+".pprof"))
 	}
 	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)

@@ -112,16 +112,12 @@ type procSet struct {
 func newProcSet() *procSet { return &procSet{procs: make(map[*proc]struct{})} }
 
 // start runs name args..., with stdout and stderr going to logPath.
-// env is added to the benchmark's own environment.
-func (s *procSet) start(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
+func (s *procSet) start(name, logPath, bin string, args ...string) (*proc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setChildAttrs(cmd)
 	if err := cmd.Start(); err != nil {
@@ -242,14 +238,14 @@ const respondBody = "outcome: duplicate"
 // only by the gateway-redis configurations.
 func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, redisURL string) string {
 	var site string
-	switch kind.base() {
+	switch kind {
 	case configBare:
 		site = fmt.Sprintf("\treverse_proxy %s\n", upstream)
 	case configRespond:
 		site = fmt.Sprintf("\trespond %q 200\n", respondBody)
 	case configMemory, configMemoryDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t}\n\treverse_proxy %s\n", secret, upstream)
-	case configRedis, configRedisDup:
+	case configRedis, configRedisUnix, configRedisDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tdedupe redis {\n\t\t\turl %s\n\t\t}\n\t}\n\treverse_proxy %s\n",
 			secret, redisURL, upstream)
 	}
@@ -287,13 +283,7 @@ func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, ki
 		return nil, err
 	}
 	logPath := filepath.Join(dir, fmt.Sprintf("scgate.%03d.%s.log", seq, kind))
-	var env []string
-	if c := kind.client(); c != "" {
-		parts := strings.Split(c, "+")
-		env = append(env, "SCGATE_REDIS_CLIENT="+parts[0])
-		env = append(env, parts[1:]...)
-	}
-	p, err := ps.start(string(kind), logPath, env, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	p, err := ps.start(string(kind), logPath, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	if err != nil {
 		return nil, err
 	}
@@ -409,6 +399,7 @@ func lastErrorLine(out []byte) string {
 type redisServer struct {
 	*proc
 	addr string
+	sock string // its Unix socket
 }
 
 // startRedis starts redis-server on a free loopback port without
@@ -422,13 +413,15 @@ func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, err
 	if err != nil {
 		return nil, err
 	}
-	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), nil, bin,
+	sock := filepath.Join(dir, "redis.sock")
+	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--unixsocket", sock, "--unixsocketperm", "700",
 		"--dir", dir, "--daemonize", "no")
 	if err != nil {
 		return nil, err
 	}
-	r := &redisServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r := &redisServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port), sock: sock}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if err := r.command("PING", "+PONG"); err == nil {
@@ -444,6 +437,9 @@ func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, err
 
 // url is the redis:// URL of database 0.
 func (r *redisServer) url() string { return "redis://" + r.addr + "/0" }
+
+// unixURL is the URL of its Unix socket.
+func (r *redisServer) unixURL() string { return "unix://" + r.sock }
 
 // command sends a one-word command and checks the one-line reply.
 func (r *redisServer) command(cmd, want string) error {

@@ -112,8 +112,8 @@ func newReport(opts options, kinds []configKind, results []runResult, redisNote 
 	redisSeen := false
 	for _, k := range kinds {
 		s := byKind[k]
-		switch k.base() {
-		case configRedis:
+		switch k {
+		case configRedis, configRedisUnix:
 			redisSeen = true
 			r.targets = append(r.targets,
 				ratioTarget(string(k)+" requests/s ≥ 0.85 × bare", s, func(s *summary) float64 { return s.rpsRatio }, 0.85, "%.3f × bare"),

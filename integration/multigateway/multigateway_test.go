@@ -234,6 +234,74 @@ func TestRedisDownClosed(t *testing.T) {
 	}
 }
 
+// TestRedisCommitRetriedAfterOutage: Redis dies between the claim of an
+// event and its commit (the upstream holds the event until Redis is
+// stopped). The upstream accepted it, so the gateway keeps the commit and
+// writes it, with the claim's token, once Redis is back: the sender's retry
+// through another gateway is then a duplicate, not a second delivery, and
+// the first gateway answers copies as duplicates even while Redis is down
+// (issue 11).
+func TestRedisCommitRetriedAfterOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	up.Respond(func(n int, req gatewaytest.Request) int {
+		if n == 0 {
+			close(held)
+			<-release
+		}
+		return http.StatusOK
+	})
+	a := redisGateway(t, srv.URL(), up, "closed")
+	b := redisGateway(t, srv.URL(), up, "closed")
+
+	body := eventBody(7)
+	first := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhook", strings.NewReader(body))
+		req.Header.Set(event.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- "error " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		first <- outcome(resp)
+	}()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event never reached the upstream")
+	}
+	srv.Stop()
+	close(release)
+	if got := <-first; got != "forwarded" {
+		t.Fatalf("first delivery: %s, want forwarded (the upstream accepted it)", got)
+	}
+	// a delivered it: a copy reaching a while Redis is still down is a
+	// duplicate, not a 503.
+	if got := outcome(deliver(t, a, body)); got != "duplicate" {
+		t.Errorf("copy through a with Redis down: %s, want duplicate", got)
+	}
+
+	srv.Restart() // empty: the claim went with the old process
+	if !a.WaitOutput("queued dedupe commits retried", 30*time.Second) {
+		t.Fatalf("a did not retry its commit; output:\n%s", a.Output())
+	}
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got = outcome(deliver(t, b, body)); got != "status 503" {
+			break
+		}
+	}
+	if got != "duplicate" {
+		t.Errorf("the sender's retry through b after Redis is back: %s, want duplicate", got)
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d copies, want exactly 1", n)
+	}
+}
+
 // TestRedisDownOpen: with Redis stopped, on_error open forwards and says so
 // loudly.
 func TestRedisDownOpen(t *testing.T) {

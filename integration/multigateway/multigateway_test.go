@@ -300,6 +300,15 @@ func TestRedisCommitRetriedAfterOutage(t *testing.T) {
 	if n := up.Count(); n != 1 {
 		t.Errorf("upstream got %d copies, want exactly 1", n)
 	}
+	// The Redis client writes nothing of its own: every line is Caddy's
+	// JSON log (the store's messages go through its zap logger).
+	for _, gw := range []*gatewaytest.Gateway{a, b} {
+		for _, line := range strings.Split(strings.TrimSpace(gw.Output()), "\n") {
+			if !strings.HasPrefix(line, "{") {
+				t.Errorf("a line outside the JSON log: %q", line)
+			}
+		}
+	}
 }
 
 // TestRedisDownOpen: with Redis stopped, on_error open forwards and says so

@@ -268,3 +268,49 @@ func TestRedisOptionsCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisStoreCredentialsAndTLS: the password, ACL user and TLS settings
+// reach the server, and a wrong one is a store error, never a state.
+func TestRedisStoreCredentialsAndTLS(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, cmd := range [][]string{
+		{"ACL", "SETUSER", "gw", "on", ">gw-pass", "~*", "+@all"},
+		{"CONFIG", "SET", "requirepass", "default-pass"},
+	} {
+		if r, err := srv.Do(cmd...); err != nil || r != "+OK" {
+			t.Fatalf("%v: %q %v", cmd, r, err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		o    dedupe.RedisOptions
+		ok   bool
+	}{
+		{"addresses and password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Password: "default-pass"}, true},
+		{"addresses, user and password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Username: "gw", Password: "gw-pass"}, true},
+		{"url with password", dedupe.RedisOptions{URL: "redis://:default-pass@" + srv.Addr() + "/0"}, true},
+		{"url with user", dedupe.RedisOptions{URL: "redis://gw:gw-pass@" + srv.Addr() + "/0"}, true},
+		{"wrong password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Password: "nope"}, false},
+		{"no password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}}, false},
+		{"tls to a plain server", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Password: "default-pass", TLS: true}, false},
+		{"rediss to a plain server", dedupe.RedisOptions{URL: "rediss://:default-pass@" + srv.Addr() + "/0"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.o.KeyPrefix = uniquePrefix(t)
+			if !c.ok {
+				// A TLS handshake with a plain server hangs until then.
+				c.o.Timeout = 500 * time.Millisecond
+			}
+			s := newRedisStore(t, c.o)
+			if c.ok {
+				if st := claimWhenBack(t, s, "k", 10*time.Second); st != dedupe.Claimed {
+					t.Fatalf("claim: %v", st)
+				}
+				return
+			}
+			if st, _, err := s.Claim(context.Background(), "k", time.Hour); !errors.Is(err, dedupe.ErrUnavailable) {
+				t.Fatalf("claim: %v %v, want ErrUnavailable", st, err)
+			}
+		})
+	}
+}

@@ -60,7 +60,10 @@ type RedisConfig struct {
 
 	// Timeout bounds each redis backend operation (claim, commit, release),
 	// connecting included. A claim that takes longer is a store error,
-	// answered by OnError. Default: 250ms.
+	// answered by OnError. After three failed operations in a row the store
+	// fails at once, without waiting, until a probe (every 50ms) gets an
+	// answer; a commit that fails is retried in the background. Default:
+	// 250ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 

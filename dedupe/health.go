@@ -2,7 +2,6 @@ package dedupe
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -290,6 +289,3 @@ func (h *health) stop() {
 		h.s.c.close()
 	})
 }
-
-// errNotConnected is a backend's answer before it has a client.
-var errNotConnected = errors.New("not connected yet")

@@ -18,10 +18,6 @@ const DefaultRedisKeyPrefix = "scgate:"
 // DefaultRedisTimeout is the default bound of one RedisStore operation.
 const DefaultRedisTimeout = 250 * time.Millisecond
 
-// The value of a committed key. An in-flight key holds its claim's token in
-// decimal, which never equals it.
-const redisDone = "d"
-
 // ErrUnavailable wraps every error of a RedisStore that could not reach
 // Redis: the server is down, too slow, or the store's circuit breaker is
 // open because it was just found down. Callers answer 503 (or fail open).

@@ -36,6 +36,9 @@ type script struct {
 	src, sha string
 }
 
+// errNotConnected is the answer before the client is made.
+var errNotConnected = errors.New("not connected yet")
+
 // Sizes of rueidis's per-connection buffers: the store's commands and
 // answers are under 200 bytes, the library's 0.5 MiB default is for bulk use.
 const rueidisBufferSize = 64 << 10

@@ -2,38 +2,35 @@ package dedupe_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/internal/redistest"
 )
 
 // BenchmarkStoreClaimCommit measures a first-seen event's store work, a
-// claim of a new key and its commit, on each backend. The redis case starts
-// its own private redis-server (never the machine's shared one), so it also
-// runs with -benchtime=1x in CI.
+// claim of a new key and its commit, on each backend, one call at a time.
+// The redis case starts its own private redis-server (never the machine's
+// shared one), so it also runs with -benchtime=1x in CI.
 func BenchmarkStoreClaimCommit(b *testing.B) {
 	b.Run("memory", func(b *testing.B) {
 		benchClaimCommit(b, func() dedupe.Store { return dedupe.NewMemoryStore(0) })
 	})
 	b.Run("redis", func(b *testing.B) {
 		srv := redistest.Start(b)
-		opt, err := redis.ParseURL(srv.URL())
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := redis.NewClient(opt)
-		defer c.Close()
 		benchClaimCommit(b, func() dedupe.Store {
 			// An empty server for every batch, like a fresh memory store.
-			if err := c.FlushAll(context.Background()).Err(); err != nil {
-				b.Fatal(err)
+			if r, err := srv.Do("FLUSHALL"); err != nil || r != "+OK" {
+				b.Fatal(r, err)
 			}
-			return dedupe.NewRedisStore(c, "bench:", time.Second)
+			return newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:", Timeout: time.Second})
 		})
 	})
 }
@@ -49,12 +46,7 @@ func benchClaimCommit(b *testing.B, newStore func() dedupe.Store) {
 		keys[i] = "screenshot.finished|sc_" + strconv.Itoa(1e9+i)
 	}
 	s := newStore()
-	// Warm up untimed: the first call dials and loads the scripts.
-	if _, tok, err := s.Claim(ctx, "warm-up", time.Minute); err != nil {
-		b.Fatal(err)
-	} else if err := s.Commit(ctx, "warm-up", tok, time.Minute); err != nil {
-		b.Fatal(err)
-	}
+	warmUp(b, s)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -75,4 +67,107 @@ func benchClaimCommit(b *testing.B, newStore func() dedupe.Store) {
 		i++
 	}
 	s.Close()
+}
+
+// warmUp makes the first calls untimed: they connect and load the scripts.
+func warmUp(b *testing.B, s dedupe.Store) {
+	ctx := context.Background()
+	if _, tok, err := s.Claim(ctx, "warm-up", time.Minute); err != nil {
+		b.Fatal(err)
+	} else if err := s.Commit(ctx, "warm-up", tok, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRedisParallel measures the Redis store under concurrency, as a
+// gateway uses it: many goroutines, each a request. "new" claims and
+// commits a key never seen (two scripts); "duplicate" claims a key that is
+// done (one script, or none when the local cache knows it). Concurrent calls
+// share round trips, so ns/op is the store's throughput cost per event.
+func BenchmarkRedisParallel(b *testing.B) {
+	srv := redistest.Start(b)
+	// One sequence for every round: b.N grows over rounds on the same keys.
+	var seq atomic.Int64
+	for _, par := range []int{4, 32} {
+		b.Run(fmt.Sprintf("new/goroutines=%d", par*2), func(b *testing.B) {
+			s := newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:" + b.Name() + ":", Timeout: 5 * time.Second})
+			warmUp(b, s)
+			b.SetParallelism(par)
+			b.ReportAllocs()
+			defer measureProcess(b)()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					key := "screenshot.finished|sc_" + strconv.FormatInt(seq.Add(1), 10)
+					st, tok, err := s.Claim(ctx, key, time.Minute)
+					if err != nil || st != dedupe.Claimed {
+						b.Error(st, err)
+						return
+					}
+					if err := s.Commit(ctx, key, tok, time.Minute); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+	for _, cache := range []int{-1, 0} {
+		name := "duplicate/cache"
+		if cache < 0 {
+			name = "duplicate/nocache"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:" + b.Name() + ":", Timeout: 5 * time.Second, DoneCacheKeys: cache})
+			warmUp(b, s)
+			b.SetParallelism(16)
+			b.ReportAllocs()
+			defer measureProcess(b)()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					if st, _, err := s.Claim(ctx, "warm-up", time.Minute); err != nil || st != dedupe.Done {
+						b.Error(st, err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// measureProcess reports, per operation, the CPU time of this process
+// (user+system: the client's work, the server's is not in it) and its read
+// and write system calls (/proc/self/io; Linux only, else not reported).
+// Call the function it returns when the timed part ends.
+func measureProcess(b *testing.B) func() {
+	cpu0, r0, w0, ok0 := processCounters()
+	return func() {
+		cpu1, r1, w1, ok1 := processCounters()
+		n := float64(b.N)
+		b.ReportMetric(float64(cpu1-cpu0)/n, "cpu-ns/op")
+		if ok0 && ok1 {
+			b.ReportMetric(float64(r1-r0)/n, "reads/op")
+			b.ReportMetric(float64(w1-w0)/n, "writes/op")
+		}
+	}
+}
+
+func processCounters() (cpu time.Duration, reads, writes int64, ok bool) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return cpu, 0, 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, found := strings.CutPrefix(line, "syscr: "); found {
+			reads, _ = strconv.ParseInt(v, 10, 64)
+		} else if v, found := strings.CutPrefix(line, "syscw: "); found {
+			writes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return cpu, reads, writes, true
 }

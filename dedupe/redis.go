@@ -2,14 +2,14 @@ package dedupe
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 )
 
 // DefaultRedisKeyPrefix is the default prefix of the keys a RedisStore sets.
@@ -18,79 +18,208 @@ const DefaultRedisKeyPrefix = "scgate:"
 // DefaultRedisTimeout is the default bound of one RedisStore operation.
 const DefaultRedisTimeout = 250 * time.Millisecond
 
-// The value of a committed key. An in-flight key holds its claim's token in
-// decimal, which never equals it.
-const redisDone = "d"
+// ErrUnavailable wraps every error of a RedisStore that could not reach
+// Redis: the server is down, too slow, or the store's circuit breaker is
+// open because it was just found down. Callers answer 503 (or fail open).
+var ErrUnavailable = errors.New("dedupe store unavailable")
+
+// ErrCommitPending is returned (wrapped in ErrUnavailable) by a RedisStore's
+// Commit that could not reach Redis but queued the commit: it is retried in
+// the background with the claim's token once Redis answers again, and this
+// gateway answers later copies of the event as duplicates meanwhile.
+var ErrCommitPending = errors.New("dedupe commit queued until the store answers again")
+
+// scriptID names one of the store's scripts.
+type scriptID int
+
+const (
+	scriptClaim scriptID = iota
+	scriptCommit
+	scriptRelease
+)
 
 // Each operation is one script on one key, so it is atomic on a single
 // server and in a Cluster alike (a one-key script never crosses slots).
-// Script results: 0 ok / claimed, 1 in flight / claim lost, 2 done.
-var (
-	// A claim finding its own token is a client retry of a claim that
-	// succeeded but whose answer was lost: it is still ours.
-	redisClaim = redis.NewScript(`
+var scriptSources = [...]string{
+	// Claim: 0 claimed, 1 in flight, 2+ms done with ms milliseconds of TTL
+	// left (2 when the key has no TTL: nothing is cached then). A claim
+	// finding its own token is a client retry of a claim that succeeded but
+	// whose answer was lost: it is still ours.
+	scriptClaim: `
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then return 0 end
 if v then
-  if v == 'd' then return 2 end
+  if v == 'd' then
+    local ms = redis.call('PTTL', KEYS[1])
+    if ms < 0 then ms = 0 end
+    return 2 + ms
+  end
   return 1
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 0`)
+return 0`,
 
 	// Commit records done if the claim is still ours or nobody holds the
 	// key (it lapsed and was not taken); a done key is left as it is.
-	redisCommit = redis.NewScript(`
+	// 0 ok, 1 claim lost.
+	scriptCommit: `
 local v = redis.call('GET', KEYS[1])
 if v == 'd' then return 0 end
 if v and v ~= ARGV[1] then return 1 end
 redis.call('SET', KEYS[1], 'd', 'PX', ARGV[2])
-return 0`)
+return 0`,
 
 	// Release forgets the key only if the claim is still ours; a missing
 	// key is already forgotten, a done key or another claim is refused.
-	redisRelease = redis.NewScript(`
+	// 0 ok, 1 claim lost.
+	scriptRelease: `
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 if v ~= ARGV[1] then return 1 end
 redis.call('DEL', KEYS[1])
-return 0`)
+return 0`,
+}
+
+// RedisOptions configure a RedisStore.
+type RedisOptions struct {
+	// URL is redis://[user:password@]host:port/db, rediss:// (TLS) or
+	// unix:///path. Set URL or Addrs, not both.
+	URL string
+	// Addrs are host:port: one is a single server, several are Cluster seed
+	// nodes, and with MasterName they are the Sentinels.
+	Addrs []string
+	// MasterName is the Sentinel master name (needs Addrs).
+	MasterName string
+	// Username and Password authenticate with Addrs (with URL, put them in
+	// the URL).
+	Username, Password string
+	// TLS connects with TLS 1.2 or later, server certificate verified (with
+	// Addrs; with URL use rediss://).
+	TLS bool
+
+	// KeyPrefix starts every key (DefaultRedisKeyPrefix when empty).
+	KeyPrefix string
+	// Timeout bounds each operation, connecting included
+	// (DefaultRedisTimeout when <= 0).
+	Timeout time.Duration
+
+	// Logger receives the store's own messages (breaker opened and closed,
+	// commits retried). Nil: no logging.
+	Logger *zap.Logger
+
+	// DoneCacheKeys bounds the local cache of keys known done, which answers
+	// duplicates without asking Redis (DefaultDoneCacheKeys when 0, no cache
+	// when negative).
+	DoneCacheKeys int
+	// ProbeInterval is how often the store probes Redis while it is known
+	// down, and retries queued commits (DefaultProbeInterval when <= 0).
+	ProbeInterval time.Duration
+	// PendingCommits bounds the commits queued while Redis is down
+	// (DefaultPendingCommits when 0, no queue when negative).
+	PendingCommits int
+	// PendingCommitAge is how long a queued commit is retried before it is
+	// dropped (DefaultPendingCommitAge when <= 0).
+	PendingCommitAge time.Duration
+}
+
+// Defaults of RedisOptions.
+const (
+	DefaultDoneCacheKeys    = 65536
+	DefaultProbeInterval    = 50 * time.Millisecond
+	DefaultPendingCommits   = 10000
+	DefaultPendingCommitAge = 10 * time.Minute
 )
 
 // RedisStore is a Store on Redis or Valkey, shared by every gateway that
 // uses the same server and key prefix, so a retry is recognized whichever
 // gateway it reaches and across restarts. It works with a single server,
-// Sentinel and Redis Cluster (any redis.UniversalClient).
+// Sentinel and Redis Cluster.
 //
 // Keys are the prefix followed by the hex of the first 16 bytes of the
 // SHA-256 of the dedupe key, so their size is fixed and event ids are not
 // stored in Redis. A key holds "d" when done, or the decimal token of the
 // claim in flight; its Redis TTL is the ttl or inflight timeout.
+//
+// Beyond Redis, the store keeps a bounded cache of keys it saw done (done is
+// terminal until the TTL passes, so the cache answers duplicates without a
+// round trip), a circuit breaker that fails calls at once while Redis is
+// known down and closes as soon as a background probe gets an answer, and a
+// bounded queue of commits that failed, retried with their claim's token.
 type RedisStore struct {
-	c       redis.UniversalClient
+	c       *redisClient
 	prefix  string
 	timeout time.Duration
+	log     *zap.Logger
+	done    *doneCache // nil: no cache
+	health  *health
 }
 
-// NewRedisStore returns a store on c. Keys get prefix (DefaultRedisKeyPrefix
-// when empty); each operation is bounded by timeout (DefaultRedisTimeout
-// when <= 0). The store does not own c: Close leaves it open.
-func NewRedisStore(c redis.UniversalClient, prefix string, timeout time.Duration) *RedisStore {
-	if prefix == "" {
-		prefix = DefaultRedisKeyPrefix
+// NewRedisStore returns a store on the Redis deployment of o. It does not
+// wait for the server: it connects in the background, and calls made before
+// the first connection attempt ended wait for it (within Timeout).
+func NewRedisStore(o RedisOptions) (*RedisStore, error) {
+	o = o.withDefaults()
+	c, err := newRedisClient(o)
+	if err != nil {
+		return nil, err
 	}
-	if timeout <= 0 {
-		timeout = DefaultRedisTimeout
+	s := &RedisStore{c: c, prefix: o.KeyPrefix, timeout: o.Timeout, log: o.Logger}
+	if o.DoneCacheKeys > 0 {
+		s.done = newDoneCache(o.DoneCacheKeys)
 	}
-	return &RedisStore{c: c, prefix: prefix, timeout: timeout}
+	s.health = newHealth(s, o)
+	return s, nil
 }
 
-// redisKey is the Redis key of a dedupe key.
-func (s *RedisStore) redisKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
+func (o RedisOptions) withDefaults() RedisOptions {
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultRedisKeyPrefix
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultRedisTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.DoneCacheKeys == 0 {
+		o.DoneCacheKeys = DefaultDoneCacheKeys
+	}
+	if o.ProbeInterval <= 0 {
+		o.ProbeInterval = DefaultProbeInterval
+	}
+	if o.PendingCommits == 0 {
+		o.PendingCommits = DefaultPendingCommits
+	}
+	if o.PendingCommitAge <= 0 {
+		o.PendingCommitAge = DefaultPendingCommitAge
+	}
+	return o
+}
+
+// Check reports a settings error without showing the URL or the password.
+func (o RedisOptions) Check() error {
+	switch {
+	case o.URL == "" && len(o.Addrs) == 0:
+		return errors.New("dedupe redis needs url or addresses (is the url's variable set?)")
+	case o.URL != "" && len(o.Addrs) > 0:
+		return errors.New("dedupe redis takes url or addresses, not both")
+	case o.URL != "" && (o.MasterName != "" || o.Username != "" || o.Password != "" || o.TLS):
+		return errors.New("dedupe redis: master_name, username, password and tls go with addresses; put credentials and rediss:// in the url")
+	case o.MasterName != "" && len(o.Addrs) == 0:
+		return errors.New("dedupe master_name needs addresses (the Sentinels)")
+	}
+	_, err := clientOptions(o)
+	return err
+}
+
+// errBadURL never quotes the URL: parse errors may hold the password.
+var errBadURL = errors.New("dedupe redis url is invalid (details not shown, they may hold a password); want redis://[user:password@]host:port/db, rediss://... or unix:///path")
+
+// redisKey is the Redis key of a digest.
+func (s *RedisStore) redisKey(d *[16]byte) string {
 	var buf [64 + 32]byte
 	b := append(buf[:0], s.prefix...)
-	b = hex.AppendEncode(b, sum[:16])
+	b = hex.AppendEncode(b, d[:])
 	return string(b)
 }
 
@@ -104,58 +233,90 @@ func newToken() Token {
 	}
 }
 
+// tokenArg is tok as a script argument.
+func tokenArg(tok Token) string { return strconv.FormatUint(uint64(tok), 10) }
+
 // millis is d in whole milliseconds, at least 1 (PX refuses 0).
-func millis(d time.Duration) int64 {
+func millis(d time.Duration) string {
 	ms := d.Milliseconds()
 	if ms < 1 {
 		ms = 1
 	}
-	return ms
+	return strconv.FormatInt(ms, 10)
 }
 
-func (s *RedisStore) run(ctx context.Context, script *redis.Script, key string, args ...any) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	n, err := script.Run(ctx, s.c, []string{s.redisKey(key)}, args...).Int64()
-	if err != nil {
-		return 0, fmt.Errorf("redis: %w", err)
+// run runs a script through the breaker: it fails at once while Redis is
+// known down, and reports the outcome to it.
+func (s *RedisStore) run(ctx context.Context, id scriptID, rkey string, args ...string) (int64, error) {
+	if err := s.health.admit(ctx); err != nil {
+		return 0, err
 	}
+	opCtx, cancel := context.WithTimeout(ctx, s.timeout)
+	n, err := s.c.eval(opCtx, id, rkey, args)
+	cancel()
+	if err != nil {
+		return 0, s.health.failed(ctx, err)
+	}
+	s.health.succeeded()
 	return n, nil
 }
 
 // Claim implements Store.
 func (s *RedisStore) Claim(ctx context.Context, key string, inflight time.Duration) (State, Token, error) {
+	d := digest(key)
+	now := time.Now()
+	if s.done.has(&d, now) {
+		return Done, 0, nil
+	}
 	tok := newToken()
-	n, err := s.run(ctx, redisClaim, key, strconv.FormatUint(uint64(tok), 10), millis(inflight))
+	n, err := s.run(ctx, scriptClaim, s.redisKey(&d), tokenArg(tok), millis(inflight))
 	if err != nil {
 		return 0, 0, err
 	}
-	switch n {
-	case 0:
+	switch {
+	case n == 0:
 		return Claimed, tok, nil
-	case 1:
+	case n == 1:
 		return InFlight, 0, nil
-	case 2:
+	case n >= 2:
+		// Seen done here: cached until Redis's own expiry at the latest
+		// (now is before the server read the TTL).
+		s.done.add(&d, now.Add(time.Duration(n-2)*time.Millisecond))
 		return Done, 0, nil
 	}
 	return 0, 0, fmt.Errorf("redis: unexpected claim result %d", n)
 }
 
-// Commit implements Store.
+// Commit implements Store. A commit that cannot reach Redis is queued and
+// retried in the background (see ErrCommitPending).
 func (s *RedisStore) Commit(ctx context.Context, key string, tok Token, ttl time.Duration) error {
-	n, err := s.run(ctx, redisCommit, key, strconv.FormatUint(uint64(tok), 10), millis(ttl))
+	d := digest(key)
+	now := time.Now()
+	rkey := s.redisKey(&d)
+	n, err := s.run(ctx, scriptCommit, rkey, tokenArg(tok), millis(ttl))
 	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			return err
+		}
+		if s.health.queueCommit(rkey, tok, now.Add(ttl), now) {
+			// The upstream accepted the event: this gateway can answer its
+			// copies as duplicates even before Redis hears of it.
+			s.done.add(&d, now.Add(ttl))
+			return fmt.Errorf("%w: %w", ErrCommitPending, err)
+		}
 		return err
 	}
 	if n != 0 {
 		return ErrClaimLost
 	}
+	s.done.add(&d, now.Add(ttl))
 	return nil
 }
 
 // Release implements Store.
 func (s *RedisStore) Release(ctx context.Context, key string, tok Token) error {
-	n, err := s.run(ctx, redisRelease, key, strconv.FormatUint(uint64(tok), 10))
+	d := digest(key)
+	n, err := s.run(ctx, scriptRelease, s.redisKey(&d), tokenArg(tok))
 	if err != nil {
 		return err
 	}
@@ -165,12 +326,23 @@ func (s *RedisStore) Release(ctx context.Context, key string, tok Token) error {
 	return nil
 }
 
-// Ping checks that the server answers, within the store's timeout.
+// Ping checks that the server answers, within the store's timeout. It
+// bypasses the breaker.
 func (s *RedisStore) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return s.c.Ping(ctx).Err()
+	if err := s.c.ping(ctx); err != nil {
+		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
+	}
+	return nil
 }
 
-// Close implements Store. The client belongs to the caller, who closes it.
-func (s *RedisStore) Close() error { return nil }
+// PendingCommits is the number of commits queued for retry.
+func (s *RedisStore) PendingCommits() int { return s.health.pendingLen() }
+
+// Close stops the background work and closes the client. It is safe to
+// call twice. Commits still queued are dropped (and logged).
+func (s *RedisStore) Close() error {
+	s.health.stop()
+	return nil
+}

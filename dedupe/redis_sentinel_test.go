@@ -6,27 +6,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/dedupe/dedupetest"
 	"github.com/scgate/scgate/internal/redistest"
 )
 
-// newSentinelClient is a go-redis failover client on s's Sentinels, built
-// the way the Caddy module builds it (UniversalOptions with MasterName).
-func newSentinelClient(t *testing.T, s *redistest.Sentinel) redis.UniversalClient {
-	t.Helper()
-	c := redis.NewUniversalClient(&redis.UniversalOptions{MasterName: redistest.MasterName, Addrs: s.Addrs()})
-	t.Cleanup(func() { c.Close() })
-	return c
+// sentinelOptions are the options of a store on s's Sentinels, as the Caddy
+// module builds them (addresses and master_name).
+func sentinelOptions(t *testing.T, s *redistest.Sentinel) dedupe.RedisOptions {
+	return dedupe.RedisOptions{MasterName: redistest.MasterName, Addrs: s.Addrs(), KeyPrefix: uniquePrefix(t)}
 }
 
 func TestRedisStoreSentinelContract(t *testing.T) {
 	s := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 3})
-	c := newSentinelClient(t, s)
 	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
-		return dedupe.NewRedisStore(c, uniquePrefix(t), 5*time.Second)
+		return newRedisStore(t, sentinelOptions(t, s))
 	})
 	// The keys are on the master the Sentinels name (the Sentinels
 	// themselves hold no data, so the suite could not pass against them).
@@ -40,8 +34,10 @@ func TestRedisStoreSentinelContract(t *testing.T) {
 // come from the promoted one), and the client writes to the new master.
 func TestRedisStoreSentinelFailover(t *testing.T) {
 	s := redistest.StartSentinel(t, redistest.SentinelOptions{Sentinels: 1, Replicas: 1})
-	c := newSentinelClient(t, s)
-	store := dedupe.NewRedisStore(c, uniquePrefix(t), 5*time.Second)
+	o := sentinelOptions(t, s)
+	// No local cache: the done keys must come from the promoted replica.
+	o.DoneCacheKeys = -1
+	store := newRedisStore(t, o)
 	ctx := context.Background()
 
 	const n = 20

@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/dedupe/dedupetest"
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/redistest"
 )
 
@@ -24,40 +24,38 @@ func uniquePrefix(t *testing.T) string {
 	return fmt.Sprintf("scgate-test:%d:%d:", time.Now().UnixNano(), prefixSeq.Add(1))
 }
 
-func newRedisClient(t *testing.T, url string) redis.UniversalClient {
+// newRedisStore returns a store on url (closed when t ends) with a
+// generous timeout: the race detector and a busy CI machine slow the
+// client, and these tests are about semantics, not latency.
+func newRedisStore(t testing.TB, o dedupe.RedisOptions) *dedupe.RedisStore {
 	t.Helper()
-	opt, err := redis.ParseURL(url)
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	s, err := dedupe.NewRedisStore(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := redis.NewClient(opt)
-	t.Cleanup(func() { c.Close() })
-	return c
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func TestRedisStoreContract(t *testing.T) {
-	c := newRedisClient(t, redistest.URL(t))
+	url := redistest.URL(t)
 	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
-		// A generous timeout: the race detector and a busy CI machine slow
-		// the client, and the suite is about semantics, not latency.
-		return dedupe.NewRedisStore(c, uniquePrefix(t), 5*time.Second)
+		return newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: uniquePrefix(t)})
 	})
 }
 
 func TestRedisStoreClusterContract(t *testing.T) {
 	cl := redistest.StartCluster(t)
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: cl.Addrs()})
-	t.Cleanup(func() { c.Close() })
-	if _, ok := c.(*redis.ClusterClient); !ok {
-		t.Fatalf("client for %d seeds is %T, want a cluster client", len(cl.Addrs()), c)
-	}
 	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
-		return dedupe.NewRedisStore(c, uniquePrefix(t), 5*time.Second)
+		return newRedisStore(t, dedupe.RedisOptions{Addrs: cl.Addrs(), KeyPrefix: uniquePrefix(t)})
 	})
 
 	// Keys spread over the cluster's nodes: the store is not accidentally
 	// working against one node only.
-	s := dedupe.NewRedisStore(c, uniquePrefix(t), 5*time.Second)
+	s := newRedisStore(t, dedupe.RedisOptions{Addrs: cl.Addrs(), KeyPrefix: uniquePrefix(t)})
 	ctx := context.Background()
 	for i := 0; i < 30; i++ {
 		if _, _, err := s.Claim(ctx, fmt.Sprint("spread", i), time.Hour); err != nil {
@@ -78,8 +76,8 @@ func TestRedisStoreClusterContract(t *testing.T) {
 func TestRedisStoreTwoGateways(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := uniquePrefix(t)
-	a := dedupe.NewRedisStore(newRedisClient(t, url), prefix, 5*time.Second)
-	b := dedupe.NewRedisStore(newRedisClient(t, url), prefix, 5*time.Second)
+	a := newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: prefix})
+	b := newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: prefix})
 	ctx := context.Background()
 
 	st, tokA, err := a.Claim(ctx, "e|1", 200*time.Millisecond)
@@ -91,20 +89,19 @@ func TestRedisStoreTwoGateways(t *testing.T) {
 	}
 	// a's claim lapses; b takes the key.
 	var tokB dedupe.Token
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually.Succeeds(t, 5*time.Second, func() error {
+		var st dedupe.State
+		var err error
 		st, tokB, err = b.Claim(ctx, "e|1", time.Hour)
-		if err != nil {
-			t.Fatal(err)
+		switch {
+		case err != nil:
+			return eventually.Stop(err)
+		case st != dedupe.Claimed:
+			return fmt.Errorf("b's claim: %v, want claimed once a's lapses", st)
 		}
-		if st == dedupe.Claimed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("b never took the lapsed claim (state %v)", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+
 	if tokA == tokB {
 		t.Fatalf("two gateways drew the same token %d", tokA)
 	}
@@ -126,51 +123,58 @@ func TestRedisStoreTwoGateways(t *testing.T) {
 // size digest instead of the event id, and the TTLs.
 func TestRedisStoreKeysAndTTL(t *testing.T) {
 	srv := redistest.Start(t)
-	c := newRedisClient(t, srv.URL())
-	s := dedupe.NewRedisStore(c, "gw:", 0)
+	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "gw:"})
 	ctx := context.Background()
 	_, tok, err := s.Claim(ctx, "screenshot.finished|sc_secret_id", 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := c.Keys(ctx, "*").Result()
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("keys = %v, %v", keys, err)
+	k, err := srv.Do("KEYS", "*")
+	if err != nil || strings.Contains(k, "\n") {
+		t.Fatalf("keys = %q, %v; want one", k, err)
 	}
-	k := keys[0]
 	if !strings.HasPrefix(k, "gw:") || len(k) != len("gw:")+32 || strings.Contains(k, "sc_secret_id") {
 		t.Fatalf("redis key %q: want gw: and 32 hex digits", k)
 	}
-	if pttl := c.PTTL(ctx, k).Val(); pttl <= 0 || pttl > 30*time.Second {
+	if pttl := pttlOf(t, srv, k); pttl <= 0 || pttl > 30*time.Second {
 		t.Fatalf("in-flight PTTL = %v, want (0, 30s]", pttl)
 	}
 	if err := s.Commit(ctx, "screenshot.finished|sc_secret_id", tok, 72*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if pttl := c.PTTL(ctx, k).Val(); pttl <= 71*time.Hour || pttl > 72*time.Hour {
+	if pttl := pttlOf(t, srv, k); pttl <= 71*time.Hour || pttl > 72*time.Hour {
 		t.Fatalf("done PTTL = %v, want about 72h", pttl)
 	}
+}
+
+func pttlOf(t *testing.T, srv *redistest.Server, key string) time.Duration {
+	t.Helper()
+	r, err := srv.Do("PTTL", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := strconv.ParseInt(strings.TrimPrefix(r, ":"), 10, 64)
+	if err != nil {
+		t.Fatalf("PTTL reply %q", r)
+	}
+	return time.Duration(ms) * time.Millisecond
 }
 
 // TestRedisStoreUnavailable: a stopped server is an error (never a state),
 // and the store works again once the server is back.
 func TestRedisStoreUnavailable(t *testing.T) {
 	srv := redistest.Start(t)
-	c := newRedisClient(t, srv.URL())
-	s := dedupe.NewRedisStore(c, "", 250*time.Millisecond)
+	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: time.Second})
 	ctx := context.Background()
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	if st, tok, err := s.Claim(ctx, "k", time.Hour); err == nil {
-		t.Fatalf("claim with the server down: %v %v, want an error", st, tok)
+	if st, tok, err := s.Claim(ctx, "k", time.Hour); !errors.Is(err, dedupe.ErrUnavailable) {
+		t.Fatalf("claim with the server down: %v %v %v, want ErrUnavailable", st, tok, err)
 	}
-	if err := s.Commit(ctx, "k", 1, time.Hour); err == nil || errors.Is(err, dedupe.ErrClaimLost) {
-		t.Fatalf("commit with the server down: %v, want a store error", err)
-	}
-	if err := s.Release(ctx, "k", 1); err == nil || errors.Is(err, dedupe.ErrClaimLost) {
-		t.Fatalf("release with the server down: %v, want a store error", err)
+	if err := s.Release(ctx, "k", 1); !errors.Is(err, dedupe.ErrUnavailable) {
+		t.Fatalf("release with the server down: %v, want ErrUnavailable", err)
 	}
 	srv.Restart()
 	// The restarted server has an empty script cache: EVALSHA falls back.
@@ -184,27 +188,112 @@ func TestRedisStoreUnavailable(t *testing.T) {
 // test if it still errs after within.
 func claimWhenBack(t *testing.T, s dedupe.Store, key string, within time.Duration) dedupe.State {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		st, _, err := s.Claim(context.Background(), key, time.Hour)
-		if err == nil {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("store still failing after %v: %v", within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	st, _ := claimWithToken(t, s, key, time.Hour, within)
+	return st
+}
+
+// claimWithToken is claimWhenBack with the claim's inflight timeout, also
+// returning the token.
+func claimWithToken(t *testing.T, s dedupe.Store, key string, inflight, within time.Duration) (dedupe.State, dedupe.Token) {
+	t.Helper()
+	var st dedupe.State
+	var tok dedupe.Token
+	eventually.Succeeds(t, within, func() error {
+		var err error
+		st, tok, err = s.Claim(context.Background(), key, inflight)
+		return err
+	})
+	return st, tok
 }
 
 // TestRedisStoreHonoursCallerContext: a cancelled request context stops the
 // operation.
 func TestRedisStoreHonoursCallerContext(t *testing.T) {
-	c := newRedisClient(t, redistest.URL(t))
-	s := dedupe.NewRedisStore(c, uniquePrefix(t), time.Minute)
+	s := newRedisStore(t, dedupe.RedisOptions{URL: redistest.URL(t), KeyPrefix: uniquePrefix(t), Timeout: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := s.Claim(ctx, "k", time.Hour); !errors.Is(err, context.Canceled) {
 		t.Fatalf("claim with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestRedisOptionsCheck: settings errors are caught before anything
+// connects, and never quote a URL (it may hold a password).
+func TestRedisOptionsCheck(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    dedupe.RedisOptions
+		want string // "" = valid
+	}{
+		{"url", dedupe.RedisOptions{URL: "redis://127.0.0.1:1/0"}, ""},
+		{"unix url", dedupe.RedisOptions{URL: "unix:///run/redis.sock"}, ""},
+		{"tls url", dedupe.RedisOptions{URL: "rediss://u:p@h:1/2"}, ""},
+		{"addresses", dedupe.RedisOptions{Addrs: []string{"h:1", "h:2"}, Password: "p", TLS: true}, ""},
+		{"sentinel", dedupe.RedisOptions{Addrs: []string{"h:1"}, MasterName: "m"}, ""},
+		{"nothing", dedupe.RedisOptions{}, "needs url or addresses"},
+		{"both", dedupe.RedisOptions{URL: "redis://h:1", Addrs: []string{"h:1"}}, "not both"},
+		{"url and password", dedupe.RedisOptions{URL: "redis://h:1", Password: "p"}, "go with addresses"},
+		{"master without addresses", dedupe.RedisOptions{MasterName: "m", URL: "redis://h:1"}, "go with addresses"},
+		{"bad address", dedupe.RedisOptions{Addrs: []string{"nohostport"}}, "not host:port"},
+		{"bad url", dedupe.RedisOptions{URL: "http://user:hunter2@h:1/x"}, "details not shown"},
+		{"bad db", dedupe.RedisOptions{URL: "redis://user:hunter2@h:1/x"}, "details not shown"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.o.Check()
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("Check: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("Check = %v, want an error containing %q", err, c.want)
+			case err != nil && strings.Contains(err.Error(), "hunter2"):
+				t.Fatalf("Check quotes the password: %v", err)
+			}
+		})
+	}
+}
+
+// TestRedisStoreCredentialsAndTLS: the password, ACL user and TLS settings
+// reach the server, and a wrong one is a store error, never a state.
+func TestRedisStoreCredentialsAndTLS(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, cmd := range [][]string{
+		{"ACL", "SETUSER", "gw", "on", ">gw-pass", "~*", "+@all"},
+		{"CONFIG", "SET", "requirepass", "default-pass"},
+	} {
+		if r, err := srv.Do(cmd...); err != nil || r != "+OK" {
+			t.Fatalf("%v: %q %v", cmd, r, err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		o    dedupe.RedisOptions
+		ok   bool
+	}{
+		{"addresses and password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Password: "default-pass"}, true},
+		{"addresses, user and password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Username: "gw", Password: "gw-pass"}, true},
+		{"url with password", dedupe.RedisOptions{URL: "redis://:default-pass@" + srv.Addr() + "/0"}, true},
+		{"url with user", dedupe.RedisOptions{URL: "redis://gw:gw-pass@" + srv.Addr() + "/0"}, true},
+		{"wrong password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Password: "nope"}, false},
+		{"no password", dedupe.RedisOptions{Addrs: []string{srv.Addr()}}, false},
+		{"tls to a plain server", dedupe.RedisOptions{Addrs: []string{srv.Addr()}, Password: "default-pass", TLS: true}, false},
+		{"rediss to a plain server", dedupe.RedisOptions{URL: "rediss://:default-pass@" + srv.Addr() + "/0"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.o.KeyPrefix = uniquePrefix(t)
+			if !c.ok {
+				// A TLS handshake with a plain server hangs until then.
+				c.o.Timeout = 500 * time.Millisecond
+			}
+			s := newRedisStore(t, c.o)
+			if c.ok {
+				if st := claimWhenBack(t, s, "k", 10*time.Second); st != dedupe.Claimed {
+					t.Fatalf("claim: %v", st)
+				}
+				return
+			}
+			if st, _, err := s.Claim(context.Background(), "k", time.Hour); !errors.Is(err, dedupe.ErrUnavailable) {
+				t.Fatalf("claim: %v %v, want ErrUnavailable", st, err)
+			}
+		})
 	}
 }

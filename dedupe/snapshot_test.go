@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 func TestSnapshotRoundTrip(t *testing.T) {
@@ -88,20 +90,17 @@ func TestSnapshotKeepsExpiry(t *testing.T) {
 		t.Fatalf("read: %d %v", n, err)
 	}
 	// The restored key expires when the original would have.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually.Succeeds(t, 5*time.Second, func() error {
 		st, _, err := b.Claim(ctx, "k", time.Hour)
-		if err != nil {
-			t.Fatal(err)
+		switch {
+		case err != nil:
+			return eventually.Stop(err)
+		case st != dedupe.Claimed:
+			return fmt.Errorf("restored key still %v", st)
 		}
-		if st == dedupe.Claimed {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("restored key still %v after its TTL", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+
 	// Reading the same snapshot after that moment restores nothing.
 	c := dedupe.NewMemoryStore(0)
 	defer c.Close()

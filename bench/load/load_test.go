@@ -91,3 +91,20 @@ func TestGatewayConfig(t *testing.T) {
 		t.Error("bare config has the gateway")
 	}
 }
+
+func TestConfigKinds(t *testing.T) {
+	k := configRedisDup
+	if !k.redis() || !k.duplicates() || !configRedisUnix.redis() || configRedisUnix.duplicates() {
+		t.Error("redis kinds misclassified")
+	}
+	if configMemory.redis() || configMemory.duplicates() || !configMemoryDup.duplicates() {
+		t.Error("memory kinds misclassified")
+	}
+	cfg := gatewayConfig(configRespond, 1, 2, "u", "s", "")
+	if !strings.Contains(cfg, `respond "`+respondBody+`" 200`) || strings.Contains(cfg, "reverse_proxy") {
+		t.Errorf("respond config:\n%s", cfg)
+	}
+	if !strings.Contains(gatewayConfig(k, 1, 2, "u", "s", "redis://r/0"), "url redis://r/0") {
+		t.Error("redis duplicates config has no redis url")
+	}
+}

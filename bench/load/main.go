@@ -14,13 +14,18 @@
 //   - gateway-redis: the same with `dedupe redis { url ... }` against a
 //     private redis-server the benchmark starts (skipped, and said so, when
 //     redis-server is missing or the built binary rejects the config);
-//   - gateway-memory-duplicates: gateway-memory answering only duplicates
-//     (one event delivered once, then sent over and over), which the gateway
-//     answers itself without contacting the upstream.
+//   - gateway-memory-duplicates and gateway-redis-duplicates: the gateway
+//     answering only duplicates (one event delivered once, then sent over and
+//     over), which it answers itself without contacting the upstream;
+//   - respond: Caddy answering every request with a static `respond`, the
+//     physical limit of the duplicates path on this machine.
 //
 // The configurations run in pairs, bare, gateway-memory, gateway-redis,
-// gateway-memory-duplicates, then again, so that drift of a shared machine
-// affects all of them alike; there is one duplicates run per pair. Each run
+// the duplicates and respond, then again, so that drift of a shared machine
+// affects all of them alike. gateway-redis-unix is gateway-redis reaching the
+// same redis-server through its Unix socket. -cpuprofile captures a CPU
+// profile of one configuration's gateway (from its admin endpoint) during the
+// first pair. Each run
 // warms up, then sends events for a fixed duration from N concurrent
 // keep-alive clients. Every event of a unique run has a fresh screenshot_id
 // and is generated and signed before the run starts.
@@ -47,7 +52,9 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -60,8 +67,19 @@ const (
 	configBare      configKind = "bare"
 	configMemory    configKind = "gateway-memory"
 	configRedis     configKind = "gateway-redis"
+	configRedisUnix configKind = "gateway-redis-unix"
 	configMemoryDup configKind = "gateway-memory-duplicates"
+	configRedisDup  configKind = "gateway-redis-duplicates"
+	configRespond   configKind = "respond"
 )
+
+func (k configKind) redis() bool {
+	return k == configRedis || k == configRedisUnix || k == configRedisDup
+}
+
+func (k configKind) duplicates() bool {
+	return k == configMemoryDup || k == configRedisDup
+}
 
 // options are the command-line flags.
 type options struct {
@@ -73,6 +91,8 @@ type options struct {
 	bin         string
 	redis       bool
 	maxEvents   int
+	cpuProfile  string
+	profileDir  string
 }
 
 // Bounds on the flags, so that every loop is bounded.
@@ -95,6 +115,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.bin, "bin", "", "use this scgate binary instead of building ./cmd/scgate")
 	fs.BoolVar(&o.redis, "redis", true, "include gateway-redis when possible")
 	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "comma-separated configurations whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
+	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
 		fs.PrintDefaults()
@@ -189,11 +211,15 @@ func run(ctx context.Context, opts options) (err error) {
 
 	kinds := []configKind{configBare, configMemory}
 	if b.redis != nil {
-		kinds = append(kinds, configRedis)
+		kinds = append(kinds, configRedis, configRedisUnix)
 	}
 	kinds = append(kinds, configMemoryDup)
+	if b.redis != nil {
+		kinds = append(kinds, configRedisDup)
+	}
+	kinds = append(kinds, configRespond)
 
-	if err := b.calibrate(ctx); err != nil {
+	if err := b.calibrate(ctx, kinds); err != nil {
 		return err
 	}
 	var results []runResult
@@ -239,7 +265,7 @@ func (b *bench) setupRedis(ctx context.Context) string {
 }
 
 // calibrate measures bare once to size the event pools of the runs.
-func (b *bench) calibrate(ctx context.Context) error {
+func (b *bench) calibrate(ctx context.Context, kinds []configKind) error {
 	b.seq++
 	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, configBare, b.up.addr, string(b.secret), "")
 	if err != nil {
@@ -257,7 +283,7 @@ func (b *bench) calibrate(ctx context.Context) error {
 		return fmt.Errorf("calibration against bare failed: %d requests, errors %v", ph.requests, ph.errKinds)
 	}
 	rps := float64(ph.requests) / ph.elapsed.Seconds()
-	for _, k := range []configKind{configBare, configMemory, configRedis} {
+	for _, k := range kinds {
 		b.estimate[k] = rps
 	}
 	logf("calibration: bare ~%.0f requests/s", rps)
@@ -303,22 +329,25 @@ func (r runResult) line() string {
 // runOne starts a fresh gateway for kind and measures one run against it.
 func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResult, error) {
 	res := runResult{kind: kind, pair: pair}
-	dup := kind == configMemoryDup
+	dup := kind.duplicates()
 
 	// Everything before the timed window: events, signatures, a clean Redis.
 	var events []signedEvent
 	prefix := fmt.Sprintf("%s_p%d_%s", b.runTag, pair, kind)
-	if dup {
+	if dup || kind == configRespond {
 		events = makeEvents(b.secret, prefix, 1)
 	} else {
 		events = makeEvents(b.secret, prefix, b.poolSize(kind))
 	}
 	redisURL := ""
-	if kind == configRedis {
+	if kind.redis() {
 		if err := b.redis.command("FLUSHALL", "+OK"); err != nil {
 			return res, err
 		}
 		redisURL = b.redis.url()
+		if kind == configRedisUnix {
+			redisURL = b.redis.unixURL()
+		}
 	}
 
 	b.seq++
@@ -330,7 +359,8 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	client := newClient(b.opts.concurrency)
 	defer client.CloseIdleConnections()
 
-	src := &source{events: events, repeat: dup}
+	// respond ignores the body: one event, repeated, is enough.
+	src := &source{events: events, repeat: dup || kind == configRespond}
 	expect := expectOK
 	if dup {
 		// Deliver the event once; from then on every copy is a duplicate.
@@ -349,8 +379,12 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 
 	hits0 := b.up.hits.Load()
 	var redis0, redis1 int64
-	if kind == configRedis {
+	if kind.redis() {
 		redis0, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
+	var profile <-chan error
+	if pair == 1 && slices.Contains(strings.Split(b.opts.cpuProfile, ","), string(kind)) {
+		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+string(kind)+".pprof"))
 	}
 	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)
@@ -363,8 +397,15 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))
 	}
 	self1, _ := cpuTicks(os.Getpid())
-	if kind == configRedis {
+	if kind.redis() {
 		redis1, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
+	if profile != nil {
+		if err := <-profile; err != nil {
+			res.notes = append(res.notes, "cpu profile failed: "+oneLine(err.Error()))
+		} else {
+			res.notes = append(res.notes, "cpu profile written")
+		}
 	}
 	hits1 := b.up.hits.Load()
 	if err := ctx.Err(); err != nil {
@@ -381,7 +422,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 		res.benchCPUPerReq = float64(self1-self0) * 1e6 / float64(clockTicks) / float64(ph.requests)
 	}
 	res.upstreamHits = hits1 - hits0
-	if kind == configRedis && ph.requests > 0 {
+	if kind.redis() && ph.requests > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)",
 			float64(redis1-redis0)*1e6/float64(clockTicks)/float64(ph.requests)))
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -225,19 +226,26 @@ func parseStatCPU(stat []byte) (int64, error) {
 // gateway is one running scgate process.
 type gateway struct {
 	*proc
-	url string // http://127.0.0.1:<port>/
+	url   string // http://127.0.0.1:<port>/
+	admin string // 127.0.0.1:<admin port>
 }
 
+// respondBody is what the respond configuration answers: about the size of
+// the gateway's own answer to a duplicate, without braces (placeholders).
+const respondBody = "outcome: duplicate"
+
 // gatewayConfig renders the Caddyfile of configuration kind. redisURL is used
-// only by configRedis.
+// only by the gateway-redis configurations.
 func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, redisURL string) string {
 	var site string
 	switch kind {
 	case configBare:
 		site = fmt.Sprintf("\treverse_proxy %s\n", upstream)
+	case configRespond:
+		site = fmt.Sprintf("\trespond %q 200\n", respondBody)
 	case configMemory, configMemoryDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t}\n\treverse_proxy %s\n", secret, upstream)
-	case configRedis:
+	case configRedis, configRedisUnix, configRedisDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tdedupe redis {\n\t\t\turl %s\n\t\t}\n\t}\n\treverse_proxy %s\n",
 			secret, redisURL, upstream)
 	}
@@ -252,25 +260,25 @@ http://127.0.0.1:%d {
 `, adminPort, port, site)
 }
 
-// writeConfig writes a Caddyfile for kind into dir and returns its path and
-// the site port.
-func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisURL string) (path string, port int, err error) {
+// writeConfig writes a Caddyfile for kind into dir and returns its path, the
+// site port and the admin port.
+func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisURL string) (path string, port, adminPort int, err error) {
 	ports, err := freePorts(2)
 	if err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	path = filepath.Join(dir, fmt.Sprintf("Caddyfile.%03d.%s", seq, kind))
 	cfg := gatewayConfig(kind, ports[0], ports[1], upstream, secret, redisURL)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
-	return path, ports[1], nil
+	return path, ports[1], ports[0], nil
 }
 
 // startGateway starts a fresh scgate process for kind and waits until its
 // site answers HTTP.
 func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, kind configKind, upstream, secret, redisURL string) (*gateway, error) {
-	cfgPath, port, err := writeConfig(dir, seq, kind, upstream, secret, redisURL)
+	cfgPath, port, adminPort, err := writeConfig(dir, seq, kind, upstream, secret, redisURL)
 	if err != nil {
 		return nil, err
 	}
@@ -279,12 +287,49 @@ func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, ki
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d/", port)}
+	g := &gateway{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d/", port), admin: fmt.Sprintf("127.0.0.1:%d", adminPort)}
 	if err := waitHTTP(ctx, p, g.url); err != nil {
 		ps.stop(p)
 		return nil, fmt.Errorf("gateway %s did not start: %w\n--- log tail ---\n%s", kind, err, p.logTail(2000))
 	}
 	return g, nil
+}
+
+// cpuProfile fetches a CPU profile of d from the gateway's admin endpoint
+// into path, in the background; the channel gets the outcome.
+func (g *gateway) cpuProfile(ctx context.Context, d time.Duration, path string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		secs := max(1, int(d.Seconds()))
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", g.admin, secs)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		client := &http.Client{Timeout: d + 30*time.Second, Transport: &http.Transport{Proxy: nil}}
+		resp, err := client.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			done <- fmt.Errorf("profile: status %d", resp.StatusCode)
+			return
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(f, resp.Body)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	return done
 }
 
 // waitHTTP polls url until anything answers, p exits, or startTimeout.
@@ -313,7 +358,7 @@ func waitHTTP(ctx context.Context, p *proc, url string) error {
 // its output on failure. It is how the benchmark learns whether the built
 // binary accepts a configuration (e.g. the Redis dedupe backend).
 func validateConfig(ctx context.Context, bin, dir string, kind configKind, upstream, secret, redisURL string) error {
-	path, _, err := writeConfig(dir, 0, kind, upstream, secret, redisURL)
+	path, _, _, err := writeConfig(dir, 0, kind, upstream, secret, redisURL)
 	if err != nil {
 		return err
 	}
@@ -354,6 +399,7 @@ func lastErrorLine(out []byte) string {
 type redisServer struct {
 	*proc
 	addr string
+	sock string // its Unix socket
 }
 
 // startRedis starts redis-server on a free loopback port without
@@ -367,13 +413,15 @@ func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, err
 	if err != nil {
 		return nil, err
 	}
+	sock := filepath.Join(dir, "redis.sock")
 	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--unixsocket", sock, "--unixsocketperm", "700",
 		"--dir", dir, "--daemonize", "no")
 	if err != nil {
 		return nil, err
 	}
-	r := &redisServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	r := &redisServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port), sock: sock}
 	deadline := time.Now().Add(startTimeout)
 	for {
 		if err := r.command("PING", "+PONG"); err == nil {
@@ -389,6 +437,9 @@ func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, err
 
 // url is the redis:// URL of database 0.
 func (r *redisServer) url() string { return "redis://" + r.addr + "/0" }
+
+// unixURL is the URL of its Unix socket.
+func (r *redisServer) unixURL() string { return "unix://" + r.sock }
 
 // command sends a one-word command and checks the one-line reply.
 func (r *redisServer) command(cmd, want string) error {

@@ -285,11 +285,12 @@ type DedupeConfig struct {
 // single server, Sentinel or Redis Cluster.
 type RedisConfig struct {
 	// URL is the server of the redis backend:
-	// redis://[user:password@]host:port/db, or rediss:// for TLS; go-redis
-	// query parameters such as dial_timeout are accepted. Write it as a
-	// placeholder such as `{env.REDIS_URL}` (resolved at provision) so a
-	// password does not appear in the config; it is never logged. Set URL
-	// or Addresses, not both.
+	// redis://[user:password@]host:port/db, rediss:// for TLS, or
+	// unix:///path/redis.sock; the query parameters dial_timeout,
+	// write_timeout, client_name, protocol and addr (more Cluster seeds) are
+	// accepted. Write it as a placeholder such as `{env.REDIS_URL}`
+	// (resolved at provision) so a password does not appear in the config;
+	// it is never logged. Set URL or Addresses, not both.
 	URL string `json:"url,omitempty"`
 
 	// Addresses are host:port addresses of the redis backend, instead of
@@ -321,7 +322,10 @@ type RedisConfig struct {
 
 	// Timeout bounds each redis backend operation (claim, commit, release),
 	// connecting included. A claim that takes longer is a store error,
-	// answered by OnError. Default: 250ms.
+	// answered by OnError. After three failed operations in a row the store
+	// fails at once, without waiting, until a probe (every 50ms) gets an
+	// answer; a commit that fails is retried in the background. Default:
+	// 250ms.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 

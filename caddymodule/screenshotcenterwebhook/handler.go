@@ -237,6 +237,10 @@ func (h *Handler) commit(c claim) {
 	case errors.Is(err, dedupe.ErrClaimLost):
 		h.logger.Warn("dedupe claim expired before the upstream answered; another copy may have been forwarded (raise inflight_timeout)",
 			zap.String("dedupe_key", c.key.Display()))
+	case errors.Is(err, dedupe.ErrCommitPending):
+		h.metrics.storeError("commit", err)
+		h.logger.Warn("dedupe commit deferred; retried in the background until the store answers",
+			zap.String("reason", "dedupe_commit_pending"), zap.String("dedupe_key", c.key.Display()), zap.Error(err))
 	default:
 		h.metrics.storeError("commit", err)
 		h.logger.Error("dedupe commit failed; a retry of this event may be forwarded again",

@@ -48,7 +48,7 @@ var (
 	}, []string{"endpoint", "op"})
 	metricStoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "scgate", Subsystem: "dedupe", Name: "errors_total",
-		Help: "Dedupe store operations that failed, by endpoint, operation and kind (full, timeout, unreachable, other).",
+		Help: "Dedupe store operations that failed, by endpoint, operation and kind (full, commit_pending, timeout, unreachable, other).",
 	}, []string{"endpoint", "op", "kind"})
 	metricFailOpen = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "scgate", Subsystem: "dedupe", Name: "fail_open_total",
@@ -118,15 +118,19 @@ func (m *handlerMetrics) storeError(op string, err error) {
 }
 
 // errorKind sorts a store error for metricStoreErrors: a full store, a
-// timeout, a server that cannot be reached, or anything else.
+// commit queued for a retry, a timeout, a server that cannot be reached
+// (refused connections, or the breaker failing fast while it is down), or
+// anything else.
 func errorKind(err error) string {
 	var ne net.Error
 	switch {
 	case errors.Is(err, dedupe.ErrFull):
 		return "full"
+	case errors.Is(err, dedupe.ErrCommitPending):
+		return "commit_pending"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return "timeout"
-	case errors.As(err, new(*net.OpError)):
+	case errors.As(err, new(*net.OpError)), errors.Is(err, dedupe.ErrUnavailable):
 		return "unreachable"
 	}
 	return "other"

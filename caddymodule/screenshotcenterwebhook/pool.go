@@ -1,13 +1,11 @@
 package screenshotcenterwebhook
 
 import (
-	"context"
 	"errors"
 	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/scgate/scgate/dedupe"
@@ -38,12 +36,6 @@ func (p pooledStore) Destruct() error {
 	return p.Close()
 }
 
-// pooledClient adapts a shared Redis client to caddy.Destructor: it is
-// closed when the last config using it is cleaned up.
-type pooledClient struct{ redis.UniversalClient }
-
-func (p pooledClient) Destruct() error { return p.Close() }
-
 // openStore gets the store of the handler's dedupe backend from the pool,
 // creating it on first use (Provision has set the defaults). It does not
 // contact a Redis server.
@@ -58,7 +50,7 @@ func (h *Handler) openStore() error {
 		}
 		h.store, h.poolKey, err = loadMemoryStore(d.MaxKeys, persist, time.Duration(d.PersistInterval), h.logger)
 	case BackendRedis:
-		h.store, h.poolKey, err = loadRedisStore(d.Redis, d.OnError, h.logger)
+		h.store, h.poolKey, err = loadRedisStore(d.Redis, h.logger)
 	}
 	return err
 }
@@ -99,40 +91,25 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	}
 }
 
-// loadRedisStore returns a store on the shared client of d's connection
-// settings, creating the client on first use. It never waits for the
-// server: the client connects lazily, and a background check logs a warning
-// if the server does not answer, so `caddy validate` and a start with Redis
-// down do not block.
-func loadRedisStore(d *RedisConfig, onError string, logger *zap.Logger) (dedupe.Store, string, error) {
-	conn := resolveRedisConn(d, caddy.NewReplacer())
-	if err := conn.check(); err != nil {
+// loadRedisStore returns the shared store of d's settings, creating it on
+// first use. It never waits for the server: the store connects in the
+// background and logs a warning if the server does not answer, so `caddy
+// validate` and a start with Redis down do not block.
+func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, error) {
+	o := resolveRedisOptions(d, caddy.NewReplacer(), logger.With(zap.String("dedupe_backend", BackendRedis)))
+	if err := o.Check(); err != nil {
 		return nil, "", err
 	}
-	key := conn.poolKey()
-	v, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		opts, err := conn.options()
+	key := redisPoolKey(o)
+	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		s, err := dedupe.NewRedisStore(o)
 		if err != nil {
 			return nil, err
 		}
-		return pooledClient{redis.NewUniversalClient(opts)}, nil
+		return pooledStore{s, key}, nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	client := v.(pooledClient).UniversalClient
-	store := dedupe.NewRedisStore(client, d.KeyPrefix, time.Duration(d.Timeout))
-	if !loaded {
-		if onError == "" {
-			onError = OnErrorClosed
-		}
-		go func() {
-			err := store.Ping(context.Background())
-			if err != nil && !errors.Is(err, redis.ErrClosed) {
-				logger.Warn("dedupe redis does not answer yet; until it does, events are answered by on_error",
-					zap.String("on_error", onError), zap.Error(err))
-			}
-		}()
-	}
-	return store, key, nil
+	return v.(pooledStore).Store, key, nil
 }

@@ -65,9 +65,10 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	}
 }
 
-// TestRedisClientShared: two handlers on the same server share one client
-// (a reload reuses it); it is closed when the last one is cleaned up, and
-// handlers with different prefixes do not see each other's events.
+// TestRedisClientShared: two handlers with the same settings share one
+// store and client (a reload reuses it); it is closed when the last one is
+// cleaned up. A handler with another prefix has a store of its own (its
+// cache of done keys is per prefix) and does not see the others' events.
 func TestRedisClientShared(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := "scgate-test:" + t.Name() + time.Now().Format("150405.000000000") + ":"
@@ -88,14 +89,14 @@ func TestRedisClientShared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if a.poolKey != b.poolKey || a.poolKey != other.poolKey || !strings.HasPrefix(a.poolKey, "redis:") {
-		t.Fatalf("pool keys %q %q %q: want one shared redis client", a.poolKey, b.poolKey, other.poolKey)
+	if a.poolKey != b.poolKey || a.poolKey == other.poolKey || !strings.HasPrefix(a.poolKey, "redis:") {
+		t.Fatalf("pool keys %q %q %q: want a and b to share a redis store, other to have its own", a.poolKey, b.poolKey, other.poolKey)
 	}
 	if strings.Contains(a.poolKey, url) {
 		t.Fatalf("pool key holds the url: %q", a.poolKey)
 	}
-	if refs, ok := stores.References(a.poolKey); !ok || refs != 3 {
-		t.Fatalf("client references = %d, %v; want 3", refs, ok)
+	if refs, ok := stores.References(a.poolKey); !ok || refs != 2 {
+		t.Fatalf("store references = %d, %v; want 2", refs, ok)
 	}
 	if got, _ := serveHeaders(t, a, "s", `{"event":"e","screenshot_id":7}`); got != "forwarded" {
 		t.Fatalf("first delivery: %s", got)
@@ -117,11 +118,13 @@ func TestRedisClientShared(t *testing.T) {
 	if got, _ := serveHeaders(t, b, "s", `{"event":"e","screenshot_id":8}`); got != "forwarded" {
 		t.Errorf("after one handler's cleanup: %s, want forwarded", got)
 	}
-	key := b.poolKey
+	keys := []string{b.poolKey, other.poolKey}
 	_ = b.Cleanup()
 	_ = other.Cleanup()
-	if _, ok := stores.References(key); ok {
-		t.Fatal("client still pooled after the last cleanup")
+	for _, k := range keys {
+		if _, ok := stores.References(k); ok {
+			t.Fatal("store still pooled after the last cleanup")
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 // Run runs the contract suite. newStore must return an empty store whose
@@ -202,18 +203,15 @@ func mustState(t *testing.T, got dedupe.State, err error, want dedupe.State) {
 // with want == Claimed (it takes the key when it succeeds).
 func waitState(t *testing.T, s dedupe.Store, key string, want dedupe.State, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	eventually.Succeeds(t, timeout, func() error {
 		st, _, err := s.Claim(context.Background(), key, time.Hour)
-		if err != nil {
-			t.Fatal(err)
+		switch {
+		case err != nil:
+			return eventually.Stop(err)
+		case st != want:
+			return fmt.Errorf("key %q is %v, want %v", key, st, want)
 		}
-		if st == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("key %q still %v after %v, want %v", key, st, timeout, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+
 }

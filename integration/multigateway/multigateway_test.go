@@ -237,6 +237,86 @@ func TestRedisDownClosed(t *testing.T) {
 	}
 }
 
+// TestRedisCommitRetriedAfterOutage: Redis dies between the claim of an
+// event and its commit (the upstream holds the event until Redis is
+// stopped). The upstream accepted it, so the gateway keeps the commit and
+// writes it, with the claim's token, once Redis is back: the sender's retry
+// through another gateway is then a duplicate, not a second delivery, and
+// the first gateway answers copies as duplicates even while Redis is down
+// (issue 11).
+func TestRedisCommitRetriedAfterOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	up.Respond(func(n int, req gatewaytest.Request) int {
+		if n == 0 {
+			close(held)
+			<-release
+		}
+		return http.StatusOK
+	})
+	a := redisGateway(t, srv.URL(), up, "closed")
+	b := redisGateway(t, srv.URL(), up, "closed")
+
+	body := eventBody(7)
+	first := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhook", strings.NewReader(body))
+		req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- "error " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		first <- outcome(resp)
+	}()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event never reached the upstream")
+	}
+	srv.Stop()
+	close(release)
+	if got := <-first; got != "forwarded" {
+		t.Fatalf("first delivery: %s, want forwarded (the upstream accepted it)", got)
+	}
+	// a delivered it: a copy reaching a while Redis is still down is a
+	// duplicate, not a 503.
+	if got := outcome(deliver(t, a, body)); got != "duplicate" {
+		t.Errorf("copy through a with Redis down: %s, want duplicate", got)
+	}
+
+	srv.Restart() // empty: the claim went with the old process
+	// A first retry may come while the new server is still starting and
+	// fail again: wait for the one that committed.
+	if !a.WaitOutput(`"committed":1`, 30*time.Second) {
+		t.Fatalf("a did not retry its commit; output:\n%s", a.Output())
+	}
+	var got string
+	eventually.Succeeds(t, 30*time.Second, func() error {
+		if got = outcome(deliver(t, b, body)); got == "status 503" {
+			return errors.New("b still answers 503")
+		}
+		return nil
+	})
+	if got != "duplicate" {
+		t.Errorf("the sender's retry through b after Redis is back: %s, want duplicate", got)
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d copies, want exactly 1", n)
+	}
+	// The Redis client writes nothing of its own: every line is Caddy's
+	// JSON log (the store's messages go through its zap logger).
+	for _, gw := range []*gatewaytest.Gateway{a, b} {
+		for _, line := range strings.Split(strings.TrimSpace(gw.Output()), "\n") {
+			if !strings.HasPrefix(line, "{") {
+				t.Errorf("a line outside the JSON log: %q", line)
+			}
+		}
+	}
+}
+
 // TestRedisDownOpen: with Redis stopped, on_error open forwards and says so
 // loudly.
 func TestRedisDownOpen(t *testing.T) {

@@ -15,6 +15,7 @@ package redistest
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,8 +25,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -137,14 +141,34 @@ func (s *Server) Stop() {
 	}
 	_ = cmd.Process.Kill()
 	// Wait until the port is released so Restart can bind it again.
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
+	_ = eventually.Within(startTimeout, func() error {
 		c, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
 		if err != nil {
-			return
+			return nil
 		}
 		c.Close()
-		time.Sleep(20 * time.Millisecond)
+		return errors.New("still listening")
+	})
+}
+
+// Pause freezes the server (SIGSTOP): it keeps its port and connections
+// and accepts new ones, but answers nothing, like a hung or unreachable
+// server. Resume undoes it.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig os.Signal) {
+	s.tb.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		s.tb.Fatalf("redistest: signal %v to a stopped server", sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		s.tb.Fatalf("redistest: signal %v: %v", sig, err)
 	}
 }
 
@@ -220,24 +244,19 @@ func StartCluster(tb testing.TB) *Cluster {
 	if err != nil {
 		tb.Fatalf("redistest: redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ok := true
+	err = eventually.Within(30*time.Second, func() error {
 		for _, n := range c.Nodes {
-			info, err := n.Do("CLUSTER", "INFO")
-			if err != nil || !strings.Contains(info, "cluster_state:ok") {
-				ok = false
-				break
+			if info, err := n.Do("CLUSTER", "INFO"); err != nil || !strings.Contains(info, "cluster_state:ok") {
+				return fmt.Errorf("node %s: cluster state not ok (%v)", n.Addr(), err)
 			}
 		}
-		if ok {
-			return c
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("redistest: cluster state not ok after 30s\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("redistest: %v after 30s\n%s", err, out)
 	}
+	return c
+
 }
 
 // freePort returns a TCP port free on 127.0.0.1 (and, with bus, port+10000
@@ -270,22 +289,18 @@ func freePort(bus bool) (int, error) {
 
 // waitPing waits until addr answers PING, or the process exits.
 func waitPing(addr string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(startTimeout)
-	for {
+	return eventually.Within(startTimeout, func() error {
 		reply, err := do(addr, "PING")
 		if err == nil && reply == "+PONG" {
 			return nil
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("exited before answering PING")
+			return eventually.Stop(errors.New("exited before answering PING"))
 		default:
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no answer to PING within %v (last error: %v)", startTimeout, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("no answer to PING within %v (last error: %v)", startTimeout, err)
+	})
 }
 
 // do sends one RESP command and returns its reply as Server.Do describes.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 // MasterName is the name the Sentinels of StartSentinel monitor.
@@ -190,16 +192,14 @@ func (s *Sentinel) Failover() {
 // sentinelTimeout with what cond last saw.
 func (s *Sentinel) waitFor(what string, cond func() (bool, string)) {
 	s.tb.Helper()
-	deadline := time.Now().Add(sentinelTimeout)
-	for {
-		ok, last := cond()
-		if ok {
-			return
+	err := eventually.Within(sentinelTimeout, func() error {
+		if ok, last := cond(); !ok {
+			return fmt.Errorf("last seen: %s", last)
 		}
-		if time.Now().After(deadline) {
-			s.tb.Fatalf("redistest: waited %v for %s; last seen: %s", sentinelTimeout, what, last)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		s.tb.Fatalf("redistest: waited %v for %s; %v", sentinelTimeout, what, err)
 	}
 }
 

@@ -1,0 +1,202 @@
+package dedupe
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/rueidis"
+)
+
+// redisClient runs the store's scripts on a rueidis client. rueidis
+// pipelines concurrent calls on a few shared connections: the claims of
+// concurrent requests go out together, and their answers come back in one
+// read (see redis-choice.md for the comparison with go-redis).
+//
+// rueidis connects when the client is made (to tell a Cluster from a single
+// server), so the client is made by the first ping that succeeds, from the
+// store's background loop, never by a request. rueidis itself logs nothing:
+// every failure comes back as an error, which the store logs through zap.
+type redisClient struct {
+	opt     rueidis.ClientOption
+	client  atomic.Pointer[rueidis.Client]
+	mu      sync.Mutex // serializes connecting and closing
+	closed  bool
+	scripts [len(scriptSources)]script
+}
+
+// script is a Lua script and its SHA-1, for EVALSHA.
+type script struct {
+	src, sha string
+}
+
+// errNotConnected is the answer before the client is made.
+var errNotConnected = errors.New("not connected yet")
+
+// Sizes of rueidis's per-connection buffers: the store's commands and
+// answers are under 200 bytes, the library's 0.5 MiB default is for bulk use.
+const rueidisBufferSize = 64 << 10
+
+// sentinelRefresh is how often the Sentinel client checks the master with
+// the Sentinels, beyond their +switch-master events (rueidis recommends it:
+// a missed event would otherwise bind the client to the old master).
+const sentinelRefresh = 5 * time.Second
+
+func newRedisClient(o RedisOptions) (*redisClient, error) {
+	opt, err := clientOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &redisClient{opt: opt}
+	for i, src := range scriptSources {
+		sum := sha1.Sum([]byte(src))
+		c.scripts[i] = script{src: src, sha: hex.EncodeToString(sum[:])}
+	}
+	return c, nil
+}
+
+// clientOptions maps the store's settings to client options. The URL's own
+// query parameters (dial_timeout, ...) win over the timeout.
+func clientOptions(o RedisOptions) (rueidis.ClientOption, error) {
+	var opt rueidis.ClientOption
+	if o.URL != "" {
+		var err error
+		if opt, err = rueidis.ParseURL(o.URL); err != nil {
+			return opt, errBadURL
+		}
+	} else {
+		for _, a := range o.Addrs {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return opt, errors.New(`dedupe redis address "` + a + `" is not host:port`)
+			}
+		}
+		opt.InitAddress = append([]string(nil), o.Addrs...)
+		opt.Username, opt.Password = o.Username, o.Password
+		if o.TLS {
+			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if o.MasterName != "" {
+			opt.Sentinel.MasterSet = o.MasterName
+			opt.Sentinel.TLSConfig = opt.TLSConfig
+			opt.Sentinel.Dialer.Timeout = o.Timeout
+			opt.Sentinel.TopologyRefreshInterval = sentinelRefresh
+		}
+	}
+	if opt.ClientName == "" {
+		opt.ClientName = "scgate"
+	}
+	if opt.Dialer.Timeout == 0 {
+		opt.Dialer.Timeout = o.Timeout
+	}
+	// No client-side caching: the store keeps its own cache of done keys,
+	// and tracking would cost Redis an invalidation table.
+	opt.DisableCache = true
+	opt.ReadBufferEachConn, opt.WriteBufferEachConn = rueidisBufferSize, rueidisBufferSize
+	return opt, nil
+}
+
+func (c *redisClient) get() (rueidis.Client, error) {
+	p := c.client.Load()
+	if p == nil {
+		return nil, errNotConnected
+	}
+	return *p, nil
+}
+
+// eval runs script id on key and returns its integer result.
+func (c *redisClient) eval(ctx context.Context, id scriptID, key string, args []string) (int64, error) {
+	rc, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	s := &c.scripts[id]
+	n, err := rc.Do(ctx, rc.B().Evalsha().Sha1(s.sha).Numkeys(1).Key(key).Arg(args...).Build()).AsInt64()
+	if isNoScript(err) {
+		// A restarted or failed-over server has an empty script cache.
+		n, err = rc.Do(ctx, rc.B().Eval().Script(s.src).Numkeys(1).Key(key).Arg(args...).Build()).AsInt64()
+	}
+	return n, err
+}
+
+// evalMulti runs script id once per key, all in one pipeline (one write
+// and one read per connection, split by slot in a Cluster).
+func (c *redisClient) evalMulti(ctx context.Context, id scriptID, keys []string, args [][]string) ([]int64, []error) {
+	ns, errs := make([]int64, len(keys)), make([]error, len(keys))
+	rc, err := c.get()
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return ns, errs
+	}
+	s := &c.scripts[id]
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = rc.B().Evalsha().Sha1(s.sha).Numkeys(1).Key(k).Arg(args[i]...).Build()
+	}
+	var again []int
+	for i, r := range rc.DoMulti(ctx, cmds...) {
+		if ns[i], errs[i] = r.AsInt64(); isNoScript(errs[i]) {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return ns, errs
+	}
+	cmds = cmds[:0]
+	for _, i := range again {
+		cmds = append(cmds, rc.B().Eval().Script(s.src).Numkeys(1).Key(keys[i]).Arg(args[i]...).Build())
+	}
+	for j, r := range rc.DoMulti(ctx, cmds...) {
+		ns[again[j]], errs[again[j]] = r.AsInt64()
+	}
+	return ns, errs
+}
+
+func isNoScript(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && re.IsNoScript()
+}
+
+// ping checks that the server answers, making the client first if needed.
+func (c *redisClient) ping(ctx context.Context) error {
+	rc, err := c.get()
+	if err != nil {
+		if rc, err = c.connect(); err != nil {
+			return err
+		}
+	}
+	return rc.Do(ctx, rc.B().Ping().Build()).Error()
+}
+
+func (c *redisClient) connect() (rueidis.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("redis client closed")
+	}
+	if p := c.client.Load(); p != nil {
+		return *p, nil
+	}
+	rc, err := rueidis.NewClient(c.opt)
+	if err != nil {
+		return nil, err
+	}
+	c.client.Store(&rc)
+	return rc, nil
+}
+
+func (c *redisClient) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	if p := c.client.Load(); p != nil {
+		(*p).Close()
+	}
+}

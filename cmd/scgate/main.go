@@ -1,6 +1,7 @@
 // Command scgate is Caddy with the standard modules and the scgate plugin:
 // the screenshotcenter_webhook receiver gateway and the screenshotcenter_sender
-// sidecar with its send, sign and deliveries subcommands.
+// sidecar with its send, sign and deliveries subcommands, and healthcheck for
+// containers.
 //
 //	scgate run --config Caddyfile.example
 package main
@@ -17,5 +18,6 @@ import (
 func main() {
 	// Help and usage lines say `scgate send`, not `caddy send`.
 	caddy.CustomBinaryName = "scgate"
+	setVersion()
 	caddycmd.Main()
 }

@@ -112,3 +112,25 @@ func waitReceived(t testing.TB, app, id string) {
 		return nil
 	})
 }
+
+// checkGuarded sends an unsigned event to url, which must be answered 401,
+// then a signed one, which must reach the application container app (its
+// 200 "ok"). It checks that the application received the signed event and
+// never saw the unsigned one (the example application would have logged it,
+// or its refusal), and returns the signed event for more deliveries.
+func checkGuarded(t testing.TB, url, app string) (id string, body []byte) {
+	t.Helper()
+	unsignedID, unsigned := newEvent(t)
+	if a := deliver(t, url, unsigned, false); a.status != http.StatusUnauthorized {
+		t.Fatalf("unsigned event: status %d (%s), want 401", a.status, a.body)
+	}
+	id, body = newEvent(t)
+	if a := deliver(t, url, body, true); a.status != http.StatusOK || a.body != "ok\n" {
+		t.Fatalf("signed event: status %d, body %q; want 200 and the application's ok", a.status, a.body)
+	}
+	waitReceived(t, app, id)
+	if logs := containerLogs(t, app); strings.Contains(logs, unsignedID) || strings.Contains(logs, "refused") {
+		t.Errorf("the unsigned event reached the application:\n%s", logs)
+	}
+	return id, body
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -132,4 +133,22 @@ func containerLogs(t testing.TB, name string) string {
 func inspect(t testing.TB, name, format string) string {
 	t.Helper()
 	return strings.TrimSpace(podman(t, "inspect", "--format", format, name))
+}
+
+// containerIP returns a container's address on podman's network (on this
+// host, reachable from the test process).
+func containerIP(t testing.TB, name string) string {
+	t.Helper()
+	ip := inspect(t, name, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
+	if net.ParseIP(ip) == nil {
+		t.Fatalf("container %s has no address on podman's network (%q)", name, ip)
+	}
+	return ip
+}
+
+// podIP returns a pod's address: that of its infra container, whose
+// network namespace its containers share.
+func podIP(t testing.TB, pod string) string {
+	t.Helper()
+	return containerIP(t, strings.TrimSpace(podman(t, "pod", "inspect", "--format", "{{.InfraContainerID}}", pod)))
 }

@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,18 +50,7 @@ func TestSidecarPod(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitServing(t, base+"/")
 
-	unsignedID, unsigned := newEvent(t)
-	if a := deliver(t, base+"/", unsigned, false); a.status != 401 {
-		t.Fatalf("unsigned event: status %d (%s), want 401", a.status, a.body)
-	}
-	id, body := newEvent(t)
-	if a := deliver(t, base+"/", body, true); a.status != 200 || a.body != "ok\n" {
-		t.Fatalf("signed event: status %d, body %q; want 200 and the application's ok", a.status, a.body)
-	}
-	waitReceived(t, app, id)
-	if logs := containerLogs(t, app); strings.Contains(logs, unsignedID) || strings.Contains(logs, "refused") {
-		t.Errorf("the unsigned event reached the application:\n%s", logs)
-	}
+	checkGuarded(t, base+"/", app)
 
 	// Only the gateway's port is published.
 	published := inspect(t, gw, "{{range $p, $b := .NetworkSettings.Ports}}{{$p}}={{range $b}}{{.HostIP}}:{{.HostPort}}{{end}} {{end}}")
@@ -71,11 +59,7 @@ func TestSidecarPod(t *testing.T) {
 	}
 	// From outside the pod, at the pod's own address on podman's network,
 	// the gateway answers and the application's port is closed.
-	infra := strings.TrimSpace(podman(t, "pod", "inspect", "--format", "{{.InfraContainerID}}", pod))
-	ip := inspect(t, infra, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}")
-	if net.ParseIP(ip) == nil {
-		t.Fatalf("the pod has no address on podman's network (%q)", ip)
-	}
+	ip := podIP(t, pod)
 	if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, "8080"), 5*time.Second); err != nil {
 		t.Errorf("the gateway is not reachable at the pod's address %s:8080: %v", ip, err)
 	} else {

@@ -60,8 +60,8 @@ func requireRedisImage(t testing.TB) {
 
 // buildImages builds the repository's Dockerfile (the scgate image) and
 // examples/compose/upstream.Dockerfile (the example application) as their
-// comments describe for a prebuilt static binary on scratch: BINARY=prebuilt,
-// BASE_IMAGE=scratch. The binaries are built like the Dockerfile's build
+// comments describe for a prebuilt static binary on scratch: --target
+// prebuilt, BASE_IMAGE=scratch. The binaries are built like the Dockerfile's build
 // stage (CGO_ENABLED=0, the version linked in), without -trimpath and -s -w
 // so that they reuse the build cache of other static builds.
 func buildImages() error {
@@ -114,7 +114,7 @@ func buildImages() error {
 // has none).
 func podmanBuild(image, dockerfile, dir string) error {
 	res, err := runPodman("build", "--format", "docker", "--pull=never",
-		"--file", dockerfile, "--build-arg", "BASE_IMAGE=scratch", "--build-arg", "BINARY=prebuilt",
+		"--file", dockerfile, "--build-arg", "BASE_IMAGE=scratch", "--target", "prebuilt",
 		"--tag", image, dir)
 	if err != nil {
 		return err

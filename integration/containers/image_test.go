@@ -86,6 +86,24 @@ func TestGatewayImage(t *testing.T) {
 		}
 	})
 
+	t.Run("CA certificates", func(t *testing.T) {
+		// Where Go looks first on Linux; the image has no other bundle.
+		const bundle = "/etc/ssl/certs/ca-certificates.crt"
+		dir := t.TempDir()
+		podman(t, "cp", gw+":"+bundle, dir)
+		got, err := os.ReadFile(filepath.Join(dir, filepath.Base(bundle)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(got), "BEGIN CERTIFICATE") || string(got) != string(want) {
+			t.Errorf("the image's %s (%d bytes) is not the CA bundle it was built with (%d bytes)", bundle, len(got), len(want))
+		}
+	})
+
 	t.Run("data and config directories writable", func(t *testing.T) {
 		// `scgate storage export` writes a file as the container's user.
 		for _, dir := range []string{"/data", "/config"} {

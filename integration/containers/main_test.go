@@ -27,13 +27,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "FAIL: the container tests do not run with -short: they never skip")
 		os.Exit(1)
 	}
-	if os.Getenv("CONTAINERS_CONF") == "" {
+	conf := os.Getenv("CONTAINERS_CONF")
+	if conf == "" {
 		root, err := repoRoot()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "FAIL:", err)
 			os.Exit(1)
 		}
-		os.Setenv("CONTAINERS_CONF", filepath.Join(root, ".ci", "containers.conf"))
+		conf = filepath.Join(root, ".ci", "containers.conf")
+	}
+	// podman build's copier runs in another directory: a relative path
+	// would not be found there.
+	if abs, err := filepath.Abs(conf); err == nil {
+		os.Setenv("CONTAINERS_CONF", abs)
 	}
 	code := m.Run()
 	removeImages()

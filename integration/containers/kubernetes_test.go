@@ -42,6 +42,10 @@ const (
 // 1`), which cannot run in an image without a shell; a kubelet runs an exec
 // probe's command directly and sends an httpGet probe itself, so the test
 // does what the kubelet does with the manifest's probes.
+//
+// The names come from the manifest (pod webhooks-pod-0, volume
+// scgate-caddyfile, secret screenshotcenter-webhook), so two test processes
+// on one machine must not run this test at the same time.
 func TestKubernetesExample(t *testing.T) {
 	requireImages(t)
 	root, err := repoRoot()

@@ -1,15 +1,11 @@
 package screenshotcentersender
 
 import (
-	"errors"
-	"math"
-	"strconv"
-
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
+
+	"github.com/scgate/scgate/caddymodule/internal/cfargs"
 )
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -60,23 +56,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			ep, err = unmarshalEndpoint(d)
 			h.Endpoints = append(h.Endpoints, ep)
 		case "store":
-			h.Store, err = oneArg(d)
+			h.Store, err = cfargs.One(d)
 		case "workers":
-			h.Workers, err = numberArg(d, parseInt)
+			h.Workers, err = cfargs.Number(d, cfargs.Int)
 		case "per_endpoint":
-			h.PerEndpoint, err = numberArg(d, parseInt)
+			h.PerEndpoint, err = cfargs.Number(d, cfargs.Int)
 		case "attempts":
-			h.Attempts, err = numberArg(d, parseInt)
+			h.Attempts, err = cfargs.Number(d, cfargs.Int)
 		case "backoff":
-			h.Backoff, err = durationArgs(d, h.Backoff)
+			h.Backoff, err = cfargs.Durations(d, h.Backoff)
 		case "timeout":
-			h.Timeout, err = numberArg(d, parseDuration)
+			h.Timeout, err = cfargs.Number(d, cfargs.Duration)
 		case "retain":
-			h.Retain, err = numberArg(d, parseDuration)
+			h.Retain, err = cfargs.Number(d, cfargs.Duration)
 		case "max_body":
-			h.MaxBody, err = numberArg(d, parseSize)
+			h.MaxBody, err = cfargs.Number(d, cfargs.Size)
 		case "allow":
-			h.Allow, err = appendArgs(d, h.Allow)
+			h.Allow, err = cfargs.Append(d, h.Allow)
 		case "allow_private":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -107,9 +103,9 @@ func unmarshalEndpoint(d *caddyfile.Dispenser) (*Endpoint, error) {
 			if ep.Secret != "" {
 				return nil, d.Err("an endpoint has one secret")
 			}
-			ep.Secret, err = oneArg(d)
+			ep.Secret, err = cfargs.One(d)
 		case "events":
-			ep.Events, err = appendArgs(d, ep.Events)
+			ep.Events, err = cfargs.Append(d, ep.Events)
 		default:
 			return nil, d.Errf("unrecognized endpoint subdirective '%s'", d.Val())
 		}
@@ -118,96 +114,6 @@ func unmarshalEndpoint(d *caddyfile.Dispenser) (*Endpoint, error) {
 		}
 	}
 	return ep, nil
-}
-
-// oneArg reads the one argument of the current subdirective.
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	if !d.NextArg() {
-		return "", d.ArgErr()
-	}
-	v := d.Val()
-	if d.NextArg() {
-		return "", d.ArgErr()
-	}
-	return v, nil
-}
-
-// appendArgs appends the one or more arguments of the current
-// subdirective to list.
-func appendArgs(d *caddyfile.Dispenser, list []string) ([]string, error) {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return nil, d.ArgErr()
-	}
-	return append(list, args...), nil
-}
-
-// numberArg reads the one argument of the current subdirective, a number,
-// duration or size, with parse. An explicit 0 is refused: the JSON config
-// cannot hold it (0 there means the default).
-func numberArg[T int | int64 | caddy.Duration](d *caddyfile.Dispenser, parse func(string) (T, error)) (T, error) {
-	name := d.Val()
-	v, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	x, err := parse(v)
-	if err != nil {
-		return 0, d.Errf("parsing %s '%s': %v", name, v, err)
-	}
-	if x == 0 {
-		return 0, errExplicitZero(d, name)
-	}
-	return x, nil
-}
-
-// durationArgs appends the one or more duration arguments of the current
-// subdirective to list.
-func durationArgs(d *caddyfile.Dispenser, list []caddy.Duration) ([]caddy.Duration, error) {
-	name := d.Val()
-	args, err := appendArgs(d, nil)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range args {
-		dur, err := parseDuration(a)
-		if err != nil {
-			return nil, d.Errf("parsing %s '%s': %v", name, a, err)
-		}
-		list = append(list, dur)
-	}
-	return list, nil
-}
-
-func parseInt(v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return 0, errors.New("not an integer")
-	}
-	return n, nil
-}
-
-func parseDuration(v string) (caddy.Duration, error) {
-	dur, err := caddy.ParseDuration(v)
-	return caddy.Duration(dur), err
-}
-
-// parseSize reads a size such as 64KiB or 1MB.
-func parseSize(v string) (int64, error) {
-	size, err := humanize.ParseBytes(v)
-	if err != nil {
-		return 0, err
-	}
-	if size > math.MaxInt64 {
-		return 0, errors.New("too large")
-	}
-	return int64(size), nil
-}
-
-// errExplicitZero refuses an explicit 0, which the JSON config cannot
-// hold: 0 there means the default.
-func errExplicitZero(d *caddyfile.Dispenser, name string) error {
-	return d.Errf("%s 0 cannot be configured: leave %s out for its default", name, name)
 }
 
 // Interface guard

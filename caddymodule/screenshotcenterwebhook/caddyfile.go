@@ -1,14 +1,11 @@
 package screenshotcenterwebhook
 
 import (
-	"strconv"
-	"time"
-
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
+
+	"github.com/scgate/scgate/caddymodule/internal/cfargs"
 )
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -61,100 +58,39 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // url or password holding a password.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
-	if d.NextArg() {
-		return d.ArgErr()
+	if err := cfargs.None(d); err != nil {
+		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
 		switch d.Val() {
 		case "secret":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.Secrets = append(h.Secrets, args...)
+			h.Secrets, err = cfargs.Append(d, h.Secrets)
+		case "mode":
+			h.Mode, err = cfargs.One(d)
+		case "name":
+			h.Name, err = cfargs.One(d)
 		case "signature_header":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.SignatureHeaders = append(h.SignatureHeaders, args...)
+			h.SignatureHeaders, err = cfargs.Append(d, h.SignatureHeaders)
 		case "max_body":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil {
-				return d.Errf("parsing max_body: %v", err)
-			}
-			if size == 0 {
-				// 0 would read as "not set".
-				return d.Err("max_body must be greater than zero")
-			}
-			h.MaxBody = int64(size)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			h.MaxBody, err = cfargs.Number(d, cfargs.Size)
 		case "body_timeout":
-			dur, err := parseDurationArg(d, "body_timeout")
-			if err != nil {
-				return err
-			}
-			h.BodyTimeout = caddy.Duration(dur)
+			h.BodyTimeout, err = cfargs.Number(d, cfargs.Duration)
 		case "max_buffered":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			size, err := humanize.ParseBytes(d.Val())
-			if err != nil {
-				return d.Errf("parsing max_buffered: %v", err)
-			}
-			if size == 0 {
-				// 0 would read as "not set".
-				return d.Err("max_buffered must be greater than zero")
-			}
-			h.MaxBuffered = int64(size)
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			h.MaxBuffered, err = cfargs.Number(d, cfargs.Size)
 		case "events":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			h.Events = append(h.Events, args...)
+			h.Events, err = cfargs.Append(d, h.Events)
 		case "max_age":
-			dur, err := parseDurationArg(d, "max_age")
-			if err != nil {
-				return err
-			}
-			h.MaxAge = caddy.Duration(dur)
-		case "mode", "name":
-			name := d.Val()
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			if name == "mode" {
-				h.Mode = d.Val()
-			} else {
-				h.Name = d.Val()
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			h.MaxAge, err = cfargs.Number(d, cfargs.Duration)
 		case "reencode":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			h.Reencode = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			h.Reencode, err = cfargs.One(d)
 		case "dedupe":
-			if err := h.unmarshalDedupe(d); err != nil {
-				return err
-			}
+			err = h.unmarshalDedupe(d)
 		default:
 			return d.Errf("unrecognized screenshotcenter_webhook subdirective '%s'", d.Val())
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -168,176 +104,83 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 	h.Dedupe = cfg
 	if d.NextArg() {
 		cfg.Backend = d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
+		if err := cfargs.None(d); err != nil {
+			return err
 		}
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch d.Val() {
+		var err error
+		switch name := d.Val(); name {
 		case "ttl":
-			dur, err := parseDurationArg(d, "ttl")
-			if err != nil {
-				return err
-			}
-			cfg.TTL = caddy.Duration(dur)
+			cfg.TTL, err = cfargs.Number(d, cfargs.Duration)
 		case "inflight_timeout":
-			dur, err := parseDurationArg(d, "inflight_timeout")
-			if err != nil {
-				return err
-			}
-			cfg.InflightTimeout = caddy.Duration(dur)
+			cfg.InflightTimeout, err = cfargs.Number(d, cfargs.Duration)
 		case "max_keys":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(d.Val())
-			if err != nil || n == 0 {
-				// 0 would read as "not set".
-				return d.Errf("max_keys must be a positive integer, got '%s'", d.Val())
-			}
-			cfg.MaxKeys = n
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			cfg.MaxKeys, err = cfargs.Number(d, cfargs.Int)
 		case "evict_warn_age":
-			dur, err := parseDurationArg(d, "evict_warn_age")
-			if err != nil {
-				return err
-			}
-			cfg.EvictWarnAge = caddy.Duration(dur)
+			cfg.EvictWarnAge, err = cfargs.Number(d, cfargs.Duration)
 		case "key":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			cfg.Key = d.Val()
-			if cfg.Key == "" {
-				return d.Err("key must not be empty")
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			cfg.Key, err = cfargs.NonEmpty(d)
 		case "namespace":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			cfg.Namespace = d.Val()
-			if cfg.Namespace == "" {
-				return d.Err("namespace must not be empty")
-			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			cfg.Namespace, err = cfargs.NonEmpty(d)
 		case "on_error":
-			if !d.NextArg() {
-				return d.ArgErr()
+			cfg.OnError, err = cfargs.One(d)
+		case "persist":
+			err = setOnce(d, &cfg.Persist)
+		case "persist_interval":
+			cfg.PersistInterval, err = cfargs.Number(d, cfargs.Duration)
+		case "url", "addresses", "master_name", "username", "password", "tls", "key_prefix", "timeout":
+			if cfg.Redis == nil {
+				cfg.Redis = new(RedisConfig)
 			}
-			cfg.OnError = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			err = unmarshalRedisOption(d, cfg.Redis)
 		default:
-			handled, err := unmarshalBackendOption(d, cfg)
-			if err != nil {
-				return err
-			}
-			if !handled {
-				return d.Errf("unrecognized dedupe subdirective '%s'", d.Val())
-			}
+			return d.Errf("unrecognized dedupe subdirective '%s'", name)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// unmarshalBackendOption reads a subdirective of the memory (persist) or
-// redis backend. It reports false for a name it does not know.
-func unmarshalBackendOption(d *caddyfile.Dispenser, cfg *DedupeConfig) (bool, error) {
-	name := d.Val()
-	switch name {
-	case "persist", "persist_interval":
-	case "url", "addresses", "master_name", "username", "password", "tls", "key_prefix", "timeout":
-		if cfg.Redis == nil {
-			cfg.Redis = new(RedisConfig)
-		}
-	default:
-		return false, nil
-	}
-	rc := cfg.Redis
-	switch name {
-	case "addresses":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
-			return true, d.ArgErr()
-		}
-		rc.Addresses = append(rc.Addresses, args...)
-		return true, nil
-	case "tls":
-		if d.NextArg() {
-			return true, d.ArgErr()
-		}
-		rc.TLS = true
-		return true, nil
-	case "persist_interval", "timeout":
-		dur, err := parseDurationArg(d, name)
-		if err != nil {
-			return true, err
-		}
-		if name == "timeout" {
-			rc.Timeout = caddy.Duration(dur)
-		} else {
-			cfg.PersistInterval = caddy.Duration(dur)
-		}
-		return true, nil
-	}
-	if !d.NextArg() {
-		return true, d.ArgErr()
-	}
-	val := d.Val()
-	if val == "" {
-		return true, d.Errf("%s must not be empty", name)
-	}
-	if d.NextArg() {
-		return true, d.ArgErr()
-	}
-	var field *string
-	switch name {
-	case "persist":
-		field = &cfg.Persist
+// unmarshalRedisOption reads a subdirective of the redis backend.
+func unmarshalRedisOption(d *caddyfile.Dispenser, rc *RedisConfig) error {
+	var err error
+	switch d.Val() {
 	case "url":
-		field = &rc.URL
+		err = setOnce(d, &rc.URL)
+	case "addresses":
+		rc.Addresses, err = cfargs.Append(d, rc.Addresses)
 	case "master_name":
-		field = &rc.MasterName
+		err = setOnce(d, &rc.MasterName)
 	case "username":
-		field = &rc.Username
+		err = setOnce(d, &rc.Username)
 	case "password":
-		field = &rc.Password
+		err = setOnce(d, &rc.Password)
+	case "tls":
+		rc.TLS, err = true, cfargs.None(d)
 	case "key_prefix":
-		field = &rc.KeyPrefix
+		err = setOnce(d, &rc.KeyPrefix)
+	case "timeout":
+		rc.Timeout, err = cfargs.Number(d, cfargs.Duration)
 	}
-	if *field != "" {
-		return true, d.Errf("%s may be set only once", name)
-	}
-	*field = val
-	return true, nil
+	return err
 }
 
-// parseDurationArg reads exactly one duration argument. Zero is refused
-// because it would read as "not set"; negative values are left to the
-// config's rules (config.go), which JSON configs go through too.
-func parseDurationArg(d *caddyfile.Dispenser, name string) (time.Duration, error) {
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(d.Val())
+// setOnce reads the one, non-empty argument of the current subdirective
+// into field, refusing a second occurrence.
+func setOnce(d *caddyfile.Dispenser, field *string) error {
+	name := d.Val()
+	v, err := cfargs.NonEmpty(d)
 	if err != nil {
-		return 0, d.Errf("parsing %s: %v", name, err)
+		return err
 	}
-	if dur == 0 {
-		return 0, d.Errf("%s must be positive, got '%s'", name, d.Val())
+	if *field != "" {
+		return d.Errf("%s may be set only once", name)
 	}
-	if d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	return dur, nil
+	*field = v
+	return nil
 }
 
 // Interface guard

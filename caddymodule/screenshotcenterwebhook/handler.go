@@ -205,12 +205,16 @@ func (h *Handler) settle(r *http.Request, vars *requestVars, c claim, status int
 	ok := err == nil && status >= 200 && status < 300
 	if c.state == claimHeld {
 		start := time.Now()
+		op := h.metrics.release
 		if ok {
 			h.commit(c)
+			op = h.metrics.commit
 		} else {
 			h.release(c)
 		}
-		h.metrics.store.Observe(time.Since(start).Seconds())
+		took := time.Since(start).Seconds()
+		op.Observe(took)
+		h.metrics.store.Observe(took)
 	}
 	outcome := outcomeUpstreamFailed
 	if ok {
@@ -229,9 +233,7 @@ func (h *Handler) settle(r *http.Request, vars *requestVars, c claim, status int
 // commit and release run on a context detached from the request: a client
 // that hangs up after the upstream accepted must not undo the commit.
 func (h *Handler) commit(c claim) {
-	start := time.Now()
 	err := h.store.Commit(context.Background(), c.key.Store, c.token, time.Duration(h.Dedupe.TTL))
-	h.metrics.commit.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
 	case errors.Is(err, dedupe.ErrClaimLost):
@@ -249,9 +251,7 @@ func (h *Handler) commit(c claim) {
 }
 
 func (h *Handler) release(c claim) {
-	start := time.Now()
 	err := h.store.Release(context.Background(), c.key.Store, c.token)
-	h.metrics.release.Observe(time.Since(start).Seconds())
 	if err != nil && !errors.Is(err, dedupe.ErrClaimLost) {
 		h.metrics.storeError("release", err)
 		h.logger.Error("dedupe release failed; retries wait for inflight_timeout",

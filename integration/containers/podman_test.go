@@ -45,7 +45,7 @@ func runPodman(args ...string) (podmanResult, error) {
 		return res, fmt.Errorf("podman %s did not finish within %v", strings.Join(args, " "), commandTimeout)
 	}
 	if err != nil {
-		return res, fmt.Errorf("podman cannot be run (install the Debian packages podman, catatonit and runc, as .ci/run does): %w", err)
+		return res, fmt.Errorf("podman cannot be run (install the Debian packages podman, catatonit, runc, netavark, aardvark-dns and iptables, as .ci/run does): %w", err)
 	}
 	return res, nil
 }
@@ -56,7 +56,7 @@ func podman(t testing.TB, args ...string) string {
 	t.Helper()
 	res := podmanCode(t, args...)
 	if res.code != 0 {
-		t.Fatalf("podman %s: exit status %d\n%s%s", strings.Join(args, " "), res.code, res.stderr, res.stdout)
+		t.Fatalf("podman %s: exit status %d\n%s%s%s", strings.Join(args, " "), res.code, res.stderr, res.stdout, netavarkHint(res.stderr))
 	}
 	return res.stdout
 }
@@ -151,4 +151,17 @@ func containerIP(t testing.TB, name string) string {
 func podIP(t testing.TB, pod string) string {
 	t.Helper()
 	return containerIP(t, strings.TrimSpace(podman(t, "pod", "inspect", "--format", "{{.InfraContainerID}}", pod)))
+}
+
+// netavarkHint names the missing package behind netavark's bare "No such
+// file or directory": it runs iptables for every network and port mapping,
+// and Debian's netavark package does not depend on iptables.
+func netavarkHint(stderr string) string {
+	if !strings.Contains(stderr, "netavark: No such file or directory") {
+		return ""
+	}
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return "(netavark needs iptables, which is not installed: apt-get install iptables, as .ci/run does)"
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package dedupe
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"sync"
 	"time"
 
@@ -29,7 +30,9 @@ type PersistedStore struct {
 // delivered keys of the snapshot at path, and starts writing it back every
 // interval. A snapshot that cannot be read costs the remembered keys, not
 // the start: it is logged, and the store starts empty, as after a restart
-// without a snapshot.
+// without a snapshot. A damaged one (empty, truncated, garbage: it fails
+// its format or checksum) is moved aside to <path>.damaged first, so that
+// the next save does not overwrite it.
 func NewPersistedStore(maxKeys int, path string, interval time.Duration, logger *zap.Logger) *PersistedStore {
 	p := &PersistedStore{
 		MemoryStore: NewMemoryStore(maxKeys),
@@ -42,6 +45,15 @@ func NewPersistedStore(maxKeys int, path string, interval time.Duration, logger 
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.logger.Info("no dedupe snapshot yet; starting empty")
+	case errors.Is(err, ErrCorruptSnapshot):
+		aside := path + ".damaged"
+		if rerr := os.Rename(path, aside); rerr != nil {
+			p.logger.Error("dedupe snapshot is damaged and could not be moved aside; starting empty (retries of earlier events may be forwarded again), the next save replaces it",
+				zap.Error(err), zap.NamedError("rename_error", rerr))
+			break
+		}
+		p.logger.Error("dedupe snapshot is damaged; moved aside, starting empty (retries of earlier events may be forwarded again)",
+			zap.String("moved_to", aside), zap.Error(err))
 	case err != nil:
 		p.logger.Error("dedupe snapshot could not be loaded; starting empty (retries of earlier events may be forwarded again)", zap.Error(err))
 	default:

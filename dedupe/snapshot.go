@@ -169,12 +169,17 @@ func (s *MemoryStore) SaveSnapshot(path string) (int, error) {
 }
 
 // LoadSnapshot reads the snapshot at path into the store (see ReadSnapshot).
-// A missing file returns an error satisfying errors.Is(err, fs.ErrNotExist).
+// A missing file returns an error satisfying errors.Is(err, fs.ErrNotExist);
+// every error names the file.
 func (s *MemoryStore) LoadSnapshot(path string) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	return s.ReadSnapshot(f)
+	n, err := s.ReadSnapshot(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
 }

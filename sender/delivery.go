@@ -157,6 +157,9 @@ var (
 	ErrReadOnly      = errors.New("outbox opened read-only")
 	ErrStoreLocked   = errors.New("outbox file is locked by another process (a running scgate?)")
 	ErrInvalidFormat = errors.New("corrupt outbox record")
+	// ErrDamaged is returned by OpenOutbox for a file that is not a
+	// consistent outbox: empty, truncated, or with damaged pages.
+	ErrDamaged = errors.New("outbox file is damaged")
 )
 
 // NewDelivery validates its arguments and returns a pending delivery with a

@@ -25,6 +25,16 @@ type OutboxOptions struct {
 	// read-only file, and other readers may hold it at the same time;
 	// every change fails with ErrReadOnly. For inspecting a store.
 	ReadOnly bool
+	// CheckTimeout bounds how long Open waits for the consistency check
+	// of an existing file (check.go); a check that takes longer goes on
+	// in the background, holding a read transaction (writes that must
+	// grow the file wait for it), and reports to OnLateCheck. Default
+	// DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// OnLateCheck, if set, gets the result of a consistency check that
+	// outlived CheckTimeout: nil, or an error wrapping ErrDamaged. It is
+	// called from the check's goroutine.
+	OnLateCheck func(error)
 }
 
 // Outbox is the durable store of deliveries, a bbolt file. bbolt locks the
@@ -49,10 +59,20 @@ type Outbox struct {
 // OpenOutbox opens (creating it, mode 0600, in a 0700 directory if needed)
 // the outbox at path. It changes nothing in a file that is already an
 // outbox: attempts that were in flight when a previous process stopped are
-// recovered by Sender.Run (see RecoverLeases).
+// recovered by Sender.Run (see RecoverLeases). An existing file is checked
+// first (check.go): an empty, truncated or otherwise damaged one is an
+// error wrapping ErrDamaged that names the file and what to do, never a
+// panic and never a new store in its place.
 func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Second
+	}
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = DefaultCheckTimeout
+	}
+	existed := false
+	if _, err := os.Stat(path); err == nil {
+		existed = true
 	}
 	if opts.ReadOnly {
 		// bbolt would create a missing file even when asked to read.
@@ -62,16 +82,34 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+	if err := precheck(path); err != nil {
+		return nil, err
+	}
+	var db *bolt.DB
+	err := guard(path, func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, ReadOnly: opts.ReadOnly})
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%s: %w", path, ErrStoreLocked)
 		}
-		return nil, err
+		return nil, openErr(path, err)
 	}
 	ob := &Outbox{db: db, noBatch: opts.NoBatch, path: path}
+	if existed {
+		if err := checkFile(db, path, opts.CheckTimeout, opts.OnLateCheck); err != nil && !errors.Is(err, errCheckLate) {
+			db.Close()
+			return nil, err
+		}
+	}
+	ready, err := ob.ready()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	switch {
-	case ob.ready():
+	case ready:
 		// Nothing to create: do not write.
 	case opts.ReadOnly:
 		db.Close()
@@ -94,17 +132,19 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 }
 
 // ready reports whether every bucket exists (a read transaction).
-func (ob *Outbox) ready() bool {
+func (ob *Outbox) ready() (bool, error) {
 	ok := true
-	ob.db.View(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if tx.Bucket(b) == nil {
-				ok = false
+	err := guard(ob.path, func() error {
+		return ob.db.View(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if tx.Bucket(b) == nil {
+					ok = false
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
-	return ok
+	return ok, err
 }
 
 // Path returns the file path.
@@ -182,12 +222,14 @@ func (ob *Outbox) update(fn func(*bolt.Tx) error) error {
 // with others: for changes that must not make concurrent enqueues wait for
 // them (a purge), or that read what they write (a lease).
 func (ob *Outbox) updateAlone(fn func(*bolt.Tx) error) error {
-	return apiErr(ob.db.Update(fn))
+	return apiErr(guardTx(ob.path, func() error { return ob.db.Update(fn) }))
 }
 
-// view runs fn in a read transaction.
+// view runs fn in a read transaction. As every transaction, under
+// guardTx: a page damaged after the check at open is an error, not a
+// panic.
 func (ob *Outbox) view(fn func(*bolt.Tx) error) error {
-	return apiErr(ob.db.View(fn))
+	return apiErr(guardTx(ob.path, func() error { return ob.db.View(fn) }))
 }
 
 // apiErr turns bbolt's errors about the file's state into the package's.
@@ -221,14 +263,16 @@ func (ob *Outbox) commitLoop() {
 func (ob *Outbox) commitGroup(group []*change) {
 	for len(group) > 0 {
 		failed := -1
-		err := ob.db.Update(func(tx *bolt.Tx) error {
-			for i, c := range group {
-				if err := c.fn(tx); err != nil {
-					failed = i
-					return err
+		err := guardTx(ob.path, func() error {
+			return ob.db.Update(func(tx *bolt.Tx) error {
+				for i, c := range group {
+					if err := c.fn(tx); err != nil {
+						failed = i
+						return err
+					}
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		if failed < 0 {
 			for _, c := range group {
@@ -238,6 +282,6 @@ func (ob *Outbox) commitGroup(group []*change) {
 		}
 		c := group[failed]
 		group = append(group[:failed:failed], group[failed+1:]...)
-		c.done <- ob.db.Update(c.fn)
+		c.done <- guardTx(ob.path, func() error { return ob.db.Update(c.fn) })
 	}
 }

@@ -31,12 +31,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_body <size>                 # default 1MiB
 //	    allow <cidr>...                 # let the SSRF guard through to these prefixes
 //	    allow_private                   # turn the SSRF guard off
+//	    allowed_hosts <host>...         # Host names taken besides localhost and loopback addresses
 //	}
 //
 // Write secrets as {env.NAME} or {file./path}, not {$NAME}: the latter is
 // substituted when the Caddyfile is adapted, so the secret would appear in
 // the JSON config (GET /config/, autosave.json). Bind the site to
-// localhost, e.g. `http://127.0.0.1:8081 { ... }`.
+// loopback: `http://:8081 { bind 127.0.0.1 ... }` (a site address alone
+// does not bind; it only adds a host matcher).
 //
 // It only parses: tokens become the JSON config's fields, and Provision
 // checks the values (config.go) as it does for a JSON config. The one
@@ -73,6 +75,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBody, err = cfargs.Number(d, cfargs.Size)
 		case "allow":
 			h.Allow, err = cfargs.Append(d, h.Allow)
+		case "allowed_hosts":
+			h.AllowedHosts, err = cfargs.Append(d, h.AllowedHosts)
 		case "allow_private":
 			if d.NextArg() {
 				return d.ArgErr()

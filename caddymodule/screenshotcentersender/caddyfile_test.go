@@ -28,6 +28,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		retain 30d
 		max_body 64KiB
 		allow 10.1.2.0/24 fd00::/8
+		allowed_hosts sidecar.internal 10.0.0.7
 	}`))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		h.Store != "/var/lib/scgate/outbox.db" || h.Workers != 16 || h.PerEndpoint != 2 || h.Attempts != 7 ||
 		len(h.Backoff) != 2 || h.Backoff[1] != caddy.Duration(time.Minute) || h.Timeout != caddy.Duration(5*time.Second) ||
 		h.Retain != caddy.Duration(30*24*time.Hour) ||
-		h.MaxBody != 64<<10 || len(h.Allow) != 2 || h.AllowPrivate {
+		h.MaxBody != 64<<10 || len(h.Allow) != 2 || h.AllowPrivate || len(h.AllowedHosts) != 2 {
 		t.Fatalf("parsed %+v", h)
 	}
 	if err := h.check(); err == nil || !strings.Contains(err.Error(), "secret is empty") {
@@ -50,19 +51,20 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		"endpoint no url": "screenshotcenter_sender {\nendpoint\n}",
 		"two secrets": `screenshotcenter_sender { endpoint http://x/ { secret a
 secret b } }`,
-		"endpoint unknown": `screenshotcenter_sender { endpoint http://x/ { foo } }`,
-		"workers":          `screenshotcenter_sender { workers 0 }`,
-		"attempts":         `screenshotcenter_sender { attempts x }`,
-		"backoff":          `screenshotcenter_sender { backoff soon }`,
-		"timeout":          `screenshotcenter_sender { timeout }`,
-		"max_body":         `screenshotcenter_sender { max_body lots }`,
-		"max_body zero":    `screenshotcenter_sender { max_body 0 }`,
-		"retain missing":   `screenshotcenter_sender { retain }`,
-		"retain zero":      `screenshotcenter_sender { retain 0s }`,
-		"retain garbage":   `screenshotcenter_sender { retain soon }`,
-		"retain two":       `screenshotcenter_sender { retain 1h 2h }`,
-		"allow_private":    `screenshotcenter_sender { allow_private yes }`,
-		"allow no prefix":  "screenshotcenter_sender {\nallow\n}",
+		"endpoint unknown":   `screenshotcenter_sender { endpoint http://x/ { foo } }`,
+		"workers":            `screenshotcenter_sender { workers 0 }`,
+		"attempts":           `screenshotcenter_sender { attempts x }`,
+		"backoff":            `screenshotcenter_sender { backoff soon }`,
+		"timeout":            `screenshotcenter_sender { timeout }`,
+		"max_body":           `screenshotcenter_sender { max_body lots }`,
+		"max_body zero":      `screenshotcenter_sender { max_body 0 }`,
+		"retain missing":     `screenshotcenter_sender { retain }`,
+		"retain zero":        `screenshotcenter_sender { retain 0s }`,
+		"retain garbage":     `screenshotcenter_sender { retain soon }`,
+		"retain two":         `screenshotcenter_sender { retain 1h 2h }`,
+		"allow_private":      `screenshotcenter_sender { allow_private yes }`,
+		"allow no prefix":    "screenshotcenter_sender {\nallow\n}",
+		"allowed_hosts none": "screenshotcenter_sender {\nallowed_hosts\n}",
 	}
 	for name, in := range bad {
 		if err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err == nil {

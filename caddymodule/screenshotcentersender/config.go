@@ -33,12 +33,16 @@ func DefaultStorePath() string {
 //
 // The destination is never taken from the request: only the configured
 // endpoints are delivered to. Anything but POST is refused with 405. Bind
-// the site to localhost (or a private socket): whoever can reach the
-// handler can make the gateway sign events with your secrets. Browser
+// the site to loopback (`bind 127.0.0.1`) or a private socket: whoever can
+// reach the handler can make the gateway sign events with your secrets; a
+// site that listens beyond loopback without allowed_hosts is warned about
+// at load. Only requests whose Host is a loopback name or address or in
+// allowed_hosts are taken (host.go), which stops DNS rebinding; browser
 // pages of other origins are refused (crosssite.go): they could otherwise
 // post to localhost from any page the operator opens.
 //
-// Answers: 202 with {"deliveries":[{"id":...,"endpoint":<index>}]} once
+// Answers: 421 with {"status":421,"reason":"host_not_allowed"} for
+// another Host (before anything else is looked at); 202 with {"deliveries":[{"id":...,"endpoint":<index>}]} once
 // every delivery is stored; 200 with an empty list when no endpoint takes
 // the event; 400 for a body that is not a JSON object with an "event", or
 // whose event differs from X-ScreenshotCenter-Event; 403 when Origin or
@@ -122,7 +126,23 @@ type Handler struct {
 	// endpoints you control. Default false.
 	AllowPrivate bool `json:"allow_private,omitempty"`
 
+	// AllowedHosts lists the host names or IP addresses (no port, no
+	// scheme, no wildcard; compared without case) that requests may name
+	// in their Host header besides the loopback ones (localhost,
+	// 127.0.0.0/8, ::1), which are always taken. Any other Host is refused
+	// with 421 and the reason host_not_allowed: a page of another site
+	// that DNS rebinding pointed at 127.0.0.1 sends its own name, so this
+	// stops it from having events signed. List a name here only when
+	// local clients reach the sidecar by it (a container network's
+	// service name). Naming hosts also says the site is meant to be
+	// reachable beyond loopback: without allowed_hosts, a site that
+	// listens beyond loopback is warned about at load. It does not
+	// restrict who can connect: bind the site to loopback (`bind
+	// 127.0.0.1`) or a private network. Default: none.
+	AllowedHosts []string `json:"allowed_hosts,omitempty"`
+
 	net       sender.NetOptions
+	hostSet   map[string]struct{}
 	storePath string
 	pooled    *pooledSender
 	app       *App
@@ -189,6 +209,7 @@ func (h *Handler) prepare() error {
 	if err := h.check(); err != nil {
 		return err
 	}
+	h.hostSet, _ = allowedHostSet(h.AllowedHosts)
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -240,6 +261,9 @@ func (h *Handler) check() error {
 		}
 	}
 	if _, err := sender.NewGuard(h.Allow...); err != nil {
+		return err
+	}
+	if _, err := allowedHostSet(h.AllowedHosts); err != nil {
 		return err
 	}
 	return nil

@@ -58,6 +58,9 @@ func TestRulesHoldForJSON(t *testing.T) {
 		{"bad allow prefix", "allow 10/8", `"allow": ["10/8"]`, "allowlist entry"},
 		{"empty event name", "", `"endpoints": [{"url": "http://127.0.0.1:9/", "secret": "s3cret", "events": [""]}]`, "empty name"},
 		{"bad url", "", `"endpoints": [{"url": "ftp://x/", "secret": "s3cret"}]`, "absolute http"},
+		{"allowed host with a port", "allowed_hosts sidecar.internal:8081", `"allowed_hosts": ["sidecar.internal:8081"]`, "allowed_hosts"},
+		{"allowed host with a scheme", "allowed_hosts http://sidecar.internal", `"allowed_hosts": ["http://sidecar.internal"]`, "allowed_hosts"},
+		{"allowed host wildcard", "allowed_hosts *.internal", `"allowed_hosts": ["*.internal"]`, "allowed_hosts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,8 +15,10 @@ package screenshotcentersender
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -59,6 +61,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := h.prepare(); err != nil {
 		return err
+	}
+	if beyond := listensBeyondLoopback(ctx); len(beyond) > 0 && len(h.AllowedHosts) == 0 {
+		h.logger.Warn("sender site listens beyond loopback; whoever reaches it can have events signed with your secrets: bind it to loopback (bind 127.0.0.1), or name the hosts it serves in allowed_hosts",
+			zap.Strings("listen", beyond))
 	}
 	abs, err := h.storeFile()
 	if err != nil {
@@ -140,10 +146,16 @@ type acceptedDelivery struct {
 	Endpoint int    `json:"endpoint"`
 }
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler: method, a browser page
-// of another site, content type, body, event, one delivery per endpoint that takes the event, stored all
-// or none, then the answer. The handler is terminal: next is never called.
+// ServeHTTP implements caddyhttp.MiddlewareHandler: Host, method, a
+// browser page of another site, content type, body, event, one delivery
+// per endpoint that takes the event, stored all or none, then the answer.
+// The handler is terminal: next is never called.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if !hostAllowed(r.Host, h.hostSet) {
+		h.logger.Warn("request refused", zap.String("reason", reasonHostNotAllowed),
+			zap.String("host", loggedHost(r.Host)), zap.String("remote_addr", r.RemoteAddr))
+		return refuse(w, r, http.StatusMisdirectedRequest, reasonHostNotAllowed, errHostNotAllowed)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return caddyhttp.Error(http.StatusMethodNotAllowed, errMethod)
@@ -197,6 +209,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(resp)
+}
+
+// refuse answers a refused request: through the site's handle_errors when
+// it has any (the error is returned), otherwise with a short JSON body
+// such as {"status":421,"reason":"host_not_allowed"}; reason is one of the
+// fixed codes.
+func refuse(w http.ResponseWriter, r *http.Request, status int, reason string, err error) error {
+	if srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv.Errors != nil && len(srv.Errors.Routes) > 0 {
+		return caddyhttp.Error(status, err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, werr := io.WriteString(w, `{"status":`+strconv.Itoa(status)+`,"reason":"`+reason+`"}`+"\n")
+	return werr
 }
 
 // deliveries makes one pending delivery of the event per endpoint that

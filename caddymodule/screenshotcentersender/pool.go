@@ -140,7 +140,7 @@ func (p *pooledSender) start() error {
 		if !p.create {
 			return
 		}
-		ob, openErr := openStore(p.path)
+		ob, openErr := openStore(p.path, p.logger)
 		switch {
 		case openErr == nil:
 			p.mu.Lock()
@@ -169,22 +169,33 @@ func (p *pooledSender) Destruct() error {
 
 // openStore opens the outbox without waiting for another process's lock.
 // It changes nothing in an existing outbox: the recovery of interrupted
-// attempts waits for Run.
-func openStore(path string) (*sender.Outbox, error) {
-	return sender.OpenOutbox(path, sender.OutboxOptions{LockTimeout: time.Millisecond})
+// attempts waits for Run. A damaged file is an error (sender.ErrDamaged,
+// naming the file and what to do); a consistency check that outlives its
+// timeout reports to the log when it ends.
+func openStore(path string, logger *zap.Logger) (*sender.Outbox, error) {
+	return sender.OpenOutbox(path, sender.OutboxOptions{
+		LockTimeout: time.Millisecond,
+		OnLateCheck: func(err error) {
+			if err != nil {
+				logger.Error("outbox consistency check failed after the outbox was opened", zap.String("store", path), zap.Error(err))
+				return
+			}
+			logger.Info("outbox consistency check passed", zap.String("store", path))
+		},
+	})
 }
 
 // openExisting opens the outbox at path if the file exists (nil, nil if it
 // does not), without waiting for another process's lock. A path that
 // cannot be looked at (a file where a directory should be, no permission)
-// is an error.
-func openExisting(path string) (*sender.Outbox, error) {
+// and a damaged file are errors.
+func openExisting(path string, logger *zap.Logger) (*sender.Outbox, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
 	}
-	return openStore(path)
+	return openStore(path, logger)
 }
 
 func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSender, error) {
@@ -192,7 +203,7 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 		ctx, cancel := context.WithCancel(context.Background())
 		p := &pooledSender{path: path, logger: logger, opts: opts, cancel: cancel,
 			done: make(chan struct{}), started: make(chan struct{})}
-		ob, err := openExisting(path)
+		ob, err := openExisting(path, logger)
 		switch {
 		case err == nil && ob == nil:
 			// Created by start: a config that is only validated must
@@ -265,6 +276,7 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 func (p *pooledSender) waitOpen(ctx context.Context) *sender.Outbox {
 	start := time.Now()
 	var lastError time.Time
+	var lastOther string
 	t := time.NewTicker(openRetryInterval)
 	defer t.Stop()
 	for {
@@ -273,15 +285,20 @@ func (p *pooledSender) waitOpen(ctx context.Context) *sender.Outbox {
 			return nil
 		case <-t.C:
 		}
-		ob, err := openStore(p.path)
+		ob, err := openStore(p.path, p.logger)
 		if err == nil {
 			p.logger.Info("outbox opened after waiting for its lock", zap.String("store", p.path),
 				zap.Duration("waited", time.Since(start).Round(time.Millisecond)))
 			return ob
 		}
 		if !errors.Is(err, sender.ErrStoreLocked) {
-			// It was a valid store a moment ago: keep trying, loudly.
-			p.logger.Error("opening the outbox failed; retrying", zap.String("store", p.path), zap.Error(err))
+			// It was a valid store a moment ago: keep trying, loudly
+			// (once per different error: a damaged file stays damaged
+			// until it is moved aside).
+			if msg := err.Error(); msg != lastOther {
+				lastOther = msg
+				p.logger.Error("opening the outbox failed; retrying", zap.String("store", p.path), zap.Error(err))
+			}
 			continue
 		}
 		if since := time.Since(start); since >= lockedErrorAfter && time.Since(lastError) >= lockedErrorEvery {

@@ -28,7 +28,9 @@ func testHandler(store string) *Handler {
 }
 
 func serve(h *Handler) (int, http.Header) {
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"event":"screenshot.finished","screenshot_id":"x"}`))
+	// From a local application: httptest's default Host, example.com,
+	// is refused (host.go).
+	req := httptest.NewRequest(http.MethodPost, "http://127.0.0.1:8081/", strings.NewReader(`{"event":"screenshot.finished","screenshot_id":"x"}`))
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	err := h.ServeHTTP(rec, req, nil)

@@ -393,7 +393,7 @@ func TestMemoryPersistAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw = memoryGateway(t, snapshot, up)
-	if !gw.WaitOutput("dedupe snapshot could not be loaded", 10*time.Second) {
+	if !gw.WaitOutput("dedupe snapshot is damaged; moved aside", 10*time.Second) {
 		t.Error("corrupt snapshot not logged")
 	}
 	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {

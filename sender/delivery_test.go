@@ -87,7 +87,9 @@ func runUntilStopped(ctx context.Context, c *Client, ob *Outbox, d *Delivery) St
 	if err := ob.Enqueue(d); err != nil {
 		return State("enqueue: " + err.Error())
 	}
-	s, err := New(ob, Options{Client: c})
+	// No grace: the stop cuts the attempt short at the point the test
+	// chose (TestStopGrace covers the grace period).
+	s, err := New(ob, Options{Client: c, StopGrace: -1})
 	if err != nil {
 		return State(err.Error())
 	}

@@ -23,6 +23,9 @@ const (
 	// DefaultPurgeBatch is how many deliveries one purge transaction
 	// deletes at most.
 	DefaultPurgeBatch = 500
+	// DefaultStopGrace is how long a stopping sender lets the attempts in
+	// flight finish.
+	DefaultStopGrace = 5 * time.Second
 )
 
 // Options configure a Sender.
@@ -58,6 +61,16 @@ type Options struct {
 	// a purge pass runs transactions until the backlog is gone. Default
 	// DefaultPurgeBatch.
 	PurgeBatch int
+	// StopGrace is how long Run, once its context ends, lets the attempts
+	// in flight finish before it cuts them short: an attempt whose answer
+	// comes within it is recorded as answered (a 2xx is delivered and not
+	// sent again at the next start). An attempt cut short is logged as
+	// interrupted and made again at the next start, so delivery stays at
+	// least once; a process killed without a stop is recovered the same
+	// way. No new attempt starts once ctx ended. Default DefaultStopGrace
+	// (5s); negative cuts the attempts short at once. Each attempt is also
+	// bounded by its client's timeout.
+	StopGrace time.Duration
 	// Now is the sender's one clock: when deliveries are due (leases),
 	// when attempts are recorded and their next attempt scheduled, manual
 	// retries, the recovery of interrupted attempts, the purge cutoff and
@@ -82,6 +95,7 @@ type Sender struct {
 	retain      atomic.Int64
 	purgeEvery  time.Duration
 	purgeBatch  int
+	stopGrace   time.Duration
 	now         func() time.Time
 }
 
@@ -112,6 +126,9 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 	if opts.PurgeBatch <= 0 {
 		opts.PurgeBatch = DefaultPurgeBatch
 	}
+	if opts.StopGrace == 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -125,6 +142,7 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 		wake:        make(chan struct{}, 1),
 		purgeEvery:  opts.PurgeInterval,
 		purgeBatch:  opts.PurgeBatch,
+		stopGrace:   opts.StopGrace,
 		now:         opts.Now,
 	}
 	s.retain.Store(int64(opts.Retain))
@@ -209,8 +227,9 @@ func (s *Sender) Wake() {
 	}
 }
 
-// Run delivers due deliveries until ctx ends, then waits for the attempts
-// in flight: they are cancelled, logged as interrupted and left pending.
+// Run delivers due deliveries until ctx ends, then lets the attempts in
+// flight finish for up to StopGrace: those still without an answer then
+// are cancelled, logged as interrupted and left pending.
 // When it starts, attempts still leased in the outbox (a previous process
 // or Run stopped in the middle) are logged as interrupted and made due.
 // Meanwhile it purges deliveries older than Retain, at start and every
@@ -242,9 +261,13 @@ func (s *Sender) Run(ctx context.Context) error {
 	defer s.clients.sweep(time.Time{})
 	lastSweep := s.now()
 
+	// Attempts outlive ctx by the stop grace: their own context ends only
+	// when drain gives up on them.
+	attemptCtx, cutShort := context.WithCancel(context.WithoutCancel(ctx))
+	defer cutShort()
 	sl := newSlots(s.workers, s.perEndpoint)
 	var attempts sync.WaitGroup
-	defer attempts.Wait()
+	defer s.drain(&attempts, cutShort)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -252,7 +275,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			lastSweep = now
 			s.clients.sweep(now.Add(-clientIdleAfter))
 		}
-		lookAt, err := s.dispatch(ctx, sl, &attempts)
+		lookAt, err := s.dispatch(attemptCtx, sl, &attempts)
 		if err != nil {
 			return err
 		}
@@ -270,6 +293,25 @@ func (s *Sender) Run(ctx context.Context) error {
 		}
 		timer.Stop()
 	}
+}
+
+// drain waits for the attempts in flight when Run stops, for up to the
+// stop grace, then cuts the rest short and waits for them to be recorded.
+func (s *Sender) drain(attempts *sync.WaitGroup, cutShort context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { attempts.Wait(); close(done) }()
+	if s.stopGrace > 0 {
+		t := time.NewTimer(s.stopGrace)
+		defer t.Stop()
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			s.logger.Warn("stop grace over: interrupting the attempts still in flight", zap.Duration("grace", s.stopGrace))
+		}
+	}
+	cutShort()
+	<-done
 }
 
 // dispatch leases due deliveries for the free slots and starts an attempt

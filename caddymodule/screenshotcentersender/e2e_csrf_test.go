@@ -1,11 +1,13 @@
 package screenshotcentersender_test
 
 import (
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 )
 
@@ -66,7 +68,18 @@ func TestSidecarRefusesOtherSites(t *testing.T) {
 			accepted++
 		}
 	}
-	waitCount(t, up, accepted)
+	// Wait for what is asserted: every accepted event recorded as
+	// delivered in the outbox (through the admin API while the gateway
+	// holds the store), not only received by the upstream: a stop between
+	// the two would leave an attempt to make again at the next start.
+	addr := strings.TrimPrefix(gw.AdminURL, "http://")
+	eventually.Succeeds(t, waitTimeout, func() error {
+		out, code := scgate(t, []string{"XDG_DATA_HOME=" + t.TempDir()}, "deliveries", "list", "--state", "delivered", "--store", store, "--address", addr)
+		if code != 0 || strings.Count(out, " delivered ") != accepted {
+			return fmt.Errorf("%d recorded delivered, want %d (%d):\n%s", strings.Count(out, " delivered "), accepted, code, out)
+		}
+		return nil
+	})
 	if err := gw.Stop(); err != nil {
 		t.Fatal(err)
 	}

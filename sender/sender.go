@@ -262,8 +262,12 @@ func (s *Sender) Run(ctx context.Context) error {
 	lastSweep := s.now()
 
 	// Attempts outlive ctx by the stop grace: their own context ends only
-	// when drain gives up on them.
-	attemptCtx, cutShort := context.WithCancel(context.WithoutCancel(ctx))
+	// when drain gives up on them. Without a grace they run on ctx, so
+	// that its end cuts them short at that very moment.
+	attemptCtx, cutShort := ctx, context.CancelFunc(func() {})
+	if s.stopGrace > 0 {
+		attemptCtx, cutShort = context.WithCancel(context.WithoutCancel(ctx))
+	}
 	defer cutShort()
 	sl := newSlots(s.workers, s.perEndpoint)
 	var attempts sync.WaitGroup

@@ -40,6 +40,7 @@ type health struct {
 	mu       sync.Mutex
 	openedAt time.Time
 	pending  []pendingCommit
+	retrying int // commits taken from pending by a retry still on the wire
 
 	wake     chan struct{}
 	quit     chan struct{}
@@ -205,10 +206,12 @@ func (h *health) queueCommit(rkey string, tok Token, expires, now time.Time) boo
 	return true
 }
 
+// pendingLen counts the commits Redis does not have yet: queued, and taken
+// by a retry still waiting for its answer (so zero means all are written).
 func (h *health) pendingLen() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.pending)
+	return len(h.pending) + h.retrying
 }
 
 // maxCommitBatch bounds the queued commits sent in one pipeline.
@@ -221,6 +224,7 @@ func (h *health) retryPending() {
 	h.mu.Lock()
 	queued := h.pending
 	h.pending = nil
+	h.retrying = len(queued)
 	h.mu.Unlock()
 	if len(queued) == 0 {
 		return
@@ -260,10 +264,11 @@ func (h *health) retryPending() {
 			}
 		}
 	}
+	h.mu.Lock()
+	h.pending = append(again, h.pending...)
+	h.retrying = 0
+	h.mu.Unlock()
 	if len(again) > 0 {
-		h.mu.Lock()
-		h.pending = append(again, h.pending...)
-		h.mu.Unlock()
 		h.failed(context.Background(), lastErr)
 	} else {
 		h.succeeded()

@@ -166,6 +166,38 @@ func TestRedisStoreRetriesFailedCommit(t *testing.T) {
 	}
 }
 
+// TestRedisStorePendingCountsRetriesInFlight: a queued commit counts as
+// pending while its retry is on the wire, so a caller (or a metric) never
+// sees zero before Redis has it. The retry against a paused server hangs
+// for the store's timeout; PendingCommits once read zero all that while.
+func TestRedisStorePendingCountsRetriesInFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 300 * time.Millisecond, ProbeInterval: 20 * time.Millisecond})
+	tok := mustClaim(t, s, "e|3", time.Hour, dedupe.Claimed)
+
+	srv.Pause()
+	if err := s.Commit(context.Background(), "e|3", tok, time.Hour); !errors.Is(err, dedupe.ErrCommitPending) {
+		srv.Resume()
+		t.Fatalf("commit on a hung server: %v, want ErrCommitPending", err)
+	}
+	// Several retries start and time out within this second.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if n := s.PendingCommits(); n != 1 {
+			srv.Resume()
+			t.Fatalf("pending commits = %d while Redis is paused, want 1", n)
+		}
+	}
+	srv.Resume()
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		if n := s.PendingCommits(); n != 0 {
+			return errors.New("commit still queued")
+		}
+		return nil
+	})
+	other := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), DoneCacheKeys: -1})
+	mustClaim(t, other, "e|3", time.Hour, dedupe.Done)
+}
+
 // TestRedisStoreRetriedCommitKeepsTokens: a queued commit whose claim lapsed
 // and was taken by another gateway is dropped, not written over the new
 // claim (the token decides, as for a direct commit).

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // Sender defaults.
@@ -347,6 +349,9 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 		go func() {
 			defer attempts.Done()
 			defer sl.release(ep)
+			// Last resort: work recovers what it calls; a panic here
+			// leaves the delivery leased until the next start.
+			defer recovery.Recover(s.logger, "sender.worker")
 			s.work(ctx, d)
 		}()
 	}
@@ -362,7 +367,11 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 // work makes one attempt of the leased d and records it.
 func (s *Sender) work(ctx context.Context, d *Delivery) {
 	n := d.Attempts
-	res := s.attempt(ctx, d, n)
+	var res *Result
+	start := time.Now()
+	if recovery.Do(s.logger, "sender.attempt", func() { res = s.attempt(ctx, d, n) }) {
+		res = &Result{Start: start, Latency: time.Since(start), Kind: KindError, Err: errAttemptPanicked}
+	}
 	a := attemptFrom(res, n)
 	if interrupted(ctx, res) {
 		a.Outcome, a.Kind = OutcomeInterrupted, KindInterrupted
@@ -386,9 +395,13 @@ func (s *Sender) work(ctx context.Context, d *Delivery) {
 			zap.Duration("next_wait", a.NextWait))
 	}
 	if s.onAttempt != nil {
-		s.onAttempt(d, a)
+		recovery.Do(s.logger, "sender.on_attempt", func() { s.onAttempt(d, a) })
 	}
 }
+
+// errAttemptPanicked is the error of an attempt that panicked: a failure
+// like any other, retried on the schedule.
+var errAttemptPanicked = errors.New("internal error during the attempt (a panic, logged with its stack)")
 
 // attempt makes attempt n of d with the client of its network settings.
 func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) *Result {

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/internal/recovery"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -232,6 +233,7 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 // ctx ends, and closes the outbox.
 func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 	defer close(p.done)
+	defer recovery.Recover(p.logger, "sender.pool")
 	if ob == nil && p.create {
 		select {
 		case <-ctx.Done():
@@ -266,8 +268,21 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 		return
 	case <-p.started:
 	}
-	if err := s.Run(ctx); err != nil {
-		p.logger.Error("sender stopped", zap.Error(err))
+	// A panic in Run is a bug, but it must not end the deliveries until
+	// the next restart: start Run again (it recovers the leases).
+	for {
+		var err error
+		if !recovery.Do(p.logger, "sender.run", func() { err = s.Run(ctx) }) {
+			if err != nil {
+				p.logger.Error("sender stopped", zap.Error(err))
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
 

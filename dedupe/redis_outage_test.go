@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -114,15 +115,10 @@ func TestRedisStoreHealsAfterRestart(t *testing.T) {
 		}
 		srv.Restart() // returns once the server answers PING
 		back := time.Now()
-		for {
-			if _, _, err := s.Claim(context.Background(), "heal", time.Hour); err == nil {
-				break
-			}
-			if time.Since(back) > 10*time.Second {
-				t.Fatalf("round %d: store still failing 10s after the restart", round)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		eventually.SucceedsEvery(t, 10*time.Second, time.Millisecond, func() error {
+			_, _, err := s.Claim(context.Background(), "heal", time.Hour)
+			return err
+		})
 		heals = append(heals, time.Since(back))
 		t.Logf("round %d: a call while down failed in %v; healed %v after the server accepted connections", round, down, heals[round])
 	}
@@ -181,12 +177,13 @@ func TestRedisStorePendingCountsRetriesInFlight(t *testing.T) {
 		t.Fatalf("commit on a hung server: %v, want ErrCommitPending", err)
 	}
 	// Several retries start and time out within this second.
-	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	defer srv.Resume()
+	eventually.Holds(t, time.Second, time.Millisecond, func() error {
 		if n := s.PendingCommits(); n != 1 {
-			srv.Resume()
-			t.Fatalf("pending commits = %d while Redis is paused, want 1", n)
+			return fmt.Errorf("pending commits = %d while Redis is paused, want 1", n)
 		}
-	}
+		return nil
+	})
 	srv.Resume()
 	eventually.Succeeds(t, 10*time.Second, func() error {
 		if n := s.PendingCommits(); n != 0 {

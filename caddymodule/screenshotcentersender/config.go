@@ -68,13 +68,15 @@ type Handler struct {
 	// directory. Default: scgate/outbox.db in Caddy's data directory.
 	Store string `json:"store,omitempty"`
 
-	// Workers bounds the attempts in flight for this store. Fixed when the
-	// store is first opened; a reload does not change it. Default 8.
+	// Workers bounds the attempts in flight for this store. A reload
+	// applies a new value to the attempts started after it (a lower one
+	// lets those in flight finish). Handlers sharing a store share one
+	// bound: the last loaded sets it. Default 8.
 	Workers int `json:"workers,omitempty"`
 
 	// PerEndpoint bounds the attempts in flight against one endpoint
 	// (scheme and host), so that one slow receiver cannot take every
-	// worker. Fixed when the store is first opened. Default 4.
+	// worker. A reload applies it as for Workers. Default 4.
 	PerEndpoint int `json:"per_endpoint,omitempty"`
 
 	// Attempts is the attempt budget of a delivery, the first included;
@@ -305,5 +307,5 @@ func (h *Handler) settings() settings {
 	for _, d := range h.Backoff {
 		s.Backoff = append(s.Backoff, time.Duration(d))
 	}
-	return settings{Schedule: s, Retain: time.Duration(h.Retain)}
+	return settings{Schedule: s, Retain: time.Duration(h.Retain), Workers: h.Workers, PerEndpoint: h.PerEndpoint}
 }

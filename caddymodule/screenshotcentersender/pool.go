@@ -78,11 +78,12 @@ func (p *pooledSender) notOpen() error {
 }
 
 // settings are what a started config sets on a store's sender; a reload
-// may change them. Workers and PerEndpoint are fixed at first use; the SSRF
-// guard and timeout are recorded with each delivery.
+// may change them. The SSRF guard and timeout are recorded with each
+// delivery instead.
 type settings struct {
-	Schedule sender.Schedule
-	Retain   time.Duration
+	Schedule             sender.Schedule
+	Retain               time.Duration
+	Workers, PerEndpoint int
 }
 
 // Sender returns the sender, or nil while the outbox is not open.
@@ -125,9 +126,11 @@ func (p *pooledSender) configure(st settings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.opts.Schedule, p.opts.Retain = st.Schedule, st.Retain
+	p.opts.Workers, p.opts.PerEndpoint = st.Workers, st.PerEndpoint
 	if p.s != nil {
 		p.s.SetSchedule(st.Schedule)
 		p.s.SetRetain(st.Retain)
+		p.s.SetConcurrency(st.Workers, st.PerEndpoint)
 	}
 }
 

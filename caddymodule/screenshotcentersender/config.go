@@ -162,10 +162,12 @@ type Endpoint struct {
 	// such as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or
 	// `{file./run/secrets/x}`: it is resolved when the config is
 	// provisioned, so it does not appear in the config itself (a literal
-	// secret is readable in GET /config/ and autosave.json). An unknown
-	// placeholder (a typo such as `{evn.X}`) and a placeholder that
-	// resolves to an empty string, even as part of the secret, are config
-	// errors; write a literal brace as `\{`. The resolved secret is
+	// secret is readable in GET /config/ and autosave.json). Only {env.*},
+	// {file.*} and literal text may make a secret; any other placeholder
+	// ({system.os}: guessable), an unknown one (a typo such as `{evn.X}`),
+	// a placeholder that resolves to an empty string, even as part of the
+	// secret, and a resolved secret shorter than 16 bytes or only
+	// whitespace are config errors; write a literal brace as `\{`. The resolved secret is
 	// stored with each delivery in the outbox file; it is never logged.
 	// Required.
 	Secret string `json:"secret,omitempty"`

@@ -107,9 +107,12 @@ type Handler struct {
 	// rotating). At least one is required. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
-	// appear in the config. A secret with an unknown placeholder (a typo
-	// would otherwise leave its text as a guessable secret) or one that
-	// resolves empty, even in part, is a config error, never an open gate;
+	// appear in the config. Only {env.*}, {file.*} and literal text may
+	// make a secret: any other placeholder ({system.os}, {time.now.year})
+	// gives a guessable value. Such a placeholder, an unknown one (a typo
+	// would otherwise leave its text as a guessable secret), one that
+	// resolves empty, even in part, and a resolved secret shorter than 16
+	// bytes or only whitespace are config errors, never an open gate;
 	// write a literal brace as `\{`. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 

@@ -22,7 +22,7 @@ import (
 	"github.com/scgate/scgate/webhook"
 )
 
-const secret = "e2e-secret"
+const secret = "e2e-multigateway-secret"
 
 func TestMain(m *testing.M) {
 	code := m.Run()

@@ -1,12 +1,14 @@
 // Package secret resolves the signing secrets written in a config, for both
-// Caddy modules of scgate. A secret is written as a placeholder such as
-// {env.NAME} or {file./path} so that its value stays out of the JSON config;
-// anything that would silently turn it into a different, guessable value (a
-// typo in a placeholder, an unset variable, an unmatched brace) is an error
-// that names what to fix and never quotes the value.
+// Caddy modules of scgate and their command-line tools. A secret is written
+// as a placeholder such as {env.NAME} or {file./path} so that its value
+// stays out of the JSON config; anything that would silently turn it into a
+// different, guessable value (a typo in a placeholder, an unset variable, an
+// unmatched brace, a placeholder such as {system.os}, a short or blank
+// value) is an error that names what to fix and never quotes the value.
 package secret
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,13 +16,21 @@ import (
 	"github.com/caddyserver/caddy/v2"
 )
 
+// MinLength is the length, in bytes, below which a secret is refused: a
+// short secret can be guessed offline from one captured signed event.
+const MinLength = 16
+
 // Resolve returns the value of the configured secret s with its
 // placeholders resolved. It refuses:
 //   - an unmatched or empty brace ("{env.X", "abc}", "a{}b"): Caddy's
 //     replacer would keep it as literal text;
 //   - an unknown placeholder ("{evn.X}"): it would stay as literal text too;
+//   - any placeholder but {env.*} and {file.*}: the others ({system.os},
+//     {time.now.year}, {system.hostname}…) give values anyone can guess;
 //   - a placeholder that resolves empty (an unset variable, a missing or
-//     empty file), even as part of the secret, and an empty secret.
+//     empty file), even as part of the secret;
+//   - a resolved secret that Check refuses (empty, only whitespace, shorter
+//     than MinLength).
 //
 // A literal brace is written \{ or \}. Errors name the variable or file to
 // fix, never a value.
@@ -35,6 +45,9 @@ func Resolve(s string) ([]byte, error) {
 		if !ok {
 			return nil, unknown(key)
 		}
+		if !strings.HasPrefix(key, "env.") && !strings.HasPrefix(key, "file.") {
+			return nil, fmt.Errorf("has the placeholder {%s}, whose value anyone can guess: a secret may come only from {env.NAME}, {file./path} or literal text", key)
+		}
 		if caddy.ToString(v) == "" {
 			return nil, empty(key)
 		}
@@ -44,10 +57,25 @@ func Resolve(s string) ([]byte, error) {
 		// Checked above; a replacer that disagrees must not open the gate.
 		return nil, errors.New("placeholders could not be resolved")
 	}
-	if v == "" {
-		return nil, errors.New("is empty")
+	if err := Check([]byte(v)); err != nil {
+		return nil, err
 	}
 	return []byte(v), nil
+}
+
+// Check refuses a secret value that is empty, only whitespace, or shorter
+// than MinLength bytes. Its errors say why, never the value or its length,
+// and read after the name of the secret ("secret 0 is shorter than…").
+func Check(v []byte) error {
+	switch {
+	case len(v) == 0:
+		return errors.New("is empty")
+	case len(bytes.TrimSpace(v)) == 0:
+		return errors.New("is only whitespace: use a long random secret, e.g. from openssl rand -hex 32")
+	case len(v) < MinLength:
+		return fmt.Errorf("is shorter than %d bytes: use a long random secret, e.g. from openssl rand -hex 32", MinLength)
+	}
+	return nil
 }
 
 // IsLiteral reports whether s has no placeholder: its value is written into

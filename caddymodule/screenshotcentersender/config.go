@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/sender"
 )
@@ -146,6 +147,7 @@ type Handler struct {
 	net       sender.NetOptions
 	hostSet   map[string]struct{}
 	storePath string
+	storeAbs  string // the configured store, resolved and absolute (prepare)
 	pooled    *pooledSender
 	app       *App
 	logger    *zap.Logger
@@ -214,6 +216,11 @@ func (h *Handler) prepare() error {
 		return err
 	}
 	h.hostSet, _ = allowedHostSet(h.AllowedHosts)
+	store, err := h.storeFile()
+	if err != nil {
+		return err
+	}
+	h.storeAbs = store
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -288,7 +295,11 @@ func (h *Handler) storeFile() (string, error) {
 	if path == "" {
 		path = DefaultStorePath()
 	}
-	return filepath.Abs(caddy.NewReplacer().ReplaceKnown(path, ""))
+	path, err := placeholder.Field("store", path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }
 
 // netOptions are the network settings recorded with each delivery: the

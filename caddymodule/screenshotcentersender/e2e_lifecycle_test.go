@@ -319,6 +319,13 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	if out, code := validate(filepath.Join(notDir, "outbox.db")); code == 0 || !strings.Contains(out, "not a directory") {
 		t.Fatalf("validate of a store under a file (%d):\n%s", code, out)
 	}
+	// A typo in a placeholder is reported, and no file named after it made.
+	if out, code := validate(filepath.Join(dir, "{evn.SNAP}", "outbox.db")); code == 0 || !strings.Contains(out, "store has an unknown placeholder {evn.SNAP}") {
+		t.Fatalf("validate of a store with a placeholder typo (%d):\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "{evn.SNAP}")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a directory named after the typo exists (%v)", err)
+	}
 
 	gw := gatewaytest.Start(t, gatewaytest.Options{Config: config(store), Env: []string{"SC_SECRET1=" + secret1}})
 	if code, resp := post(t, gw.URL+"/", "application/json", lifecycleBody); code != http.StatusAccepted {

@@ -156,3 +156,54 @@ func TestSnapshotKeepsCommitOrder(t *testing.T) {
 		t.Fatal("format 1: the key expiring first must be evicted first")
 	}
 }
+
+// A snapshot larger than the store's bound keeps its newest keys, as a full
+// store's eviction would (the oldest are the least likely to be retried),
+// queued oldest first; keys the store holds already take their room first.
+func TestSnapshotIntoSmallerStoreKeepsNewest(t *testing.T) {
+	s, clock := newClockedStore(10)
+	keys := []string{"a", "b", "c", "d", "e"}
+	for _, k := range keys {
+		deliver(t, s, k, time.Hour)
+		clock.advance(time.Minute)
+	}
+	var buf bytes.Buffer
+	if _, err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := buf.Bytes()
+
+	r, rclock := newClockedStore(2)
+	rclock.t = clock.t
+	if n, err := r.ReadSnapshot(bytes.NewReader(snapshot)); n != 2 || err != nil {
+		t.Fatalf("read %d, %v; want 2", n, err)
+	}
+	for _, k := range keys {
+		want := Claimed
+		if k == "d" || k == "e" {
+			want = Done
+		}
+		if got := stateOf(t, r, k); got != want {
+			t.Errorf("after reading 5 keys into 2: %s is %v, want %v", k, got, want)
+		}
+	}
+	// The kept keys are queued in commit order: a new event evicts d.
+	var ages []time.Duration
+	r.OnEvict(func(e Eviction) { ages = append(ages, e.Age) })
+	deliver(t, r, "f", time.Hour)
+	if stateOf(t, r, "d") != Claimed || stateOf(t, r, "e") != Done || len(ages) != 1 || ages[0] != 2*time.Minute {
+		t.Fatalf("after a new event: d %v, e %v, evicted ages %v; want d evicted at 2m", stateOf(t, r, "d"), stateOf(t, r, "e"), ages)
+	}
+
+	// A store holding a key already has room for one more of the snapshot
+	// in a bound of 2: the newest.
+	held, hclock := newClockedStore(2)
+	hclock.t = clock.t
+	deliver(t, held, "other", time.Hour)
+	if n, err := held.ReadSnapshot(bytes.NewReader(snapshot)); n != 1 || err != nil {
+		t.Fatalf("read into a store holding a key: %d, %v; want 1", n, err)
+	}
+	if stateOf(t, held, "other") != Done || stateOf(t, held, "e") != Done || stateOf(t, held, "d") != Claimed {
+		t.Fatalf("other %v, e %v, d %v; want other and e kept", stateOf(t, held, "other"), stateOf(t, held, "e"), stateOf(t, held, "d"))
+	}
+}

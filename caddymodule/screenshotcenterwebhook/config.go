@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
@@ -80,6 +81,7 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 // `{http.screenshotcenter_webhook.screenshot_id}` | The body's screenshot_id, if any.
 // `{http.screenshotcenter_webhook.batch_id}` | The body's batch_id, if any.
 // `{http.screenshotcenter_webhook.created_at}` | The body's created_at, if any.
+// `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
 // `{http.screenshotcenter_webhook.outcome}` | forwarded, upstream_failed, duplicate, in_flight, ignored, rejected or unavailable.
@@ -106,9 +108,12 @@ type Handler struct {
 	// rotating). At least one is required. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
-	// appear in the config. A secret with an unknown placeholder (a typo
-	// would otherwise leave its text as a guessable secret) or one that
-	// resolves empty, even in part, is a config error, never an open gate;
+	// appear in the config. Only {env.*}, {file.*} and literal text may
+	// make a secret: any other placeholder ({system.os}, {time.now.year})
+	// gives a guessable value. Such a placeholder, an unknown one (a typo
+	// would otherwise leave its text as a guessable secret), one that
+	// resolves empty, even in part, and a resolved secret shorter than 16
+	// bytes or only whitespace are config errors, never an open gate;
 	// write a literal brace as `\{`. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 
@@ -348,6 +353,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.setDefaults()
+	// Resolved first: it is the metrics' endpoint label too.
+	if h.Dedupe.Namespace != "" {
+		ns, err := placeholder.Field("dedupe namespace", h.Dedupe.Namespace)
+		if err != nil {
+			return err
+		}
+		if strings.ContainsFunc(ns, unicode.IsControl) {
+			return errors.New("dedupe namespace must not contain control characters")
+		}
+		h.keyer.Namespace = ns
+	}
 
 	// A secret that did not load must never open the gate: see secret.Resolve.
 	secrets := make([][]byte, len(h.Secrets))
@@ -388,16 +404,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.Dedupe.Key != "" {
 		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
-	}
-	if h.Dedupe.Namespace != "" {
-		ns, err := caddy.NewReplacer().ReplaceOrErr(h.Dedupe.Namespace, true, true)
-		if err != nil {
-			return fmt.Errorf("dedupe namespace: %w", err)
-		}
-		if strings.ContainsFunc(ns, unicode.IsControl) {
-			return errors.New("dedupe namespace must not contain control characters")
-		}
-		h.keyer.Namespace = ns
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -639,6 +645,8 @@ func (h *Handler) endpoint() string {
 	switch {
 	case h.Name != "":
 		return h.Name
+	case h.keyer.Namespace != "":
+		return h.keyer.Namespace // resolved at Provision
 	case h.Dedupe != nil && h.Dedupe.Namespace != "":
 		return h.Dedupe.Namespace
 	}

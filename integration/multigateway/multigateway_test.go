@@ -22,7 +22,7 @@ import (
 	"github.com/scgate/scgate/webhook"
 )
 
-const secret = "e2e-secret"
+const secret = "e2e-multigateway-secret"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -335,7 +335,9 @@ func TestRedisDownOpen(t *testing.T) {
 	}
 }
 
-func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream) *gatewaytest.Gateway {
+// memoryGateway runs a gateway with the memory store persisted to snapshot,
+// and extra lines in its dedupe block.
+func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream, extra ...string) *gatewaytest.Gateway {
 	t.Helper()
 	return gatewaytest.Start(t, gatewaytest.Options{
 		Config: `{
@@ -349,12 +351,40 @@ func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream) *gat
 				dedupe memory {
 					persist ` + snapshot + `
 					persist_interval 1h
+					` + strings.Join(extra, "\n") + `
 				}
 			}
 			reverse_proxy ` + up.Addr + `
 		}`,
 		Env: []string{"SCGATE_E2E_SECRET=" + secret},
 	})
+}
+
+// A gateway restarted with a max_keys smaller than its snapshot keeps the
+// newest keys, as its eviction would: their retries are duplicates, the
+// oldest event's retry is forwarded again.
+func TestMemorySnapshotIntoSmallerMaxKeys(t *testing.T) {
+	snapshot := filepath.Join(t.TempDir(), "dedupe.snap")
+	up := gatewaytest.NewUpstream(t)
+	gw := memoryGateway(t, snapshot, up)
+	for id := 1; id <= 5; id++ {
+		if got := outcome(deliver(t, gw, eventBody(id))); got != "forwarded" {
+			t.Fatalf("delivery %d: %s", id, got)
+		}
+	}
+	if err := gw.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	gw = memoryGateway(t, snapshot, up, "max_keys 2")
+	for _, id := range []int{5, 4} {
+		if got := outcome(deliver(t, gw, eventBody(id))); got != "duplicate" {
+			t.Errorf("retry of event %d (of the newest two) after a restart with max_keys 2: %s, want duplicate", id, got)
+		}
+	}
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
+		t.Errorf("retry of the oldest event: %s, want forwarded (not kept)", got)
+	}
 }
 
 // TestMemoryPersistAcrossRestart: a gateway stopped with SIGTERM writes its

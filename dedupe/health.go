@@ -53,7 +53,7 @@ type health struct {
 
 // pendingCommit is a commit that could not reach Redis.
 type pendingCommit struct {
-	rkey    string
+	d       [16]byte // the key's digest: the Redis key is made at each retry, by the store that retries it
 	tok     Token
 	expires time.Time // when the key's TTL, counted from the upstream's answer, ends
 	queued  time.Time
@@ -200,14 +200,14 @@ func (h *health) close() {
 
 // queueCommit queues a commit that could not reach Redis; it reports false
 // when the queue is off or full.
-func (h *health) queueCommit(rkey string, tok Token, expires, now time.Time) bool {
+func (h *health) queueCommit(d *[16]byte, tok Token, expires, now time.Time) bool {
 	if h.maxPending < 0 {
 		return false
 	}
 	h.mu.Lock()
 	full := len(h.pending) >= h.maxPending
 	if !full {
-		h.pending = append(h.pending, pendingCommit{rkey: rkey, tok: tok, expires: expires, queued: now})
+		h.pending = append(h.pending, pendingCommit{d: *d, tok: tok, expires: expires, queued: now})
 	}
 	h.mu.Unlock()
 	if full {
@@ -271,7 +271,7 @@ func (h *health) retryPending() {
 	for batch := range slices.Chunk(live, maxCommitBatch) {
 		keys, args := make([]string, len(batch)), make([][]string, len(batch))
 		for i, p := range batch {
-			keys[i], args[i] = p.rkey, []string{tokenArg(p.tok), millis(p.expires.Sub(now))}
+			keys[i], args[i] = h.s.redisKey(&p.d), []string{tokenArg(p.tok), millis(p.expires.Sub(now))}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), h.s.timeout)
 		ns, errs := h.s.c.evalMulti(ctx, scriptCommit, keys, args)
@@ -308,11 +308,42 @@ func (h *health) retryPending() {
 		zap.Int("failed_again", failed), zap.NamedError("last_error", lastErr))
 }
 
-// stop ends the loop and closes the backend; queued commits are dropped.
+// adopt queues the commits another store handed over, within maxPending.
+func (h *health) adopt(commits []pendingCommit) (dropped int) {
+	if h.maxPending < 0 {
+		return len(commits)
+	}
+	h.mu.Lock()
+	room := max(h.maxPending-len(h.pending)-h.retrying, 0)
+	if len(commits) > room {
+		dropped, commits = len(commits)-room, commits[:room]
+	}
+	h.pending = append(h.pending, commits...)
+	h.mu.Unlock()
+	h.poke()
+	return dropped
+}
+
+// takePending removes and returns the queued commits (not one whose retry
+// is on the wire).
+func (h *health) takePending() []pendingCommit {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	taken := h.pending
+	h.pending = nil
+	return taken
+}
+
+// stop ends the loop, tries the queued commits once more while the server
+// answers (a last flush, bounded by the timeout), and closes the backend;
+// those still queued then are dropped and logged.
 func (h *health) stop() {
 	h.stopOnce.Do(func() {
 		close(h.quit)
 		<-h.done
+		if h.pendingLen() > 0 && !h.open.Load() {
+			recovery.Do(h.s.log, "dedupe.redis_health", h.retryPending)
+		}
 		if n := h.pendingLen(); n > 0 {
 			h.s.log.Warn("dedupe store closed with commits still queued; retries of their events may be forwarded again",
 				zap.String("reason", "dedupe_commit_dropped"), zap.Int("pending_commits", n))

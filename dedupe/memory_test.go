@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/dedupe"
-	"github.com/scgate/scgate/internal/testclock"
 	"github.com/scgate/scgate/dedupe/dedupetest"
+	"github.com/scgate/scgate/internal/testclock"
 )
 
 func TestMemoryStoreContract(t *testing.T) {

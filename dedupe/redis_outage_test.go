@@ -275,3 +275,36 @@ func digestHex(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:16])
 }
+
+// TestRedisStoreHandsOverPendingCommits: a reload that changes the Redis
+// settings closes the old store; its queued commits go to the new one
+// (written under the new one's key prefix), instead of being dropped, so
+// the events they record stay duplicates.
+func TestRedisStoreHandsOverPendingCommits(t *testing.T) {
+	srv := redistest.Start(t)
+	old := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 300 * time.Millisecond, ProbeInterval: time.Hour, KeyPrefix: "old:"})
+	tok := mustClaim(t, old, "e|h", time.Hour, dedupe.Claimed)
+	srv.Pause()
+	if err := old.Commit(context.Background(), "e|h", tok, time.Hour); !errors.Is(err, dedupe.ErrCommitPending) {
+		srv.Resume()
+		t.Fatalf("commit on a hung server: %v, want ErrCommitPending", err)
+	}
+	srv.Resume()
+
+	next := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: time.Second, ProbeInterval: 20 * time.Millisecond, KeyPrefix: "new:"})
+	if n := old.HandOver(next); n != 1 {
+		t.Fatalf("handed over %d commits, want 1", n)
+	}
+	old.Close()
+	// The new store answers the event as done at once (its cache), and
+	// writes the commit to Redis under its own prefix.
+	mustClaim(t, next, "e|h", time.Hour, dedupe.Done)
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		if n := next.PendingCommits(); n != 0 {
+			return fmt.Errorf("%d commits still queued", n)
+		}
+		return nil
+	})
+	other := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), DoneCacheKeys: -1, KeyPrefix: "new:"})
+	mustClaim(t, other, "e|h", time.Hour, dedupe.Done)
+}

@@ -2,6 +2,8 @@ package screenshotcenterwebhook
 
 import (
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,7 +35,43 @@ type pooledStore struct {
 
 func (p pooledStore) Destruct() error {
 	memoryKeys.remove(p.name)
+	if rs, ok := p.Store.(*dedupe.RedisStore); ok {
+		if next := liveRedis.remove(rs); next != nil {
+			if n := rs.HandOver(next); n > 0 {
+				caddy.Log().Named("dedupe").Info("queued dedupe commits handed to the store of the new config",
+					zap.Int("commits", n))
+			}
+		}
+	}
 	return p.Close()
+}
+
+// liveRedis lists the Redis stores in the pool, oldest first. A reload that
+// changes the Redis settings makes a new store before the old config's
+// cleanup closes the old one: the old one hands its queued commits to the
+// newest store left, instead of dropping them.
+var liveRedis redisList
+
+type redisList struct {
+	mu     sync.Mutex
+	stores []*dedupe.RedisStore
+}
+
+func (l *redisList) add(s *dedupe.RedisStore) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stores = append(l.stores, s)
+}
+
+// remove takes s off the list and returns the newest store left (nil: none).
+func (l *redisList) remove(s *dedupe.RedisStore) *dedupe.RedisStore {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stores = slices.DeleteFunc(l.stores, func(x *dedupe.RedisStore) bool { return x == s })
+	if len(l.stores) == 0 {
+		return nil
+	}
+	return l.stores[len(l.stores)-1]
 }
 
 // openStore gets the store of the handler's dedupe backend from the pool,
@@ -109,6 +147,7 @@ func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, e
 		if err != nil {
 			return nil, err
 		}
+		liveRedis.add(s)
 		return pooledStore{s, key}, nil
 	})
 	if err != nil {

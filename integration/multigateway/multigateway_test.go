@@ -430,3 +430,91 @@ func TestMemoryPersistAcrossRestart(t *testing.T) {
 		t.Errorf("delivery after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
 	}
 }
+
+// TestReloadHandsOverQueuedCommits: a commit queued while Redis is down
+// survives a reload that changes the Redis settings (a new store): the
+// old store hands it to the new one, which writes it once Redis is back,
+// so the sender's retry through another gateway is a duplicate (issue 16).
+func TestReloadHandsOverQueuedCommits(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	up.Respond(func(n int, req gatewaytest.Request) int {
+		if n == 0 {
+			close(held)
+			<-release
+		}
+		return http.StatusOK
+	})
+	config := func(timeout string) string {
+		return `{
+			admin {{ADMIN_ADDR}}
+			persist_config off
+			auto_https off
+		}
+		http://127.0.0.1:{{HTTP_PORT}} {
+			screenshotcenter_webhook {
+				secret {env.SCGATE_E2E_SECRET}
+				dedupe redis {
+					url {env.SCGATE_E2E_REDIS_URL}
+					key_prefix e2e:
+					timeout ` + timeout + `
+				}
+			}
+			reverse_proxy ` + up.Addr + `
+		}`
+	}
+	a := gatewaytest.Start(t, gatewaytest.Options{
+		Config: config("250ms"),
+		Env:    []string{"SCGATE_E2E_SECRET=" + secret, "SCGATE_E2E_REDIS_URL=" + srv.URL()},
+	})
+	b := redisGateway(t, srv.URL(), up, "closed")
+
+	body := eventBody(8)
+	first := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhook", strings.NewReader(body))
+		req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- "error " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		first <- outcome(resp)
+	}()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event never reached the upstream")
+	}
+	srv.Stop()
+	close(release)
+	if got := <-first; got != "forwarded" {
+		t.Fatalf("first delivery: %s, want forwarded (the upstream accepted it)", got)
+	}
+	if err := a.Reload(config("400ms")); err != nil {
+		t.Fatalf("reload with a new Redis timeout: %v", err)
+	}
+	if !a.WaitOutput("queued dedupe commits handed to the store of the new config", 10*time.Second) {
+		t.Errorf("no log line of the old store handing over its queued commit")
+	}
+
+	srv.Restart()
+	if !a.WaitOutput(`"committed":1`, 30*time.Second) {
+		t.Fatalf("the new store did not write the handed-over commit; output:\n%s", a.Output())
+	}
+	var got string
+	eventually.Succeeds(t, 30*time.Second, func() error {
+		if got = outcome(deliver(t, b, body)); got == "status 503" {
+			return errors.New("b still answers 503")
+		}
+		return nil
+	})
+	if got != "duplicate" {
+		t.Errorf("the sender's retry through b after Redis is back: %s, want duplicate", got)
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d copies, want exactly 1", n)
+	}
+}

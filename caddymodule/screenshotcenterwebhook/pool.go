@@ -72,7 +72,10 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	}
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if persist != "" {
-			s := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			s, err := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			if err != nil {
+				return nil, err
+			}
 			memoryKeys.add(key, s.MemoryStore)
 			return pooledStore{s, key}, nil
 		}

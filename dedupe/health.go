@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // breakerThreshold is how many operations in a row must fail before the
@@ -40,6 +43,7 @@ type health struct {
 	mu       sync.Mutex
 	openedAt time.Time
 	pending  []pendingCommit
+	retrying int // commits taken from pending by a retry still on the wire
 
 	wake     chan struct{}
 	quit     chan struct{}
@@ -135,7 +139,11 @@ func (h *health) poke() {
 // there is nothing to do.
 func (h *health) loop() {
 	defer close(h.done)
-	if err := h.probe(); err != nil {
+	var err error
+	if recovery.Do(h.s.log, "dedupe.redis_health", func() { err = h.probe() }) {
+		err = errors.New("the first probe panicked")
+	}
+	if err != nil {
 		h.fails.Store(breakerThreshold)
 		h.trip(err)
 	}
@@ -157,14 +165,20 @@ func (h *health) loop() {
 		case <-h.quit:
 			return
 		}
-		if h.open.Load() {
-			if h.probe() != nil {
-				continue
-			}
-			h.close()
-		}
-		h.retryPending()
+		recovery.Do(h.s.log, "dedupe.redis_health", h.round)
 	}
+}
+
+// round probes Redis while the breaker is open, and retries the queued
+// commits once it is closed.
+func (h *health) round() {
+	if h.open.Load() {
+		if h.probe() != nil {
+			return
+		}
+		h.close()
+	}
+	h.retryPending()
 }
 
 // probe pings Redis within the store's timeout.
@@ -205,10 +219,12 @@ func (h *health) queueCommit(rkey string, tok Token, expires, now time.Time) boo
 	return true
 }
 
+// pendingLen counts the commits Redis does not have yet: queued, and taken
+// by a retry still waiting for its answer (so zero means all are written).
 func (h *health) pendingLen() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.pending)
+	return len(h.pending) + h.retrying
 }
 
 // maxCommitBatch bounds the queued commits sent in one pipeline.
@@ -221,10 +237,23 @@ func (h *health) retryPending() {
 	h.mu.Lock()
 	queued := h.pending
 	h.pending = nil
+	h.retrying = len(queued)
 	h.mu.Unlock()
 	if len(queued) == 0 {
 		return
 	}
+	// A panic on the way (recovered by the loop) must not lose the
+	// queue: queue it all again (a commit already written is written
+	// again harmlessly: the script leaves a done key as it is).
+	settled := false
+	defer func() {
+		if !settled {
+			h.mu.Lock()
+			h.pending = append(queued, h.pending...)
+			h.retrying = 0
+			h.mu.Unlock()
+		}
+	}()
 	var (
 		again                     []pendingCommit
 		ok, lost, expired, failed int
@@ -260,10 +289,12 @@ func (h *health) retryPending() {
 			}
 		}
 	}
+	h.mu.Lock()
+	h.pending = append(again, h.pending...)
+	h.retrying = 0
+	h.mu.Unlock()
+	settled = true
 	if len(again) > 0 {
-		h.mu.Lock()
-		h.pending = append(again, h.pending...)
-		h.mu.Unlock()
 		h.failed(context.Background(), lastErr)
 	} else {
 		h.succeeded()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // PersistedStore is a MemoryStore saved to a snapshot file: loaded when it
@@ -76,7 +78,7 @@ func (p *PersistedStore) loop(interval time.Duration) {
 		case <-p.stop:
 			return
 		case <-t.C:
-			p.save()
+			recovery.Do(p.logger, "dedupe.snapshot", p.save)
 		}
 	}
 }

@@ -218,3 +218,16 @@ func waitFor(t *testing.T, arrived <-chan gatewaytest.Request) gatewaytest.Reque
 		return gatewaytest.Request{}
 	}
 }
+
+// forwardedOnce sends req, expects the upstream's 200, and returns the one
+// request the upstream received for it.
+func forwardedOnce(t *testing.T, up *gatewaytest.Upstream, req *http.Request) gatewaytest.Request {
+	t.Helper()
+	before := up.Count()
+	expect(t, "delivery", do(t, req), 200, "")
+	reqs := up.Requests()
+	if len(reqs) != before+1 {
+		t.Fatalf("the upstream received %d requests for one delivery, want 1", len(reqs)-before)
+	}
+	return reqs[before]
+}

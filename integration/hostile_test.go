@@ -146,3 +146,54 @@ func TestBufferBudgetIs503WhenUsedUp(t *testing.T) {
 		return nil
 	})
 }
+
+// With reencode, every line of every signature header is replaced by the
+// new signature: the checker reads every line, so a request whose first
+// line is empty and whose second holds the valid signature passes, and the
+// original signature must not travel next to bytes it does not sign.
+func TestReencodeReplacesEverySignatureLine(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "reencode js")
+	for _, c := range []struct {
+		name  string
+		lines map[string][]string // signature header lines; "SIG" is the valid signature
+	}{
+		{"empty line first", map[string][]string{sigHeader: {"", "SIG"}}},
+		{"empty lines around", map[string][]string{sigHeader: {"", "SIG", ""}}},
+		{"both headers, empty first", map[string][]string{sigHeader: {"", "SIG"}, "X-Signature": {"", "SIG"}}},
+		{"other header empty", map[string][]string{sigHeader: {"SIG"}, "X-Signature": {""}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Spaces that JSON.stringify drops: the forwarded bytes differ.
+			body := `{ "event": "screenshot.finished", "screenshot_id": "` + uid(t) + `" }`
+			orig := sign(secret, body)
+			req := request(t, body)
+			for name, lines := range c.lines {
+				req.Header.Del(name)
+				for _, l := range lines {
+					if l == "SIG" {
+						l = orig
+					}
+					req.Header.Add(name, l)
+				}
+			}
+			got := forwardedOnce(t, up, req)
+			if string(got.Body) == body {
+				t.Fatal("the body was not re-encoded: the test proves nothing")
+			}
+			resigned := sign(secret, string(got.Body))
+			for name := range c.lines {
+				if v := got.Header.Values(name); len(v) != 1 || v[0] != resigned {
+					t.Errorf("%s = %q, want only %q (the forwarded body's signature)", name, v, resigned)
+				}
+			}
+			for name, v := range got.Header {
+				for _, l := range v {
+					if strings.Contains(l, orig[len("sha256="):]) {
+						t.Errorf("the original signature reached the upstream in %s: %q", name, v)
+					}
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // Purge deletes up to max deliveries (all if max <= 0) in a final state
@@ -109,14 +111,20 @@ func (s *Sender) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(s.purgeEvery)
 	defer t.Stop()
 	for {
-		n, err := s.Purge(ctx)
-		switch {
-		case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+		stop := false
+		recovery.Do(s.logger, "sender.purge", func() {
+			n, err := s.Purge(ctx)
+			switch {
+			case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+				stop = true
+			case err != nil:
+				s.logger.Error("purging old deliveries failed", zap.Int("purged", n), zap.Error(err))
+			case n > 0:
+				s.logger.Info("purged old deliveries", zap.Int("count", n), zap.Duration("retain", s.Retain()))
+			}
+		})
+		if stop {
 			return
-		case err != nil:
-			s.logger.Error("purging old deliveries failed", zap.Int("purged", n), zap.Error(err))
-		case n > 0:
-			s.logger.Info("purged old deliveries", zap.Int("count", n), zap.Duration("retain", s.Retain()))
 		}
 		select {
 		case <-ctx.Done():

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // Sender defaults.
@@ -82,31 +84,24 @@ type Options struct {
 
 // Sender delivers the deliveries of an Outbox.
 type Sender struct {
-	ob          *Outbox
-	workers     int
-	perEndpoint int
-	logger      *zap.Logger
-	onAttempt   func(*Delivery, Attempt)
-	client      atomic.Pointer[Client]
-	clients     clientCache
-	schedule    atomic.Pointer[Schedule]
-	wake        chan struct{}
-	running     atomic.Bool
-	retain      atomic.Int64
-	purgeEvery  time.Duration
-	purgeBatch  int
-	stopGrace   time.Duration
-	now         func() time.Time
+	ob         *Outbox
+	limits     limits // Workers and PerEndpoint
+	logger     *zap.Logger
+	onAttempt  func(*Delivery, Attempt)
+	client     atomic.Pointer[Client]
+	clients    clientCache
+	schedule   atomic.Pointer[Schedule]
+	wake       chan struct{}
+	running    atomic.Bool
+	retain     atomic.Int64
+	purgeEvery time.Duration
+	purgeBatch int
+	stopGrace  time.Duration
+	now        func() time.Time
 }
 
 // New returns a Sender for ob. Call Run to start delivering.
 func New(ob *Outbox, opts Options) (*Sender, error) {
-	if opts.Workers <= 0 {
-		opts.Workers = DefaultWorkers
-	}
-	if opts.PerEndpoint <= 0 {
-		opts.PerEndpoint = DefaultPerEndpoint
-	}
 	if opts.Client == nil {
 		c, err := NewClient(ClientOptions{})
 		if err != nil {
@@ -133,19 +128,18 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 		opts.Now = time.Now
 	}
 	s := &Sender{
-		ob:          ob,
-		workers:     opts.Workers,
-		perEndpoint: opts.PerEndpoint,
-		logger:      opts.Logger,
-		onAttempt:   opts.OnAttempt,
-		clients:     clientCache{now: opts.Now},
-		wake:        make(chan struct{}, 1),
-		purgeEvery:  opts.PurgeInterval,
-		purgeBatch:  opts.PurgeBatch,
-		stopGrace:   opts.StopGrace,
-		now:         opts.Now,
+		ob:         ob,
+		logger:     opts.Logger,
+		onAttempt:  opts.OnAttempt,
+		clients:    clientCache{now: opts.Now},
+		wake:       make(chan struct{}, 1),
+		purgeEvery: opts.PurgeInterval,
+		purgeBatch: opts.PurgeBatch,
+		stopGrace:  opts.StopGrace,
+		now:        opts.Now,
 	}
 	s.retain.Store(int64(opts.Retain))
+	s.limits.set(opts.Workers, opts.PerEndpoint)
 	s.client.Store(opts.Client)
 	sch := opts.Schedule
 	s.schedule.Store(&sch)
@@ -159,6 +153,15 @@ func (s *Sender) SetClient(c *Client) {
 	if old := s.client.Swap(c); old != nil && old != c {
 		old.Close()
 	}
+}
+
+// SetConcurrency changes Workers and PerEndpoint (each DefaultWorkers or
+// DefaultPerEndpoint when <= 0) while the sender runs: more room starts
+// attempts at once; less lets those in flight finish and starts no new
+// one until they fit.
+func (s *Sender) SetConcurrency(workers, perEndpoint int) {
+	s.limits.set(workers, perEndpoint)
+	s.Wake()
 }
 
 // SetSchedule replaces the schedule used by later attempts.
@@ -269,7 +272,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		attemptCtx, cutShort = context.WithCancel(context.WithoutCancel(ctx))
 	}
 	defer cutShort()
-	sl := newSlots(s.workers, s.perEndpoint)
+	sl := newSlots(&s.limits)
 	var attempts sync.WaitGroup
 	defer s.drain(&attempts, cutShort)
 	timer := time.NewTimer(time.Hour)
@@ -347,6 +350,9 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 		go func() {
 			defer attempts.Done()
 			defer sl.release(ep)
+			// Last resort: work recovers what it calls; a panic here
+			// leaves the delivery leased until the next start.
+			defer recovery.Recover(s.logger, "sender.worker")
 			s.work(ctx, d)
 		}()
 	}
@@ -362,7 +368,11 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 // work makes one attempt of the leased d and records it.
 func (s *Sender) work(ctx context.Context, d *Delivery) {
 	n := d.Attempts
-	res := s.attempt(ctx, d, n)
+	var res *Result
+	start := time.Now()
+	if recovery.Do(s.logger, "sender.attempt", func() { res = s.attempt(ctx, d, n) }) {
+		res = &Result{Start: start, Latency: time.Since(start), Kind: KindError, Err: errAttemptPanicked}
+	}
 	a := attemptFrom(res, n)
 	if interrupted(ctx, res) {
 		a.Outcome, a.Kind = OutcomeInterrupted, KindInterrupted
@@ -386,9 +396,13 @@ func (s *Sender) work(ctx context.Context, d *Delivery) {
 			zap.Duration("next_wait", a.NextWait))
 	}
 	if s.onAttempt != nil {
-		s.onAttempt(d, a)
+		recovery.Do(s.logger, "sender.on_attempt", func() { s.onAttempt(d, a) })
 	}
 }
+
+// errAttemptPanicked is the error of an attempt that panicked: a failure
+// like any other, retried on the schedule.
+var errAttemptPanicked = errors.New("internal error during the attempt (a panic, logged with its stack)")
 
 // attempt makes attempt n of d with the client of its network settings.
 func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) *Result {

@@ -63,6 +63,8 @@ func TestRulesHoldForJSON(t *testing.T) {
 		{"allowed host with a port", "allowed_hosts sidecar.internal:8081", `"allowed_hosts": ["sidecar.internal:8081"]`, "allowed_hosts"},
 		{"allowed host with a scheme", "allowed_hosts http://sidecar.internal", `"allowed_hosts": ["http://sidecar.internal"]`, "allowed_hosts"},
 		{"allowed host wildcard", "allowed_hosts *.internal", `"allowed_hosts": ["*.internal"]`, "allowed_hosts"},
+		{"store placeholder typo", "store /tmp/{evn.SNAP}/outbox.db", `"store": "/tmp/{evn.SNAP}/outbox.db"`, "store has an unknown placeholder {evn.SNAP}"},
+		{"store variable unset", "store {env.SCGATE_TEST_UNSET_STORE}", `"store": "{env.SCGATE_TEST_UNSET_STORE}"`, "store is empty: environment variable SCGATE_TEST_UNSET_STORE is unset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

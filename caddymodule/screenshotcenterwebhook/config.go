@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
@@ -80,6 +81,7 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 // `{http.screenshotcenter_webhook.screenshot_id}` | The body's screenshot_id, if any.
 // `{http.screenshotcenter_webhook.batch_id}` | The body's batch_id, if any.
 // `{http.screenshotcenter_webhook.created_at}` | The body's created_at, if any.
+// `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
 // `{http.screenshotcenter_webhook.outcome}` | forwarded, upstream_failed, duplicate, in_flight, ignored, rejected or unavailable.
@@ -351,6 +353,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.setDefaults()
+	// Resolved first: it is the metrics' endpoint label too.
+	if h.Dedupe.Namespace != "" {
+		ns, err := placeholder.Field("dedupe namespace", h.Dedupe.Namespace)
+		if err != nil {
+			return err
+		}
+		if strings.ContainsFunc(ns, unicode.IsControl) {
+			return errors.New("dedupe namespace must not contain control characters")
+		}
+		h.keyer.Namespace = ns
+	}
 
 	// A secret that did not load must never open the gate: see secret.Resolve.
 	secrets := make([][]byte, len(h.Secrets))
@@ -391,16 +404,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.Dedupe.Key != "" {
 		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
-	}
-	if h.Dedupe.Namespace != "" {
-		ns, err := caddy.NewReplacer().ReplaceOrErr(h.Dedupe.Namespace, true, true)
-		if err != nil {
-			return fmt.Errorf("dedupe namespace: %w", err)
-		}
-		if strings.ContainsFunc(ns, unicode.IsControl) {
-			return errors.New("dedupe namespace must not contain control characters")
-		}
-		h.keyer.Namespace = ns
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -642,6 +645,8 @@ func (h *Handler) endpoint() string {
 	switch {
 	case h.Name != "":
 		return h.Name
+	case h.keyer.Namespace != "":
+		return h.keyer.Namespace // resolved at Provision
 	case h.Dedupe != nil && h.Dedupe.Namespace != "":
 		return h.Dedupe.Namespace
 	}

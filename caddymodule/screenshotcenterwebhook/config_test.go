@@ -2,13 +2,16 @@ package screenshotcenterwebhook
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scgate/scgate/dedupe"
 )
@@ -125,7 +128,6 @@ func TestProvisionStoreErrors(t *testing.T) {
 	t.Setenv("SCGATE_TEST_EMPTY", "")
 	tests := []struct{ name, dedupe, wantErr string }{
 		{"redis without server", `{"backend":"redis"}`, "needs url or addresses"},
-		{"redis url unset variable", `{"backend":"redis","redis":{"url":"{env.SCGATE_TEST_EMPTY}"}}`, "needs url or addresses"},
 		{"url and addresses", `{"backend":"redis","redis":{"url":"redis://a:1","addresses":["b:1"]}}`, "not both"},
 		{"bad address", `{"backend":"redis","redis":{"addresses":["nohostport"]}}`, "not host:port"},
 		{"password in url not shown", `{"backend":"redis","redis":{"url":"redis://u:hunter2@bad host/0"}}`, "url is invalid"},
@@ -269,5 +271,75 @@ func TestProvisionSecretErrors(t *testing.T) {
 				t.Errorf("the error shows the secret's value: %v", err)
 			}
 		})
+	}
+}
+
+// Every field that takes placeholders resolves them the one strict way: an
+// unknown placeholder (a typo) or a variable that is unset is a load error
+// naming the field and the variable, never literal text sent to Redis,
+// written as a file name or used as a label.
+func TestPlaceholderFieldsAreStrict(t *testing.T) {
+	t.Setenv("SCGATE_TEST_EMPTY", "")
+	dir := t.TempDir()
+	tests := []struct{ name, field, json, wantErr string }{
+		{"redis password typo", "password", `{"backend":"redis","redis":{"addresses":["127.0.0.1:1"],"password":"{evn.REDIS_PW}"}}`, "{evn.REDIS_PW}"},
+		{"redis password unset", "password", `{"backend":"redis","redis":{"addresses":["127.0.0.1:1"],"password":"{env.SCGATE_TEST_UNSET_PW}"}}`, "SCGATE_TEST_UNSET_PW is unset or empty"},
+		{"redis username typo", "username", `{"backend":"redis","redis":{"addresses":["127.0.0.1:1"],"username":"{evn.U}"}}`, "{evn.U}"},
+		{"redis url typo", "url", `{"backend":"redis","redis":{"url":"{evn.REDIS_URL}"}}`, "{evn.REDIS_URL}"},
+		{"redis url unset", "url", `{"backend":"redis","redis":{"url":"{env.SCGATE_TEST_EMPTY}"}}`, "SCGATE_TEST_EMPTY is unset or empty"},
+		{"redis address typo", "addresses", `{"backend":"redis","redis":{"addresses":["{evn.HOST}:6379"]}}`, "{evn.HOST}"},
+		{"persist typo", "persist", `{"persist":"` + dir + `/{evn.SNAP}"}`, "{evn.SNAP}"},
+		{"persist unset", "persist", `{"persist":"{env.SCGATE_TEST_EMPTY}"}`, "SCGATE_TEST_EMPTY is unset or empty"},
+		{"namespace typo", "namespace", `{"namespace":"{evn.APP}"}`, "{evn.APP}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &Handler{Secrets: []string{testSecret}}
+			if err := json.Unmarshal([]byte(tt.json), &h.Dedupe); err != nil {
+				t.Fatal(err)
+			}
+			err := validate(t, h)
+			if err == nil {
+				t.Fatalf("loaded without error, want one naming %s and %q", tt.field, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.field) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want it to name %s and %q", err, tt.field, tt.wantErr)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused persist path created %v", entries)
+	}
+}
+
+// The metrics endpoint label is the resolved namespace, not its
+// placeholder text.
+func TestEndpointLabelIsResolved(t *testing.T) {
+	t.Setenv("SCGATE_TEST_APP", "shop")
+	h := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{Namespace: "{env.SCGATE_TEST_APP}"}}
+	if err := validate(t, h); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.endpoint(); got != "shop" {
+		t.Errorf("endpoint label %q, want the resolved namespace %q", got, "shop")
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metricGatewayTime)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "endpoint" {
+					labels = append(labels, l.GetValue())
+				}
+			}
+		}
+	}
+	if !slices.Contains(labels, "shop") || slices.Contains(labels, "{env.SCGATE_TEST_APP}") {
+		t.Errorf("metrics endpoint labels %q, want the resolved namespace %q, never its placeholder", labels, "shop")
 	}
 }

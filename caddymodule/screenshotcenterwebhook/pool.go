@@ -1,13 +1,13 @@
 package screenshotcenterwebhook
 
 import (
-	"errors"
 	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/dedupe"
 )
 
@@ -44,9 +44,9 @@ func (h *Handler) openStore() error {
 	var err error
 	switch d.Backend {
 	case BackendMemory:
-		persist := caddy.NewReplacer().ReplaceKnown(d.Persist, "")
-		if d.Persist != "" && persist == "" {
-			return errors.New("dedupe persist is empty after resolving placeholders")
+		persist, err := placeholder.Field("dedupe persist", d.Persist)
+		if err != nil {
+			return err
 		}
 		h.store, h.poolKey, err = loadMemoryStore(d.MaxKeys, persist, time.Duration(d.PersistInterval), h.logger)
 	case BackendRedis:
@@ -99,7 +99,10 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 // background and logs a warning if the server does not answer, so `caddy
 // validate` and a start with Redis down do not block.
 func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, error) {
-	o := resolveRedisOptions(d, caddy.NewReplacer(), logger.With(zap.String("dedupe_backend", BackendRedis)))
+	o, err := resolveRedisOptions(d, logger.With(zap.String("dedupe_backend", BackendRedis)))
+	if err != nil {
+		return nil, "", err
+	}
 	if err := o.Check(); err != nil {
 		return nil, "", err
 	}

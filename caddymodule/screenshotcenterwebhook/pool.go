@@ -44,8 +44,8 @@ func (h *Handler) openStore() error {
 	var err error
 	switch d.Backend {
 	case BackendMemory:
-		persist, err := placeholder.Field("dedupe persist", d.Persist)
-		if err != nil {
+		var persist string
+		if persist, err = placeholder.Field("dedupe persist", d.Persist); err != nil {
 			return err
 		}
 		h.store, h.poolKey, err = loadMemoryStore(d.MaxKeys, persist, time.Duration(d.PersistInterval), h.logger)

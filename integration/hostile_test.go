@@ -197,3 +197,34 @@ func TestReencodeReplacesEverySignatureLine(t *testing.T) {
 		})
 	}
 }
+
+// The audit's sequence: one captured event sent 5 times, each socket
+// closed after 0.4 s, against an upstream that takes 1.5 s, then sent once
+// normally. A hang-up does not cancel the upstream call, so the upstream's
+// answer settles the claim: the event is forwarded once, the copies sent
+// while it works get 409 (or are closed first), and the copies after its
+// 2xx are duplicates.
+func TestHangUpsForwardAnEventOnce(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "")
+	up.Respond(func(int, gatewaytest.Request) int {
+		time.Sleep(slowUpstream)
+		return http.StatusOK
+	})
+	body := event(t, "screenshot.finished")
+	captured := "POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+		sigHeader + ": " + sign(secret, body) + "\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	for i := 0; i < 5; i++ {
+		c := rawRequest(t, captured)
+		// Whatever comes back within 0.4 s (a 409 for a copy in flight, a
+		// duplicate's 200), the socket is closed then at the latest.
+		c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+		bufio.NewReader(c).ReadByte()
+		c.Close()
+	}
+	expect(t, "the sixth, normal send", postSettled(t, body), 200, "duplicate")
+	if n := up.Count(); n != 1 {
+		t.Fatalf("the upstream received the event %d times, want once", n)
+	}
+}

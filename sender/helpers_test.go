@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/testclock"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
 )
@@ -35,26 +36,9 @@ const sampleBody = `{"event":"screenshot.finished","screenshot_id":"sc_1","creat
 var instantSchedule = Schedule{Backoff: []time.Duration{0}, NoJitter: true}
 
 // testClock is an injectable Options.Now that only moves when told to.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testclock.Clock
 
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+func newTestClock() *testClock { return testclock.At(time.Now()) }
 
 // received is one request seen by a receiver.
 type received struct {

@@ -207,8 +207,10 @@ type DedupeConfig struct {
 
 	// InflightTimeout is how long a claim blocks copies of an event while
 	// the upstream works on it (they get 409). After it a claim that was
-	// neither committed nor released (a crashed gateway) lapses, so keep it
-	// longer than the upstream's slowest answer. Default: 60s.
+	// neither committed nor released (a crashed gateway) lapses, and an
+	// upstream call still running is cut off (504) and its claim released:
+	// a client that hung up does not cancel the call, this bounds it. Keep
+	// it longer than the upstream's slowest answer. Default: 60s.
 	InflightTimeout caddy.Duration `json:"inflight_timeout,omitempty"`
 
 	// MaxKeys bounds the memory backend, which never grows past it. When

@@ -86,6 +86,8 @@ func (s *MemoryStore) ReadSnapshot(r io.Reader) (int, error) {
 	}
 	size := snapshotRecord
 	switch {
+	case len(data) == 0:
+		return 0, fmt.Errorf("%w: the file is empty", ErrCorruptSnapshot)
 	case len(data) < len(snapshotMagic)+4:
 		return 0, fmt.Errorf("%w: no snapshot header", ErrCorruptSnapshot)
 	case bytes.HasPrefix(data, []byte(snapshotMagic)):

@@ -272,8 +272,10 @@ type DedupeConfig struct {
 	// Persist is a file where the memory backend saves its delivered keys:
 	// loaded at start, written every PersistInterval and when the store is
 	// released (process exit), each time to a temporary file renamed over
-	// it, readable by its owner only. A missing, empty or corrupt file is
-	// logged and ignored. Keys in flight are not saved. It may be a
+	// it, readable by its owner only. A missing file is a first start
+	// (logged; the store starts empty); an empty, truncated, corrupt or
+	// unreadable one is a config error naming the file and what to do,
+	// and the file is left untouched. Keys in flight are not saved. It may be a
 	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Memory backend only.
 	// Default: none (keys live in memory only).
 	Persist string `json:"persist,omitempty"`

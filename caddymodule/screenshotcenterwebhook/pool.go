@@ -82,8 +82,8 @@ func (h *Handler) openStore() error {
 	var err error
 	switch d.Backend {
 	case BackendMemory:
-		persist, err := placeholder.Field("dedupe persist", d.Persist)
-		if err != nil {
+		var persist string
+		if persist, err = placeholder.Field("dedupe persist", d.Persist); err != nil {
 			return err
 		}
 		h.store, h.poolKey, err = loadMemoryStore(d.MaxKeys, persist, time.Duration(d.PersistInterval), h.logger)
@@ -110,7 +110,10 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	}
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if persist != "" {
-			s := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			s, err := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			if err != nil {
+				return nil, err
+			}
 			memoryKeys.add(key, s.MemoryStore)
 			return pooledStore{s, key}, nil
 		}

@@ -130,7 +130,7 @@ func TestRedisClientShared(t *testing.T) {
 
 // TestMemoryPersistAcrossStores: the snapshot is written when the last
 // handler using it is cleaned up (process exit), and loaded by the next;
-// a corrupt snapshot does not stop provisioning.
+// a corrupt snapshot is a config error.
 func TestMemoryPersistAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dedupe.snap")
 	newHandler := func() *Handler {
@@ -186,11 +186,12 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := newHandler()
-	if err := provision(t, third); err != nil {
-		t.Fatalf("provision with a corrupt snapshot: %v", err)
+	err = provision(t, third)
+	if err == nil || !strings.Contains(err.Error(), path+": dedupe snapshot is corrupt") || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("provision with a corrupt snapshot: %v, want an error naming the file and what to do", err)
 	}
-	if got, _ := serveHeaders(t, third, testSecret, `{"event":"e","screenshot_id":1}`); got != "forwarded" {
-		t.Errorf("after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
+	if _, ok := stores.References(memoryPoolKey + ":" + path); ok {
+		t.Error("a store that failed to load stays in the pool")
 	}
 }
 

@@ -5,6 +5,7 @@
 package multigateway_test
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -339,7 +340,12 @@ func TestRedisDownOpen(t *testing.T) {
 // and extra lines in its dedupe block.
 func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream, extra ...string) *gatewaytest.Gateway {
 	t.Helper()
-	return gatewaytest.Start(t, gatewaytest.Options{
+	return gatewaytest.Start(t, memoryOptions(snapshot, up, extra...))
+}
+
+// memoryOptions are the options of memoryGateway.
+func memoryOptions(snapshot string, up *gatewaytest.Upstream, extra ...string) gatewaytest.Options {
+	return gatewaytest.Options{
 		Config: `{
 			admin {{ADMIN_ADDR}}
 			persist_config off
@@ -357,7 +363,7 @@ func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream, extr
 			reverse_proxy ` + up.Addr + `
 		}`,
 		Env: []string{"SCGATE_E2E_SECRET=" + secret},
-	})
+	}
 }
 
 // A gateway restarted with a max_keys smaller than its snapshot keeps the
@@ -388,8 +394,7 @@ func TestMemorySnapshotIntoSmallerMaxKeys(t *testing.T) {
 }
 
 // TestMemoryPersistAcrossRestart: a gateway stopped with SIGTERM writes its
-// snapshot; started again, it answers the retry as a duplicate. A corrupt
-// snapshot does not stop the start.
+// snapshot; started again, it answers the retry as a duplicate.
 func TestMemoryPersistAcrossRestart(t *testing.T) {
 	snapshot := filepath.Join(t.TempDir(), "dedupe.snap")
 	up := gatewaytest.NewUpstream(t)
@@ -415,19 +420,94 @@ func TestMemoryPersistAcrossRestart(t *testing.T) {
 	if n := up.Count(); n != 1 {
 		t.Errorf("upstream got %d requests, want 1", n)
 	}
+}
+
+// A snapshot that cannot be loaded (truncated, garbage, zero-length) is a
+// config error through the built binary: `scgate run` and `scgate
+// validate` exit 1 with an error that names the file and what to do, never
+// a panic, and never start with an empty store in its place; a running
+// gateway refuses a reload onto it and keeps serving; the file is left as
+// it was. Moved aside as the error says, the gateway starts empty.
+func TestDamagedSnapshotIsAConfigError(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	good := filepath.Join(t.TempDir(), "good.snap")
+	gw := memoryGateway(t, good, up)
+	for id := 1; id <= 3; id++ {
+		deliver(t, gw, eventBody(id))
+	}
 	if err := gw.Stop(); err != nil {
 		t.Fatal(err)
 	}
-
-	if err := os.WriteFile(snapshot, []byte("scgate-dedupe 1\nthis is not a snapshot"), 0o600); err != nil {
+	data, err := os.ReadFile(good)
+	if err != nil {
 		t.Fatal(err)
 	}
-	gw = memoryGateway(t, snapshot, up)
-	if !gw.WaitOutput("dedupe snapshot is damaged; moved aside", 10*time.Second) {
-		t.Error("corrupt snapshot not logged")
-	}
-	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
-		t.Errorf("delivery after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
+	running := memoryGateway(t, filepath.Join(t.TempDir(), "running.snap"), up)
+
+	for i, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", data[:len(data)/2], "truncated"},
+		{"garbage", bytes.Repeat([]byte{0xA5}, 256), "no snapshot header"},
+		{"zero-length", []byte{}, "the file is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dedupe.snap")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what, output string) {
+				t.Helper()
+				if strings.Contains(output, "panic") || strings.Contains(output, "fatal error") {
+					t.Fatalf("%s: the process panicked:\n%s", what, output)
+				}
+				for _, want := range []string{
+					path + ": dedupe snapshot is corrupt: " + tc.want,
+					"move it aside (e.g. mv " + path + " " + path + ".damaged) or delete it to start with an empty memory store",
+				} {
+					if !strings.Contains(output, want) {
+						t.Errorf("%s: the output does not say %q:\n%s", what, want, output)
+					}
+				}
+			}
+
+			g, err := gatewaytest.Launch(t, memoryOptions(path, up))
+			if err == nil {
+				t.Fatal("scgate run started with a damaged snapshot")
+			}
+			check("run", g.Output())
+			if code := g.ExitCode(); code != 1 {
+				t.Errorf("run exited %d, want 1", code)
+			}
+
+			stdout, stderr, code := gatewaytest.Run(t, []string{"SCGATE_E2E_SECRET=" + secret}, "validate", "--config", filepath.Join(g.Dir, "Caddyfile"))
+			check("validate", stdout+stderr)
+			if code != 1 {
+				t.Errorf("validate exited %d, want 1", code)
+			}
+
+			if err := running.Reload(memoryOptions(path, up).Config); err == nil {
+				t.Fatal("a reload onto a damaged snapshot was accepted")
+			} else {
+				check("reload", err.Error())
+			}
+			if got := outcome(deliver(t, running, eventBody(100+i))); got != "forwarded" {
+				t.Fatalf("the running gateway after the refused reload: %s", got)
+			}
+			if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, tc.data) {
+				t.Fatalf("the damaged file was changed (%v)", err)
+			}
+
+			if err := os.Rename(path, path+".damaged"); err != nil {
+				t.Fatal(err)
+			}
+			fresh := memoryGateway(t, path, up)
+			if got := outcome(deliver(t, fresh, eventBody(1))); got != "forwarded" {
+				t.Errorf("after moving the snapshot aside: %s, want forwarded (nothing remembered)", got)
+			}
+		})
 	}
 }
 

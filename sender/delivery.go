@@ -138,8 +138,9 @@ func (d *Delivery) Number() int {
 	return d.Attempts
 }
 
-// queuedAt returns QueuedAt, or CreatedAt for an older record.
-func (d *Delivery) queuedAt() time.Time {
+// Queued returns when d was last queued: QueuedAt, or CreatedAt for a
+// record written before QueuedAt existed.
+func (d *Delivery) Queued() time.Time {
 	if d.QueuedAt.IsZero() {
 		return d.CreatedAt
 	}

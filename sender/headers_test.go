@@ -167,13 +167,11 @@ func TestOldestPending(t *testing.T) {
 		t.Fatalf("empty: %v, %v", at, err)
 	}
 	base := time.Now().Add(-time.Hour)
-	old := newTestDelivery(t, "http://127.0.0.1:9/")
-	old.NextAttempt = base
-	mustEnqueue(t, ob, old)
+	old, _ := NewDelivery("http://127.0.0.1:9/", "screenshot.finished", []byte(sampleBody), testSecret, base)
 	newer, _ := NewDelivery("http://127.0.0.1:9/", "screenshot.finished", []byte(sampleBody), testSecret, base.Add(30*time.Minute))
-	mustEnqueue(t, ob, newer)
-	if at, err := ob.OldestPending(); err != nil || !at.Equal(old.QueuedAt) {
-		t.Fatalf("OldestPending = %v, %v; want %v", at, err, old.QueuedAt)
+	mustEnqueue(t, ob, newer, old)
+	if at, err := ob.OldestPending(); err != nil || !at.Equal(base) {
+		t.Fatalf("OldestPending = %v, %v; want %v", at, err, base)
 	}
 	leased := leaseIDs(t, ob)
 	for _, d := range leased {

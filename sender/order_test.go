@@ -2,9 +2,7 @@ package sender
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 )
@@ -119,83 +117,6 @@ func TestOrderKeySurvivesRecovery(t *testing.T) {
 	}
 	if got := leaseIDs(t, ob); !sameSet(ids(got), []string{first.ID}) {
 		t.Fatalf("after recovery leased %v, want the first again", ids(got))
-	}
-}
-
-// Through a running sender: the endpoint sees each key's deliveries in the
-// order they were enqueued, never two of a key at once, while the first of
-// key "a" keeps failing until every other key is through (it holds back
-// only its own key).
-func TestOrderKeyDeliveryOrder(t *testing.T) {
-	const keys, perKey = 4, 5
-	var mu sync.Mutex
-	seq := map[string]int{} // delivery id -> index within its key
-	keyOf := map[string]string{}
-	var arrived []string
-	inFlight := map[string]bool{}
-	others := 0
-	var bad []string
-	rc := newReceiver(t, func(_ int, r *http.Request, _ http.ResponseWriter) int {
-		id := r.Header.Get(HeaderDeliveryID)
-		mu.Lock()
-		k := keyOf[id]
-		if inFlight[k] {
-			bad = append(bad, "two of key "+k+" in flight")
-		}
-		inFlight[k] = true
-		mu.Unlock()
-		time.Sleep(time.Millisecond)
-		mu.Lock()
-		defer mu.Unlock()
-		inFlight[k] = false
-		if k == "a" && seq[id] == 0 && others < (keys-1)*perKey {
-			return http.StatusServiceUnavailable
-		}
-		if k != "a" {
-			others++
-		}
-		arrived = append(arrived, id)
-		return http.StatusNoContent
-	})
-	ob, _ := openTestOutbox(t, OutboxOptions{})
-	var all []*Delivery
-	mu.Lock()
-	for i := range perKey {
-		for k := range keys {
-			key := string(rune('a' + k))
-			d := orderedDelivery(t, rc.URL, key)
-			seq[d.ID], keyOf[d.ID] = i, key
-			all = append(all, d)
-		}
-	}
-	mu.Unlock()
-	s, final := runSender(t, ob, Options{Workers: 8, PerEndpoint: 8,
-		Schedule: Schedule{Attempts: 1000, Backoff: []time.Duration{time.Millisecond}, NoJitter: true}})
-	for _, d := range all {
-		if err := s.Enqueue(d); err != nil { // one by one: arrival order is enqueue order
-			t.Fatal(err)
-		}
-	}
-	for range all {
-		if d := waitFinal(t, final); d.State != StateDelivered {
-			t.Fatalf("%s ended %s", d.ID, d.State)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(bad) > 0 {
-		t.Fatal(bad[0])
-	}
-	next := map[string]int{}
-	for _, id := range arrived {
-		k := keyOf[id]
-		if seq[id] != next[k] {
-			t.Fatalf("key %s: delivery %d arrived when %d was due (arrivals %v)", k, seq[id], next[k], arrived)
-		}
-		next[k]++
-	}
-	if first := keyOf[arrived[0]]; first == "a" {
-		t.Fatal("key a's first delivery got through before the other keys")
 	}
 }
 

@@ -135,27 +135,27 @@ func (ob *Outbox) Backlogs() (map[string]Backlog, error) {
 }
 
 // OldestPending returns when the pending delivery queued longest ago was
-// queued (Delivery.QueuedAt: enqueued, retried or replayed), zero if none
-// is pending. It reads the pending deliveries in id order, which for
-// UUIDv7 ids is creation order, and stops at the first one created after
-// the earliest queue time found: a delivery is never queued before it is
-// created. So it reads one record unless deliveries retried or replayed
-// are older than the oldest one never retried.
+// queued (Delivery.Queued: enqueued, retried or replayed), zero if none is
+// pending. It reads the pending deliveries in id order, which is creation
+// order (UUIDv7), and stops at the first one created at or after the
+// earliest queue time found: a delivery is never queued before it was
+// created, nor created before one whose id is older (its clock does not go
+// back). So it reads one record unless deliveries retried or replayed are
+// older than the oldest one never retried.
 func (ob *Outbox) OldestPending() (time.Time, error) {
 	var oldest time.Time
 	err := ob.view(func(tx *bolt.Tx) error {
 		prefix := append([]byte(StatePending), 0)
 		c := tx.Bucket(bStates).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			id := k[len(prefix):]
-			if created, ok := idTime(id); ok && !oldest.IsZero() && !created.Before(oldest) {
-				break
-			}
-			d, err := getMeta(tx, id)
+			d, err := getMeta(tx, k[len(prefix):])
 			if err != nil {
 				continue // a dangling index entry
 			}
-			if q := d.queuedAt(); oldest.IsZero() || q.Before(oldest) {
+			if !oldest.IsZero() && !d.CreatedAt.Before(oldest) {
+				break
+			}
+			if q := d.Queued(); oldest.IsZero() || q.Before(oldest) {
 				oldest = q
 			}
 		}

@@ -9,17 +9,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/testclock"
 )
 
-// fakeClock is the store's clock in tests: time moves only when told.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) now() time.Time          { return c.t }
-func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
-func newClockedStore(max int) (*MemoryStore, *fakeClock) {
-	c := &fakeClock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+func newClockedStore(max int) (*MemoryStore, *testclock.Clock) {
+	c := testclock.New()
 	s := NewMemoryStore(max)
-	s.now = c.now
+	s.SetClock(c.Now)
 	return s, c
 }
 
@@ -50,7 +47,7 @@ func TestFullStoreEvictsOldestDelivered(t *testing.T) {
 	s.OnEvict(func(e Eviction) { evicted = append(evicted, e.Age) })
 	for i := 0; i < 3; i++ {
 		deliver(t, s, "k"+strconv.Itoa(i), time.Hour)
-		clock.advance(time.Minute)
+		clock.Advance(time.Minute)
 	}
 	deliver(t, s, "new", time.Hour)
 	if got := stateOf(t, s, "k0"); got != Claimed {
@@ -100,7 +97,7 @@ func TestEvictionSkipsExpiredAndRecommitted(t *testing.T) {
 	s.OnEvict(func(Eviction) {})
 	deliver(t, s, "short", time.Second)
 	deliver(t, s, "long", time.Hour)
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	deliver(t, s, "short", time.Hour) // expired, delivered again
 	if s.Evictions() != 0 {
 		t.Fatalf("evictions %d: an expired key made room without counting", s.Evictions())
@@ -117,14 +114,14 @@ func TestSnapshotKeepsCommitOrder(t *testing.T) {
 	s, clock := newClockedStore(10)
 	for _, k := range []string{"a", "b", "c"} {
 		deliver(t, s, k, time.Hour)
-		clock.advance(time.Minute)
+		clock.Advance(time.Minute)
 	}
 	var buf bytes.Buffer
 	if _, err := s.WriteSnapshot(&buf); err != nil {
 		t.Fatal(err)
 	}
 	r, rclock := newClockedStore(3)
-	rclock.t = clock.t
+	rclock.Set(clock.Now())
 	var ages []time.Duration
 	r.OnEvict(func(e Eviction) { ages = append(ages, e.Age) })
 	if n, err := r.ReadSnapshot(&buf); n != 3 || err != nil {
@@ -143,16 +140,67 @@ func TestSnapshotKeepsCommitOrder(t *testing.T) {
 	}{{"late", 3 * time.Hour}, {"early", time.Hour}} {
 		d := digest(k.key)
 		v1 = append(v1, d[:]...)
-		v1 = binary.BigEndian.AppendUint64(v1, uint64(clock.t.Add(k.exp).UnixNano()))
+		v1 = binary.BigEndian.AppendUint64(v1, uint64(clock.Now().Add(k.exp).UnixNano()))
 	}
 	v1 = binary.BigEndian.AppendUint32(v1, crc32.Checksum(v1, crcTable))
 	old, oclock := newClockedStore(2)
-	oclock.t = clock.t
+	oclock.Set(clock.Now())
 	if n, err := old.ReadSnapshot(bytes.NewReader(v1)); n != 2 || err != nil {
 		t.Fatalf("format 1: read %d, %v", n, err)
 	}
 	deliver(t, old, "new", time.Hour)
 	if stateOf(t, old, "early") != Claimed || stateOf(t, old, "late") != Done {
 		t.Fatal("format 1: the key expiring first must be evicted first")
+	}
+}
+
+// A snapshot larger than the store's bound keeps its newest keys, as a full
+// store's eviction would (the oldest are the least likely to be retried),
+// queued oldest first; keys the store holds already take their room first.
+func TestSnapshotIntoSmallerStoreKeepsNewest(t *testing.T) {
+	s, clock := newClockedStore(10)
+	keys := []string{"a", "b", "c", "d", "e"}
+	for _, k := range keys {
+		deliver(t, s, k, time.Hour)
+		clock.Advance(time.Minute)
+	}
+	var buf bytes.Buffer
+	if _, err := s.WriteSnapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := buf.Bytes()
+
+	r, rclock := newClockedStore(2)
+	rclock.Set(clock.Now())
+	if n, err := r.ReadSnapshot(bytes.NewReader(snapshot)); n != 2 || err != nil {
+		t.Fatalf("read %d, %v; want 2", n, err)
+	}
+	for _, k := range keys {
+		want := Claimed
+		if k == "d" || k == "e" {
+			want = Done
+		}
+		if got := stateOf(t, r, k); got != want {
+			t.Errorf("after reading 5 keys into 2: %s is %v, want %v", k, got, want)
+		}
+	}
+	// The kept keys are queued in commit order: a new event evicts d.
+	var ages []time.Duration
+	r.OnEvict(func(e Eviction) { ages = append(ages, e.Age) })
+	deliver(t, r, "f", time.Hour)
+	if stateOf(t, r, "d") != Claimed || stateOf(t, r, "e") != Done || len(ages) != 1 || ages[0] != 2*time.Minute {
+		t.Fatalf("after a new event: d %v, e %v, evicted ages %v; want d evicted at 2m", stateOf(t, r, "d"), stateOf(t, r, "e"), ages)
+	}
+
+	// A store holding a key already has room for one more of the snapshot
+	// in a bound of 2: the newest.
+	held, hclock := newClockedStore(2)
+	hclock.Set(clock.Now())
+	deliver(t, held, "other", time.Hour)
+	if n, err := held.ReadSnapshot(bytes.NewReader(snapshot)); n != 1 || err != nil {
+		t.Fatalf("read into a store holding a key: %d, %v; want 1", n, err)
+	}
+	if stateOf(t, held, "other") != Done || stateOf(t, held, "e") != Done || stateOf(t, held, "d") != Claimed {
+		t.Fatalf("other %v, e %v, d %v; want other and e kept", stateOf(t, held, "other"), stateOf(t, held, "e"), stateOf(t, held, "d"))
 	}
 }

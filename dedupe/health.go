@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // breakerThreshold is how many operations in a row must fail before the
@@ -40,6 +43,7 @@ type health struct {
 	mu       sync.Mutex
 	openedAt time.Time
 	pending  []pendingCommit
+	retrying int // commits taken from pending by a retry still on the wire
 
 	wake     chan struct{}
 	quit     chan struct{}
@@ -49,7 +53,7 @@ type health struct {
 
 // pendingCommit is a commit that could not reach Redis.
 type pendingCommit struct {
-	rkey    string
+	d       [16]byte // the key's digest: the Redis key is made at each retry, by the store that retries it
 	tok     Token
 	expires time.Time // when the key's TTL, counted from the upstream's answer, ends
 	queued  time.Time
@@ -135,7 +139,11 @@ func (h *health) poke() {
 // there is nothing to do.
 func (h *health) loop() {
 	defer close(h.done)
-	if err := h.probe(); err != nil {
+	var err error
+	if recovery.Do(h.s.log, "dedupe.redis_health", func() { err = h.probe() }) {
+		err = errors.New("the first probe panicked")
+	}
+	if err != nil {
 		h.fails.Store(breakerThreshold)
 		h.trip(err)
 	}
@@ -157,14 +165,20 @@ func (h *health) loop() {
 		case <-h.quit:
 			return
 		}
-		if h.open.Load() {
-			if h.probe() != nil {
-				continue
-			}
-			h.close()
-		}
-		h.retryPending()
+		recovery.Do(h.s.log, "dedupe.redis_health", h.round)
 	}
+}
+
+// round probes Redis while the breaker is open, and retries the queued
+// commits once it is closed.
+func (h *health) round() {
+	if h.open.Load() {
+		if h.probe() != nil {
+			return
+		}
+		h.close()
+	}
+	h.retryPending()
 }
 
 // probe pings Redis within the store's timeout.
@@ -186,14 +200,14 @@ func (h *health) close() {
 
 // queueCommit queues a commit that could not reach Redis; it reports false
 // when the queue is off or full.
-func (h *health) queueCommit(rkey string, tok Token, expires, now time.Time) bool {
+func (h *health) queueCommit(d *[16]byte, tok Token, expires, now time.Time) bool {
 	if h.maxPending < 0 {
 		return false
 	}
 	h.mu.Lock()
 	full := len(h.pending) >= h.maxPending
 	if !full {
-		h.pending = append(h.pending, pendingCommit{rkey: rkey, tok: tok, expires: expires, queued: now})
+		h.pending = append(h.pending, pendingCommit{d: *d, tok: tok, expires: expires, queued: now})
 	}
 	h.mu.Unlock()
 	if full {
@@ -205,10 +219,12 @@ func (h *health) queueCommit(rkey string, tok Token, expires, now time.Time) boo
 	return true
 }
 
+// pendingLen counts the commits Redis does not have yet: queued, and taken
+// by a retry still waiting for its answer (so zero means all are written).
 func (h *health) pendingLen() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.pending)
+	return len(h.pending) + h.retrying
 }
 
 // maxCommitBatch bounds the queued commits sent in one pipeline.
@@ -221,10 +237,23 @@ func (h *health) retryPending() {
 	h.mu.Lock()
 	queued := h.pending
 	h.pending = nil
+	h.retrying = len(queued)
 	h.mu.Unlock()
 	if len(queued) == 0 {
 		return
 	}
+	// A panic on the way (recovered by the loop) must not lose the
+	// queue: queue it all again (a commit already written is written
+	// again harmlessly: the script leaves a done key as it is).
+	settled := false
+	defer func() {
+		if !settled {
+			h.mu.Lock()
+			h.pending = append(queued, h.pending...)
+			h.retrying = 0
+			h.mu.Unlock()
+		}
+	}()
 	var (
 		again                     []pendingCommit
 		ok, lost, expired, failed int
@@ -242,7 +271,7 @@ func (h *health) retryPending() {
 	for batch := range slices.Chunk(live, maxCommitBatch) {
 		keys, args := make([]string, len(batch)), make([][]string, len(batch))
 		for i, p := range batch {
-			keys[i], args[i] = p.rkey, []string{tokenArg(p.tok), millis(p.expires.Sub(now))}
+			keys[i], args[i] = h.s.redisKey(&p.d), []string{tokenArg(p.tok), millis(p.expires.Sub(now))}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), h.s.timeout)
 		ns, errs := h.s.c.evalMulti(ctx, scriptCommit, keys, args)
@@ -260,10 +289,12 @@ func (h *health) retryPending() {
 			}
 		}
 	}
+	h.mu.Lock()
+	h.pending = append(again, h.pending...)
+	h.retrying = 0
+	h.mu.Unlock()
+	settled = true
 	if len(again) > 0 {
-		h.mu.Lock()
-		h.pending = append(again, h.pending...)
-		h.mu.Unlock()
 		h.failed(context.Background(), lastErr)
 	} else {
 		h.succeeded()
@@ -277,11 +308,42 @@ func (h *health) retryPending() {
 		zap.Int("failed_again", failed), zap.NamedError("last_error", lastErr))
 }
 
-// stop ends the loop and closes the backend; queued commits are dropped.
+// adopt queues the commits another store handed over, within maxPending.
+func (h *health) adopt(commits []pendingCommit) (dropped int) {
+	if h.maxPending < 0 {
+		return len(commits)
+	}
+	h.mu.Lock()
+	room := max(h.maxPending-len(h.pending)-h.retrying, 0)
+	if len(commits) > room {
+		dropped, commits = len(commits)-room, commits[:room]
+	}
+	h.pending = append(h.pending, commits...)
+	h.mu.Unlock()
+	h.poke()
+	return dropped
+}
+
+// takePending removes and returns the queued commits (not one whose retry
+// is on the wire).
+func (h *health) takePending() []pendingCommit {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	taken := h.pending
+	h.pending = nil
+	return taken
+}
+
+// stop ends the loop, tries the queued commits once more while the server
+// answers (a last flush, bounded by the timeout), and closes the backend;
+// those still queued then are dropped and logged.
 func (h *health) stop() {
 	h.stopOnce.Do(func() {
 		close(h.quit)
 		<-h.done
+		if h.pendingLen() > 0 && !h.open.Load() {
+			recovery.Do(h.s.log, "dedupe.redis_health", h.retryPending)
+		}
 		if n := h.pendingLen(); n > 0 {
 			h.s.log.Warn("dedupe store closed with commits still queued; retries of their events may be forwarded again",
 				zap.String("reason", "dedupe_commit_dropped"), zap.Int("pending_commits", n))

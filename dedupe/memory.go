@@ -65,6 +65,11 @@ func NewMemoryStore(maxKeys int) *MemoryStore {
 	return s
 }
 
+// SetClock makes now the store's clock (time.Now by default), for tests
+// and simulations that move time themselves. Set it before the store is
+// used.
+func (s *MemoryStore) SetClock(now func() time.Time) { s.now = now }
+
 // SetMaxKeys changes the bound; it applies to later claims. A config reload
 // that keeps the store uses it to apply a new max_keys.
 func (s *MemoryStore) SetMaxKeys(n int) {

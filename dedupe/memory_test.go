@@ -10,6 +10,7 @@ import (
 
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/dedupe/dedupetest"
+	"github.com/scgate/scgate/internal/testclock"
 )
 
 func TestMemoryStoreContract(t *testing.T) {
@@ -50,9 +51,11 @@ func TestMemoryStoreFullSweepsExpired(t *testing.T) {
 	ctx := context.Background()
 	s := dedupe.NewMemoryStore(2)
 	defer s.Close()
+	clock := testclock.New()
+	s.SetClock(clock.Now)
 	s.Claim(ctx, "a", 30*time.Millisecond)
 	s.Claim(ctx, "b", 30*time.Millisecond)
-	time.Sleep(80 * time.Millisecond)
+	clock.Advance(80 * time.Millisecond)
 	if st, _, err := s.Claim(ctx, "c", time.Hour); err != nil || st != dedupe.Claimed {
 		t.Fatalf("claim after expiry on a full store: %v %v", st, err)
 	}

@@ -2,12 +2,14 @@ package dedupe
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
-	"os"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // PersistedStore is a MemoryStore saved to a snapshot file: loaded when it
@@ -28,12 +30,13 @@ type PersistedStore struct {
 
 // NewPersistedStore returns a memory store bounded by maxKeys with the
 // delivered keys of the snapshot at path, and starts writing it back every
-// interval. A snapshot that cannot be read costs the remembered keys, not
-// the start: it is logged, and the store starts empty, as after a restart
-// without a snapshot. A damaged one (empty, truncated, garbage: it fails
-// its format or checksum) is moved aside to <path>.damaged first, so that
-// the next save does not overwrite it.
-func NewPersistedStore(maxKeys int, path string, interval time.Duration, logger *zap.Logger) *PersistedStore {
+// interval. A missing snapshot is a first start: the store starts empty. A
+// snapshot that cannot be loaded, damaged (empty, truncated, garbage: it
+// fails its format or checksum) or unreadable, is an error that names the
+// file and what to do, and the file is left as it is: starting empty
+// instead would forget every delivered key without a word, and the next
+// save would destroy what is left of them.
+func NewPersistedStore(maxKeys int, path string, interval time.Duration, logger *zap.Logger) (*PersistedStore, error) {
 	p := &PersistedStore{
 		MemoryStore: NewMemoryStore(maxKeys),
 		path:        path,
@@ -45,22 +48,25 @@ func NewPersistedStore(maxKeys int, path string, interval time.Duration, logger 
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.logger.Info("no dedupe snapshot yet; starting empty")
-	case errors.Is(err, ErrCorruptSnapshot):
-		aside := path + ".damaged"
-		if rerr := os.Rename(path, aside); rerr != nil {
-			p.logger.Error("dedupe snapshot is damaged and could not be moved aside; starting empty (retries of earlier events may be forwarded again), the next save replaces it",
-				zap.Error(err), zap.NamedError("rename_error", rerr))
-			break
-		}
-		p.logger.Error("dedupe snapshot is damaged; moved aside, starting empty (retries of earlier events may be forwarded again)",
-			zap.String("moved_to", aside), zap.Error(err))
 	case err != nil:
-		p.logger.Error("dedupe snapshot could not be loaded; starting empty (retries of earlier events may be forwarded again)", zap.Error(err))
+		p.MemoryStore.Close()
+		return nil, snapshotError(path, err)
 	default:
 		p.logger.Info("dedupe snapshot loaded", zap.Int("keys", n))
 	}
 	go p.loop(interval)
-	return p
+	return p, nil
+}
+
+// snapshotError says what to do about a snapshot that could not be loaded;
+// err names the file already.
+func snapshotError(path string, err error) error {
+	fix := "move it aside"
+	if !errors.Is(err, ErrCorruptSnapshot) {
+		fix = "make it readable by this process, or move it aside"
+	}
+	return fmt.Errorf("%w; %s (e.g. mv %s %s.damaged) or delete it to start with an empty memory store (retries of the events it remembered may then be forwarded again)",
+		err, fix, path, path)
 }
 
 func (p *PersistedStore) loop(interval time.Duration) {
@@ -72,7 +78,7 @@ func (p *PersistedStore) loop(interval time.Duration) {
 		case <-p.stop:
 			return
 		case <-t.C:
-			p.save()
+			recovery.Do(p.logger, "dedupe.snapshot", p.save)
 		}
 	}
 }

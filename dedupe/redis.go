@@ -298,7 +298,7 @@ func (s *RedisStore) Commit(ctx context.Context, key string, tok Token, ttl time
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return err
 		}
-		if s.health.queueCommit(rkey, tok, now.Add(ttl), now) {
+		if s.health.queueCommit(&d, tok, now.Add(ttl), now) {
 			// The upstream accepted the event: this gateway can answer its
 			// copies as duplicates even before Redis hears of it.
 			s.done.add(&d, now.Add(ttl))
@@ -335,6 +335,33 @@ func (s *RedisStore) Ping(ctx context.Context) error {
 		return fmt.Errorf("%w: redis: %w", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// HandOver moves the commits queued for retry to store to, which writes
+// them under its own key prefix and answers their events as done
+// meanwhile: a config reload that replaces this store (new Redis settings)
+// calls it before closing this one, so that they are not dropped. It
+// returns how many moved; beyond to's PendingCommits bound the rest are
+// dropped and logged. A retry already on the wire stays with this store.
+func (s *RedisStore) HandOver(to *RedisStore) int {
+	if to == nil || to == s {
+		return 0
+	}
+	moved := s.health.takePending()
+	if len(moved) == 0 {
+		return 0
+	}
+	if to.done != nil {
+		for i := range moved {
+			to.done.add(&moved[i].d, moved[i].expires)
+		}
+	}
+	if dropped := to.health.adopt(moved); dropped > 0 {
+		to.log.Error("dedupe commit queue is full; commits handed over by the replaced store are not retried and retries of their events may be forwarded again",
+			zap.String("reason", "dedupe_commit_queue_full"), zap.Int("dropped", dropped))
+		return len(moved) - dropped
+	}
+	return len(moved)
 }
 
 // PendingCommits is the number of commits queued for retry.

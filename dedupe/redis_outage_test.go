@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -114,15 +115,10 @@ func TestRedisStoreHealsAfterRestart(t *testing.T) {
 		}
 		srv.Restart() // returns once the server answers PING
 		back := time.Now()
-		for {
-			if _, _, err := s.Claim(context.Background(), "heal", time.Hour); err == nil {
-				break
-			}
-			if time.Since(back) > 10*time.Second {
-				t.Fatalf("round %d: store still failing 10s after the restart", round)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		eventually.SucceedsEvery(t, 10*time.Second, time.Millisecond, func() error {
+			_, _, err := s.Claim(context.Background(), "heal", time.Hour)
+			return err
+		})
 		heals = append(heals, time.Since(back))
 		t.Logf("round %d: a call while down failed in %v; healed %v after the server accepted connections", round, down, heals[round])
 	}
@@ -164,6 +160,39 @@ func TestRedisStoreRetriesFailedCommit(t *testing.T) {
 	if pttl := pttlOf(t, srv, "scgate:"+digestHex("e|1")); pttl < 59*time.Minute || pttl > time.Hour {
 		t.Fatalf("retried commit PTTL = %v, want the hour less the time queued", pttl)
 	}
+}
+
+// TestRedisStorePendingCountsRetriesInFlight: a queued commit counts as
+// pending while its retry is on the wire, so a caller (or a metric) never
+// sees zero before Redis has it. The retry against a paused server hangs
+// for the store's timeout; PendingCommits once read zero all that while.
+func TestRedisStorePendingCountsRetriesInFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 300 * time.Millisecond, ProbeInterval: 20 * time.Millisecond})
+	tok := mustClaim(t, s, "e|3", time.Hour, dedupe.Claimed)
+
+	srv.Pause()
+	if err := s.Commit(context.Background(), "e|3", tok, time.Hour); !errors.Is(err, dedupe.ErrCommitPending) {
+		srv.Resume()
+		t.Fatalf("commit on a hung server: %v, want ErrCommitPending", err)
+	}
+	// Several retries start and time out within this second.
+	defer srv.Resume()
+	eventually.Holds(t, time.Second, time.Millisecond, func() error {
+		if n := s.PendingCommits(); n != 1 {
+			return fmt.Errorf("pending commits = %d while Redis is paused, want 1", n)
+		}
+		return nil
+	})
+	srv.Resume()
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		if n := s.PendingCommits(); n != 0 {
+			return errors.New("commit still queued")
+		}
+		return nil
+	})
+	other := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), DoneCacheKeys: -1})
+	mustClaim(t, other, "e|3", time.Hour, dedupe.Done)
 }
 
 // TestRedisStoreRetriedCommitKeepsTokens: a queued commit whose claim lapsed
@@ -245,4 +274,37 @@ func TestRedisStoreDoneCache(t *testing.T) {
 func digestHex(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:16])
+}
+
+// TestRedisStoreHandsOverPendingCommits: a reload that changes the Redis
+// settings closes the old store; its queued commits go to the new one
+// (written under the new one's key prefix), instead of being dropped, so
+// the events they record stay duplicates.
+func TestRedisStoreHandsOverPendingCommits(t *testing.T) {
+	srv := redistest.Start(t)
+	old := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 300 * time.Millisecond, ProbeInterval: time.Hour, KeyPrefix: "old:"})
+	tok := mustClaim(t, old, "e|h", time.Hour, dedupe.Claimed)
+	srv.Pause()
+	if err := old.Commit(context.Background(), "e|h", tok, time.Hour); !errors.Is(err, dedupe.ErrCommitPending) {
+		srv.Resume()
+		t.Fatalf("commit on a hung server: %v, want ErrCommitPending", err)
+	}
+	srv.Resume()
+
+	next := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: time.Second, ProbeInterval: 20 * time.Millisecond, KeyPrefix: "new:"})
+	if n := old.HandOver(next); n != 1 {
+		t.Fatalf("handed over %d commits, want 1", n)
+	}
+	old.Close()
+	// The new store answers the event as done at once (its cache), and
+	// writes the commit to Redis under its own prefix.
+	mustClaim(t, next, "e|h", time.Hour, dedupe.Done)
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		if n := next.PendingCommits(); n != 0 {
+			return fmt.Errorf("%d commits still queued", n)
+		}
+		return nil
+	})
+	other := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), DoneCacheKeys: -1, KeyPrefix: "new:"})
+	mustClaim(t, other, "e|h", time.Hour, dedupe.Done)
 }

@@ -75,7 +75,8 @@ func (s *MemoryStore) WriteSnapshot(w io.Writer) (int, error) {
 }
 
 // ReadSnapshot adds the unexpired keys of a snapshot to the store as done,
-// up to the store's bound, and returns how many it added. Keys the store
+// up to the store's bound (the newest of them when they do not all fit),
+// and returns how many it added. Keys the store
 // already holds are left as they are. A corrupt snapshot adds nothing and
 // returns an error wrapping ErrCorruptSnapshot.
 func (s *MemoryStore) ReadSnapshot(r io.Reader) (int, error) {
@@ -85,6 +86,8 @@ func (s *MemoryStore) ReadSnapshot(r io.Reader) (int, error) {
 	}
 	size := snapshotRecord
 	switch {
+	case len(data) == 0:
+		return 0, fmt.Errorf("%w: the file is empty", ErrCorruptSnapshot)
 	case len(data) < len(snapshotMagic)+4:
 		return 0, fmt.Errorf("%w: no snapshot header", ErrCorruptSnapshot)
 	case bytes.HasPrefix(data, []byte(snapshotMagic)):
@@ -124,21 +127,27 @@ func (s *MemoryStore) ReadSnapshot(r io.Reader) (int, error) {
 		}
 	}
 	now := s.now().UnixNano()
-	max := s.maxKeys.Load()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
-	for _, e := range keys {
-		if int64(len(s.done)+len(s.inflight)) >= max {
-			break
-		}
+	// Newest first, while there is room: a store bounded below the
+	// snapshot keeps its newest keys, as its eviction would have. The kept
+	// keys are gathered at the end of keys (w never passes i) and queued
+	// in commit order.
+	room := int(max(s.maxKeys.Load()-int64(len(s.done)+len(s.inflight)), 0))
+	w := len(keys)
+	for i := len(keys) - 1; i >= 0 && len(keys)-w < room; i-- {
+		e := keys[i]
 		if e.expires <= now || s.state(e.digest, now) != Claimed {
-			continue
+			continue // expired, held already, or a later copy kept
 		}
-		s.record(e.digest, e.committed, e.expires)
-		n++
+		s.done[e.digest] = e.expires
+		w--
+		keys[w] = e
 	}
-	return n, nil
+	for _, e := range keys[w:] {
+		s.order.push(e)
+	}
+	return len(keys) - w, nil
 }
 
 // SaveSnapshot writes a snapshot to path atomically: to a temporary file in

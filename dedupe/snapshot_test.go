@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,13 +11,15 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/dedupe"
-	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/testclock"
 )
 
 func TestSnapshotRoundTrip(t *testing.T) {
 	ctx := context.Background()
+	clock := testclock.New()
 	a := dedupe.NewMemoryStore(0)
 	defer a.Close()
+	a.SetClock(clock.Now)
 	commit := func(key string, ttl time.Duration) {
 		t.Helper()
 		_, tok, err := a.Claim(ctx, key, time.Hour)
@@ -35,7 +36,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if _, _, err := a.Claim(ctx, "in-flight", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // "short" expires
+	clock.Advance(100 * time.Millisecond) // "short" expires
 
 	path := filepath.Join(t.TempDir(), "dedupe.snap")
 	n, err := a.SaveSnapshot(path)
@@ -54,6 +55,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 	b := dedupe.NewMemoryStore(0)
 	defer b.Close()
+	b.SetClock(clock.Now)
 	n, err = b.LoadSnapshot(path)
 	if err != nil || n != 2 {
 		t.Fatalf("load: %d keys, %v; want 2", n, err)
@@ -73,8 +75,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 func TestSnapshotKeepsExpiry(t *testing.T) {
 	ctx := context.Background()
+	clock := testclock.New()
 	a := dedupe.NewMemoryStore(0)
 	defer a.Close()
+	a.SetClock(clock.Now)
 	_, tok, _ := a.Claim(ctx, "k", time.Hour)
 	if err := a.Commit(ctx, "k", tok, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -86,24 +90,24 @@ func TestSnapshotKeepsExpiry(t *testing.T) {
 	snap := buf.Bytes()
 	b := dedupe.NewMemoryStore(0)
 	defer b.Close()
+	b.SetClock(clock.Now)
+	clock.Advance(299 * time.Millisecond)
 	if n, err := b.ReadSnapshot(bytes.NewReader(snap)); err != nil || n != 1 {
 		t.Fatalf("read: %d %v", n, err)
 	}
-	// The restored key expires when the original would have.
-	eventually.Succeeds(t, 5*time.Second, func() error {
-		st, _, err := b.Claim(ctx, "k", time.Hour)
-		switch {
-		case err != nil:
-			return eventually.Stop(err)
-		case st != dedupe.Claimed:
-			return fmt.Errorf("restored key still %v", st)
-		}
-		return nil
-	})
+	// The restored key expires when the original would have, not later.
+	if st, _, err := b.Claim(ctx, "k", time.Hour); err != nil || st != dedupe.Done {
+		t.Fatalf("restored key 1ms before its expiry: %v %v, want done", st, err)
+	}
+	clock.Advance(time.Millisecond)
+	if st, _, err := b.Claim(ctx, "k", time.Hour); err != nil || st != dedupe.Claimed {
+		t.Fatalf("restored key at its expiry: %v %v, want claimed", st, err)
+	}
 
 	// Reading the same snapshot after that moment restores nothing.
 	c := dedupe.NewMemoryStore(0)
 	defer c.Close()
+	c.SetClock(clock.Now)
 	if n, err := c.ReadSnapshot(bytes.NewReader(snap)); err != nil || n != 0 {
 		t.Fatalf("read of an expired snapshot: %d %v, want 0", n, err)
 	}

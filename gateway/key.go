@@ -60,8 +60,10 @@ func (k Key) Display() string { return k.Store[k.n:] }
 //	"batch.finished" batch_id 42
 //	"custom.event" sha256 <hex SHA-256 of the raw body>
 //
-// The screenshot_id names the event when present and not empty, else the
-// batch_id, else the whole body's hash. Each part is delimited (quoted, or
+// A number is keyed as written, not by its value (100, 1e2 and 100.0 are
+// different keys): the signer chooses the bytes, and a retry of one event
+// carries the same signed bytes. The screenshot_id names the event when
+// present and not empty, else the batch_id, else the whole body's hash. Each part is delimited (quoted, or
 // a fixed word), so no value can imitate another part.
 func DefaultKey(ev Event) string {
 	var buf [256]byte

@@ -55,6 +55,40 @@ func TestDefaultKeyIsInjective(t *testing.T) {
 	}
 }
 
+// A number id is keyed as written, not by its value: 100, 1e2 and 100.0
+// are different keys (the signer chooses the bytes, and a retry of one
+// event carries the same signed bytes), while whitespace around it does not
+// count. A key template's {batch_id} is the same text.
+func TestDefaultKeyUsesNumbersAsWritten(t *testing.T) {
+	tmpl, err := ParseKeyTemplate("{batch_id}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyed := Keyer{Template: tmpl}
+	seen := map[string]string{}
+	for _, id := range []string{"100", "1e2", "1E2", "100.0", "1.00e+2", "-0", "0"} {
+		body := `{"event":"batch.finished","batch_id":` + id + `}`
+		key := DefaultKey(parseEvent(t, body))
+		if want := `"batch.finished" batch_id ` + id; key != want {
+			t.Errorf("%s: key %q, want %q", body, key, want)
+		}
+		if other, ok := seen[key]; ok {
+			t.Errorf("%s and %s share the key %q", other, id, key)
+		}
+		seen[key] = id
+		if retry := DefaultKey(parseEvent(t, body)); retry != key {
+			t.Errorf("the same bytes again: %q, want %q", retry, key)
+		}
+		if k, rej := keyed.Key(parseEvent(t, body)); rej != nil || k.Display() != id {
+			t.Errorf("{batch_id} of %s: %q (%v), want %q", body, k.Display(), rej, id)
+		}
+	}
+	spaced := DefaultKey(parseEvent(t, "{\n  \"event\": \"batch.finished\",\n  \"batch_id\": 100\n}"))
+	if spaced != `"batch.finished" batch_id 100` {
+		t.Errorf("pretty-printed body: key %q, want the compact body's", spaced)
+	}
+}
+
 func parseEvent(t testing.TB, body string) Event {
 	t.Helper()
 	f, err := webhook.Parse([]byte(body))

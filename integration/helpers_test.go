@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/verifier"
 )
@@ -197,7 +199,7 @@ func chunked(req *http.Request, body string) *http.Request {
 func expect(t *testing.T, what string, got result, status int, outcome string) {
 	t.Helper()
 	if got.Status != status || got.Outcome() != outcome {
-		t.Fatalf("%s: got %d (outcome %q, body %q), want %d (outcome %q)", what, got.Status, got.Outcome(), got.Body, status, outcome)
+		t.Fatalf("%s: got %d (outcome %q, body %.200q), want %d (outcome %q)", what, got.Status, got.Outcome(), got.Body, status, outcome)
 	}
 }
 
@@ -205,6 +207,10 @@ func withCancel(req *http.Request) (*http.Request, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(req.Context())
 	return req.WithContext(ctx), cancel
 }
+
+// slowUpstream is how long an upstream takes that is still working when
+// its client hangs up (the audit's 1.5 s).
+const slowUpstream = 1500 * time.Millisecond
 
 // waitFor waits for the upstream to report a request, failing the test
 // (instead of hanging) if none comes.
@@ -217,4 +223,54 @@ func waitFor(t *testing.T, arrived <-chan gatewaytest.Request) gatewaytest.Reque
 		t.Fatal("the upstream never received the request")
 		return gatewaytest.Request{}
 	}
+}
+
+// forwardedOnce sends req, expects the upstream's 200, and returns the one
+// request the upstream received for it.
+func forwardedOnce(t *testing.T, up *gatewaytest.Upstream, req *http.Request) gatewaytest.Request {
+	t.Helper()
+	before := up.Count()
+	expect(t, "delivery", do(t, req), 200, "")
+	reqs := up.Requests()
+	if len(reqs) != before+1 {
+		t.Fatalf("the upstream received %d requests for one delivery, want 1", len(reqs)-before)
+	}
+	return reqs[before]
+}
+
+// answered is what a request sent in the background got: the status, or
+// the client's error (for one that was cancelled).
+type answered struct {
+	status int
+	err    error
+}
+
+// sendInBackground sends req from another goroutine; the channel receives
+// its answer.
+func sendInBackground(req *http.Request) <-chan answered {
+	done := make(chan answered, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err != nil {
+			done <- answered{err: err}
+			return
+		}
+		resp.Body.Close()
+		done <- answered{status: resp.StatusCode}
+	}()
+	return done
+}
+
+// postSettled sends body until its claim is no longer held (no 409) and
+// returns that answer.
+func postSettled(t *testing.T, body string) result {
+	t.Helper()
+	var last result
+	eventually.Succeeds(t, 15*time.Second, func() error {
+		if last = post(t, body); last.Status == http.StatusConflict {
+			return errors.New("the claim is still held (409)")
+		}
+		return nil
+	})
+	return last
 }

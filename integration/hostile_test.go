@@ -310,3 +310,85 @@ func TestHTTP2StreamsReadPerConnectionAreBounded(t *testing.T) {
 		t.Errorf("answers %v, want %d × 503 too_many_streams and %d × 408 body_too_slow", count, streams-bound, bound)
 	}
 }
+
+// With reencode, every line of every signature header is replaced by the
+// new signature: the checker reads every line, so a request whose first
+// line is empty and whose second holds the valid signature passes, and the
+// original signature must not travel next to bytes it does not sign.
+func TestReencodeReplacesEverySignatureLine(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "reencode js")
+	for _, c := range []struct {
+		name  string
+		lines map[string][]string // signature header lines; "SIG" is the valid signature
+	}{
+		{"empty line first", map[string][]string{sigHeader: {"", "SIG"}}},
+		{"empty lines around", map[string][]string{sigHeader: {"", "SIG", ""}}},
+		{"both headers, empty first", map[string][]string{sigHeader: {"", "SIG"}, "X-Signature": {"", "SIG"}}},
+		{"other header empty", map[string][]string{sigHeader: {"SIG"}, "X-Signature": {""}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Spaces that JSON.stringify drops: the forwarded bytes differ.
+			body := `{ "event": "screenshot.finished", "screenshot_id": "` + uid(t) + `" }`
+			orig := sign(secret, body)
+			req := request(t, body)
+			for name, lines := range c.lines {
+				req.Header.Del(name)
+				for _, l := range lines {
+					if l == "SIG" {
+						l = orig
+					}
+					req.Header.Add(name, l)
+				}
+			}
+			got := forwardedOnce(t, up, req)
+			if string(got.Body) == body {
+				t.Fatal("the body was not re-encoded: the test proves nothing")
+			}
+			resigned := sign(secret, string(got.Body))
+			for name := range c.lines {
+				if v := got.Header.Values(name); len(v) != 1 || v[0] != resigned {
+					t.Errorf("%s = %q, want only %q (the forwarded body's signature)", name, v, resigned)
+				}
+			}
+			for name, v := range got.Header {
+				for _, l := range v {
+					if strings.Contains(l, orig[len("sha256="):]) {
+						t.Errorf("the original signature reached the upstream in %s: %q", name, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// The audit's sequence: one captured event sent 5 times, each socket
+// closed after 0.4 s, against an upstream that takes 1.5 s, then sent once
+// normally. A hang-up does not cancel the upstream call, so the upstream's
+// answer settles the claim: the event is forwarded once, the copies sent
+// while it works get 409 (or are closed first), and the copies after its
+// 2xx are duplicates.
+func TestHangUpsForwardAnEventOnce(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	loadGateway(t, up.Addr, "")
+	up.Respond(func(int, gatewaytest.Request) int {
+		time.Sleep(slowUpstream)
+		return http.StatusOK
+	})
+	body := event(t, "screenshot.finished")
+	captured := "POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+		sigHeader + ": " + sign(secret, body) + "\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	for i := 0; i < 5; i++ {
+		c := rawRequest(t, captured)
+		// Whatever comes back within 0.4 s (a 409 for a copy in flight, a
+		// duplicate's 200), the socket is closed then at the latest.
+		c.SetReadDeadline(time.Now().Add(400 * time.Millisecond))
+		bufio.NewReader(c).ReadByte()
+		c.Close()
+	}
+	expect(t, "the sixth, normal send", postSettled(t, body), 200, "duplicate")
+	if n := up.Count(); n != 1 {
+		t.Fatalf("the upstream received the event %d times, want once", n)
+	}
+}

@@ -216,23 +216,61 @@ func TestBinaryRefusesToStartWithoutTheSecret(t *testing.T) {
 		{"empty", []string{"SCREENSHOTCENTER_WEBHOOK_SECRET="}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			gw, err := gatewaytest.Launch(t, gatewaytest.Options{
-				Config:       exampleConfig(t),
-				Env:          tc.env,
-				UnsetEnv:     []string{"SCREENSHOTCENTER_WEBHOOK_SECRET"},
-				ReadyTimeout: 30 * time.Second,
-			})
-			if err == nil {
-				t.Fatal("the gateway started without a secret")
+			refusesToStart(t, exampleConfig(t), tc.env, "secret 0 is empty")
+		})
+	}
+}
+
+// refusesToStart runs the binary on config with env (and without
+// $SCREENSHOTCENTER_WEBHOOK_SECRET unless env sets it) and checks that it
+// exits with a failure whose output contains want. It returns the output.
+func refusesToStart(t *testing.T, config string, env []string, want string) string {
+	t.Helper()
+	gw, err := gatewaytest.Launch(t, gatewaytest.Options{
+		Config:       config,
+		Env:          env,
+		UnsetEnv:     []string{"SCREENSHOTCENTER_WEBHOOK_SECRET"},
+		ReadyTimeout: 30 * time.Second,
+	})
+	if err == nil {
+		t.Fatal("the gateway started")
+	}
+	if gw == nil {
+		t.Fatalf("the process did not start: %v", err)
+	}
+	if werr := gw.Wait(10 * time.Second); werr == nil || gw.ExitCode() == 0 {
+		t.Fatalf("exit: %v (code %d), want a failure", werr, gw.ExitCode())
+	}
+	if !strings.Contains(gw.Output(), want) {
+		t.Errorf("output does not say %q:\n%s", want, gw.Output())
+	}
+	return gw.Output()
+}
+
+// The example does not start with a secret anyone could guess: one from a
+// placeholder other than {env.*} and {file.*}, one only of whitespace, one
+// shorter than 16 bytes (the old quick start's dev-secret). The output says
+// why and never shows the value.
+func TestBinaryRefusesAGuessableSecret(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		placeholder string // replaces {env.SCREENSHOTCENTER_WEBHOOK_SECRET}, if set
+		env         string // the value of SCREENSHOTCENTER_WEBHOOK_SECRET
+		want        string
+	}{
+		{"system.os", "{system.os}", "", "secret 0 has the placeholder {system.os}, whose value anyone can guess"},
+		{"time.now.year", "{time.now.year}", "", "secret 0 has the placeholder {time.now.year}, whose value anyone can guess"},
+		{"blank", "", " ", "secret 0 is only whitespace"},
+		{"short", "", "dev-secret", "secret 0 is shorter than 16 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := exampleConfig(t)
+			if tc.placeholder != "" {
+				config = strings.Replace(config, "{env.SCREENSHOTCENTER_WEBHOOK_SECRET}", tc.placeholder, 1)
 			}
-			if gw == nil {
-				t.Fatalf("the process did not start: %v", err)
-			}
-			if werr := gw.Wait(10 * time.Second); werr == nil || gw.ExitCode() == 0 {
-				t.Fatalf("exit: %v (code %d), want a failure", werr, gw.ExitCode())
-			}
-			if !strings.Contains(gw.Output(), "secret 0 is empty") {
-				t.Errorf("output does not say why:\n%s", gw.Output())
+			out := refusesToStart(t, config, []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=" + tc.env}, tc.want)
+			if strings.Contains(out, "dev-secret") || strings.Contains(out, `"linux"`) {
+				t.Errorf("the output shows the secret:\n%s", out)
 			}
 		})
 	}

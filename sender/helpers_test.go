@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/testclock"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
 )
@@ -35,26 +36,9 @@ const sampleBody = `{"event":"screenshot.finished","screenshot_id":"sc_1","creat
 var instantSchedule = Schedule{Backoff: []time.Duration{0}, NoJitter: true}
 
 // testClock is an injectable Options.Now that only moves when told to.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type testClock = testclock.Clock
 
-func newTestClock() *testClock { return &testClock{t: time.Now()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *testClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+func newTestClock() *testClock { return testclock.At(time.Now()) }
 
 // received is one request seen by a receiver.
 type received struct {
@@ -313,4 +297,25 @@ func keysFor(t *testing.T, ob *Outbox, id string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// rewriteRecord closes ob, sets key in bucket to v behind its back (a
+// corrupt record), and reopens the outbox until the test ends.
+func rewriteRecord(t *testing.T, ob *Outbox, path string, bucket []byte, key string, v []byte) *Outbox {
+	t.Helper()
+	ob.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), v) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ob, err = OpenOutbox(path, OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	return ob
 }

@@ -8,6 +8,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
+
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // Purge deletes up to max deliveries (all if max <= 0) in a final state
@@ -63,7 +65,8 @@ func deleteDelivery(tx *bolt.Tx, d *Delivery) error {
 	for _, del := range []struct {
 		b []byte
 		k []byte
-	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bQueue, queueKey(d.URL, d.NextAttempt, d.ID)}, {bLeased, id}} {
+	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bQueue, queueKey(d.URL, d.NextAttempt, d.ID)}, {bLeased, id},
+		{bHeaders, id}, {bOrder, lineKey(d.OrderKey, d.OrderPos)}} {
 		if err := tx.Bucket(del.b).Delete(del.k); err != nil {
 			return err
 		}
@@ -109,14 +112,20 @@ func (s *Sender) purgeLoop(ctx context.Context) {
 	t := time.NewTicker(s.purgeEvery)
 	defer t.Stop()
 	for {
-		n, err := s.Purge(ctx)
-		switch {
-		case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+		stop := false
+		recovery.Do(s.logger, "sender.purge", func() {
+			n, err := s.Purge(ctx)
+			switch {
+			case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+				stop = true
+			case err != nil:
+				s.logger.Error("purging old deliveries failed", zap.Int("purged", n), zap.Error(err))
+			case n > 0:
+				s.logger.Info("purged old deliveries", zap.Int("count", n), zap.Duration("retain", s.Retain()))
+			}
+		})
+		if stop {
 			return
-		case err != nil:
-			s.logger.Error("purging old deliveries failed", zap.Int("purged", n), zap.Error(err))
-		case n > 0:
-			s.logger.Info("purged old deliveries", zap.Int("count", n), zap.Duration("retain", s.Retain()))
 		}
 		select {
 		case <-ctx.Done():

@@ -3,7 +3,9 @@ package sender
 import "testing"
 
 func TestSlots(t *testing.T) {
-	sl := newSlots(3, 2)
+	var l limits
+	l.set(3, 2)
+	sl := newSlots(&l)
 	steps := []struct {
 		op       string // take or release
 		endpoint string
@@ -42,5 +44,17 @@ func TestSlots(t *testing.T) {
 	}
 	if len(sl.byEndpoint) != 0 {
 		t.Errorf("endpoints left after every release: %v", sl.byEndpoint)
+	}
+	// New limits apply to the room at once; a lower one than the
+	// attempts in flight leaves no room until they end.
+	sl.take("a")
+	sl.take("a")
+	l.set(1, 1)
+	if sl.room() != -1 || sl.roomFor("a") != -1 || sl.roomFor("b") != 1 {
+		t.Errorf("after lowering to 1/1 with 2 in flight: room %d, a %d, b %d; want -1, -1, 1", sl.room(), sl.roomFor("a"), sl.roomFor("b"))
+	}
+	l.set(0, 0)
+	if sl.room() != DefaultWorkers-2 || sl.roomFor("b") != DefaultPerEndpoint {
+		t.Errorf("after 0/0 (defaults): room %d, b %d", sl.room(), sl.roomFor("b"))
 	}
 }

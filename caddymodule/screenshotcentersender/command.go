@@ -18,6 +18,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
@@ -49,7 +50,8 @@ Exit status: 0 when delivered, 1 when the attempts are exhausted, the
 endpoint answered 410 Gone, or the input was invalid (the reason is
 printed on stderr).
 
---secret defaults to $` + SecretEnv + `.
+--secret defaults to $` + SecretEnv + `; a secret shorter than 16 bytes
+or only whitespace is refused.
 Without --data a realistic sample of --event (default screenshot.finished)
 is sent, with a fresh screenshot_id and created_at now. With --data, the
 file's bytes (or stdin for -) are sent unchanged; --event defaults to the
@@ -77,7 +79,8 @@ The SSRF guard refuses loopback, private and link-local addresses unless
 		Long: `
 Prints sha256=<hex HMAC-SHA256(secret, body)> for the exact bytes of
 --data (a file, or - for stdin, the default). --secret defaults to
-$` + SecretEnv + `.`,
+$` + SecretEnv + `; a secret shorter than 16 bytes or only whitespace is
+refused.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
 			cmd.Flags().String("data", "-", "File with the body, or - for stdin")
@@ -148,13 +151,19 @@ func reportErrors(run func(c *cobra.Command, args []string) error) func(*cobra.C
 	}
 }
 
+// secretFlag returns --secret, else $SCREENSHOTCENTER_WEBHOOK_SECRET; a
+// blank or short one is refused, as in a config (secret.Check).
 func secretFlag(c *cobra.Command) ([]byte, error) {
 	s, _ := c.Flags().GetString("secret")
+	from := "--secret"
 	if s == "" {
-		s = os.Getenv(SecretEnv)
+		s, from = os.Getenv(SecretEnv), "$"+SecretEnv
 	}
 	if s == "" {
 		return nil, fmt.Errorf("a secret is required: pass --secret or set $%s", SecretEnv)
+	}
+	if err := secret.Check([]byte(s)); err != nil {
+		return nil, fmt.Errorf("%s %w", from, err)
 	}
 	return []byte(s), nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/sender"
 )
@@ -68,13 +69,15 @@ type Handler struct {
 	// directory. Default: scgate/outbox.db in Caddy's data directory.
 	Store string `json:"store,omitempty"`
 
-	// Workers bounds the attempts in flight for this store. Fixed when the
-	// store is first opened; a reload does not change it. Default 8.
+	// Workers bounds the attempts in flight for this store. A reload
+	// applies a new value to the attempts started after it (a lower one
+	// lets those in flight finish). Handlers sharing a store share one
+	// bound: the last loaded sets it. Default 8.
 	Workers int `json:"workers,omitempty"`
 
 	// PerEndpoint bounds the attempts in flight against one endpoint
 	// (scheme and host), so that one slow receiver cannot take every
-	// worker. Fixed when the store is first opened. Default 4.
+	// worker. A reload applies it as for Workers. Default 4.
 	PerEndpoint int `json:"per_endpoint,omitempty"`
 
 	// Attempts is the attempt budget of a delivery, the first included;
@@ -144,6 +147,7 @@ type Handler struct {
 	net       sender.NetOptions
 	hostSet   map[string]struct{}
 	storePath string
+	storeAbs  string // the configured store, resolved and absolute (prepare)
 	pooled    *pooledSender
 	app       *App
 	logger    *zap.Logger
@@ -160,10 +164,12 @@ type Endpoint struct {
 	// such as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or
 	// `{file./run/secrets/x}`: it is resolved when the config is
 	// provisioned, so it does not appear in the config itself (a literal
-	// secret is readable in GET /config/ and autosave.json). An unknown
-	// placeholder (a typo such as `{evn.X}`) and a placeholder that
-	// resolves to an empty string, even as part of the secret, are config
-	// errors; write a literal brace as `\{`. The resolved secret is
+	// secret is readable in GET /config/ and autosave.json). Only {env.*},
+	// {file.*} and literal text may make a secret; any other placeholder
+	// ({system.os}: guessable), an unknown one (a typo such as `{evn.X}`),
+	// a placeholder that resolves to an empty string, even as part of the
+	// secret, and a resolved secret shorter than 16 bytes or only
+	// whitespace are config errors; write a literal brace as `\{`. The resolved secret is
 	// stored with each delivery in the outbox file; it is never logged.
 	// Required.
 	Secret string `json:"secret,omitempty"`
@@ -210,6 +216,11 @@ func (h *Handler) prepare() error {
 		return err
 	}
 	h.hostSet, _ = allowedHostSet(h.AllowedHosts)
+	store, err := h.storeFile()
+	if err != nil {
+		return err
+	}
+	h.storeAbs = store
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
@@ -284,7 +295,11 @@ func (h *Handler) storeFile() (string, error) {
 	if path == "" {
 		path = DefaultStorePath()
 	}
-	return filepath.Abs(caddy.NewReplacer().ReplaceKnown(path, ""))
+	path, err := placeholder.Field("store", path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }
 
 // netOptions are the network settings recorded with each delivery: the
@@ -305,5 +320,5 @@ func (h *Handler) settings() settings {
 	for _, d := range h.Backoff {
 		s.Backoff = append(s.Backoff, time.Duration(d))
 	}
-	return settings{Schedule: s, Retain: time.Duration(h.Retain)}
+	return settings{Schedule: s, Retain: time.Duration(h.Retain), Workers: h.Workers, PerEndpoint: h.PerEndpoint}
 }

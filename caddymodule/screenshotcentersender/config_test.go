@@ -10,7 +10,9 @@ import (
 )
 
 func TestCheck(t *testing.T) {
-	ep := func(url string) *Endpoint { return &Endpoint{URL: url, Secret: "s", secret: []byte("s")} }
+	ep := func(url string) *Endpoint {
+		return &Endpoint{URL: url, Secret: "sidecar-test-secret", secret: []byte("sidecar-test-secret")}
+	}
 	cases := map[string]*Handler{
 		"no endpoints":  {},
 		"bad url":       {Endpoints: []*Endpoint{ep("ftp://x/")}},
@@ -21,7 +23,7 @@ func TestCheck(t *testing.T) {
 		"zero backoff":  {Endpoints: []*Endpoint{ep("http://x/")}, Backoff: []caddy.Duration{0}},
 		"neg retain":    {Endpoints: []*Endpoint{ep("http://x/")}, Retain: -1},
 		"huge max_body": {Endpoints: []*Endpoint{ep("http://x/")}, MaxBody: 2 << 40},
-		"empty event":   {Endpoints: []*Endpoint{{URL: "http://x/", Secret: "s", secret: []byte("s"), Events: []string{""}}}},
+		"empty event":   {Endpoints: []*Endpoint{{URL: "http://x/", Secret: "sidecar-test-secret", secret: []byte("sidecar-test-secret"), Events: []string{""}}}},
 	}
 	for name, h := range cases {
 		if err := h.check(); err == nil {
@@ -43,9 +45,9 @@ func TestCheck(t *testing.T) {
 // error (the Caddyfile parser only parses).
 func TestRulesHoldForJSON(t *testing.T) {
 	const endpoint = `endpoint http://127.0.0.1:9/ {
-			secret s3cret
+			secret sidecar-test-secret
 		}`
-	const jsonEndpoint = `"endpoints": [{"url": "http://127.0.0.1:9/", "secret": "s3cret"}]`
+	const jsonEndpoint = `"endpoints": [{"url": "http://127.0.0.1:9/", "secret": "sidecar-test-secret"}]`
 	tests := []struct {
 		name, caddyfile, json, want string
 	}{
@@ -56,11 +58,13 @@ func TestRulesHoldForJSON(t *testing.T) {
 		{"negative retain", "retain -1h", `"retain": "-1h"`, "must be positive"},
 		{"max_body over 1 TiB", "max_body 2TiB", `"max_body": 2199023255552`, "max_body must be between"},
 		{"bad allow prefix", "allow 10/8", `"allow": ["10/8"]`, "allowlist entry"},
-		{"empty event name", "", `"endpoints": [{"url": "http://127.0.0.1:9/", "secret": "s3cret", "events": [""]}]`, "empty name"},
-		{"bad url", "", `"endpoints": [{"url": "ftp://x/", "secret": "s3cret"}]`, "absolute http"},
+		{"empty event name", "", `"endpoints": [{"url": "http://127.0.0.1:9/", "secret": "sidecar-test-secret", "events": [""]}]`, "empty name"},
+		{"bad url", "", `"endpoints": [{"url": "ftp://x/", "secret": "sidecar-test-secret"}]`, "absolute http"},
 		{"allowed host with a port", "allowed_hosts sidecar.internal:8081", `"allowed_hosts": ["sidecar.internal:8081"]`, "allowed_hosts"},
 		{"allowed host with a scheme", "allowed_hosts http://sidecar.internal", `"allowed_hosts": ["http://sidecar.internal"]`, "allowed_hosts"},
 		{"allowed host wildcard", "allowed_hosts *.internal", `"allowed_hosts": ["*.internal"]`, "allowed_hosts"},
+		{"store placeholder typo", "store /tmp/{evn.SNAP}/outbox.db", `"store": "/tmp/{evn.SNAP}/outbox.db"`, "store has an unknown placeholder {evn.SNAP}"},
+		{"store variable unset", "store {env.SCGATE_TEST_UNSET_STORE}", `"store": "{env.SCGATE_TEST_UNSET_STORE}"`, "store is empty: environment variable SCGATE_TEST_UNSET_STORE is unset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -318,6 +319,13 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	if out, code := validate(filepath.Join(notDir, "outbox.db")); code == 0 || !strings.Contains(out, "not a directory") {
 		t.Fatalf("validate of a store under a file (%d):\n%s", code, out)
 	}
+	// A typo in a placeholder is reported, and no file named after it made.
+	if out, code := validate(filepath.Join(dir, "{evn.SNAP}", "outbox.db")); code == 0 || !strings.Contains(out, "store has an unknown placeholder {evn.SNAP}") {
+		t.Fatalf("validate of a store with a placeholder typo (%d):\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "{evn.SNAP}")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a directory named after the typo exists (%v)", err)
+	}
 
 	gw := gatewaytest.Start(t, gatewaytest.Options{Config: config(store), Env: []string{"SC_SECRET1=" + secret1}})
 	if code, resp := post(t, gw.URL+"/", "application/json", lifecycleBody); code != http.StatusAccepted {
@@ -330,4 +338,67 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	if st, err := os.Stat(filepath.Dir(store)); err != nil || st.Mode().Perm() != 0o700 {
 		t.Fatalf("the store's directory: %v, %v", st, err)
 	}
+}
+
+// A reload applies new workers and per_endpoint to the running sender:
+// with one worker one attempt is in flight at a time; after a reload to
+// three, the waiting deliveries start at once.
+func TestReloadAppliesConcurrency(t *testing.T) {
+	var inFlight atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	store := filepath.Join(t.TempDir(), "outbox.db")
+	config := func(workers int) string {
+		return fmt.Sprintf(`{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+	screenshotcenter_sender {
+		endpoint %s/hook {
+			secret {env.SC_SECRET1}
+		}
+		store %s
+		allow 127.0.0.0/8
+		workers %d
+		per_endpoint %d
+	}
+}`, srv.URL, store, workers, workers)
+	}
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: config(1), Env: []string{"SC_SECRET1=" + secret1}})
+	for range 3 {
+		if code, resp := post(t, gw.URL+"/", "application/json", lifecycleBody); code != http.StatusAccepted {
+			t.Fatalf("POST = %d %s", code, resp)
+		}
+	}
+	eventually.Succeeds(t, waitTimeout, func() error {
+		if n := inFlight.Load(); n != 1 {
+			return fmt.Errorf("%d attempts in flight, want 1", n)
+		}
+		return nil
+	})
+	eventually.Holds(t, 200*time.Millisecond, 5*time.Millisecond, func() error {
+		if n := inFlight.Load(); n > 1 {
+			return fmt.Errorf("%d attempts in flight with workers 1", n)
+		}
+		return nil
+	})
+	if err := gw.Reload(config(3)); err != nil {
+		t.Fatal(err)
+	}
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		if n := inFlight.Load(); n != 3 {
+			return fmt.Errorf("%d attempts in flight after the reload to workers 3, want 3", n)
+		}
+		return nil
+	})
 }

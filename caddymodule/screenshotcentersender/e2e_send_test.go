@@ -15,7 +15,7 @@ import (
 
 // scgate send through the screenshotcenter_webhook receiver gateway.
 func TestSendThroughReceiver(t *testing.T) {
-	const secret = "receiver-secret"
+	const secret = "receiver-secret-0123"
 	up := gatewaytest.NewUpstream(t)
 	gw := gatewaytest.Start(t, gatewaytest.Options{
 		Config: `{
@@ -68,7 +68,7 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	}
 
 	// Wrong secret: 401 every time, exhausted, non-zero exit.
-	out, code = scgate(t, nil, "send", "--url", gw.URL+"/", "--secret", "wrong", "--allow-private",
+	out, code = scgate(t, nil, "send", "--url", gw.URL+"/", "--secret", "wrong-secret-0123456789", "--allow-private",
 		"--initial-backoff", "1ms", "--attempts", "2")
 	if code == 0 || strings.Count(out, ": 401") != 2 {
 		t.Fatalf("wrong secret (%d):\n%s", code, out)
@@ -82,6 +82,44 @@ http://127.0.0.1:{{HTTP_PORT}} {
 	sig, code := scgate(t, env, "sign", "--data", file)
 	if code != 0 || strings.TrimSpace(sig) != verifier.Sign([]byte(secret), []byte(body)) {
 		t.Fatalf("sign (%d): %s", code, sig)
+	}
+}
+
+// scgate send and sign refuse a secret that a config refuses (blank, or
+// shorter than 16 bytes), from --secret or the environment, without
+// printing it and before anything is sent.
+func TestSendAndSignRefuseWeakSecrets(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request was sent: %s %s", r.Method, r.URL)
+	}))
+	defer srv.Close()
+	send := []string{"send", "--url", srv.URL + "/hook", "--allow-private", "--attempts", "1"}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"sign, short --secret", nil, []string{"sign", "--secret", "dev-secret"}, "scgate sign: --secret is shorter than 16 bytes"},
+		{"sign, blank --secret", nil, []string{"sign", "--secret", "                "}, "scgate sign: --secret is only whitespace"},
+		{"sign, short variable", []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=dev-secret"}, []string{"sign"}, "scgate sign: $SCREENSHOTCENTER_WEBHOOK_SECRET is shorter than 16 bytes"},
+		{"send, short --secret", nil, append(send, "--secret", "dev-secret"), "scgate send: --secret is shorter than 16 bytes"},
+		{"send, blank variable", []string{"SCREENSHOTCENTER_WEBHOOK_SECRET= "}, send, "scgate send: $SCREENSHOTCENTER_WEBHOOK_SECRET is only whitespace"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := scgateSplit(t, append([]string{"SCREENSHOTCENTER_WEBHOOK_SECRET="}, tc.env...), tc.args...)
+			if code != 1 || stdout != "" || !strings.HasPrefix(stderr, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout, stderr, tc.want)
+			}
+			if strings.Contains(stderr, "dev-secret") {
+				t.Errorf("stderr shows the secret: %q", stderr)
+			}
+		})
+	}
+	// 16 bytes are enough.
+	sig, code := scgate(t, nil, "sign", "--secret", "sixteen-bytes!!!")
+	if code != 0 || strings.TrimSpace(sig) != verifier.Sign([]byte("sixteen-bytes!!!"), nil) {
+		t.Fatalf("sign with a 16-byte secret (%d): %s", code, sig)
 	}
 }
 
@@ -105,7 +143,7 @@ func TestSendExplainsFailures(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	env := []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=s3cret"}
+	env := []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=sender-test-secret"}
 	send := func(path string) (string, string, int) {
 		return scgateSplit(t, env, "send", "--url", srv.URL+path, "--allow-private", "--attempts", "2", "--initial-backoff", "1ms")
 	}
@@ -143,7 +181,7 @@ func TestSendExplainsFailures(t *testing.T) {
 		})
 	}
 	// Invalid input: a sentence on stderr, nothing on stdout.
-	stdout, stderr, code := scgateSplit(t, nil, "send", "--url", "ftp://x/", "--secret", "s")
+	stdout, stderr, code := scgateSplit(t, nil, "send", "--url", "ftp://x/", "--secret", "sender-test-secret")
 	if code != 1 || stdout != "" || stderr != "scgate send: --url: endpoint URL must be absolute http or https\n" {
 		t.Fatalf("bad --url: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}

@@ -173,15 +173,41 @@ func TestSidecarManualRetryAfterRestart(t *testing.T) {
 	}
 }
 
-// A config error is reported, never an open sidecar.
-func TestSidecarRejectsEmptySecret(t *testing.T) {
+// A secret that is empty, blank, short or guessable is a config error
+// naming the endpoint and the reason, never an open sidecar, and the value
+// is not printed.
+func TestSidecarRejectsBadSecrets(t *testing.T) {
 	up := gatewaytest.NewUpstream(t)
-	_, err := gatewaytest.Launch(t, gatewaytest.Options{
-		Config:   sidecarConfig(up.URL, up.URL, filepath.Join(t.TempDir(), "o.db"), ""),
-		Env:      []string{"SC_SECRET1=" + secret1},
-		UnsetEnv: []string{"SC_SECRET2"},
-	})
-	if err == nil || !strings.Contains(err.Error(), "endpoint 1: secret is empty") {
-		t.Fatalf("Launch = %v, want the empty secret reported", err)
+	for _, tc := range []struct {
+		name    string
+		secret2 string // the value of SC_SECRET2, "" to leave it unset
+		config  func(string) string
+		want    string
+	}{
+		{"unset", "", nil, "endpoint 1: secret is empty: environment variable SC_SECRET2 is unset or empty"},
+		{"blank", "                    ", nil, "endpoint 1: secret is only whitespace"},
+		{"short", "short-secret", nil, "endpoint 1: secret is shorter than 16 bytes"},
+		{"{system.os}", secret2, func(c string) string { return strings.Replace(c, "{env.SC_SECRET2}", "{system.os}", 1) },
+			"endpoint 1: secret has the placeholder {system.os}, whose value anyone can guess"},
+		{"{time.now.year}", secret2, func(c string) string { return strings.Replace(c, "{env.SC_SECRET2}", "{time.now.year}", 1) },
+			"endpoint 1: secret has the placeholder {time.now.year}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			config := sidecarConfig(up.URL, up.URL, filepath.Join(t.TempDir(), "o.db"), "")
+			if tc.config != nil {
+				config = tc.config(config)
+			}
+			env := []string{"SC_SECRET1=" + secret1}
+			if tc.secret2 != "" {
+				env = append(env, "SC_SECRET2="+tc.secret2)
+			}
+			g, err := gatewaytest.Launch(t, gatewaytest.Options{Config: config, Env: env, UnsetEnv: []string{"SC_SECRET2"}})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Launch = %v, want %q", err, tc.want)
+			}
+			if g != nil && (strings.Contains(g.Output(), "short-secret") || strings.Contains(g.Output(), `"linux"`)) {
+				t.Errorf("the output shows the secret:\n%s", g.Output())
+			}
+		})
 	}
 }

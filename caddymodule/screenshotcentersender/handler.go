@@ -66,10 +66,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Warn("sender site listens beyond loopback; whoever reaches it can have events signed with your secrets: bind it to loopback (bind 127.0.0.1), or name the hosts it serves in allowed_hosts",
 			zap.Strings("listen", beyond))
 	}
-	abs, err := h.storeFile()
-	if err != nil {
-		return err
-	}
+	abs := h.storeAbs
 	h.net = h.netOptions()
 	if h.app == nil {
 		app, err := ctx.App(appID)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scgate/scgate/caddymodule/internal/metrics"
+	"github.com/scgate/scgate/internal/recovery"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -45,7 +46,7 @@ var (
 // registerMetrics registers the sender's collectors in reg, a config's
 // registry.
 func registerMetrics(reg prometheus.Registerer) error {
-	return metrics.Register(reg, metricDeliveries, metricAttempts, backlogCollector{})
+	return metrics.Register(reg, recovery.Panics, metricDeliveries, metricAttempts, backlogCollector{})
 }
 
 // initHostMetrics creates the counters of host at zero, so that a rate

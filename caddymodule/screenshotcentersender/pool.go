@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/internal/recovery"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -77,11 +78,12 @@ func (p *pooledSender) notOpen() error {
 }
 
 // settings are what a started config sets on a store's sender; a reload
-// may change them. Workers and PerEndpoint are fixed at first use; the SSRF
-// guard and timeout are recorded with each delivery.
+// may change them. The SSRF guard and timeout are recorded with each
+// delivery instead.
 type settings struct {
-	Schedule sender.Schedule
-	Retain   time.Duration
+	Schedule             sender.Schedule
+	Retain               time.Duration
+	Workers, PerEndpoint int
 }
 
 // Sender returns the sender, or nil while the outbox is not open.
@@ -124,9 +126,11 @@ func (p *pooledSender) configure(st settings) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.opts.Schedule, p.opts.Retain = st.Schedule, st.Retain
+	p.opts.Workers, p.opts.PerEndpoint = st.Workers, st.PerEndpoint
 	if p.s != nil {
 		p.s.SetSchedule(st.Schedule)
 		p.s.SetRetain(st.Retain)
+		p.s.SetConcurrency(st.Workers, st.PerEndpoint)
 	}
 }
 
@@ -232,6 +236,7 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 // ctx ends, and closes the outbox.
 func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 	defer close(p.done)
+	defer recovery.Recover(p.logger, "sender.pool")
 	if ob == nil && p.create {
 		select {
 		case <-ctx.Done():
@@ -266,8 +271,21 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 		return
 	case <-p.started:
 	}
-	if err := s.Run(ctx); err != nil {
-		p.logger.Error("sender stopped", zap.Error(err))
+	// A panic in Run is a bug, but it must not end the deliveries until
+	// the next restart: start Run again (it recovers the leases).
+	for {
+		var err error
+		if !recovery.Do(p.logger, "sender.run", func() { err = s.Run(ctx) }) {
+			if err != nil {
+				p.logger.Error("sender stopped", zap.Error(err))
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 
 func testHandler(store string) *Handler {
 	return &Handler{
-		Endpoints:    []*Endpoint{{URL: "http://127.0.0.1:9/hook", Secret: "s3cret"}},
+		Endpoints:    []*Endpoint{{URL: "http://127.0.0.1:9/hook", Secret: "sidecar-test-secret"}},
 		Store:        store,
 		Backoff:      []caddy.Duration{caddy.Duration(time.Hour)},
 		AllowPrivate: true,
@@ -195,16 +195,23 @@ func TestUnstartedConfigChangesNothing(t *testing.T) {
 // that the sender uses it: a resolved secret is kept, and a secret the
 // receiver refuses is refused here too, without quoting it.
 func TestSecretPlaceholders(t *testing.T) {
-	t.Setenv("SCGATE_TEST_SECRET", "from-env")
+	t.Setenv("SCGATE_TEST_SECRET", "from-env-0123456789")
+	t.Setenv("SCGATE_TEST_SHORT", "from-env")
 	for _, tc := range []struct {
 		secret string
 		want   string // resolved secret, "" for a config error
 	}{
-		{"lit-{env.SCGATE_TEST_SECRET}", "lit-from-env"},
+		{"lit-{env.SCGATE_TEST_SECRET}", "lit-from-env-0123456789"},
+		{"sidecar-literal-secret", "sidecar-literal-secret"},
 		{"{evn.SCGATE_TEST_SECRET}", ""},
 		{"hunter2{env.SCGATE_TEST_UNSET_VARIABLE}", ""},
 		{"{env.SCGATE_TEST_SECRET", ""},
 		{"hunter2}", ""},
+		{"{system.os}", ""},
+		{"{time.now.year}", ""},
+		{" ", ""},
+		{"hunter2", ""},
+		{"{env.SCGATE_TEST_SHORT}", ""},
 	} {
 		t.Run(strings.NewReplacer("{", "(", "}", ")", `\`, "").Replace(tc.secret), func(t *testing.T) {
 			h := testHandler(filepath.Join(t.TempDir(), "outbox.db"))

@@ -34,7 +34,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        ttl <duration>              # how long a delivered key is remembered; default 72h
 //	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
 //	        key <template>              # e.g. {event}|{screenshot_id}; default: that, with batch_id or body hash as fallbacks
-//	        namespace <name>            # keeps endpoints sharing a store apart; default: request host and path
+//	        namespace <name>            # keeps endpoints sharing a store apart; default: none (two handlers sharing keys is a config error)
 //	        on_error closed|open        # store unavailable: 503 + Retry-After (default) or forward without dedupe
 //
 //	        # memory only

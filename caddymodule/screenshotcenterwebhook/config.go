@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/gateway"
@@ -94,6 +95,7 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 // `{http.screenshotcenter_webhook.screenshot_id}` | The body's screenshot_id, if any.
 // `{http.screenshotcenter_webhook.batch_id}` | The body's batch_id, if any.
 // `{http.screenshotcenter_webhook.created_at}` | The body's created_at, if any.
+// `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
 // `{http.screenshotcenter_webhook.outcome}` | forwarded, upstream_failed, duplicate, in_flight, ignored, rejected or unavailable.
@@ -120,9 +122,12 @@ type Handler struct {
 	// rotating). At least one is required. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
-	// appear in the config. A secret with an unknown placeholder (a typo
-	// would otherwise leave its text as a guessable secret) or one that
-	// resolves empty, even in part, is a config error, never an open gate;
+	// appear in the config. Only {env.*}, {file.*} and literal text may
+	// make a secret: any other placeholder ({system.os}, {time.now.year})
+	// gives a guessable value. Such a placeholder, an unknown one (a typo
+	// would otherwise leave its text as a guessable secret), one that
+	// resolves empty, even in part, and a resolved secret shorter than 16
+	// bytes or only whitespace are config errors, never an open gate;
 	// write a literal brace as `\{`. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 
@@ -252,8 +257,10 @@ type DedupeConfig struct {
 
 	// InflightTimeout is how long a claim blocks copies of an event while
 	// the upstream works on it (they get 409). After it a claim that was
-	// neither committed nor released (a crashed gateway) lapses, so keep it
-	// longer than the upstream's slowest answer. Default: 60s.
+	// neither committed nor released (a crashed gateway) lapses, and an
+	// upstream call still running is cut off (504) and its claim released:
+	// a client that hung up does not cancel the call, this bounds it. Keep
+	// it longer than the upstream's slowest answer. Default: 60s.
 	InflightTimeout caddy.Duration `json:"inflight_timeout,omitempty"`
 
 	// MaxKeys bounds the memory backend, which never grows past it. When
@@ -315,8 +322,10 @@ type DedupeConfig struct {
 	// Persist is a file where the memory backend saves its delivered keys:
 	// loaded at start, written every PersistInterval and when the store is
 	// released (process exit), each time to a temporary file renamed over
-	// it, readable by its owner only. A missing, empty or corrupt file is
-	// logged and ignored. Keys in flight are not saved. It may be a
+	// it, readable by its owner only. A missing file is a first start
+	// (logged; the store starts empty); an empty, truncated, corrupt or
+	// unreadable one is a config error naming the file and what to do,
+	// and the file is left untouched. Keys in flight are not saved. It may be a
 	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Memory backend only.
 	// Default: none (keys live in memory only).
 	Persist string `json:"persist,omitempty"`
@@ -396,6 +405,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.setDefaults()
+	// Resolved first: it is the metrics' endpoint label too.
+	if h.Dedupe.Namespace != "" {
+		ns, err := placeholder.Field("dedupe namespace", h.Dedupe.Namespace)
+		if err != nil {
+			return err
+		}
+		if strings.ContainsFunc(ns, unicode.IsControl) {
+			return errors.New("dedupe namespace must not contain control characters")
+		}
+		h.keyer.Namespace = ns
+	}
 
 	// A secret that did not load must never open the gate: see secret.Resolve.
 	secrets := make([][]byte, len(h.Secrets))
@@ -439,16 +459,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.Dedupe.Key != "" {
 		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
-	}
-	if h.Dedupe.Namespace != "" {
-		ns, err := caddy.NewReplacer().ReplaceOrErr(h.Dedupe.Namespace, true, true)
-		if err != nil {
-			return fmt.Errorf("dedupe namespace: %w", err)
-		}
-		if strings.ContainsFunc(ns, unicode.IsControl) {
-			return errors.New("dedupe namespace must not contain control characters")
-		}
-		h.keyer.Namespace = ns
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -714,6 +724,8 @@ func (h *Handler) endpoint() string {
 	switch {
 	case h.Name != "":
 		return h.Name
+	case h.keyer.Namespace != "":
+		return h.keyer.Namespace // resolved at Provision
 	case h.Dedupe != nil && h.Dedupe.Namespace != "":
 		return h.Dedupe.Namespace
 	}

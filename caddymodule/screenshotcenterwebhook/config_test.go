@@ -2,18 +2,22 @@ package screenshotcenterwebhook
 
 import (
 	"encoding/json"
+	"os"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scgate/scgate/dedupe"
 )
 
 func TestProvisionDefaults(t *testing.T) {
-	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\n}")
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret test-secret-0123456789\n}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +49,14 @@ func TestProvisionDefaults(t *testing.T) {
 	}
 	// No allowlist and no replay window: any signed event without
 	// created_at is forwarded.
-	if got := serve(t, h, "s", `{"event":"anything.else","screenshot_id":1}`); got != "forwarded" {
+	if got := serve(t, h, testSecret, `{"event":"anything.else","screenshot_id":1}`); got != "forwarded" {
 		t.Errorf("signed event without created_at: %s, want forwarded", got)
 	}
 }
 
 func TestProvisionKeepsExplicitValues(t *testing.T) {
 	h, err := parse(t, `screenshotcenter_webhook {
-		secret a b
+		secret secret-a-0123456789 secret-b-0123456789
 		signature_header X-Sig
 		max_body 4KiB
 		events screenshot.finished
@@ -79,11 +83,11 @@ func TestProvisionKeepsExplicitValues(t *testing.T) {
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
 	for _, tc := range []struct{ secret, body, want string }{
-		{"a", `{"event":"screenshot.finished","screenshot_id":1,"created_at":"` + now + `"}`, "forwarded"},
-		{"b", `{"event":"screenshot.finished","screenshot_id":2,"created_at":"` + now + `"}`, "forwarded"},
-		{"c", `{"event":"screenshot.finished","screenshot_id":3,"created_at":"` + now + `"}`, "status 401"},
-		{"a", `{"event":"batch.finished","batch_id":1,"created_at":"` + now + `"}`, "ignored"},
-		{"a", `{"event":"screenshot.finished","screenshot_id":4}`, "status 401"},
+		{"secret-a-0123456789", `{"event":"screenshot.finished","screenshot_id":1,"created_at":"` + now + `"}`, "forwarded"},
+		{"secret-b-0123456789", `{"event":"screenshot.finished","screenshot_id":2,"created_at":"` + now + `"}`, "forwarded"},
+		{"secret-c-0123456789", `{"event":"screenshot.finished","screenshot_id":3,"created_at":"` + now + `"}`, "status 401"},
+		{"secret-a-0123456789", `{"event":"batch.finished","batch_id":1,"created_at":"` + now + `"}`, "ignored"},
+		{"secret-a-0123456789", `{"event":"screenshot.finished","screenshot_id":4}`, "status 401"},
 	} {
 		if got := serve(t, h, tc.secret, tc.body); got != tc.want {
 			t.Errorf("secret %s, body %s: %s, want %s", tc.secret, tc.body, got, tc.want)
@@ -92,7 +96,7 @@ func TestProvisionKeepsExplicitValues(t *testing.T) {
 }
 
 func TestProvisionDedupeOffHasNoStore(t *testing.T) {
-	h, err := parse(t, "screenshotcenter_webhook {\nsecret s\ndedupe off\n}")
+	h, err := parse(t, "screenshotcenter_webhook {\nsecret test-secret-0123456789\ndedupe off\n}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +109,7 @@ func TestProvisionDedupeOffHasNoStore(t *testing.T) {
 }
 
 func TestProvisionResolvesSecretFromEnv(t *testing.T) {
-	t.Setenv("SCGATE_TEST_SECRET", "from-env")
+	t.Setenv("SCGATE_TEST_SECRET", "from-env-0123456789")
 	h, err := parse(t, "screenshotcenter_webhook {\nsecret {env.SCGATE_TEST_SECRET}\n}")
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +120,7 @@ func TestProvisionResolvesSecretFromEnv(t *testing.T) {
 	if h.Secrets[0] != "{env.SCGATE_TEST_SECRET}" {
 		t.Errorf("config secret was rewritten to %q; the placeholder must stay", h.Secrets[0])
 	}
-	if got := serve(t, h, "from-env", `{"event":"x","screenshot_id":"env"}`); got != "forwarded" {
+	if got := serve(t, h, "from-env-0123456789", `{"event":"x","screenshot_id":"env"}`); got != "forwarded" {
 		t.Errorf("event signed with the env secret: %s, want forwarded", got)
 	}
 	if got := serve(t, h, "{env.SCGATE_TEST_SECRET}", `{"event":"x","screenshot_id":"literal"}`); got != "status 401" {
@@ -128,7 +132,6 @@ func TestProvisionStoreErrors(t *testing.T) {
 	t.Setenv("SCGATE_TEST_EMPTY", "")
 	tests := []struct{ name, dedupe, wantErr string }{
 		{"redis without server", `{"backend":"redis"}`, "needs url or addresses"},
-		{"redis url unset variable", `{"backend":"redis","redis":{"url":"{env.SCGATE_TEST_EMPTY}"}}`, "needs url or addresses"},
 		{"url and addresses", `{"backend":"redis","redis":{"url":"redis://a:1","addresses":["b:1"]}}`, "not both"},
 		{"bad address", `{"backend":"redis","redis":{"addresses":["nohostport"]}}`, "not host:port"},
 		{"password in url not shown", `{"backend":"redis","redis":{"url":"redis://u:hunter2@bad host/0"}}`, "url is invalid"},
@@ -136,7 +139,7 @@ func TestProvisionStoreErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := &Handler{Secrets: []string{"s"}}
+			h := &Handler{Secrets: []string{testSecret}}
 			if err := json.Unmarshal([]byte(tt.dedupe), &h.Dedupe); err != nil {
 				t.Fatal(err)
 			}
@@ -156,12 +159,12 @@ func TestProvisionStoreErrors(t *testing.T) {
 
 // A literal brace in a secret is written \{ and resolves to the brace.
 func TestSecretWithEscapedBraces(t *testing.T) {
-	h := &Handler{Secrets: []string{`a\{b\}c`}, Dedupe: &DedupeConfig{Backend: BackendOff}}
+	h := &Handler{Secrets: []string{`literal-\{brace\}-secret`}, Dedupe: &DedupeConfig{Backend: BackendOff}}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
 	body := `{"event":"screenshot.finished","screenshot_id":"sc_escaped"}`
-	if got := serve(t, h, "a{b}c", body); got != "forwarded" {
+	if got := serve(t, h, "literal-{brace}-secret", body); got != "forwarded" {
 		t.Fatalf("signed with the literal secret: %s", got)
 	}
 }
@@ -180,40 +183,48 @@ func TestConfigRules(t *testing.T) {
 		wantErr   string
 	}{
 		{"no secret", "events screenshot.finished", `{"events":["screenshot.finished"]}`, "at least one secret is required"},
-		{"negative max_body", "", `{"secrets":["s"],"max_body":-1}`, "max_body must be positive"},
-		{"negative body_timeout", "secret s\nbody_timeout -1s", `{"secrets":["s"],"body_timeout":-1}`, "body_timeout must be positive"},
-		{"max_buffered below max_body", "secret s\nmax_body 2MiB\nmax_buffered 1MiB", `{"secrets":["s"],"max_body":2097152,"max_buffered":1048576}`, "max_buffered (1048576) must be at least max_body (2097152)"},
-		{"negative body_min_rate", "", `{"secrets":["s"],"body_min_rate":-1}`, "body_min_rate must be positive"},
-		{"negative max_buffered_per_client", "", `{"secrets":["s"],"max_buffered_per_client":-1}`, "max_buffered_per_client must be positive"},
-		{"max_buffered_per_client below max_body", "secret s\nmax_buffered_per_client 512KiB", `{"secrets":["s"],"max_buffered_per_client":524288}`, "max_buffered_per_client (524288) must be at least max_body (1048576)"},
-		{"max_buffered_per_client over max_buffered", "secret s\nmax_buffered 8MiB\nmax_buffered_per_client 16MiB", `{"secrets":["s"],"max_buffered":8388608,"max_buffered_per_client":16777216}`, "max_buffered_per_client (16777216) must be at most max_buffered (8388608)"},
-		{"max_buffered_per_client over the default max_buffered", "secret s\nmax_buffered_per_client 128MiB", `{"secrets":["s"],"max_buffered_per_client":134217728}`, "max_buffered_per_client (134217728) must be at most max_buffered (67108864)"},
-		{"negative max_streams_per_connection", "secret s\nmax_streams_per_connection -1", `{"secrets":["s"],"max_streams_per_connection":-1}`, "max_streams_per_connection must be positive"},
-		{"negative max_age", "secret s\nmax_age -5m", `{"secrets":["s"],"max_age":-300000000000}`, "max_age must not be negative"},
-		{"blank signature header", "secret s\nsignature_header \" \"", `{"secrets":["s"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
-		{"empty event name", "secret s\nevents \"\"", `{"secrets":["s"],"events":[""]}`, "events must not contain an empty name"},
-		{"unknown mode", "secret s\nmode audit", `{"secrets":["s"],"mode":"audit"}`, `mode must be enforce or report, got "audit"`},
-		{"unknown reencode style", "secret s\nreencode ruby", `{"secrets":["s"],"reencode":"ruby"}`, `reencode must be js, python or php, got "ruby"`},
-		{"unknown backend", "secret s\ndedupe bogus", `{"secrets":["s"],"dedupe":{"backend":"bogus"}}`, `unknown dedupe backend "bogus"`},
-		{"dedupe off with a ttl", "secret s\ndedupe off {\nttl 1h\n}", `{"secrets":["s"],"dedupe":{"backend":"off","ttl":3600000000000}}`, "dedupe off takes no other dedupe settings"},
-		{"dedupe off with a key", "secret s\ndedupe off {\nkey {event}\n}", `{"secrets":["s"],"dedupe":{"backend":"off","key":"{event}"}}`, "dedupe off takes no other dedupe settings"},
-		{"dedupe off with persist", "secret s\ndedupe off {\npersist /tmp/x\n}", `{"secrets":["s"],"dedupe":{"backend":"off","persist":"/tmp/x"}}`, "dedupe off takes no other dedupe settings"},
-		{"negative ttl", "secret s\ndedupe {\nttl -1h\n}", `{"secrets":["s"],"dedupe":{"ttl":-1}}`, "ttl and inflight_timeout must be positive"},
-		{"negative inflight_timeout", "secret s\ndedupe {\ninflight_timeout -1s\n}", `{"secrets":["s"],"dedupe":{"inflight_timeout":-1}}`, "ttl and inflight_timeout must be positive"},
-		{"negative max_keys", "secret s\ndedupe {\nmax_keys -10\n}", `{"secrets":["s"],"dedupe":{"max_keys":-10}}`, "max_keys must be positive"},
+		{"negative max_body", "", `{"secrets":["test-secret-0123456789"],"max_body":-1}`, "max_body must be positive"},
+		{"negative body_timeout", "secret test-secret-0123456789\nbody_timeout -1s", `{"secrets":["test-secret-0123456789"],"body_timeout":-1}`, "body_timeout must be positive"},
+		{"max_buffered below max_body", "secret test-secret-0123456789\nmax_body 2MiB\nmax_buffered 1MiB", `{"secrets":["test-secret-0123456789"],"max_body":2097152,"max_buffered":1048576}`, "max_buffered (1048576) must be at least max_body (2097152)"},
+		{"negative body_min_rate", "", `{"secrets":["test-secret-0123456789"],"body_min_rate":-1}`, "body_min_rate must be positive"},
+		{"negative max_buffered_per_client", "", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":-1}`, "max_buffered_per_client must be positive"},
+		{"max_buffered_per_client below max_body", "secret test-secret-0123456789\nmax_buffered_per_client 512KiB", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":524288}`, "max_buffered_per_client (524288) must be at least max_body (1048576)"},
+		{"max_buffered_per_client over max_buffered", "secret test-secret-0123456789\nmax_buffered 8MiB\nmax_buffered_per_client 16MiB", `{"secrets":["test-secret-0123456789"],"max_buffered":8388608,"max_buffered_per_client":16777216}`, "max_buffered_per_client (16777216) must be at most max_buffered (8388608)"},
+		{"max_buffered_per_client over the default max_buffered", "secret test-secret-0123456789\nmax_buffered_per_client 128MiB", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":134217728}`, "max_buffered_per_client (134217728) must be at most max_buffered (67108864)"},
+		{"negative max_streams_per_connection", "secret test-secret-0123456789\nmax_streams_per_connection -1", `{"secrets":["test-secret-0123456789"],"max_streams_per_connection":-1}`, "max_streams_per_connection must be positive"},
+		{"negative max_age", "secret test-secret-0123456789\nmax_age -5m", `{"secrets":["test-secret-0123456789"],"max_age":-300000000000}`, "max_age must not be negative"},
+		{"blank signature header", "secret test-secret-0123456789\nsignature_header \" \"", `{"secrets":["test-secret-0123456789"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
+		{"empty event name", "secret test-secret-0123456789\nevents \"\"", `{"secrets":["test-secret-0123456789"],"events":[""]}`, "events must not contain an empty name"},
+		{"unknown mode", "secret test-secret-0123456789\nmode audit", `{"secrets":["test-secret-0123456789"],"mode":"audit"}`, `mode must be enforce or report, got "audit"`},
+		{"unknown reencode style", "secret test-secret-0123456789\nreencode ruby", `{"secrets":["test-secret-0123456789"],"reencode":"ruby"}`, `reencode must be js, python or php, got "ruby"`},
+		{"unknown backend", "secret test-secret-0123456789\ndedupe bogus", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"bogus"}}`, `unknown dedupe backend "bogus"`},
+		{"dedupe off with a ttl", "secret test-secret-0123456789\ndedupe off {\nttl 1h\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"off","ttl":3600000000000}}`, "dedupe off takes no other dedupe settings"},
+		{"dedupe off with a key", "secret test-secret-0123456789\ndedupe off {\nkey {event}\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"off","key":"{event}"}}`, "dedupe off takes no other dedupe settings"},
+		{"dedupe off with persist", "secret test-secret-0123456789\ndedupe off {\npersist /tmp/x\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"off","persist":"/tmp/x"}}`, "dedupe off takes no other dedupe settings"},
+		{"negative ttl", "secret test-secret-0123456789\ndedupe {\nttl -1h\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"ttl":-1}}`, "ttl and inflight_timeout must be positive"},
+		{"negative inflight_timeout", "secret test-secret-0123456789\ndedupe {\ninflight_timeout -1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"inflight_timeout":-1}}`, "ttl and inflight_timeout must be positive"},
+		{"negative max_keys", "secret test-secret-0123456789\ndedupe {\nmax_keys -10\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"max_keys":-10}}`, "max_keys must be positive"},
 		// A constant key would make every event a duplicate of the first.
-		{"key without a placeholder", "secret s\ndedupe {\nkey constant\n}", `{"secrets":["s"],"dedupe":{"key":"constant"}}`, "key template must contain a placeholder"},
-		{"bad on_error", "secret s\ndedupe {\non_error maybe\n}", `{"secrets":["s"],"dedupe":{"on_error":"maybe"}}`, "on_error must be closed or open"},
-		{"redis option on memory", "secret s\ndedupe memory {\nurl redis://x:1\n}", `{"secrets":["s"],"dedupe":{"backend":"memory","redis":{"url":"redis://x:1"}}}`, "redis settings apply to the redis backend, not memory"},
-		{"redis option without a backend", "secret s\ndedupe {\naddresses x:1\n}", `{"secrets":["s"],"dedupe":{"redis":{"addresses":["x:1"]}}}`, "redis settings apply to the redis backend, not memory"},
-		{"persist on redis", "secret s\ndedupe redis {\nurl redis://a:1\npersist f\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","persist":"f","redis":{"url":"redis://a:1"}}}`, "persist applies to the memory backend, not redis"},
-		{"evict_warn_age on redis", "secret s\ndedupe redis {\nurl redis://a:1\nevict_warn_age 1h\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","evict_warn_age":3600000000000,"redis":{"url":"redis://a:1"}}}`, "evict_warn_age applies to the memory backend, not redis"},
-		{"max_keys on redis", "secret s\ndedupe redis {\nurl redis://a:1\nmax_keys 10\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","max_keys":10,"redis":{"url":"redis://a:1"}}}`, "max_keys applies to the memory backend, not redis"},
-		{"negative persist_interval", "secret s\ndedupe memory {\npersist f\npersist_interval -1s\n}", `{"secrets":["s"],"dedupe":{"persist":"f","persist_interval":-1}}`, "persist_interval must be positive"},
-		{"persist_interval without persist", "secret s\ndedupe {\npersist_interval 1s\n}", `{"secrets":["s"],"dedupe":{"persist_interval":1000000000}}`, "persist_interval needs persist"},
-		{"redis without a server", "secret s\ndedupe redis", `{"secrets":["s"],"dedupe":{"backend":"redis"}}`, "needs url or addresses"},
-		{"master_name without addresses", "secret s\ndedupe redis {\nurl redis://a:1\nmaster_name m\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","redis":{"url":"redis://a:1","master_name":"m"}}}`, "master_name needs addresses"},
-		{"negative redis timeout", "secret s\ndedupe redis {\nurl redis://a:1\ntimeout -1s\n}", `{"secrets":["s"],"dedupe":{"backend":"redis","redis":{"url":"redis://a:1","timeout":-1}}}`, "redis timeout must be positive"},
+		{"key without a placeholder", "secret test-secret-0123456789\ndedupe {\nkey constant\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"key":"constant"}}`, "key template must contain a placeholder"},
+		{"bad on_error", "secret test-secret-0123456789\ndedupe {\non_error maybe\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"on_error":"maybe"}}`, "on_error must be closed or open"},
+		{"redis option on memory", "secret test-secret-0123456789\ndedupe memory {\nurl redis://x:1\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"memory","redis":{"url":"redis://x:1"}}}`, "redis settings apply to the redis backend, not memory"},
+		{"redis option without a backend", "secret test-secret-0123456789\ndedupe {\naddresses x:1\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"redis":{"addresses":["x:1"]}}}`, "redis settings apply to the redis backend, not memory"},
+		{"persist on redis", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\npersist f\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","persist":"f","redis":{"url":"redis://a:1"}}}`, "persist applies to the memory backend, not redis"},
+		{"evict_warn_age on redis", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\nevict_warn_age 1h\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","evict_warn_age":3600000000000,"redis":{"url":"redis://a:1"}}}`, "evict_warn_age applies to the memory backend, not redis"},
+		{"max_keys on redis", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\nmax_keys 10\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","max_keys":10,"redis":{"url":"redis://a:1"}}}`, "max_keys applies to the memory backend, not redis"},
+		{"negative persist_interval", "secret test-secret-0123456789\ndedupe memory {\npersist f\npersist_interval -1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"persist":"f","persist_interval":-1}}`, "persist_interval must be positive"},
+		{"persist_interval without persist", "secret test-secret-0123456789\ndedupe {\npersist_interval 1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"persist_interval":1000000000}}`, "persist_interval needs persist"},
+		{"redis without a server", "secret test-secret-0123456789\ndedupe redis", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis"}}`, "needs url or addresses"},
+		{"master_name without addresses", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\nmaster_name m\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","redis":{"url":"redis://a:1","master_name":"m"}}}`, "master_name needs addresses"},
+		{"negative redis timeout", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\ntimeout -1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","redis":{"url":"redis://a:1","timeout":-1}}}`, "redis timeout must be positive"},
+		// A secret may come only from {env.*}, {file.*} or literal text, and
+		// must be 16 bytes or more and not blank (secret.Resolve).
+		{"secret from {system.os}", "secret {system.os}", `{"secrets":["{system.os}"]}`, "secret 0 has the placeholder {system.os}, whose value anyone can guess"},
+		{"secret from {time.now.year}", "secret {time.now.year}", `{"secrets":["{time.now.year}"]}`, "secret 0 has the placeholder {time.now.year}, whose value anyone can guess"},
+		{"second secret from {system.hostname}", "secret test-secret-0123456789 prefix-{system.hostname}", `{"secrets":["test-secret-0123456789","prefix-{system.hostname}"]}`, "secret 1 has the placeholder {system.hostname}"},
+		{"blank secret", `secret " "`, `{"secrets":[" "]}`, "secret 0 is only whitespace"},
+		{"short secret", "secret dev-secret", `{"secrets":["dev-secret"]}`, "secret 0 is shorter than 16 bytes"},
+		{"short second secret", "secret test-secret-0123456789 fifteen-bytes!!", `{"secrets":["test-secret-0123456789","fifteen-bytes!!"]}`, "secret 1 is shorter than 16 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,16 +262,94 @@ func TestProvisionSecretErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"unset variable", []string{"{env.SCGATE_TEST_UNSET_VAR}"}, "secret 0 is empty: environment variable SCGATE_TEST_UNSET_VAR is unset or empty"},
-		{"second secret partly from a missing file", []string{"ok", "pre-{file./nonexistent/scgate-secret}"}, "secret 1 is empty: file /nonexistent/scgate-secret is missing"},
+		{"second secret partly from a missing file", []string{testSecret, "pre-{file./nonexistent/scgate-secret}"}, "secret 1 is empty: file /nonexistent/scgate-secret is missing"},
 		{"mistyped placeholder", []string{"{evn.SCGATE_TEST_SECRET}"}, "secret 0 has an unknown placeholder {evn.SCGATE_TEST_SECRET}"},
-		{"stray closing brace", []string{"ok", "abc}"}, "secret 1 has an unmatched brace"},
+		{"stray closing brace", []string{testSecret, "abc}"}, "secret 1 has an unmatched brace"},
+		{"guessable placeholder", []string{"{system.os}"}, "secret 0 has the placeholder {system.os}"},
+		{"short variable", []string{"{env.SCGATE_TEST_SHORT}"}, "secret 0 is shorter than 16 bytes"},
+		{"blank variable", []string{testSecret, "{env.SCGATE_TEST_BLANK}"}, "secret 1 is only whitespace"},
 	}
+	t.Setenv("SCGATE_TEST_SHORT", "short-env")
+	t.Setenv("SCGATE_TEST_BLANK", "                    ")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := provision(t, &Handler{Secrets: tt.secrets})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("provision = %v, want an error with %q", err, tt.wantErr)
 			}
+			if strings.Contains(err.Error(), "short-env") || strings.Contains(err.Error(), runtime.GOOS) {
+				t.Errorf("the error shows the secret's value: %v", err)
+			}
 		})
+	}
+}
+
+// Every field that takes placeholders resolves them the one strict way: an
+// unknown placeholder (a typo) or a variable that is unset is a load error
+// naming the field and the variable, never literal text sent to Redis,
+// written as a file name or used as a label.
+func TestPlaceholderFieldsAreStrict(t *testing.T) {
+	t.Setenv("SCGATE_TEST_EMPTY", "")
+	dir := t.TempDir()
+	tests := []struct{ name, field, json, wantErr string }{
+		{"redis password typo", "password", `{"backend":"redis","redis":{"addresses":["127.0.0.1:1"],"password":"{evn.REDIS_PW}"}}`, "{evn.REDIS_PW}"},
+		{"redis password unset", "password", `{"backend":"redis","redis":{"addresses":["127.0.0.1:1"],"password":"{env.SCGATE_TEST_UNSET_PW}"}}`, "SCGATE_TEST_UNSET_PW is unset or empty"},
+		{"redis username typo", "username", `{"backend":"redis","redis":{"addresses":["127.0.0.1:1"],"username":"{evn.U}"}}`, "{evn.U}"},
+		{"redis url typo", "url", `{"backend":"redis","redis":{"url":"{evn.REDIS_URL}"}}`, "{evn.REDIS_URL}"},
+		{"redis url unset", "url", `{"backend":"redis","redis":{"url":"{env.SCGATE_TEST_EMPTY}"}}`, "SCGATE_TEST_EMPTY is unset or empty"},
+		{"redis address typo", "addresses", `{"backend":"redis","redis":{"addresses":["{evn.HOST}:6379"]}}`, "{evn.HOST}"},
+		{"persist typo", "persist", `{"persist":"` + dir + `/{evn.SNAP}"}`, "{evn.SNAP}"},
+		{"persist unset", "persist", `{"persist":"{env.SCGATE_TEST_EMPTY}"}`, "SCGATE_TEST_EMPTY is unset or empty"},
+		{"namespace typo", "namespace", `{"namespace":"{evn.APP}"}`, "{evn.APP}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &Handler{Secrets: []string{testSecret}}
+			if err := json.Unmarshal([]byte(tt.json), &h.Dedupe); err != nil {
+				t.Fatal(err)
+			}
+			err := validate(t, h)
+			if err == nil {
+				t.Fatalf("loaded without error, want one naming %s and %q", tt.field, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.field) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q, want it to name %s and %q", err, tt.field, tt.wantErr)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused persist path created %v", entries)
+	}
+}
+
+// The metrics endpoint label is the resolved namespace, not its
+// placeholder text.
+func TestEndpointLabelIsResolved(t *testing.T) {
+	t.Setenv("SCGATE_TEST_APP", "shop")
+	h := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{Namespace: "{env.SCGATE_TEST_APP}"}}
+	if err := validate(t, h); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.endpoint(); got != "shop" {
+		t.Errorf("endpoint label %q, want the resolved namespace %q", got, "shop")
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metricGatewayTime)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "endpoint" {
+					labels = append(labels, l.GetValue())
+				}
+			}
+		}
+	}
+	if !slices.Contains(labels, "shop") || slices.Contains(labels, "{env.SCGATE_TEST_APP}") {
+		t.Errorf("metrics endpoint labels %q, want the resolved namespace %q, never its placeholder", labels, "shop")
 	}
 }

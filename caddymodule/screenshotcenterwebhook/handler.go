@@ -122,6 +122,9 @@ type claim struct {
 	state claimState
 	key   gateway.Key // zero when dedupe is off
 	token dedupe.Token
+	// lapses is when a held claim stops blocking copies (inflight_timeout
+	// after it was asked for): the upstream call ends by then.
+	lapses time.Time
 }
 
 // claim claims the event's dedupe key, or returns the verdict for an event
@@ -171,13 +174,27 @@ func (h *Handler) claim(r *http.Request, vars *requestVars, ev gateway.Event) (c
 		v.retryAfter = h.inFlightRetryAfter()
 		return claim{}, &v
 	}
-	return claim{state: claimHeld, key: key, token: tok}, nil
+	return claim{state: claimHeld, key: key, token: tok, lapses: start.Add(time.Duration(h.Dedupe.InflightTimeout))}, nil
 }
 
 // forward passes the request on with the verified body and the gateway's
 // headers, and settles the claim by the upstream's answer.
 func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestVars, c claim, up upstreamBody, next caddyhttp.Handler) (err error) {
 	h.prepareUpstreamRequest(r, up, c)
+	if c.state == claimHeld {
+		// A client that hangs up must not cancel the upstream call: the
+		// upstream already has the whole event and may act on it, and a
+		// cancelled call would release the claim, so that every copy sent
+		// and dropped in turn would be forwarded again. Its answer settles
+		// the claim instead. The call stays bounded by the proxy's own
+		// timeouts and by the claim's lapse (inflight_timeout): past it the
+		// claim no longer blocks copies, and the call is cut off (504,
+		// released). A shutdown waits for it like for any request, up to
+		// the server's grace_period.
+		ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), c.lapses)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	rec := caddyhttp.NewResponseRecorder(w, nil, nil)
 	start := time.Now()
 	// The one place a claim is settled and the outcome counted. It runs

@@ -83,7 +83,7 @@ func signed(secret, body string) *http.Request {
 // upstream was reached. The integration tests repeat them through Caddy.
 func TestAnswers(t *testing.T) {
 	h := &Handler{
-		Secrets: []string{"s"},
+		Secrets: []string{testSecret},
 		MaxBody: 1024,
 		MaxAge:  caddy.Duration(time.Hour),
 		Events:  []string{"screenshot.finished", "batch.finished"},
@@ -92,7 +92,7 @@ func TestAnswers(t *testing.T) {
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
-	keyed := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Key: "{event}/{batch_id}"}}
+	keyed := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{Key: "{event}/{batch_id}"}}
 	if err := provision(t, keyed); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestAnswers(t *testing.T) {
 		return `{"event":"` + event + `","screenshot_id":"sc_answers_` + strconv.Itoa(id) + `","created_at":"` + now + `"}`
 	}
 	delivered := fresh("screenshot.finished")
-	if got := handle(t, h, signed("s", delivered), nil); got.outcome != outcomeForwarded {
+	if got := handle(t, h, signed(testSecret, delivered), nil); got.outcome != outcomeForwarded {
 		t.Fatalf("first delivery: %+v", got)
 	}
 	tests := []struct {
@@ -117,52 +117,54 @@ func TestAnswers(t *testing.T) {
 		forwarded bool
 	}{
 		{"not POST", h, func() *http.Request {
-			r := signed("s", fresh("screenshot.finished"))
+			r := signed(testSecret, fresh("screenshot.finished"))
 			r.Method = http.MethodGet
 			return r
 		},
 			nil, 405, outcomeRejected, "method_not_allowed", false},
-		{"body over max_body", h, func() *http.Request { return signed("s", fresh("screenshot.finished")+strings.Repeat(" ", 1024)) },
+		{"body over max_body", h, func() *http.Request {
+			return signed(testSecret, fresh("screenshot.finished")+strings.Repeat(" ", 1024))
+		},
 			nil, 413, outcomeRejected, "body_too_large", false},
 		{"body read fails", h, func() *http.Request {
-			r := signed("s", fresh("screenshot.finished"))
+			r := signed(testSecret, fresh("screenshot.finished"))
 			r.Body = io.NopCloser(iotest.ErrReader(io.ErrUnexpectedEOF))
 			return r
 		}, nil, 400, outcomeRejected, "body_read_failed", false},
 		{"no signature", h, func() *http.Request {
-			r := signed("s", fresh("screenshot.finished"))
+			r := signed(testSecret, fresh("screenshot.finished"))
 			r.Header.Del("X-ScreenshotCenter-Signature")
 			return r
 		}, nil, 401, outcomeRejected, "signature_missing", false},
 		{"malformed signature", h, func() *http.Request {
-			r := signed("s", fresh("screenshot.finished"))
+			r := signed(testSecret, fresh("screenshot.finished"))
 			r.Header.Set("X-ScreenshotCenter-Signature", "sha256=xyz")
 			return r
 		}, nil, 401, outcomeRejected, "signature_malformed", false},
 		{"wrong secret", h, func() *http.Request { return signed("other", fresh("screenshot.finished")) },
 			nil, 401, outcomeRejected, "signature_mismatch", false},
-		{"not JSON", h, func() *http.Request { return signed("s", `{"event":`) }, nil, 400, outcomeRejected, "body_invalid_json", false},
-		{"not an object", h, func() *http.Request { return signed("s", `[1]`) }, nil, 400, outcomeRejected, "body_not_object", false},
-		{"no event", h, func() *http.Request { return signed("s", `{"screenshot_id":"x"}`) }, nil, 400, outcomeRejected, "event_missing", false},
-		{"repeated key", h, func() *http.Request { return signed("s", `{"event":"a","event":"b"}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
-		{"repeated nested key", h, func() *http.Request { return signed("s", `{"event":"a","m":{"x":1,"x":2}}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
-		{"invalid UTF-8", h, func() *http.Request { return signed("s", "{\"event\":\"a\",\"note\":\"\xff\"}") }, nil, 400, outcomeRejected, "body_invalid_utf8", false},
-		{"key in another case", h, func() *http.Request { return signed("s", `{"event":"a","EVENT":"b"}`) }, nil, 400, outcomeRejected, "ambiguous_key", false},
+		{"not JSON", h, func() *http.Request { return signed(testSecret, `{"event":`) }, nil, 400, outcomeRejected, "body_invalid_json", false},
+		{"not an object", h, func() *http.Request { return signed(testSecret, `[1]`) }, nil, 400, outcomeRejected, "body_not_object", false},
+		{"no event", h, func() *http.Request { return signed(testSecret, `{"screenshot_id":"x"}`) }, nil, 400, outcomeRejected, "event_missing", false},
+		{"repeated key", h, func() *http.Request { return signed(testSecret, `{"event":"a","event":"b"}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
+		{"repeated nested key", h, func() *http.Request { return signed(testSecret, `{"event":"a","m":{"x":1,"x":2}}`) }, nil, 400, outcomeRejected, "duplicate_key", false},
+		{"invalid UTF-8", h, func() *http.Request { return signed(testSecret, "{\"event\":\"a\",\"note\":\"\xff\"}") }, nil, 400, outcomeRejected, "body_invalid_utf8", false},
+		{"key in another case", h, func() *http.Request { return signed(testSecret, `{"event":"a","EVENT":"b"}`) }, nil, 400, outcomeRejected, "ambiguous_key", false},
 		{"event header differs", h, func() *http.Request {
-			r := signed("s", fresh("screenshot.finished"))
+			r := signed(testSecret, fresh("screenshot.finished"))
 			r.Header.Set("X-ScreenshotCenter-Event", "batch.finished")
 			return r
 		}, nil, 400, outcomeRejected, "event_header_mismatch", false},
 		{"created_at too old", h, func() *http.Request {
-			return signed("s", `{"event":"screenshot.finished","screenshot_id":"old","created_at":"2001-01-01T00:00:00Z"}`)
+			return signed(testSecret, `{"event":"screenshot.finished","screenshot_id":"old","created_at":"2001-01-01T00:00:00Z"}`)
 		}, nil, 401, outcomeRejected, "created_at_too_old", false},
 		{"event not allowed", h, func() *http.Request {
-			return signed("s", `{"event":"app.upload.finished","screenshot_id":"x","created_at":"`+now+`"}`)
+			return signed(testSecret, `{"event":"app.upload.finished","screenshot_id":"x","created_at":"`+now+`"}`)
 		}, nil, 200, outcomeIgnored, "", false},
-		{"key template placeholder missing", keyed, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
+		{"key template placeholder missing", keyed, func() *http.Request { return signed(testSecret, fresh("screenshot.finished")) },
 			nil, 400, outcomeRejected, "dedupe_key_unresolved", false},
-		{"already delivered", h, func() *http.Request { return signed("s", delivered) }, nil, 200, outcomeDuplicate, "", false},
-		{"upstream fails", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
+		{"already delivered", h, func() *http.Request { return signed(testSecret, delivered) }, nil, 200, outcomeDuplicate, "", false},
+		{"upstream fails", h, func() *http.Request { return signed(testSecret, fresh("screenshot.finished")) },
 			func(w http.ResponseWriter, r *http.Request) error {
 				w.WriteHeader(http.StatusInternalServerError)
 				return nil
@@ -170,10 +172,10 @@ func TestAnswers(t *testing.T) {
 			500, outcomeUpstreamFailed, "", true},
 		// The gateway as the last handler: a loud 502, not an empty 200
 		// that would make the sender drop the event.
-		{"nothing after the gateway answers", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) },
+		{"nothing after the gateway answers", h, func() *http.Request { return signed(testSecret, fresh("screenshot.finished")) },
 			func(w http.ResponseWriter, r *http.Request) error { return nil },
 			502, outcomeUpstreamFailed, "no_upstream_response", true},
-		{"forwarded", h, func() *http.Request { return signed("s", fresh("screenshot.finished")) }, nil, 200, outcomeForwarded, "", true},
+		{"forwarded", h, func() *http.Request { return signed(testSecret, fresh("screenshot.finished")) }, nil, 200, outcomeForwarded, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,7 +194,7 @@ func TestAnswers(t *testing.T) {
 // A copy that arrives while the first is with the upstream gets 409 with
 // Retry-After; once the first is settled, copies are duplicates.
 func TestCopyInFlight(t *testing.T) {
-	h := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{InflightTimeout: caddy.Duration(90 * time.Second)}}
+	h := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{InflightTimeout: caddy.Duration(90 * time.Second)}}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestCopyInFlight(t *testing.T) {
 	arrived, finish := make(chan struct{}), make(chan struct{})
 	first := make(chan handled)
 	go func() {
-		first <- handle(t, h, signed("s", body), func(w http.ResponseWriter, r *http.Request) error {
+		first <- handle(t, h, signed(testSecret, body), func(w http.ResponseWriter, r *http.Request) error {
 			close(arrived)
 			<-finish
 			w.WriteHeader(http.StatusOK)
@@ -208,7 +210,7 @@ func TestCopyInFlight(t *testing.T) {
 		})
 	}()
 	<-arrived
-	copy := handle(t, h, signed("s", body), nil)
+	copy := handle(t, h, signed(testSecret, body), nil)
 	if copy.status != http.StatusConflict || copy.outcome != outcomeInFlight || copy.header.Get("Retry-After") != "90" || copy.upstream != nil {
 		t.Errorf("copy in flight: %+v, want 409, in_flight, Retry-After 90, not forwarded", copy)
 	}
@@ -216,7 +218,7 @@ func TestCopyInFlight(t *testing.T) {
 	if got := <-first; got.outcome != outcomeForwarded {
 		t.Fatalf("first copy: %+v", got)
 	}
-	if got := handle(t, h, signed("s", body), nil); got.outcome != outcomeDuplicate {
+	if got := handle(t, h, signed(testSecret, body), nil); got.outcome != outcomeDuplicate {
 		t.Errorf("copy after the first was delivered: %+v, want duplicate", got)
 	}
 }
@@ -225,12 +227,12 @@ func TestCopyInFlight(t *testing.T) {
 // when it came chunked), the gateway's headers and none a client set, and
 // no Incremental field (the body was buffered whole).
 func TestForwardedRequest(t *testing.T) {
-	h := &Handler{Secrets: []string{"s"}}
+	h := &Handler{Secrets: []string{testSecret}}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
 	body := `{"event":"screenshot.finished","screenshot_id":"sc_forwarded"}`
-	req := signed("s", body)
+	req := signed(testSecret, body)
 	req.ContentLength = -1 // as a chunked request arrives
 	req.Header.Set("Incremental", "?1")
 	req.Header.Set("X-Scgate-Verified", "spoofed")
@@ -256,7 +258,7 @@ func TestForwardedRequest(t *testing.T) {
 // by reason, every verified request by the secret that matched, and the
 // gateway's and the store's time is observed.
 func TestMetrics(t *testing.T) {
-	h := &Handler{Name: "metrics-test", Secrets: []string{"old", "new"}}
+	h := &Handler{Name: "metrics-test", Secrets: []string{oldSecret, newSecret}}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
@@ -271,8 +273,8 @@ func TestMetrics(t *testing.T) {
 	// test N times in one), so every figure is a difference.
 	upstreamBefore := histogramCount(t, metricUpstreamTime.WithLabelValues("metrics-test"))
 	body := `{"event":"screenshot.finished","screenshot_id":"sc_metrics"}`
-	handle(t, h, signed("new", body), nil)
-	handle(t, h, signed("new", body), nil)
+	handle(t, h, signed(newSecret, body), nil)
+	handle(t, h, signed(newSecret, body), nil)
 	handle(t, h, signed("wrong", body), nil)
 	after := []float64{count(forwarded), count(duplicates), count(rejected), count(mismatches), count(secretNew)}
 	for i, name := range []string{"forwarded", "duplicate", "rejected", "signature_mismatch", "secret 1 matched"} {
@@ -314,7 +316,7 @@ func histogramCount(t *testing.T, o prometheus.Observer) uint64 {
 // copy in flight. A valid first-seen event is forwarded (and committed) as
 // in enforce, so its retries are reported as duplicates.
 func TestReportMode(t *testing.T) {
-	h := &Handler{Name: "report-test", Mode: ModeReport, Secrets: []string{"s"}, Events: []string{"screenshot.finished"}}
+	h := &Handler{Name: "report-test", Mode: ModeReport, Secrets: []string{testSecret}, Events: []string{"screenshot.finished"}}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
@@ -326,12 +328,12 @@ func TestReportMode(t *testing.T) {
 		reason  string
 		gateway bool // the upstream sees the gateway's headers
 	}{
-		{"first delivery", func() *http.Request { return signed("s", body) }, outcomeForwarded, "", true},
-		{"its retry", func() *http.Request { return signed("s", body) }, outcomeDuplicate, "", false},
+		{"first delivery", func() *http.Request { return signed(testSecret, body) }, outcomeForwarded, "", true},
+		{"its retry", func() *http.Request { return signed(testSecret, body) }, outcomeDuplicate, "", false},
 		{"bad signature", func() *http.Request { return signed("wrong", body) }, outcomeRejected, "signature_mismatch", false},
-		{"not allowed event", func() *http.Request { return signed("s", `{"event":"batch.finished","batch_id":"b"}`) }, outcomeIgnored, "", false},
-		{"not JSON", func() *http.Request { return signed("s", `{"event":`) }, outcomeRejected, "body_invalid_json", false},
-		{"GET", func() *http.Request { r := signed("s", body); r.Method = http.MethodGet; return r }, outcomeRejected, "method_not_allowed", false},
+		{"not allowed event", func() *http.Request { return signed(testSecret, `{"event":"batch.finished","batch_id":"b"}`) }, outcomeIgnored, "", false},
+		{"not JSON", func() *http.Request { return signed(testSecret, `{"event":`) }, outcomeRejected, "body_invalid_json", false},
+		{"GET", func() *http.Request { r := signed(testSecret, body); r.Method = http.MethodGet; return r }, outcomeRejected, "method_not_allowed", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -378,7 +380,7 @@ func TestReencode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("style "+tt.style, func(t *testing.T) {
-			h := &Handler{Secrets: []string{"old", "new"}, Reencode: tt.style}
+			h := &Handler{Secrets: []string{oldSecret, newSecret}, Reencode: tt.style}
 			if err := provision(t, h); err != nil {
 				t.Fatal(err)
 			}
@@ -388,7 +390,7 @@ func TestReencode(t *testing.T) {
 			}
 			body := strings.ReplaceAll(pretty, "%s", name)
 			req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(body))
-			original := verifier.Sign([]byte("new"), []byte(body))
+			original := verifier.Sign([]byte(newSecret), []byte(body))
 			for _, hdr := range tt.headers {
 				req.Header.Set(hdr, original)
 			}
@@ -402,7 +404,7 @@ func TestReencode(t *testing.T) {
 			if got.upstream.ContentLength != int64(len(tt.want)) {
 				t.Errorf("Content-Length %d, want %d", got.upstream.ContentLength, len(tt.want))
 			}
-			wantSig := verifier.Sign([]byte("new"), []byte(tt.want))
+			wantSig := verifier.Sign([]byte(newSecret), []byte(tt.want))
 			for _, hdr := range tt.headers {
 				if s := got.upstream.Header.Get(hdr); s != wantSig {
 					t.Errorf("%s = %q, want the signature of the forwarded body %q", hdr, s, wantSig)
@@ -413,11 +415,11 @@ func TestReencode(t *testing.T) {
 			}
 		})
 	}
-	h := &Handler{Secrets: []string{"s"}, Reencode: "php"}
+	h := &Handler{Secrets: []string{testSecret}, Reencode: "php"}
 	if err := provision(t, h); err != nil {
 		t.Fatal(err)
 	}
-	got := handle(t, h, signed("s", `{"event":"screenshot.finished","screenshot_id":"sc_lone","note":"\ud800"}`), nil)
+	got := handle(t, h, signed(testSecret, `{"event":"screenshot.finished","screenshot_id":"sc_lone","note":"\ud800"}`), nil)
 	if got.status != http.StatusUnprocessableEntity || got.reason != "reencode_lone_surrogate" || got.upstream != nil {
 		t.Errorf("a lone surrogate with reencode php: %+v, want 422 reencode_lone_surrogate, not forwarded", got)
 	}

@@ -19,6 +19,14 @@ import (
 	"github.com/scgate/scgate/verifier"
 )
 
+// The tests' secrets: 16 bytes or more, as a config requires. The Caddyfile
+// and JSON texts of config_test.go spell testSecret out.
+const (
+	testSecret = "test-secret-0123456789"
+	oldSecret  = "old-secret-0123456789"
+	newSecret  = "new-secret-0123456789"
+)
+
 func parse(t *testing.T, input string) (*Handler, error) {
 	t.Helper()
 	h := new(Handler)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scgate/scgate/caddymodule/internal/metrics"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/internal/recovery"
 )
 
 // Collectors are created once per process and registered in every config
@@ -65,7 +66,7 @@ var (
 )
 
 func registerMetrics(reg prometheus.Registerer) error {
-	return metrics.Register(reg, metricRequests, metricRejections, metricSecretMatches, metricGatewayTime,
+	return metrics.Register(reg, recovery.Panics, metricRequests, metricRejections, metricSecretMatches, metricGatewayTime,
 		metricUpstreamTime, metricStoreTime, metricStoreErrors, metricFailOpen, metricEvictions, metricBuffered, memoryKeys)
 }
 

@@ -1,13 +1,15 @@
 package screenshotcenterwebhook
 
 import (
-	"errors"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/dedupe"
 )
 
@@ -33,7 +35,43 @@ type pooledStore struct {
 
 func (p pooledStore) Destruct() error {
 	memoryKeys.remove(p.name)
+	if rs, ok := p.Store.(*dedupe.RedisStore); ok {
+		if next := liveRedis.remove(rs); next != nil {
+			if n := rs.HandOver(next); n > 0 {
+				caddy.Log().Named("dedupe").Info("queued dedupe commits handed to the store of the new config",
+					zap.Int("commits", n))
+			}
+		}
+	}
 	return p.Close()
+}
+
+// liveRedis lists the Redis stores in the pool, oldest first. A reload that
+// changes the Redis settings makes a new store before the old config's
+// cleanup closes the old one: the old one hands its queued commits to the
+// newest store left, instead of dropping them.
+var liveRedis redisList
+
+type redisList struct {
+	mu     sync.Mutex
+	stores []*dedupe.RedisStore
+}
+
+func (l *redisList) add(s *dedupe.RedisStore) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stores = append(l.stores, s)
+}
+
+// remove takes s off the list and returns the newest store left (nil: none).
+func (l *redisList) remove(s *dedupe.RedisStore) *dedupe.RedisStore {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.stores = slices.DeleteFunc(l.stores, func(x *dedupe.RedisStore) bool { return x == s })
+	if len(l.stores) == 0 {
+		return nil
+	}
+	return l.stores[len(l.stores)-1]
 }
 
 // openStore gets the store of the handler's dedupe backend from the pool,
@@ -44,9 +82,9 @@ func (h *Handler) openStore() error {
 	var err error
 	switch d.Backend {
 	case BackendMemory:
-		persist := caddy.NewReplacer().ReplaceKnown(d.Persist, "")
-		if d.Persist != "" && persist == "" {
-			return errors.New("dedupe persist is empty after resolving placeholders")
+		var persist string
+		if persist, err = placeholder.Field("dedupe persist", d.Persist); err != nil {
+			return err
 		}
 		h.store, h.poolKey, err = loadMemoryStore(d.MaxKeys, persist, time.Duration(d.PersistInterval), h.logger)
 	case BackendRedis:
@@ -72,7 +110,10 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	}
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if persist != "" {
-			s := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			s, err := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
+			if err != nil {
+				return nil, err
+			}
 			memoryKeys.add(key, s.MemoryStore)
 			return pooledStore{s, key}, nil
 		}
@@ -96,7 +137,10 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 // background and logs a warning if the server does not answer, so `caddy
 // validate` and a start with Redis down do not block.
 func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, error) {
-	o := resolveRedisOptions(d, caddy.NewReplacer(), logger.With(zap.String("dedupe_backend", BackendRedis)))
+	o, err := resolveRedisOptions(d, logger.With(zap.String("dedupe_backend", BackendRedis)))
+	if err != nil {
+		return nil, "", err
+	}
 	if err := o.Check(); err != nil {
 		return nil, "", err
 	}
@@ -106,6 +150,7 @@ func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, e
 		if err != nil {
 			return nil, err
 		}
+		liveRedis.add(s)
 		return pooledStore{s, key}, nil
 	})
 	if err != nil {

@@ -26,23 +26,23 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	url := srv.URL()
 	srv.Stop() // the port is now closed
 
-	closed := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
+	closed := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{
 		Backend: BackendRedis, Redis: &RedisConfig{URL: url},
 	}}
 	if err := provision(t, closed); err != nil {
 		t.Fatalf("provision with Redis down: %v", err)
 	}
-	if got, hdr := serveHeaders(t, closed, "s", `{"event":"e","screenshot_id":1}`); got != "status 503" || hdr.Get("Retry-After") == "" {
+	if got, hdr := serveHeaders(t, closed, testSecret, `{"event":"e","screenshot_id":1}`); got != "status 503" || hdr.Get("Retry-After") == "" {
 		t.Errorf("on_error closed with Redis down: %s (Retry-After %q), want status 503 with Retry-After", got, hdr.Get("Retry-After"))
 	}
 
-	open := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
+	open := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{
 		Backend: BackendRedis, OnError: OnErrorOpen, Redis: &RedisConfig{URL: url},
 	}}
 	if err := provision(t, open); err != nil {
 		t.Fatal(err)
 	}
-	if got, hdr := serveHeaders(t, open, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" || hdr.Get("Retry-After") != "" {
+	if got, hdr := serveHeaders(t, open, testSecret, `{"event":"e","screenshot_id":1}`); got != "forwarded" || hdr.Get("Retry-After") != "" {
 		t.Errorf("on_error open with Redis down: %s (Retry-After %q), want forwarded without Retry-After", got, hdr.Get("Retry-After"))
 	}
 
@@ -51,7 +51,7 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 	for _, h := range []*Handler{closed, open} {
 		var got string
 		eventually.Succeeds(t, 10*time.Second, func() error {
-			if got, _ = serveHeaders(t, h, "s", `{"event":"e","screenshot_id":2}`); got == "status 503" {
+			if got, _ = serveHeaders(t, h, testSecret, `{"event":"e","screenshot_id":2}`); got == "status 503" {
 				return errors.New("still 503")
 			}
 			return nil
@@ -59,7 +59,7 @@ func TestProvisionRedisUnreachable(t *testing.T) {
 		if got != "forwarded" && got != "duplicate" {
 			t.Fatalf("after Redis is back: %s", got)
 		}
-		if got, _ := serveHeaders(t, h, "s", `{"event":"e","screenshot_id":2}`); got != "duplicate" {
+		if got, _ := serveHeaders(t, h, testSecret, `{"event":"e","screenshot_id":2}`); got != "duplicate" {
 			t.Errorf("retry after Redis is back: %s, want duplicate", got)
 		}
 	}
@@ -74,7 +74,7 @@ func TestRedisClientShared(t *testing.T) {
 	prefix := "scgate-test:" + t.Name() + time.Now().Format("150405.000000000") + ":"
 	newHandler := func(prefix string) *Handler {
 		// An App each: as in different configs or processes.
-		return &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{
+		return &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{
 			Backend: BackendRedis, Redis: &RedisConfig{URL: url, KeyPrefix: prefix},
 		}, app: new(App)}
 	}
@@ -98,13 +98,13 @@ func TestRedisClientShared(t *testing.T) {
 	if refs, ok := stores.References(a.poolKey); !ok || refs != 2 {
 		t.Fatalf("store references = %d, %v; want 2", refs, ok)
 	}
-	if got, _ := serveHeaders(t, a, "s", `{"event":"e","screenshot_id":7}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, a, testSecret, `{"event":"e","screenshot_id":7}`); got != "forwarded" {
 		t.Fatalf("first delivery: %s", got)
 	}
-	if got, _ := serveHeaders(t, b, "s", `{"event":"e","screenshot_id":7}`); got != "duplicate" {
+	if got, _ := serveHeaders(t, b, testSecret, `{"event":"e","screenshot_id":7}`); got != "duplicate" {
 		t.Errorf("same event through the other handler: %s, want duplicate", got)
 	}
-	if got, _ := serveHeaders(t, other, "s", `{"event":"e","screenshot_id":7}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, other, testSecret, `{"event":"e","screenshot_id":7}`); got != "forwarded" {
 		t.Errorf("same event under another key_prefix: %s, want forwarded", got)
 	}
 
@@ -115,7 +115,7 @@ func TestRedisClientShared(t *testing.T) {
 	if err := a.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := serveHeaders(t, b, "s", `{"event":"e","screenshot_id":8}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, b, testSecret, `{"event":"e","screenshot_id":8}`); got != "forwarded" {
 		t.Errorf("after one handler's cleanup: %s, want forwarded", got)
 	}
 	keys := []string{b.poolKey, other.poolKey}
@@ -130,11 +130,11 @@ func TestRedisClientShared(t *testing.T) {
 
 // TestMemoryPersistAcrossStores: the snapshot is written when the last
 // handler using it is cleaned up (process exit), and loaded by the next;
-// a corrupt snapshot does not stop provisioning.
+// a corrupt snapshot is a config error.
 func TestMemoryPersistAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dedupe.snap")
 	newHandler := func() *Handler {
-		return &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{Persist: path}, app: new(App)}
+		return &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{Persist: path}, app: new(App)}
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
@@ -152,7 +152,7 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	if time.Duration(first.Dedupe.PersistInterval) != DefaultPersistInterval {
 		t.Errorf("persist_interval = %v, want the default", first.Dedupe.PersistInterval)
 	}
-	if got, _ := serveHeaders(t, first, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" {
+	if got, _ := serveHeaders(t, first, testSecret, `{"event":"e","screenshot_id":1}`); got != "forwarded" {
 		t.Fatalf("first delivery: %s", got)
 	}
 	if err := first.Cleanup(); err != nil { // last reference: snapshot written
@@ -170,7 +170,7 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	if err := provision(t, second); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := serveHeaders(t, second, "s", `{"event":"e","screenshot_id":1}`); got != "duplicate" {
+	if got, _ := serveHeaders(t, second, testSecret, `{"event":"e","screenshot_id":1}`); got != "duplicate" {
 		t.Errorf("retry after a restart with persist: %s, want duplicate", got)
 	}
 	if err := second.Cleanup(); err != nil {
@@ -186,11 +186,12 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	third := newHandler()
-	if err := provision(t, third); err != nil {
-		t.Fatalf("provision with a corrupt snapshot: %v", err)
+	err = provision(t, third)
+	if err == nil || !strings.Contains(err.Error(), path+": dedupe snapshot is corrupt") || !strings.Contains(err.Error(), "move it aside") {
+		t.Fatalf("provision with a corrupt snapshot: %v, want an error naming the file and what to do", err)
 	}
-	if got, _ := serveHeaders(t, third, "s", `{"event":"e","screenshot_id":1}`); got != "forwarded" {
-		t.Errorf("after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
+	if _, ok := stores.References(memoryPoolKey + ":" + path); ok {
+		t.Error("a store that failed to load stays in the pool")
 	}
 }
 
@@ -201,7 +202,7 @@ func TestProvisionRedisSentinel(t *testing.T) {
 	// timeout: generous, as the race detector on a busy CI machine slows
 	// the first claim (Sentinel query, master dial, script load).
 	h, err := parse(t, `screenshotcenter_webhook {
-		secret s
+		secret `+testSecret+`
 		dedupe redis {
 			addresses `+strings.Join(s.Addrs(), " ")+`
 			master_name `+redistest.MasterName+`
@@ -218,10 +219,10 @@ func TestProvisionRedisSentinel(t *testing.T) {
 		t.Fatalf("provision: %v", err)
 	}
 	body := `{"event":"screenshot.finished","screenshot_id":42}`
-	if got, _ := serveHeaders(t, h, "s", body); got != "forwarded" {
+	if got, _ := serveHeaders(t, h, testSecret, body); got != "forwarded" {
 		t.Fatalf("first delivery: %s, want forwarded", got)
 	}
-	if got, _ := serveHeaders(t, h, "s", body); got != "duplicate" {
+	if got, _ := serveHeaders(t, h, testSecret, body); got != "duplicate" {
 		t.Fatalf("retry: %s, want duplicate", got)
 	}
 	// The done key is on the master, under the default prefix.
@@ -235,23 +236,23 @@ func TestProvisionRedisSentinel(t *testing.T) {
 // is provisioned but never serves (it failed to load) must not change the
 // running one's max_keys.
 func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
-	live := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{MaxKeys: 1 << 20}}
+	live := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{MaxKeys: 1 << 20}}
 	if err := provision(t, live); err != nil {
 		t.Fatal(err)
 	}
 	body := func(i int) string {
 		return `{"event":"screenshot.finished","screenshot_id":"sc_bound_` + t.Name() + strconv.Itoa(i) + `"}`
 	}
-	if got := serve(t, live, "s", body(0)); got != "forwarded" {
+	if got := serve(t, live, testSecret, body(0)); got != "forwarded" {
 		t.Fatalf("first event: %s", got)
 	}
 	// Other tests may share the process-wide store: restore its bound.
 	t.Cleanup(func() { live.store.(*dedupe.MemoryStore).SetMaxKeys(dedupe.DefaultMaxKeys) })
-	rejected := &Handler{Secrets: []string{"s"}, Dedupe: &DedupeConfig{MaxKeys: 1}}
+	rejected := &Handler{Secrets: []string{testSecret}, Dedupe: &DedupeConfig{MaxKeys: 1}}
 	if err := validate(t, rejected); err != nil {
 		t.Fatal(err)
 	}
-	if got := serve(t, live, "s", body(1)); got != "forwarded" {
+	if got := serve(t, live, testSecret, body(1)); got != "forwarded" {
 		t.Fatalf("after a config with max_keys 1 was provisioned but never served: %s", got)
 	}
 	// Once that config serves, its bound applies: the store holds more
@@ -260,7 +261,7 @@ func TestMaxKeysAppliesWhenAConfigServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	evictions := testutil.ToFloat64(metricEvictions.WithLabelValues(memoryPoolKey))
-	if got := serve(t, rejected, "s", body(2)); got != "forwarded" {
+	if got := serve(t, rejected, testSecret, body(2)); got != "forwarded" {
 		t.Fatalf("with max_keys 1 applied: %s, want forwarded after evictions", got)
 	}
 	if n := live.store.(*dedupe.MemoryStore).Len(); n != 1 || testutil.ToFloat64(metricEvictions.WithLabelValues(memoryPoolKey)) < evictions+2 {

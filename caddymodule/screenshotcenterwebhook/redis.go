@@ -3,33 +3,48 @@ package screenshotcenterwebhook
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/dedupe"
 )
 
 // resolveRedisOptions resolves the placeholders of d's settings into the
-// store's options.
-func resolveRedisOptions(d *RedisConfig, repl *caddy.Replacer, logger *zap.Logger) dedupe.RedisOptions {
+// store's options: an unknown placeholder or an unset variable is an error
+// naming the field (placeholder.Resolve), never text sent to Redis.
+func resolveRedisOptions(d *RedisConfig, logger *zap.Logger) (dedupe.RedisOptions, error) {
 	o := dedupe.RedisOptions{
-		URL:        strings.TrimSpace(repl.ReplaceKnown(d.URL, "")),
 		MasterName: d.MasterName,
-		Username:   repl.ReplaceKnown(d.Username, ""),
-		Password:   repl.ReplaceKnown(d.Password, ""),
 		TLS:        d.TLS,
 		KeyPrefix:  d.KeyPrefix,
 		Timeout:    time.Duration(d.Timeout),
 		Logger:     logger,
 	}
-	for _, a := range d.Addresses {
-		o.Addrs = append(o.Addrs, repl.ReplaceKnown(a, ""))
+	for _, f := range []struct {
+		name string
+		in   string
+		out  *string
+	}{{"url", d.URL, &o.URL}, {"username", d.Username, &o.Username}, {"password", d.Password, &o.Password}} {
+		v, err := placeholder.Field("dedupe redis "+f.name, f.in)
+		if err != nil {
+			return o, err
+		}
+		*f.out = v
 	}
-	return o
+	o.URL = strings.TrimSpace(o.URL)
+	for i, a := range d.Addresses {
+		v, err := placeholder.Field(fmt.Sprintf("dedupe redis addresses[%d]", i), a)
+		if err != nil {
+			return o, err
+		}
+		o.Addrs = append(o.Addrs, v)
+	}
+	return o, nil
 }
 
 // redisPoolKey names the store of these settings in the stores pool: one

@@ -90,9 +90,12 @@ func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c cla
 	r.Header.Del("Connection")
 	if up.signature != "" {
 		// The original signature never travels next to a body it does not
-		// sign.
+		// sign. The checker reads every line of a header (an empty first
+		// line and the signature in the second pass), so every line of each
+		// signature header the request carried gives way to the one new
+		// signature.
 		for _, name := range h.checker.SignatureHeaders {
-			if r.Header.Get(name) != "" {
+			if len(r.Header.Values(name)) > 0 {
 				r.Header.Set(name, up.signature)
 			}
 		}

@@ -7,7 +7,7 @@
 // receives exactly JSON.stringify's bytes, signed again, and accepts them.
 //
 //   npm ci
-//   WEBHOOK_SECRET=dev-secret PORT=9090 node server.js
+//   WEBHOOK_SECRET=dev-secret-change-me PORT=9090 node server.js
 //
 // Environment: WEBHOOK_SECRET (required), PORT (default 9090), HOST
 // (default 127.0.0.1).

@@ -7,7 +7,7 @@
 // scgate with `reencode php` it receives exactly json_encode's bytes, signed
 // again, and accepts them.
 //
-//   WEBHOOK_SECRET=dev-secret php -S 127.0.0.1:9090 index.php
+//   WEBHOOK_SECRET=dev-secret-change-me php -S 127.0.0.1:9090 index.php
 //
 // Environment: WEBHOOK_SECRET (required).
 

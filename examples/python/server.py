@@ -7,7 +7,7 @@ written the way json.dumps writes it (compact JSON, "\\/", raw UTF-8, 1E3, ...).
 Behind scgate with `reencode python` it receives exactly json.dumps's bytes,
 signed again, and accepts them.
 
-    WEBHOOK_SECRET=dev-secret PORT=9090 python3 server.py
+    WEBHOOK_SECRET=dev-secret-change-me PORT=9090 python3 server.py
 
 Environment: WEBHOOK_SECRET (required), PORT (default 9090), HOST (default
 127.0.0.1).

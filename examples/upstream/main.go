@@ -3,7 +3,7 @@
 // gateway forwards the body byte for byte with the original signature, so
 // such a handler keeps working unchanged.
 //
-//	SCREENSHOTCENTER_WEBHOOK_SECRET=dev-secret go run ./examples/upstream
+//	SCREENSHOTCENTER_WEBHOOK_SECRET=dev-secret-change-me go run ./examples/upstream
 //
 // It listens on 127.0.0.1:9090 (-addr to change) and logs each event.
 package main

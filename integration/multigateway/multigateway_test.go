@@ -5,6 +5,7 @@
 package multigateway_test
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"os"
@@ -22,7 +23,7 @@ import (
 	"github.com/scgate/scgate/webhook"
 )
 
-const secret = "e2e-secret"
+const secret = "e2e-multigateway-secret"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -335,9 +336,16 @@ func TestRedisDownOpen(t *testing.T) {
 	}
 }
 
-func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream) *gatewaytest.Gateway {
+// memoryGateway runs a gateway with the memory store persisted to snapshot,
+// and extra lines in its dedupe block.
+func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream, extra ...string) *gatewaytest.Gateway {
 	t.Helper()
-	return gatewaytest.Start(t, gatewaytest.Options{
+	return gatewaytest.Start(t, memoryOptions(snapshot, up, extra...))
+}
+
+// memoryOptions are the options of memoryGateway.
+func memoryOptions(snapshot string, up *gatewaytest.Upstream, extra ...string) gatewaytest.Options {
+	return gatewaytest.Options{
 		Config: `{
 			admin {{ADMIN_ADDR}}
 			persist_config off
@@ -349,17 +357,44 @@ func memoryGateway(t *testing.T, snapshot string, up *gatewaytest.Upstream) *gat
 				dedupe memory {
 					persist ` + snapshot + `
 					persist_interval 1h
+					` + strings.Join(extra, "\n") + `
 				}
 			}
 			reverse_proxy ` + up.Addr + `
 		}`,
 		Env: []string{"SCGATE_E2E_SECRET=" + secret},
-	})
+	}
+}
+
+// A gateway restarted with a max_keys smaller than its snapshot keeps the
+// newest keys, as its eviction would: their retries are duplicates, the
+// oldest event's retry is forwarded again.
+func TestMemorySnapshotIntoSmallerMaxKeys(t *testing.T) {
+	snapshot := filepath.Join(t.TempDir(), "dedupe.snap")
+	up := gatewaytest.NewUpstream(t)
+	gw := memoryGateway(t, snapshot, up)
+	for id := 1; id <= 5; id++ {
+		if got := outcome(deliver(t, gw, eventBody(id))); got != "forwarded" {
+			t.Fatalf("delivery %d: %s", id, got)
+		}
+	}
+	if err := gw.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	gw = memoryGateway(t, snapshot, up, "max_keys 2")
+	for _, id := range []int{5, 4} {
+		if got := outcome(deliver(t, gw, eventBody(id))); got != "duplicate" {
+			t.Errorf("retry of event %d (of the newest two) after a restart with max_keys 2: %s, want duplicate", id, got)
+		}
+	}
+	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
+		t.Errorf("retry of the oldest event: %s, want forwarded (not kept)", got)
+	}
 }
 
 // TestMemoryPersistAcrossRestart: a gateway stopped with SIGTERM writes its
-// snapshot; started again, it answers the retry as a duplicate. A corrupt
-// snapshot does not stop the start.
+// snapshot; started again, it answers the retry as a duplicate.
 func TestMemoryPersistAcrossRestart(t *testing.T) {
 	snapshot := filepath.Join(t.TempDir(), "dedupe.snap")
 	up := gatewaytest.NewUpstream(t)
@@ -385,18 +420,181 @@ func TestMemoryPersistAcrossRestart(t *testing.T) {
 	if n := up.Count(); n != 1 {
 		t.Errorf("upstream got %d requests, want 1", n)
 	}
+}
+
+// A snapshot that cannot be loaded (truncated, garbage, zero-length) is a
+// config error through the built binary: `scgate run` and `scgate
+// validate` exit 1 with an error that names the file and what to do, never
+// a panic, and never start with an empty store in its place; a running
+// gateway refuses a reload onto it and keeps serving; the file is left as
+// it was. Moved aside as the error says, the gateway starts empty.
+func TestDamagedSnapshotIsAConfigError(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	good := filepath.Join(t.TempDir(), "good.snap")
+	gw := memoryGateway(t, good, up)
+	for id := 1; id <= 3; id++ {
+		deliver(t, gw, eventBody(id))
+	}
 	if err := gw.Stop(); err != nil {
 		t.Fatal(err)
 	}
-
-	if err := os.WriteFile(snapshot, []byte("scgate-dedupe 1\nthis is not a snapshot"), 0o600); err != nil {
+	data, err := os.ReadFile(good)
+	if err != nil {
 		t.Fatal(err)
 	}
-	gw = memoryGateway(t, snapshot, up)
-	if !gw.WaitOutput("dedupe snapshot is damaged; moved aside", 10*time.Second) {
-		t.Error("corrupt snapshot not logged")
+	running := memoryGateway(t, filepath.Join(t.TempDir(), "running.snap"), up)
+
+	for i, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"truncated", data[:len(data)/2], "truncated"},
+		{"garbage", bytes.Repeat([]byte{0xA5}, 256), "no snapshot header"},
+		{"zero-length", []byte{}, "the file is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dedupe.snap")
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what, output string) {
+				t.Helper()
+				if strings.Contains(output, "panic") || strings.Contains(output, "fatal error") {
+					t.Fatalf("%s: the process panicked:\n%s", what, output)
+				}
+				for _, want := range []string{
+					path + ": dedupe snapshot is corrupt: " + tc.want,
+					"move it aside (e.g. mv " + path + " " + path + ".damaged) or delete it to start with an empty memory store",
+				} {
+					if !strings.Contains(output, want) {
+						t.Errorf("%s: the output does not say %q:\n%s", what, want, output)
+					}
+				}
+			}
+
+			g, err := gatewaytest.Launch(t, memoryOptions(path, up))
+			if err == nil {
+				t.Fatal("scgate run started with a damaged snapshot")
+			}
+			check("run", g.Output())
+			if code := g.ExitCode(); code != 1 {
+				t.Errorf("run exited %d, want 1", code)
+			}
+
+			stdout, stderr, code := gatewaytest.Run(t, []string{"SCGATE_E2E_SECRET=" + secret}, "validate", "--config", filepath.Join(g.Dir, "Caddyfile"))
+			check("validate", stdout+stderr)
+			if code != 1 {
+				t.Errorf("validate exited %d, want 1", code)
+			}
+
+			if err := running.Reload(memoryOptions(path, up).Config); err == nil {
+				t.Fatal("a reload onto a damaged snapshot was accepted")
+			} else {
+				check("reload", err.Error())
+			}
+			if got := outcome(deliver(t, running, eventBody(100+i))); got != "forwarded" {
+				t.Fatalf("the running gateway after the refused reload: %s", got)
+			}
+			if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, tc.data) {
+				t.Fatalf("the damaged file was changed (%v)", err)
+			}
+
+			if err := os.Rename(path, path+".damaged"); err != nil {
+				t.Fatal(err)
+			}
+			fresh := memoryGateway(t, path, up)
+			if got := outcome(deliver(t, fresh, eventBody(1))); got != "forwarded" {
+				t.Errorf("after moving the snapshot aside: %s, want forwarded (nothing remembered)", got)
+			}
+		})
 	}
-	if got := outcome(deliver(t, gw, eventBody(1))); got != "forwarded" {
-		t.Errorf("delivery after a corrupt snapshot: %s, want forwarded (nothing remembered)", got)
+}
+
+// TestReloadHandsOverQueuedCommits: a commit queued while Redis is down
+// survives a reload that changes the Redis settings (a new store): the
+// old store hands it to the new one, which writes it once Redis is back,
+// so the sender's retry through another gateway is a duplicate (issue 16).
+func TestReloadHandsOverQueuedCommits(t *testing.T) {
+	srv := redistest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	up.Respond(func(n int, req gatewaytest.Request) int {
+		if n == 0 {
+			close(held)
+			<-release
+		}
+		return http.StatusOK
+	})
+	config := func(timeout string) string {
+		return `{
+			admin {{ADMIN_ADDR}}
+			persist_config off
+			auto_https off
+		}
+		http://127.0.0.1:{{HTTP_PORT}} {
+			screenshotcenter_webhook {
+				secret {env.SCGATE_E2E_SECRET}
+				dedupe redis {
+					url {env.SCGATE_E2E_REDIS_URL}
+					key_prefix e2e:
+					timeout ` + timeout + `
+				}
+			}
+			reverse_proxy ` + up.Addr + `
+		}`
+	}
+	a := gatewaytest.Start(t, gatewaytest.Options{
+		Config: config("250ms"),
+		Env:    []string{"SCGATE_E2E_SECRET=" + secret, "SCGATE_E2E_REDIS_URL=" + srv.URL()},
+	})
+	b := redisGateway(t, srv.URL(), up, "closed")
+
+	body := eventBody(8)
+	first := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, a.URL+"/webhook", strings.NewReader(body))
+		req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- "error " + err.Error()
+			return
+		}
+		resp.Body.Close()
+		first <- outcome(resp)
+	}()
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the event never reached the upstream")
+	}
+	srv.Stop()
+	close(release)
+	if got := <-first; got != "forwarded" {
+		t.Fatalf("first delivery: %s, want forwarded (the upstream accepted it)", got)
+	}
+	if err := a.Reload(config("400ms")); err != nil {
+		t.Fatalf("reload with a new Redis timeout: %v", err)
+	}
+	if !a.WaitOutput("queued dedupe commits handed to the store of the new config", 10*time.Second) {
+		t.Errorf("no log line of the old store handing over its queued commit")
+	}
+
+	srv.Restart()
+	if !a.WaitOutput(`"committed":1`, 30*time.Second) {
+		t.Fatalf("the new store did not write the handed-over commit; output:\n%s", a.Output())
+	}
+	var got string
+	eventually.Succeeds(t, 30*time.Second, func() error {
+		if got = outcome(deliver(t, b, body)); got == "status 503" {
+			return errors.New("b still answers 503")
+		}
+		return nil
+	})
+	if got != "duplicate" {
+		t.Errorf("the sender's retry through b after Redis is back: %s, want duplicate", got)
+	}
+	if n := up.Count(); n != 1 {
+		t.Errorf("upstream got %d copies, want exactly 1", n)
 	}
 }

@@ -25,8 +25,42 @@ func Succeeds(t testing.TB, timeout time.Duration, cond func() error) {
 // that knows waiting is pointless (a process exited, a wrong answer came)
 // returns Stop(err) to end the wait at once with err.
 func Within(timeout time.Duration, cond func() error) error {
+	return within(timeout, time.Millisecond, 50*time.Millisecond, cond)
+}
+
+// SucceedsEvery is Succeeds polling at a fixed interval, with no back-off:
+// for a test that measures when cond started to hold.
+func SucceedsEvery(t testing.TB, timeout, every time.Duration, cond func() error) {
+	t.Helper()
+	if err := within(timeout, every, every, cond); err != nil {
+		t.Fatalf("not within %s: %v", timeout, err)
+	}
+}
+
+// Holds calls cond every interval for d and fails t at the first error:
+// for a state that must not change meanwhile (a count that must stay put).
+func Holds(t testing.TB, d, every time.Duration, cond func() error) {
+	t.Helper()
+	if err := During(d, every, cond); err != nil {
+		t.Fatalf("stopped holding within %s: %v", d, err)
+	}
+}
+
+// During calls cond every interval for d (at least once) and returns its
+// first error, or nil if it held all along.
+func During(d, every time.Duration, cond func() error) error {
+	for end := time.Now().Add(d); ; time.Sleep(every) {
+		if err := cond(); err != nil {
+			return err
+		}
+		if !time.Now().Before(end) {
+			return nil
+		}
+	}
+}
+
+func within(timeout, pause, maxPause time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
-	pause := time.Millisecond
 	for {
 		err := cond()
 		var s stop
@@ -37,7 +71,7 @@ func Within(timeout time.Duration, cond func() error) error {
 			return err
 		}
 		time.Sleep(min(pause, time.Until(deadline)))
-		pause = min(2*pause, 50*time.Millisecond)
+		pause = min(2*pause, maxPause)
 	}
 }
 

@@ -31,3 +31,21 @@ func TestWithin(t *testing.T) {
 		t.Fatalf("Within with Stop = %v after %d calls, want the error at once", err, calls)
 	}
 }
+
+func TestDuring(t *testing.T) {
+	calls := 0
+	if err := During(20*time.Millisecond, time.Millisecond, func() error { calls++; return nil }); err != nil || calls < 2 {
+		t.Fatalf("During = %v after %d calls, want nil after several", err, calls)
+	}
+	want := errors.New("changed")
+	calls = 0
+	if err := During(time.Minute, time.Millisecond, func() error {
+		calls++
+		if calls == 3 {
+			return want
+		}
+		return nil
+	}); err != want || calls != 3 {
+		t.Fatalf("During = %v after %d calls, want the first error at the third", err, calls)
+	}
+}

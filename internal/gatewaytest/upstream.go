@@ -22,6 +22,9 @@ type Request struct {
 	TransferEncoding []string
 	// Trailer holds the trailers that came after a chunked body.
 	Trailer http.Header
+	// Done is closed when the client gave the request up (it closed the
+	// connection or reset the stream), or once it was answered.
+	Done <-chan struct{}
 }
 
 // Responder decides the status of the n-th request (counting from 0) an
@@ -31,7 +34,8 @@ type Request struct {
 type Responder func(n int, req Request) int
 
 // Upstream is a real HTTP server on 127.0.0.1 that records every request
-// and answers with a scriptable status (200 by default) and the body "ok".
+// and answers with a scriptable status (200 by default) and the body "ok"
+// (or the one given to SetBody).
 type Upstream struct {
 	// URL is "http://127.0.0.1:<port>"; Addr is "127.0.0.1:<port>", ready
 	// for a reverse_proxy directive.
@@ -42,6 +46,7 @@ type Upstream struct {
 	mu        sync.Mutex
 	reqs      []Request
 	respond   Responder
+	body      []byte // nil: "ok"
 	onRequest []chan Request
 }
 
@@ -95,11 +100,12 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 		ContentLength:    r.ContentLength,
 		TransferEncoding: r.TransferEncoding,
 		Trailer:          r.Trailer.Clone(),
+		Done:             r.Context().Done(),
 	}
 	u.mu.Lock()
 	n := len(u.reqs)
 	u.reqs = append(u.reqs, req)
-	respond := u.respond
+	respond, answer := u.respond, u.body
 	subs := append([]chan Request(nil), u.onRequest...)
 	u.mu.Unlock()
 	for _, c := range subs {
@@ -112,9 +118,21 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	if respond != nil {
 		status = respond(n, req)
 	}
+	if answer == nil {
+		answer = []byte("ok")
+	}
 	w.Header().Set("Content-Type", "text/plain")
 	w.WriteHeader(status)
-	io.WriteString(w, "ok")
+	w.Write(answer)
+}
+
+// SetBody makes every answer from now on carry body instead of "ok", e.g.
+// one too large for the socket buffers, so that a gateway whose client hung
+// up fails to pass it on.
+func (u *Upstream) SetBody(body []byte) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.body = body
 }
 
 // Respond sets the Responder; nil restores "always 200".

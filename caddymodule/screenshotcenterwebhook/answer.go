@@ -67,6 +67,9 @@ type verdict struct {
 	retryAfter string
 	level      zapcore.Level
 	msg        string
+	// unread: the body was not read to its end (refused by its length,
+	// the budget or the stream bound, or not a POST).
+	unread bool
 }
 
 // The verdicts that do not depend on the request.
@@ -86,6 +89,10 @@ var (
 func rejection(rej *gateway.Rejection) verdict {
 	v := verdict{status: rej.Status, outcome: outcomeRejected, reason: rej.Reason, err: rej.Err, level: zapcore.WarnLevel, msg: "webhook rejected"}
 	switch rej {
+	case gateway.ErrMethod, gateway.ErrTooLarge, gateway.ErrBufferFull, gateway.ErrClientBufferFull, gateway.ErrTooManyStreams:
+		v.unread = true
+	}
+	switch rej {
 	case gateway.ErrMethod:
 		v.level = zapcore.DebugLevel // scanners and health checks
 	case gateway.ErrBodyRead:
@@ -93,6 +100,12 @@ func rejection(rej *gateway.Rejection) verdict {
 	case gateway.ErrBufferFull:
 		v.outcome, v.retryAfter = outcomeUnavailable, bufferRetryAfter
 		v.msg = "body budget used up; answering 503 (raise max_buffered if this is not an attack)"
+	case gateway.ErrClientBufferFull:
+		v.outcome, v.retryAfter = outcomeUnavailable, bufferRetryAfter
+		v.msg = "this client's bodies hold its whole share of the body budget; answering 503 (raise max_buffered_per_client if this is not an attack)"
+	case gateway.ErrTooManyStreams:
+		v.outcome, v.retryAfter = outcomeUnavailable, bufferRetryAfter
+		v.msg = "too many bodies of one connection being read; answering 503 (raise max_streams_per_connection if this is not an attack)"
 	}
 	return v
 }
@@ -128,6 +141,12 @@ func (h *Handler) give(w http.ResponseWriter, r *http.Request, vars *requestVars
 		// The body as it came: what was read, then whatever was not.
 		r.Body = passedBody{Reader: io.MultiReader(bytes.NewReader(ev.Body), r.Body), Closer: r.Body}
 		return next.ServeHTTP(w, r)
+	}
+	if v.unread {
+		// Answer at once and close the connection, instead of letting the
+		// server wait for the rest of the body (to discard it before the
+		// answer), which the client may never send.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 	}
 	switch {
 	case v.status == http.StatusOK:

@@ -88,14 +88,16 @@ func (a *App) describe(h *Handler) string {
 	return d
 }
 
-// Start applies max_buffered to the process's body budget, and max_keys and
-// evict_warn_age to the memory stores of the config's handlers (the last
+// Start applies max_buffered and max_buffered_per_client to the process's
+// body budget, max_streams_per_connection to its stream bound, and max_keys
+// and evict_warn_age to the memory stores of the config's handlers (the last
 // handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range a.handlers {
-		bodyBudget.SetLimit(h.MaxBuffered)
+		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
+		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
 	for _, h := range a.handlers {
 		if ms, ok := h.store.(*dedupe.MemoryStore); ok {

@@ -38,8 +38,12 @@ func init() {
 var nowFunc = time.Now
 
 // bodyBudget bounds the body bytes all handlers of the process buffer at
-// once (max_buffered).
+// once (max_buffered) and those of one client (max_buffered_per_client).
 var bodyBudget webhook.Budget
+
+// bodyStreams bounds the bodies of one HTTP/2 or HTTP/3 connection that
+// all handlers of the process read at once (max_streams_per_connection).
+var bodyStreams gateway.Streams
 
 // ServeHTTP runs the request path: the checks on the raw request, the
 // claim of its dedupe key, the forward, and the settlement of the claim by
@@ -53,8 +57,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	// 1. The checks, in the contract's order: method, size, signature
 	// (before anything parses the body), body, event header, max_age,
-	// events allowlist. The body is read under body_timeout and
-	// max_buffered.
+	// events allowlist. The body is read under body_timeout,
+	// body_min_rate, max_buffered, max_buffered_per_client and
+	// max_streams_per_connection.
 	ev, rej := h.checkRequest(w, r)
 	h.metrics.read.Observe(ev.Timing.Read.Seconds())
 	if rej != nil {
@@ -89,16 +94,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.forward(w, r, vars, c, up, next)
 }
 
-// checkRequest runs the checks with the body read under body_timeout: the
-// connection's read deadline, lifted again once the body is in.
+// checkRequest runs the checks with the body read under body_timeout and
+// body_min_rate (the connection's or stream's read deadline, lifted again
+// once the body is in), charged to the client Caddy determined (client_ip,
+// which follows trusted_proxies).
 func (h *Handler) checkRequest(w http.ResponseWriter, r *http.Request) (gateway.Event, *gateway.Rejection) {
-	rc := http.NewResponseController(w)
-	deadline := rc.SetReadDeadline(time.Now().Add(time.Duration(h.BodyTimeout))) == nil
-	ev, rej := h.checker.Check(r, nowFunc())
-	if deadline {
-		_ = rc.SetReadDeadline(time.Time{})
-	}
-	return ev, rej
+	src := gateway.Source{SetReadDeadline: http.NewResponseController(w).SetReadDeadline}
+	src.ClientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return h.checker.Check(r, src, nowFunc())
 }
 
 // claimState says what the gateway holds for a request it forwards.

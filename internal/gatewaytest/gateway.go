@@ -195,11 +195,20 @@ type Gateway struct {
 // gateway cannot start. The gateway is stopped when the test ends.
 func Start(tb testing.TB, opts Options) *Gateway {
 	tb.Helper()
-	g, err := Launch(tb, opts)
-	if err != nil {
-		tb.Fatalf("gatewaytest: %v", err)
+	// A port FreePort found free can be taken by another process before
+	// the gateway binds it (parallel test packages): start again on new
+	// ports, when they were picked here.
+	picked := opts.HTTPPort == 0 && opts.HTTPSPort == 0 && opts.AdminPort == 0
+	for attempt := 1; ; attempt++ {
+		g, err := Launch(tb, opts)
+		if err == nil {
+			return g
+		}
+		if !picked || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			tb.Fatalf("gatewaytest: %v", err)
+		}
+		tb.Logf("gatewaytest: a picked port was taken meanwhile; starting again on new ports")
 	}
-	return g
 }
 
 // Launch is Start for tests that expect a gateway may fail to start: it

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/freeport"
 )
 
 // Config template values. Options.Config and the config given to Reload may
@@ -128,15 +129,15 @@ func Cleanup() {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port that was free a moment ago, below the
+// kernel's ephemeral range (see freeport).
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick(0)
 	if err != nil {
 		tb.Fatalf("gatewaytest: finding a free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Options describe a gateway process.

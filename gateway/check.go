@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scgate/scgate/refusal"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
 )
@@ -51,18 +52,10 @@ type Checker struct {
 }
 
 // Rejection is a request the gateway refuses, with the status to answer and
-// a stable reason code for logs and metrics.
-type Rejection struct {
-	Status int
-	Reason string
-	Err    error
-}
+// a stable reason code for logs and metrics: the one refusal type.
+type Rejection = refusal.Refusal
 
-func (r *Rejection) Error() string { return r.Reason + ": " + r.Err.Error() }
-
-func reject(status int, reason, msg string) *Rejection {
-	return &Rejection{Status: status, Reason: reason, Err: errors.New(msg)}
-}
+func reject(status int, reason, msg string) *Rejection { return refusal.New(status, reason, msg) }
 
 // BodyGrace is the allowance for a body's first bytes before MinRate
 // applies: the n-th byte must have arrived BodyGrace plus n/MinRate seconds

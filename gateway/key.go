@@ -1,9 +1,9 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
+
+	"github.com/scgate/scgate/scheme"
 )
 
 // Keyer computes the dedupe keys of one endpoint from the signed body and
@@ -13,8 +13,11 @@ import (
 type Keyer struct {
 	// Namespace keeps apart the keys of endpoints that share a store.
 	Namespace string
-	// Template, if not nil, builds the key instead of DefaultKey.
+	// Template, if not nil, builds the key instead of the scheme's default.
 	Template *KeyTemplate
+	// Scheme makes the default key (Scheme.AppendKey). Required without
+	// Template.
+	Scheme scheme.Scheme
 }
 
 // ErrKeyUnresolved refuses an event for which the key template has a field
@@ -28,7 +31,7 @@ func (k *Keyer) Key(ev Event) (Key, *Rejection) {
 	b := append(append(buf[:0], k.Namespace...), '\n')
 	n := len(b)
 	if k.Template == nil {
-		b = AppendDefaultKey(b, ev)
+		b = k.Scheme.AppendKey(b, &ev.Signed, ev.Body)
 	} else {
 		var ok bool
 		if b, ok = k.Template.Append(b, ev); !ok {
@@ -49,66 +52,3 @@ type Key struct {
 
 // Display is the key without its namespace.
 func (k Key) Display() string { return k.Store[k.n:] }
-
-// DefaultKey builds the default dedupe key of an event from its signed
-// fields, so that two different events never share one: the event name as
-// a JSON string, then the id that names the event and its value, which is
-// a JSON string or the literal text of a JSON number (123 and "123" are
-// different ids):
-//
-//	"screenshot.finished" screenshot_id "sc_abc123"
-//	"batch.finished" batch_id 42
-//	"custom.event" sha256 <hex SHA-256 of the raw body>
-//
-// A number is keyed as written, not by its value (100, 1e2 and 100.0 are
-// different keys): the signer chooses the bytes, and a retry of one event
-// carries the same signed bytes. The screenshot_id names the event when
-// present and not empty, else the batch_id, else the whole body's hash. Each part is delimited (quoted, or
-// a fixed word), so no value can imitate another part.
-func DefaultKey(ev Event) string {
-	var buf [256]byte
-	return string(AppendDefaultKey(buf[:0], ev))
-}
-
-// AppendDefaultKey appends DefaultKey's key to dst.
-func AppendDefaultKey(dst []byte, ev Event) []byte {
-	f := ev.Fields
-	dst = appendQuoted(dst, f.Event)
-	switch {
-	case len(f.ScreenshotID) > 0:
-		dst = appendID(append(dst, " screenshot_id "...), f.ScreenshotID, f.ScreenshotIDIsNumber)
-	case len(f.BatchID) > 0:
-		dst = appendID(append(dst, " batch_id "...), f.BatchID, f.BatchIDIsNumber)
-	default:
-		sum := sha256.Sum256(ev.Body)
-		dst = hex.AppendEncode(append(dst, " sha256 "...), sum[:])
-	}
-	return dst
-}
-
-// appendID appends an id: a number's literal text as is, a string quoted.
-func appendID(dst, id []byte, number bool) []byte {
-	if number {
-		return append(dst, id...)
-	}
-	return appendQuoted(dst, id)
-}
-
-// appendQuoted appends s as a JSON string: quotes, backslashes and control
-// bytes escaped, everything else as is. Different strings give different
-// results, and a result never holds a control byte.
-func appendQuoted(dst, s []byte) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c == 0x7f:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}

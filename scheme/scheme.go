@@ -67,15 +67,27 @@ type Config struct {
 // Factory builds a scheme from its config.
 type Factory func(Config) (Scheme, error)
 
-var factories = map[string]Factory{}
+type registration struct {
+	factory Factory
+	fields  []string
+}
 
-// Register makes a scheme available under name; call it from an init.
-func Register(name string, f Factory) {
+var factories = map[string]registration{}
+
+// Register makes a scheme available under name, with the names of the
+// signed fields its events carry (what FieldNames returns); call it from
+// an init.
+func Register(name string, fields []string, f Factory) {
 	if _, dup := factories[name]; dup {
 		panic("scheme: " + name + " registered twice")
 	}
-	factories[name] = f
+	factories[name] = registration{f, fields}
 }
+
+// FieldNames returns the signed fields of the scheme named name (nil for
+// an unknown scheme), for checking a key template before the secrets are
+// known.
+func FieldNames(name string) []string { return factories[name].fields }
 
 // Names lists the registered schemes, sorted.
 func Names() []string {
@@ -89,14 +101,14 @@ func Names() []string {
 
 // New builds the scheme named name.
 func New(name string, c Config) (Scheme, error) {
-	f, ok := factories[name]
+	reg, ok := factories[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown scheme %q: use one of %s", name, strings.Join(Names(), ", "))
 	}
 	if len(c.Secrets) == 0 {
 		return nil, fmt.Errorf("scheme %s: at least one secret is required", name)
 	}
-	return f(c)
+	return reg.factory(c)
 }
 
 // maxFields bounds the signed fields an event carries, so that an Event

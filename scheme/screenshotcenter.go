@@ -19,7 +19,7 @@ import (
 // the optional signed timestamp in the body's created_at.
 const ScreenshotCenter = "screenshotcenter"
 
-func init() { Register(ScreenshotCenter, newScreenshotCenter) }
+func init() { Register(ScreenshotCenter, screenshotCenterFields, newScreenshotCenter) }
 
 // MaxFutureSkew is how far in the future a signed created_at may be when
 // a replay window is set, to allow for clock drift between sender and
@@ -115,9 +115,7 @@ func (s *screenshotCenter) Read(r *Request, ev *Event) *refusal.Refusal {
 	if err != nil {
 		var pe *webhook.Error
 		if errors.As(err, &pe) {
-			if rf, ok := bodyRefusals[pe]; ok {
-				return rf
-			}
+			return BodyRefusal(pe)
 		}
 		return errBodyInvalid
 	}
@@ -230,4 +228,12 @@ func AppendQuoted(dst, s []byte) []byte {
 		}
 	}
 	return append(dst, '"')
+}
+
+// BodyRefusal is the refusal of a body the parser refuses with e.
+func BodyRefusal(e *webhook.Error) *refusal.Refusal {
+	if rf, ok := bodyRefusals[e]; ok {
+		return rf
+	}
+	return errBodyInvalid
 }

@@ -27,9 +27,11 @@ var sc = func() scheme.Scheme {
 
 func event(id string) gateway.Event {
 	ev := gateway.Event{Body: []byte(`{"event":"screenshot.finished","screenshot_id":"` + id + `"}`)}
-	if rf := sc.Read(&scheme.Request{Body: ev.Body}, &ev.Signed); rf != nil {
+	signed, rf := sc.Read(scheme.Request{Body: ev.Body})
+	if rf != nil {
 		panic(rf)
 	}
+	ev.Signed = signed
 	return ev
 }
 

@@ -166,7 +166,7 @@ func (c *Checker) check(r *http.Request, src Source, now time.Time) (Event, *Rej
 	}
 
 	req := scheme.Request{Header: r.Header, Body: body, Now: now}
-	idx, rej := c.Scheme.Verify(&req)
+	idx, rej := c.Scheme.Verify(req)
 	verified := time.Now()
 	ev.Timing.Verify = verified.Sub(read)
 	if rej != nil {
@@ -174,9 +174,11 @@ func (c *Checker) check(r *http.Request, src Source, now time.Time) (Event, *Rej
 	}
 	ev.SecretIndex = idx
 
-	if rej := c.Scheme.Read(&req, &ev.Signed); rej != nil {
+	signed, rej := c.Scheme.Read(req)
+	if rej != nil {
 		return ev, rej
 	}
+	ev.Signed = signed
 	if c.Events != nil {
 		if _, ok := c.Events[string(ev.Signed.Type)]; !ok {
 			ev.Ignored = true

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 
 	"github.com/scgate/scgate/scheme"
@@ -31,7 +33,7 @@ func (k *Keyer) Key(ev Event) (Key, *Rejection) {
 	b := append(append(buf[:0], k.Namespace...), '\n')
 	n := len(b)
 	if k.Template == nil {
-		b = k.Scheme.AppendKey(b, &ev.Signed, ev.Body)
+		b = appendDefaultKey(b, k.Scheme, ev)
 	} else {
 		var ok bool
 		if b, ok = k.Template.Append(b, ev); !ok {
@@ -52,3 +54,50 @@ type Key struct {
 
 // Display is the key without its namespace.
 func (k Key) Display() string { return k.Store[k.n:] }
+
+// appendDefaultKey appends the default dedupe key of an event, made of
+// signed data only, so that two different events never share one: the
+// event type as a JSON string, then the name of the field that the scheme
+// says names the event and its value, a JSON string or the literal text of
+// a JSON number (123 and "123" are different ids):
+//
+//	"screenshot.finished" screenshot_id "sc_abc123"
+//	"batch.finished" batch_id 42
+//	"custom.event" sha256 <hex SHA-256 of the raw body>
+//
+// A number is keyed as written, not by its value (100, 1e2 and 100.0 are
+// different keys): the signer chooses the bytes, and a retry of one event
+// carries the same signed bytes. An event without an identity is keyed by
+// its whole body's hash. Each part is delimited (quoted, or a fixed word),
+// so no value can imitate another part.
+func appendDefaultKey(dst []byte, s scheme.Scheme, ev Event) []byte {
+	dst = appendQuoted(dst, ev.Signed.Type)
+	if id, ok := s.Identity(ev.Signed); ok {
+		dst = append(append(append(dst, ' '), id.Name...), ' ')
+		if id.Number {
+			return append(dst, id.Value...)
+		}
+		return appendQuoted(dst, id.Value)
+	}
+	sum := sha256.Sum256(ev.Body)
+	return hex.AppendEncode(append(dst, " sha256 "...), sum[:])
+}
+
+// appendQuoted appends s as a JSON string: quotes, backslashes and control
+// bytes escaped, everything else as is. Different strings give different
+// results, and a result never holds a control byte.
+func appendQuoted(dst, s []byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20 || c == 0x7f:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, '"')
+}

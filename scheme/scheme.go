@@ -26,19 +26,23 @@ type Request struct {
 }
 
 // Scheme verifies and reads one provider's signed webhooks. It is safe
-// for concurrent use.
+// for concurrent use. Requests and events are passed by value: through an
+// interface a pointer would make them escape to the heap, on every
+// request.
 type Scheme interface {
 	// Verify reports which secret (its index in Config.Secrets) signed
 	// the request, before anything parses the body. A scheme with a
 	// signed timestamp also checks its replay window here.
-	Verify(r *Request) (int, *refusal.Refusal)
+	Verify(r Request) (int, *refusal.Refusal)
 	// Read reads a verified request into an Event, refusing a body or
 	// headers of the wrong shape for the scheme (a 4xx, never a
 	// forward).
-	Read(r *Request, ev *Event) *refusal.Refusal
-	// AppendKey appends the event's default dedupe key, made of signed
-	// data only and injective: different signed events never share one.
-	AppendKey(dst []byte, ev *Event, body []byte) []byte
+	Read(r Request) (Event, *refusal.Refusal)
+	// Identity returns the signed field that names the event (its id),
+	// from which with the event type the default dedupe key is made; ok
+	// false when the event has none, and the key falls back to the body's
+	// hash. Different events of one type must have different identities.
+	Identity(ev Event) (id Field, ok bool)
 	// Sign sets on h the headers that sign body with secret index i as
 	// the provider would (used when the gateway re-encodes a body).
 	Sign(h http.Header, i int, body []byte, now time.Time)

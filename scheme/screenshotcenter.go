@@ -1,8 +1,6 @@
 package scheme
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/textproto"
@@ -33,7 +31,6 @@ var (
 	ErrCreatedAtInvalid  = refusal.New(http.StatusUnauthorized, "created_at_invalid", "created_at is not an RFC 3339 time")
 	ErrCreatedAtTooOld   = refusal.New(http.StatusUnauthorized, "created_at_too_old", "created_at is older than max_age")
 	ErrCreatedAtInFuture = refusal.New(http.StatusUnauthorized, "created_at_in_future", "created_at is too far in the future")
-	errBodyInvalid       = refusal.New(http.StatusBadRequest, "body_invalid", "the body is not a valid event")
 )
 
 // bodyRefusals turns each webhook.Error into its 400 once, so a refused
@@ -87,7 +84,7 @@ func newScreenshotCenter(c Config) (Scheme, error) {
 
 // Verify checks the HMAC of the raw body against the lines of the first
 // signature header present.
-func (s *screenshotCenter) Verify(r *Request) (int, *refusal.Refusal) {
+func (s *screenshotCenter) Verify(r Request) (int, *refusal.Refusal) {
 	var lines []string
 	for _, name := range s.headers {
 		if v := r.Header[name]; len(v) > 0 {
@@ -110,24 +107,24 @@ func (s *screenshotCenter) Verify(r *Request) (int, *refusal.Refusal) {
 // Read parses the body (strict JSON, one object, the watched fields), and
 // applies the rules of the unsigned event header and of the replay window
 // on created_at.
-func (s *screenshotCenter) Read(r *Request, ev *Event) *refusal.Refusal {
+func (s *screenshotCenter) Read(r Request) (ev Event, _ *refusal.Refusal) {
 	f, err := webhook.Parse(r.Body)
 	if err != nil {
 		var pe *webhook.Error
 		if errors.As(err, &pe) {
-			return BodyRefusal(pe)
+			return ev, BodyRefusal(pe)
 		}
-		return errBodyInvalid
+		return ev, BodyRefusal(webhook.ErrInvalidJSON)
 	}
 	// The event header is not signed; the body is the truth, and a request
 	// where the two disagree is refused so that no reader can be misled.
 	if !webhook.EventHeaderAgrees(r.Header[canonicalEventHeader], f.Event) {
-		return ErrEventHeader
+		return ev, ErrEventHeader
 	}
 	if s.maxAge > 0 {
 		t, rf := checkAge(f.CreatedAt, s.maxAge, r.Now)
 		if rf != nil {
-			return rf
+			return ev, rf
 		}
 		ev.Timestamp = t
 	}
@@ -136,7 +133,7 @@ func (s *screenshotCenter) Read(r *Request, ev *Event) *refusal.Refusal {
 	ev.Set(fieldScreenshotID, f.ScreenshotID, f.ScreenshotIDIsNumber)
 	ev.Set(fieldBatchID, f.BatchID, f.BatchIDIsNumber)
 	ev.Set(fieldCreatedAt, f.CreatedAt, false)
-	return nil
+	return ev, nil
 }
 
 // checkAge enforces the replay window on the signed created_at.
@@ -157,30 +154,16 @@ func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) (time.Time,
 	return t, nil
 }
 
-// AppendKey appends the default key: the event name as a JSON string, then
-// the id that names the event and its value, a JSON string or the literal
-// text of a JSON number (123 and "123" are different ids):
-//
-//	"screenshot.finished" screenshot_id "sc_abc123"
-//	"batch.finished" batch_id 42
-//	"custom.event" sha256 <hex SHA-256 of the raw body>
-//
-// A number is keyed as written, not by its value (100, 1e2 and 100.0 are
-// different keys): the signer chooses the bytes, and a retry of one event
-// carries the same signed bytes. The screenshot_id names the event when
-// present and not empty, else the batch_id, else the whole body's hash.
-// Each part is delimited (quoted, or a fixed word), so no value can
-// imitate another part.
-func (s *screenshotCenter) AppendKey(dst []byte, ev *Event, body []byte) []byte {
-	dst = AppendQuoted(dst, ev.Type)
+// Identity is the screenshot_id when present and not empty, else the
+// batch_id; an event with neither is keyed by its body's hash.
+func (s *screenshotCenter) Identity(ev Event) (Field, bool) {
 	if f, ok := ev.Field(fieldScreenshotID); ok && len(f.Value) > 0 {
-		return AppendID(append(dst, " screenshot_id "...), f)
+		return f, true
 	}
 	if f, ok := ev.Field(fieldBatchID); ok && len(f.Value) > 0 {
-		return AppendID(append(dst, " batch_id "...), f)
+		return f, true
 	}
-	sum := sha256.Sum256(body)
-	return hex.AppendEncode(append(dst, " sha256 "...), sum[:])
+	return Field{}, false
 }
 
 // Sign replaces every line of each signature header the request carries
@@ -203,37 +186,11 @@ func (s *screenshotCenter) SignatureHeaders() []string { return s.headers }
 
 func (s *screenshotCenter) FieldNames() []string { return screenshotCenterFields }
 
-// AppendID appends an id: a number's literal text as is, a string quoted.
-func AppendID(dst []byte, f Field) []byte {
-	if f.Number {
-		return append(dst, f.Value...)
-	}
-	return AppendQuoted(dst, f.Value)
-}
-
-// AppendQuoted appends s as a JSON string: quotes, backslashes and control
-// bytes escaped, everything else as is. Different strings give different
-// results, and a result never holds a control byte.
-func AppendQuoted(dst, s []byte) []byte {
-	const hexDigits = "0123456789abcdef"
-	dst = append(dst, '"')
-	for _, c := range s {
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20 || c == 0x7f:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}
-
-// BodyRefusal is the refusal of a body the parser refuses with e.
+// BodyRefusal is the refusal of a body the parser refuses with e (one it
+// does not know is not JSON it can read).
 func BodyRefusal(e *webhook.Error) *refusal.Refusal {
 	if rf, ok := bodyRefusals[e]; ok {
 		return rf
 	}
-	return errBodyInvalid
+	return bodyRefusals[webhook.ErrInvalidJSON]
 }

@@ -26,9 +26,11 @@ func TestPlaceholderTablesMatchTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := gateway.Event{Body: body}
-	if rf := sc.Read(&scheme.Request{Body: body}, &ev.Signed); rf != nil {
+	signed, rf := sc.Read(scheme.Request{Body: body})
+	if rf != nil {
 		t.Fatal(rf)
 	}
+	ev.Signed = signed
 	v.setEvent(ev)
 
 	row := regexp.MustCompile("`\\{" + regexp.QuoteMeta(placeholderPrefix) + "([a-z_0-9]+)\\}`")

@@ -12,15 +12,31 @@ import (
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
-	"github.com/scgate/scgate/webhook"
+	"github.com/scgate/scgate/scheme"
 )
 
+// sc is ScreenshotCenter's scheme: it reads the events and makes their
+// default keys.
+var sc = func() scheme.Scheme {
+	s, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{Secrets: [][]byte{[]byte("flow-test-secret-0123")}})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
 func event(id string) gateway.Event {
-	return gateway.Event{Body: []byte(`{}`), Fields: webhook.Fields{Event: []byte("screenshot.finished"), ScreenshotID: []byte(id)}}
+	ev := gateway.Event{Body: []byte(`{"event":"screenshot.finished","screenshot_id":"` + id + `"}`)}
+	signed, rf := sc.Read(scheme.Request{Body: ev.Body})
+	if rf != nil {
+		panic(rf)
+	}
+	ev.Signed = signed
+	return ev
 }
 
 func newFlow(store dedupe.Store) *flow.Flow {
-	return &flow.Flow{Store: store, Keyer: &gateway.Keyer{}, InflightTimeout: 90 * time.Second, TTL: time.Hour, Logger: zap.NewNop()}
+	return &flow.Flow{Store: store, Keyer: &gateway.Keyer{Scheme: sc}, InflightTimeout: 90 * time.Second, TTL: time.Hour, Logger: zap.NewNop()}
 }
 
 // brokenStore fails every call, as a store that cannot be reached.

@@ -8,29 +8,25 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/textproto"
 	"os"
-	"sync"
 	"time"
 
-	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/refusal"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/webhook"
 )
 
 // MaxFutureSkew is how far in the future a signed created_at may be when
-// MaxAge is set, to allow for clock drift between sender and gateway.
-const MaxFutureSkew = 5 * time.Minute
+// max_age is set (the scheme's).
+const MaxFutureSkew = scheme.MaxFutureSkew
 
 // Checker checks webhook requests. It is safe for concurrent use once built.
 type Checker struct {
-	// Verifier holds the secrets. Required.
-	Verifier *verifier.Verifier
-	// SignatureHeaders are searched in order; the first present is used.
-	SignatureHeaders []string
+	// Scheme verifies the signature (with the secrets and the replay
+	// window) and reads the verified request. Required.
+	Scheme scheme.Scheme
 	// MaxBody is the largest accepted body in bytes.
 	MaxBody int64
-	// MaxAge, if positive, is the replay window on the signed created_at.
-	MaxAge time.Duration
 	// Events, if not nil, is the allowlist of events to forward.
 	Events map[string]struct{}
 	// Budget, if not nil, bounds the body bytes buffered by all requests at
@@ -45,24 +41,13 @@ type Checker struct {
 	// MinRate, if positive, is the lowest average rate a body may arrive
 	// at, in bytes per second, after BodyGrace (see webhook.Pace).
 	MinRate int64
-
-	canonOnce sync.Once
-	canon     []string // SignatureHeaders in canonical form
 }
 
 // Rejection is a request the gateway refuses, with the status to answer and
-// a stable reason code for logs and metrics.
-type Rejection struct {
-	Status int
-	Reason string
-	Err    error
-}
+// a stable reason code for logs and metrics: the one refusal type.
+type Rejection = refusal.Refusal
 
-func (r *Rejection) Error() string { return r.Reason + ": " + r.Err.Error() }
-
-func reject(status int, reason, msg string) *Rejection {
-	return &Rejection{Status: status, Reason: reason, Err: errors.New(msg)}
-}
+func reject(status int, reason, msg string) *Rejection { return refusal.New(status, reason, msg) }
 
 // BodyGrace is the allowance for a body's first bytes before MinRate
 // applies: the n-th byte must have arrived BodyGrace plus n/MinRate seconds
@@ -71,44 +56,36 @@ const BodyGrace = 2 * time.Second
 
 // The rejections that do not depend on the body's content.
 var (
-	ErrMethod            = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
-	ErrTooLarge          = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
-	ErrBodyRead          = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
-	ErrBodyTimeout       = reject(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within body_timeout")
-	ErrBodyTooSlow       = reject(http.StatusRequestTimeout, "body_too_slow", "the body arrived slower than body_min_rate")
-	ErrBufferFull        = reject(http.StatusServiceUnavailable, "buffer_full", "the gateway buffers too many bodies right now")
-	ErrClientBufferFull  = reject(http.StatusServiceUnavailable, "client_buffer_full", "this client's bodies hold its whole share of the buffer budget")
-	ErrTooManyStreams    = reject(http.StatusServiceUnavailable, "too_many_streams", "the gateway reads max_streams_per_connection bodies of this connection already")
-	ErrSigMissing        = reject(http.StatusUnauthorized, "signature_missing", "no signature header")
-	ErrSigMalformed      = reject(http.StatusUnauthorized, "signature_malformed", "malformed signature header")
-	ErrSigMismatch       = reject(http.StatusUnauthorized, "signature_mismatch", "no secret matches the signature")
-	ErrEventHeader       = reject(http.StatusBadRequest, "event_header_mismatch", "X-ScreenshotCenter-Event differs from the body's event")
-	ErrCreatedAtMissing  = reject(http.StatusUnauthorized, "created_at_missing", "created_at is missing and max_age is set")
-	ErrCreatedAtInvalid  = reject(http.StatusUnauthorized, "created_at_invalid", "created_at is not an RFC 3339 time")
-	ErrCreatedAtTooOld   = reject(http.StatusUnauthorized, "created_at_too_old", "created_at is older than max_age")
-	ErrCreatedAtInFuture = reject(http.StatusUnauthorized, "created_at_in_future", "created_at is too far in the future")
+	ErrMethod           = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
+	ErrTooLarge         = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
+	ErrBodyRead         = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
+	ErrBodyTimeout      = reject(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within body_timeout")
+	ErrBodyTooSlow      = reject(http.StatusRequestTimeout, "body_too_slow", "the body arrived slower than body_min_rate")
+	ErrBufferFull       = reject(http.StatusServiceUnavailable, "buffer_full", "the gateway buffers too many bodies right now")
+	ErrClientBufferFull = reject(http.StatusServiceUnavailable, "client_buffer_full", "this client's bodies hold its whole share of the buffer budget")
+	ErrTooManyStreams   = reject(http.StatusServiceUnavailable, "too_many_streams", "the gateway reads max_streams_per_connection bodies of this connection already")
 )
 
-// bodyRejections turns each webhook.Error into a 400 once, so a rejected body
-// costs no allocation.
-var bodyRejections = func() map[*webhook.Error]*Rejection {
-	m := make(map[*webhook.Error]*Rejection)
-	for _, e := range []*webhook.Error{
-		webhook.ErrInvalidJSON, webhook.ErrInvalidUTF8, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
-		webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey, webhook.ErrAmbiguousKey,
-		webhook.ErrInvalidField,
-	} {
-		m[e] = &Rejection{Status: http.StatusBadRequest, Reason: e.Reason, Err: e}
-	}
-	return m
-}()
+// The refusals of the signature and of ScreenshotCenter's rules, made by
+// the scheme package (names kept for the callers that know them).
+var (
+	ErrSigMissing        = scheme.ErrSigMissing
+	ErrSigMalformed      = scheme.ErrSigMalformed
+	ErrSigMismatch       = scheme.ErrSigMismatch
+	ErrEventHeader       = scheme.ErrEventHeader
+	ErrCreatedAtMissing  = scheme.ErrCreatedAtMissing
+	ErrCreatedAtInvalid  = scheme.ErrCreatedAtInvalid
+	ErrCreatedAtTooOld   = scheme.ErrCreatedAtTooOld
+	ErrCreatedAtInFuture = scheme.ErrCreatedAtInFuture
+)
 
 // Event is a request that passed every check.
 type Event struct {
 	// Body is the exact raw body.
 	Body []byte
-	// Fields are the top-level fields read from Body.
-	Fields webhook.Fields
+	// Signed is what the scheme read of the verified request: the event
+	// type, its signed fields and timestamp.
+	Signed scheme.Event
 	// SecretIndex is the index of the secret whose signature matched.
 	SecretIndex int
 	// Ignored is set when an allowlist is configured and does not hold the
@@ -188,47 +165,22 @@ func (c *Checker) check(r *http.Request, src Source, now time.Time) (Event, *Rej
 		return ev, ErrBodyRead
 	}
 
-	idx, err := c.Verifier.Verify(body, c.signatureValues(r.Header))
+	req := scheme.Request{Header: r.Header, Body: body, Now: now}
+	idx, rej := c.Scheme.Verify(req)
 	verified := time.Now()
 	ev.Timing.Verify = verified.Sub(read)
-	switch {
-	case errors.Is(err, verifier.ErrNoSignature):
-		return ev, ErrSigMissing
-	case errors.Is(err, verifier.ErrMalformedSignature):
-		return ev, ErrSigMalformed
-	case err != nil:
-		return ev, ErrSigMismatch
+	if rej != nil {
+		return ev, rej
 	}
 	ev.SecretIndex = idx
 
-	f, err := webhook.Parse(body)
-	if err != nil {
-		var pe *webhook.Error
-		if errors.As(err, &pe) {
-			if rej, ok := bodyRejections[pe]; ok {
-				return ev, rej
-			}
-		}
-		return ev, &Rejection{Status: http.StatusBadRequest, Reason: "body_invalid", Err: err}
+	signed, rej := c.Scheme.Read(req)
+	if rej != nil {
+		return ev, rej
 	}
-	ev.Fields = f
-
-	// The event header is not signed; the body is the truth, and a request
-	// where the two disagree is refused so that no reader can be misled.
-	for _, v := range r.Header[canonicalEventHeader] {
-		if v != string(f.Event) {
-			return ev, ErrEventHeader
-		}
-	}
-
-	if c.MaxAge > 0 {
-		if rej := checkAge(f.CreatedAt, c.MaxAge, now); rej != nil {
-			return ev, rej
-		}
-	}
-
+	ev.Signed = signed
 	if c.Events != nil {
-		if _, ok := c.Events[string(f.Event)]; !ok {
+		if _, ok := c.Events[string(ev.Signed.Type)]; !ok {
 			ev.Ignored = true
 		}
 	}
@@ -266,43 +218,4 @@ func (c *Checker) readBody(r *http.Request, src Source, start time.Time, hold *w
 		body = pr
 	}
 	return webhook.ReadBody(body, r.ContentLength, c.MaxBody, hold)
-}
-
-// canonicalEventHeader is looked up directly: Header.Values would
-// canonicalize the mixed-case name on every request, which allocates.
-var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(webhook.HeaderEvent)
-
-// signatureValues returns the lines of the first configured signature header
-// present in the request.
-func (c *Checker) signatureValues(hdr http.Header) []string {
-	c.canonOnce.Do(func() {
-		c.canon = make([]string, len(c.SignatureHeaders))
-		for i, name := range c.SignatureHeaders {
-			c.canon[i] = textproto.CanonicalMIMEHeaderKey(name)
-		}
-	})
-	for _, name := range c.canon {
-		if v := hdr[name]; len(v) > 0 {
-			return v
-		}
-	}
-	return nil
-}
-
-// checkAge enforces the replay window on the signed created_at.
-func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) *Rejection {
-	if createdAt == nil {
-		return ErrCreatedAtMissing
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(createdAt))
-	if err != nil {
-		return ErrCreatedAtInvalid
-	}
-	if now.Sub(t) > maxAge {
-		return ErrCreatedAtTooOld
-	}
-	if t.Sub(now) > MaxFutureSkew {
-		return ErrCreatedAtInFuture
-	}
-	return nil
 }

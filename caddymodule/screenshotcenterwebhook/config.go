@@ -16,7 +16,7 @@ import (
 	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
-	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/webhook"
 )
 
@@ -438,7 +438,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("endpoint", h.endpoint()))
 	}
 	h.metrics = newHandlerMetrics(h.endpoint(), h.Mode, len(secrets))
-	v, err := verifier.New(secrets)
+	sc, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{
+		Secrets: secrets, SignatureHeaders: h.SignatureHeaders, MaxAge: time.Duration(h.MaxAge)})
 	if err != nil {
 		return err
 	}
@@ -450,18 +451,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.checker = &gateway.Checker{
-		Verifier:         v,
-		SignatureHeaders: h.SignatureHeaders,
-		MaxBody:          h.MaxBody,
-		MaxAge:           time.Duration(h.MaxAge),
-		Events:           events,
-		Budget:           &bodyBudget,
-		Streams:          &bodyStreams,
-		BodyTimeout:      time.Duration(h.BodyTimeout),
-		MinRate:          h.BodyMinRate,
+		Scheme:      sc,
+		MaxBody:     h.MaxBody,
+		Events:      events,
+		Budget:      &bodyBudget,
+		Streams:     &bodyStreams,
+		BodyTimeout: time.Duration(h.BodyTimeout),
+		MinRate:     h.BodyMinRate,
 	}
+	h.keyer.Scheme = sc
 	if h.Dedupe.Key != "" {
-		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
+		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(scheme.ScreenshotCenter)) // check has parsed it
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -611,7 +611,7 @@ func (d *DedupeConfig) check() error {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
 	if d.Key != "" {
-		if _, err := gateway.ParseKeyTemplate(d.Key); err != nil {
+		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(scheme.ScreenshotCenter)); err != nil {
 			return fmt.Errorf("dedupe %w", err)
 		}
 	}

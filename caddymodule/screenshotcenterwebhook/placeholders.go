@@ -8,7 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/scgate/scgate/gateway"
-	"github.com/scgate/scgate/webhook"
+	"github.com/scgate/scgate/scheme"
 )
 
 const placeholderPrefix = "http.screenshotcenter_webhook."
@@ -19,7 +19,7 @@ const placeholderPrefix = "http.screenshotcenter_webhook."
 // placeholders nobody reads costs no string conversions.
 type requestVars struct {
 	body        []byte
-	fields      webhook.Fields
+	signed      scheme.Event
 	parsed      bool
 	secretIndex int
 	key         string
@@ -37,7 +37,7 @@ func newRequestVars(repl *caddy.Replacer, mode string) *requestVars {
 
 // setEvent records the event that passed the checks.
 func (v *requestVars) setEvent(ev gateway.Event) {
-	v.body, v.fields, v.parsed, v.secretIndex = ev.Body, ev.Fields, true, ev.SecretIndex
+	v.body, v.signed, v.parsed, v.secretIndex = ev.Body, ev.Signed, true, ev.SecretIndex
 }
 
 func (v *requestVars) replace(key string) (any, bool) {
@@ -60,25 +60,15 @@ func (v *requestVars) replace(key string) (any, bool) {
 	if !v.parsed {
 		return nil, false
 	}
-	switch name {
-	case "event":
-		return string(v.fields.Event), true
-	case "screenshot_id":
-		return optional(v.fields.ScreenshotID)
-	case "batch_id":
-		return optional(v.fields.BatchID)
-	case "created_at":
-		return optional(v.fields.CreatedAt)
-	case "body_sha256":
+	if name == gateway.BodySHA256 {
 		sum := sha256.Sum256(v.body)
 		return hex.EncodeToString(sum[:]), true
 	}
-	return nil, false
-}
-
-func optional(b []byte) (any, bool) {
-	if b == nil {
+	// The scheme's signed fields (event, screenshot_id, batch_id,
+	// created_at for ScreenshotCenter), when the event has them.
+	f, ok := v.signed.Field(name)
+	if !ok {
 		return nil, false
 	}
-	return string(b), true
+	return string(f.Value), true
 }

@@ -128,10 +128,15 @@ func Cleanup() {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port that was free a moment ago on every address,
+// since Caddy listens on a site's port on every address. A port free on
+// 127.0.0.1 alone may still be the local port of a closed client
+// connection in TIME_WAIT (one from 127.0.0.2, say), and Caddy's listen
+// would fail with "address already in use". The listener only asks for a
+// port and is closed at once.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", ":0")
 	if err != nil {
 		tb.Fatalf("gatewaytest: finding a free port: %v", err)
 	}

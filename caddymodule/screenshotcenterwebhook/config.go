@@ -13,6 +13,7 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
 	"github.com/scgate/scgate/verifier"
@@ -233,7 +234,9 @@ type Handler struct {
 	reencode reencode.Style
 	keyer    gateway.Keyer
 	store    dedupe.Store
-	app      *App
+	// flow claims, delivers and settles the events that pass the checks.
+	flow *flow.Flow
+	app  *App
 	// poolKey names this handler's store (or Redis client) in the stores
 	// usage pool; empty when it holds none.
 	poolKey string
@@ -469,6 +472,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.openStore(); err != nil {
 		return err
+	}
+	h.flow = &flow.Flow{
+		Store:           h.store,
+		Keyer:           &h.keyer,
+		InflightTimeout: time.Duration(h.Dedupe.InflightTimeout),
+		TTL:             time.Duration(h.Dedupe.TTL),
+		OnErrorOpen:     h.Dedupe.OnError == OnErrorOpen,
+		Logger:          h.logger,
+		Observe:         h.observeStore,
 	}
 	if h.app == nil {
 		app, err := ctx.App(appID)

@@ -38,6 +38,10 @@ const (
 	outcomeUnavailable    = flow.Unavailable
 )
 
+// refusedDrainGrace bounds the wait for the rest of a refused body before
+// the answer.
+const refusedDrainGrace = time.Second
+
 var errNoUpstream = errors.New("no handler after screenshotcenter_webhook answered the request")
 
 // logLine is how an outcome is logged: its level and message. It is the
@@ -141,10 +145,15 @@ func (h *Handler) give(w http.ResponseWriter, r *http.Request, vars *requestVars
 		return next.ServeHTTP(w, r)
 	}
 	if unread(o) {
-		// Answer at once and close the connection, instead of letting the
-		// server wait for the rest of the body (to discard it before the
-		// answer), which the client may never send.
-		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		// The server discards the rest of a refused body (up to 256 KiB)
+		// before it writes the answer, and waits for it: a client that
+		// never sends it would hold the answer back until the read
+		// timeout. Bound the wait by refusedDrainGrace: a client that is
+		// sending gets its answer once its body is in (closing with its
+		// bytes unread would reset the connection, and it would see an
+		// error instead of the status), one that stalls gets the answer
+		// then, and the connection closed.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusedDrainGrace))
 	}
 	switch {
 	case o.Status == http.StatusOK:

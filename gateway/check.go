@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/textproto"
 	"os"
@@ -33,8 +34,17 @@ type Checker struct {
 	// Events, if not nil, is the allowlist of events to forward.
 	Events map[string]struct{}
 	// Budget, if not nil, bounds the body bytes buffered by all requests at
-	// once (shared by every Checker of the process).
+	// once and by the requests of one client (shared by every Checker of
+	// the process).
 	Budget *webhook.Budget
+	// Streams, if not nil, bounds the bodies of one HTTP/2 or HTTP/3
+	// connection read at once (shared by every Checker of the process).
+	Streams *Streams
+	// BodyTimeout, if positive, bounds the time to read the whole body.
+	BodyTimeout time.Duration
+	// MinRate, if positive, is the lowest average rate a body may arrive
+	// at, in bytes per second, after BodyGrace (see webhook.Pace).
+	MinRate int64
 
 	canonOnce sync.Once
 	canon     []string // SignatureHeaders in canonical form
@@ -54,13 +64,21 @@ func reject(status int, reason, msg string) *Rejection {
 	return &Rejection{Status: status, Reason: reason, Err: errors.New(msg)}
 }
 
+// BodyGrace is the allowance for a body's first bytes before MinRate
+// applies: the n-th byte must have arrived BodyGrace plus n/MinRate seconds
+// after the gateway started reading.
+const BodyGrace = 2 * time.Second
+
 // The rejections that do not depend on the body's content.
 var (
 	ErrMethod            = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
 	ErrTooLarge          = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
 	ErrBodyRead          = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
 	ErrBodyTimeout       = reject(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within body_timeout")
+	ErrBodyTooSlow       = reject(http.StatusRequestTimeout, "body_too_slow", "the body arrived slower than body_min_rate")
 	ErrBufferFull        = reject(http.StatusServiceUnavailable, "buffer_full", "the gateway buffers too many bodies right now")
+	ErrClientBufferFull  = reject(http.StatusServiceUnavailable, "client_buffer_full", "this client's bodies hold its whole share of the buffer budget")
+	ErrTooManyStreams    = reject(http.StatusServiceUnavailable, "too_many_streams", "the gateway reads max_streams_per_connection bodies of this connection already")
 	ErrSigMissing        = reject(http.StatusUnauthorized, "signature_missing", "no signature header")
 	ErrSigMalformed      = reject(http.StatusUnauthorized, "signature_malformed", "malformed signature header")
 	ErrSigMismatch       = reject(http.StatusUnauthorized, "signature_mismatch", "no secret matches the signature")
@@ -98,8 +116,8 @@ type Event struct {
 	Ignored bool
 	// Timing is how long the phases of Check took.
 	Timing Timing
-	// held is the share of the Checker's Budget that Body holds.
-	held int64
+	// hold is the share of the Checker's Budget that Body holds.
+	hold webhook.Hold
 }
 
 // Timing is the time Check spent reading the body, verifying the signature,
@@ -108,25 +126,36 @@ type Timing struct {
 	Read, Verify, Parse time.Duration
 }
 
-// Check reads r's body (never past MaxBody, and within the Budget) and runs
-// every check in the contract's order: method, size, signature (before
-// anything parses the body), body fields, event header, replay window,
-// allowlist. An accepted event holds its body's share of the Budget until
-// Release; a rejected one holds nothing.
-func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
-	ev, rej := c.check(r, now)
+// Source is what the server knows of where a request comes from, beyond
+// the request itself.
+type Source struct {
+	// ClientIP is the client's address as the server determined it (Caddy's
+	// client_ip, which follows trusted_proxies); "": r.RemoteAddr's.
+	ClientIP string
+	// SetReadDeadline sets the read deadline of the request's body
+	// (http.ResponseController.SetReadDeadline); nil: the body is read
+	// without BodyTimeout and MinRate.
+	SetReadDeadline func(time.Time) error
+}
+
+// Check reads r's body (never past MaxBody, within BodyTimeout and MinRate,
+// the Budget and Streams) and runs every check in the contract's order:
+// method, size, signature (before anything parses the body), body fields,
+// event header, replay window, allowlist. An accepted event holds its
+// body's share of the Budget until Release; a rejected one holds nothing.
+func (c *Checker) Check(r *http.Request, src Source, now time.Time) (Event, *Rejection) {
+	ev, rej := c.check(r, src, now)
 	if rej != nil {
-		c.Release(ev)
-		ev.held = 0
+		ev.hold.Release()
 	}
 	return ev, rej
 }
 
 // Release gives back the share of the Budget the event's body holds. Call it
 // once, when nothing reads the body any more.
-func (c *Checker) Release(ev Event) { c.Budget.Release(ev.held) }
+func (c *Checker) Release(ev Event) { ev.hold.Release() }
 
-func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
+func (c *Checker) check(r *http.Request, src Source, now time.Time) (Event, *Rejection) {
 	var ev Event
 	if r.Method != http.MethodPost {
 		return ev, ErrMethod
@@ -135,7 +164,7 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 		return ev, ErrTooLarge
 	}
 	start := time.Now()
-	body, held, err := webhook.ReadBody(r.Body, r.ContentLength, c.MaxBody, c.Budget)
+	body, err := c.readBody(r, src, start, &ev.hold)
 	// The bytes read so far, also when reading failed: a caller that passes
 	// the request on anyway (report mode) puts them back in front of the
 	// rest of the body.
@@ -143,16 +172,21 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	read := time.Now()
 	ev.Timing.Read = read.Sub(start)
 	switch {
+	case errors.Is(err, errTooManyStreams):
+		return ev, ErrTooManyStreams
 	case errors.Is(err, webhook.ErrBodyTooLarge):
 		return ev, ErrTooLarge
 	case errors.Is(err, webhook.ErrBufferFull):
 		return ev, ErrBufferFull
+	case errors.Is(err, webhook.ErrClientShareFull):
+		return ev, ErrClientBufferFull
+	case errors.Is(err, webhook.ErrTooSlow):
+		return ev, ErrBodyTooSlow
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return ev, ErrBodyTimeout
 	case err != nil:
 		return ev, ErrBodyRead
 	}
-	ev.held = held
 
 	idx, err := c.Verifier.Verify(body, c.signatureValues(r.Header))
 	verified := time.Now()
@@ -200,6 +234,38 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	}
 	ev.Timing.Parse = time.Since(verified)
 	return ev, nil
+}
+
+// readBody reads r's body into hold, charged to its client, under the
+// stream bound and the body's pace (both lifted again once it is read).
+func (c *Checker) readBody(r *http.Request, src Source, start time.Time, hold *webhook.Hold) ([]byte, error) {
+	ip := src.ClientIP
+	if ip == "" {
+		ip = r.RemoteAddr
+	}
+	client := ClientKey(ip)
+	if r.ProtoMajor >= 2 && c.Streams != nil {
+		// The connection (its remote address) and the client: behind a
+		// trusted proxy that multiplexes clients over one connection, each
+		// client has its own bound.
+		conn := r.RemoteAddr + " " + client
+		if !c.Streams.enter(conn) {
+			return nil, errTooManyStreams
+		}
+		defer c.Streams.leave(conn)
+	}
+	*hold = c.Budget.Hold(client)
+	var body io.Reader = r.Body
+	if src.SetReadDeadline != nil && (c.BodyTimeout > 0 || c.MinRate > 0) {
+		pace := webhook.Pace{Start: start, Grace: BodyGrace, MinRate: c.MinRate, SetReadDeadline: src.SetReadDeadline}
+		if c.BodyTimeout > 0 {
+			pace.End = start.Add(c.BodyTimeout)
+		}
+		pr := pace.Reader(r.Body)
+		defer pr.Done()
+		body = pr
+	}
+	return webhook.ReadBody(body, r.ContentLength, c.MaxBody, hold)
 }
 
 // canonicalEventHeader is looked up directly: Header.Values would

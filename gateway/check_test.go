@@ -132,7 +132,7 @@ func TestCheck(t *testing.T) {
 			req := tt.req()
 			raw, _ := io.ReadAll(req.Body)
 			req = tt.req() // fresh body for Check
-			ev, rej := c.Check(req, now)
+			ev, rej := c.Check(req, Source{}, now)
 			if rej != tt.want {
 				t.Fatalf("rejection = %v, want %v", rej, tt.want)
 			}
@@ -146,5 +146,36 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("ignored = %v, want %v", ev.Ignored, tt.ignored)
 			}
 		})
+	}
+}
+
+// A body is charged to its client (Source.ClientIP, else the remote
+// address): past its share that client's next body is refused, another
+// client's is not.
+func TestCheckChargesTheClient(t *testing.T) {
+	var budget webhook.Budget
+	budget.SetLimits(1<<20, 1<<10)
+	c := newChecker(t, func(c *Checker) { c.Budget = &budget })
+	body := `{"event":"screenshot.finished","screenshot_id":"` + strings.Repeat("x", 600) + `"}`
+	from := func(remote, clientIP string) *Rejection {
+		r := signedRequest(http.MethodPost, body)
+		r.RemoteAddr = remote
+		ev, rej := c.Check(r, Source{ClientIP: clientIP}, time.Now())
+		if rej == nil {
+			t.Cleanup(func() { c.Release(ev) })
+		}
+		return rej
+	}
+	if rej := from("192.0.2.1:1000", ""); rej != nil {
+		t.Fatal(rej)
+	}
+	if rej := from("192.0.2.1:2000", ""); rej != ErrClientBufferFull {
+		t.Fatalf("a second body of the client while the first is held: %v, want ErrClientBufferFull", rej)
+	}
+	if rej := from("192.0.2.1:3000", "198.51.100.7"); rej != nil {
+		t.Fatalf("another client (behind a trusted proxy at the same address): %v", rej)
+	}
+	if rej := from("192.0.2.9:1000", ""); rej != nil {
+		t.Fatalf("another client: %v", rej)
 	}
 }

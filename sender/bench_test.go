@@ -57,6 +57,41 @@ func BenchmarkOutboxDeliveries(b *testing.B) {
 	}
 }
 
+// BenchmarkOutboxEnqueue measures deliveries stored per second with
+// fsync: 16 goroutines enqueue at once, group-committed (batch) or one
+// transaction each (nobatch); nothing is sent meanwhile.
+func BenchmarkOutboxEnqueue(b *testing.B) {
+	for _, mode := range []struct {
+		name    string
+		noBatch bool
+	}{{"batch", false}, {"nobatch", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			ob, _ := openTestOutbox(b, OutboxOptions{NoBatch: mode.noBatch})
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			const producers = 16
+			var wg sync.WaitGroup
+			for p := range producers {
+				wg.Go(func() {
+					for i := p; i < b.N; i += producers {
+						d, err := NewDelivery("http://127.0.0.1:9/", "screenshot.finished", []byte(sampleBody), testSecret, time.Now())
+						if err == nil {
+							err = ob.Enqueue(d)
+						}
+						if err != nil {
+							b.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
+		})
+	}
+}
+
 // BenchmarkPendingFootprint measures what a pending delivery costs: Go heap
 // of a running sender holding 10000 pending deliveries that are not yet
 // due, and outbox file bytes, per delivery. It measures once, whatever b.N

@@ -141,22 +141,37 @@ type Result struct {
 
 // Do makes attempt n of d: a POST of d.Body, signed with d.Secret.
 func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
+	h := make(http.Header, 6)
+	h.Set("Content-Type", "application/json")
+	h.Set(webhook.HeaderEvent, d.Event)
+	h.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
+	h.Set(HeaderDeliveryID, d.ID)
+	h.Set(HeaderAttempt, strconv.Itoa(n))
+	return c.Post(ctx, d.URL, d.Body, h)
+}
+
+// Post makes one attempt: a POST of body to url with the headers h (taken
+// as they are, not copied), and the client's User-Agent unless h has one.
+// Like every attempt it is bounded by the client's timeout, follows no
+// redirect, and reads the response up to the client's cap.
+func (c *Client) Post(ctx context.Context, url string, body []byte, h http.Header) *Result {
 	res := &Result{Start: time.Now()}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	defer func() { res.Latency = time.Since(res.Start) }()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		res.Kind, res.Err = KindError, fmt.Errorf("building request: %w", ErrInvalidURL)
 		return res
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", c.ua)
-	req.Header.Set(webhook.HeaderEvent, d.Event)
-	req.Header.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
-	req.Header.Set(HeaderDeliveryID, d.ID)
-	req.Header.Set(HeaderAttempt, strconv.Itoa(n))
+	if h == nil {
+		h = make(http.Header, 1)
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h.Set("User-Agent", c.ua)
+	}
+	req.Header = h
 
 	resp, err := c.hc.Do(req)
 	if err != nil {

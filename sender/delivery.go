@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -99,6 +100,51 @@ type Delivery struct {
 	LastError string `json:"last_error,omitempty"`
 	// LogCount is how many entries the attempt log holds.
 	LogCount int `json:"log_count,omitempty"`
+
+	// Headers are request headers stored with the delivery, for an
+	// Options.Attempt that sends them (the inbox forwards the original
+	// request's); nil for the sender's own deliveries, whose headers the
+	// Client makes. Kept byte for byte in their own bucket, not in the
+	// JSON record.
+	Headers http.Header `json:"-"`
+	// OrderKey, when set, puts the delivery in line behind the earlier
+	// deliveries with the same key that are not final yet: one of a key
+	// at a time, in the order they were enqueued (see order.go). A key
+	// longer than maxOrderKey bytes or not valid UTF-8 is stored as
+	// "sha256:" and its hex SHA-256.
+	OrderKey string `json:"order_key,omitempty"`
+	// OrderPos is the delivery's place in its key's line, set by the
+	// outbox when it joins the line (Enqueue, Retry, Replay).
+	OrderPos uint64 `json:"order_pos,omitempty"`
+	// KeepNumbering makes attempt numbers (the attempt header and the
+	// log's N) go on across retries and replays instead of starting at 1
+	// again; the attempt budget starts again either way.
+	KeepNumbering bool `json:"keep_numbering,omitempty"`
+	// Earlier is how many attempts were counted before the last retry or
+	// replay.
+	Earlier int `json:"earlier_attempts,omitempty"`
+	// QueuedAt is when the delivery was last queued: enqueued, retried or
+	// replayed. Zero in records written before it existed (then
+	// CreatedAt).
+	QueuedAt time.Time `json:"queued_at,omitzero"`
+}
+
+// Number returns the number of the delivery's current attempt (the one
+// counted last): Attempts, plus Earlier when KeepNumbering is set.
+func (d *Delivery) Number() int {
+	if d.KeepNumbering {
+		return d.Earlier + d.Attempts
+	}
+	return d.Attempts
+}
+
+// Queued returns when d was last queued: QueuedAt, or CreatedAt for a
+// record written before QueuedAt existed.
+func (d *Delivery) Queued() time.Time {
+	if d.QueuedAt.IsZero() {
+		return d.CreatedAt
+	}
+	return d.QueuedAt
 }
 
 // Outcome is what one attempt led to.
@@ -149,6 +195,7 @@ type Attempt struct {
 var (
 	ErrNotFound      = errors.New("delivery not found")
 	ErrNotRetryable  = errors.New("only failed or gone deliveries can be retried")
+	ErrNotReplayable = errors.New("only delivered, failed or gone deliveries can be replayed")
 	ErrInvalidURL    = errors.New("endpoint URL must be absolute http or https")
 	ErrEmptySecret   = errors.New("secret must not be empty")
 	ErrEmptyBody     = errors.New("body must not be empty")
@@ -177,6 +224,18 @@ func NewDelivery(endpoint, eventName string, body, secret []byte, now time.Time)
 	if len(secret) == 0 {
 		return nil, ErrEmptySecret
 	}
+	d, err := NewPending(endpoint, body, now)
+	if err != nil {
+		return nil, err
+	}
+	d.Event, d.Secret = eventName, append([]byte(nil), secret...)
+	return d, nil
+}
+
+// NewPending returns a pending delivery of body (copied) to endpoint with
+// a fresh UUIDv7 id, due at now, and nothing else set: for a caller that
+// validates its own fields (the inbox).
+func NewPending(endpoint string, body []byte, now time.Time) (*Delivery, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
@@ -184,13 +243,12 @@ func NewDelivery(endpoint, eventName string, body, secret []byte, now time.Time)
 	return &Delivery{
 		ID:          id.String(),
 		URL:         endpoint,
-		Event:       eventName,
 		Body:        append([]byte(nil), body...),
-		Secret:      append([]byte(nil), secret...),
 		State:       StatePending,
 		NextAttempt: now,
 		CreatedAt:   now,
 		UpdatedAt:   now,
+		QueuedAt:    now,
 	}, nil
 }
 

@@ -298,3 +298,24 @@ func keysFor(t *testing.T, ob *Outbox, id string) int {
 	}
 	return n
 }
+
+// rewriteRecord closes ob, sets key in bucket to v behind its back (a
+// corrupt record), and reopens the outbox until the test ends.
+func rewriteRecord(t *testing.T, ob *Outbox, path string, bucket []byte, key string, v []byte) *Outbox {
+	t.Helper()
+	ob.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), v) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ob, err = OpenOutbox(path, OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	return ob
+}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"math"
+	"net/http"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,6 +26,11 @@ import (
 //	log:        id 0x00 4-byte BE index -> JSON Attempt
 //	final:      8-byte BE unix nanos id -> nil, for delivered, failed and
 //	            gone deliveries, by the time they became final (UpdatedAt)
+//	headers:    id                      -> encodeHeaders(Delivery.Headers),
+//	            for deliveries that have any
+//	order:      uvarint(len key) key 8-byte BE position -> id, for the
+//	            deliveries with an OrderKey that are not final: each key's
+//	            line in arrival order (order.go)
 var (
 	bDeliveries = []byte("deliveries")
 	bPayloads   = []byte("payloads")
@@ -31,7 +39,13 @@ var (
 	bStates     = []byte("states")
 	bLog        = []byte("log")
 	bFinal      = []byte("final")
-	allBuckets  = [][]byte{bDeliveries, bPayloads, bQueue, bLeased, bStates, bLog, bFinal}
+	bHeaders    = []byte("headers")
+	bOrder      = []byte("order")
+	allBuckets  = [][]byte{bDeliveries, bPayloads, bQueue, bLeased, bStates, bLog, bFinal, bHeaders, bOrder}
+	// laterBuckets came after the first release: a file opened read-only
+	// may lack them (reads take a missing one as empty); a writable open
+	// creates them.
+	laterBuckets = [][]byte{bHeaders, bOrder}
 )
 
 // timeKey is an 8-byte big-endian unix-nanosecond time followed by id, so
@@ -111,22 +125,105 @@ func decodePayload(v []byte) (secret, body []byte, ok bool) {
 	return v[w : w+int(n)], v[w+int(n):], true
 }
 
-// payloadOK reports whether the payload of id is readable, without
-// copying it.
+// payloadOK reports whether the payload and headers of id are readable.
 func payloadOK(tx *bolt.Tx, id []byte) bool {
-	_, _, ok := decodePayload(tx.Bucket(bPayloads).Get(id))
-	return ok
+	if _, _, ok := decodePayload(tx.Bucket(bPayloads).Get(id)); !ok {
+		return false
+	}
+	_, err := decodeHeaders(getHeaders(tx, id))
+	return err == nil
 }
 
+// loadPayload reads d's body, secret and headers.
 func loadPayload(tx *bolt.Tx, d *Delivery) error {
 	secret, body, ok := decodePayload(tx.Bucket(bPayloads).Get([]byte(d.ID)))
 	if !ok {
 		return ErrInvalidFormat
 	}
-	// Copy: bbolt memory is only valid inside the transaction.
+	// Copy: bbolt memory is only valid inside the transaction
+	// (decodeHeaders copies too).
 	d.Secret = append([]byte(nil), secret...)
 	d.Body = append([]byte(nil), body...)
+	h, err := decodeHeaders(getHeaders(tx, []byte(d.ID)))
+	if err != nil {
+		return err
+	}
+	d.Headers = h
 	return nil
+}
+
+// getHeaders returns the headers record of id, nil if there is none.
+func getHeaders(tx *bolt.Tx, id []byte) []byte {
+	if b := tx.Bucket(bHeaders); b != nil {
+		return b.Get(id)
+	}
+	return nil // an older file opened read-only
+}
+
+// putHeaders stores d's headers, if it has any.
+func putHeaders(tx *bolt.Tx, d *Delivery) error {
+	if len(d.Headers) == 0 {
+		return nil
+	}
+	return tx.Bucket(bHeaders).Put([]byte(d.ID), encodeHeaders(d.Headers))
+}
+
+// encodeHeaders writes h as, for each name in sorted order, uvarint(len
+// name) name uvarint(number of values) and each value as uvarint(len)
+// bytes: every byte kept as it was, which JSON would not do for a value
+// that is not UTF-8.
+func encodeHeaders(h http.Header) []byte {
+	names := slices.Sorted(maps.Keys(h))
+	var out []byte
+	for _, name := range names {
+		out = binary.AppendUvarint(out, uint64(len(name)))
+		out = append(out, name...)
+		out = binary.AppendUvarint(out, uint64(len(h[name])))
+		for _, v := range h[name] {
+			out = binary.AppendUvarint(out, uint64(len(v)))
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
+// decodeHeaders reads an encodeHeaders record (nil for an empty one); a
+// corrupt record is ErrInvalidFormat.
+func decodeHeaders(v []byte) (http.Header, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	next := func() (string, bool) {
+		n, w := binary.Uvarint(v)
+		if w <= 0 || uint64(len(v)-w) < n {
+			return "", false
+		}
+		s := string(v[w : w+int(n)])
+		v = v[w+int(n):]
+		return s, true
+	}
+	h := make(http.Header)
+	for len(v) > 0 {
+		name, ok := next()
+		if !ok {
+			return nil, ErrInvalidFormat
+		}
+		count, w := binary.Uvarint(v)
+		if w <= 0 || count > uint64(len(v)) {
+			return nil, ErrInvalidFormat
+		}
+		v = v[w:]
+		vals := make([]string, 0, count)
+		for range count {
+			s, ok := next()
+			if !ok {
+				return nil, ErrInvalidFormat
+			}
+			vals = append(vals, s)
+		}
+		h[name] = vals
+	}
+	return h, nil
 }
 
 func encodePayload(secret, body []byte) []byte {

@@ -15,7 +15,7 @@ const leaseScanLimit = 4096
 
 // errPayload is the LastError of a delivery failed because its payload
 // could not be read.
-const errPayload = "payload (body and secret) unreadable in the outbox (corrupt record); not attempted"
+const errPayload = "payload (body, secret or headers) unreadable in the outbox (corrupt record); not attempted"
 
 // leaseBatch is what one lease pass took.
 type leaseBatch struct {
@@ -90,7 +90,7 @@ func (ob *Outbox) lease(now time.Time, max int, room func(endpoint string) int) 
 			if !payloadOK(tx, id) {
 				// Nothing to send: fail it now rather than leave it
 				// pending and out of the queue forever.
-				a := Attempt{N: d.Attempts, Start: now, Outcome: OutcomeFailed, Error: errPayload}
+				a := Attempt{N: d.Number(), Start: now, Outcome: OutcomeFailed, Error: errPayload}
 				if err := finish(tx, d, a, now); err != nil {
 					return err
 				}
@@ -218,11 +218,19 @@ func finish(tx *bolt.Tx, d *Delivery, a Attempt, now time.Time) error {
 		}
 	}
 	if d.State == StatePending {
+		// Still the first of its line, if it has one: back in the queue.
 		if err := tx.Bucket(bQueue).Put(queueKey(d.URL, d.NextAttempt, d.ID), nil); err != nil {
 			return err
 		}
-	} else if err := tx.Bucket(bFinal).Put(timeKey(d.UpdatedAt, d.ID), nil); err != nil {
-		return err
+	} else {
+		if err := tx.Bucket(bFinal).Put(timeKey(d.UpdatedAt, d.ID), nil); err != nil {
+			return err
+		}
+		if d.OrderKey != "" {
+			if err := leaveLine(tx, d); err != nil {
+				return err
+			}
+		}
 	}
 	return putMeta(tx, d)
 }

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // A lease takes due deliveries oldest first, within the room it is given
@@ -174,20 +172,7 @@ func TestUnreadablePayloadFails(t *testing.T) {
 		mustEnqueue(t, ob, d)
 		ids = append(ids, d.ID)
 	}
-	ob.Close()
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bPayloads).Put([]byte(ids[0]), []byte{0xff}) }); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	ob, err = OpenOutbox(path, OutboxOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ob.Close()
+	ob = rewriteRecord(t, ob, path, bPayloads, ids[0], []byte{0xff})
 
 	s, err := New(ob, Options{Client: testClient(t, ClientOptions{}), Workers: 1, PerEndpoint: 1})
 	if err != nil {

@@ -1,10 +1,12 @@
 package sender
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,7 +105,7 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 			return nil, err
 		}
 	}
-	ready, err := ob.ready()
+	ready, err := ob.ready(opts.ReadOnly)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -131,13 +133,14 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 	return ob, nil
 }
 
-// ready reports whether every bucket exists (a read transaction).
-func (ob *Outbox) ready() (bool, error) {
+// ready reports whether every bucket exists (a read transaction); for
+// reading only, the laterBuckets need not.
+func (ob *Outbox) ready(readOnly bool) (bool, error) {
 	ok := true
 	err := guard(ob.path, func() error {
 		return ob.db.View(func(tx *bolt.Tx) error {
 			for _, b := range allBuckets {
-				if tx.Bucket(b) == nil {
+				if tx.Bucket(b) == nil && !(readOnly && slices.ContainsFunc(laterBuckets, func(l []byte) bool { return bytes.Equal(l, b) })) {
 					ok = false
 				}
 			}
@@ -155,10 +158,14 @@ func (ob *Outbox) Path() string { return ob.path }
 func (ob *Outbox) Close() error { return ob.db.Close() }
 
 // Enqueue durably stores pending deliveries, all or none, before returning.
+// A delivery with an OrderKey joins the end of its key's line.
 func (ob *Outbox) Enqueue(ds ...*Delivery) error {
 	for _, d := range ds {
 		if err := d.Net.check(); err != nil {
 			return fmt.Errorf("enqueue %s: %w", d.ID, err)
+		}
+		if k := orderKey(d.OrderKey); k != d.OrderKey {
+			d.OrderKey = k
 		}
 	}
 	return ob.update(func(tx *bolt.Tx) error {
@@ -172,13 +179,17 @@ func (ob *Outbox) Enqueue(ds ...*Delivery) error {
 			if err := tx.Bucket(bPayloads).Put([]byte(d.ID), encodePayload(d.Secret, d.Body)); err != nil {
 				return err
 			}
-			if err := putMeta(tx, d); err != nil {
+			if err := putHeaders(tx, d); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
 				return err
 			}
-			if err := tx.Bucket(bQueue).Put(queueKey(d.URL, d.NextAttempt, d.ID), nil); err != nil {
+			// putMeta after queue: joining a line sets OrderPos.
+			if err := queue(tx, d); err != nil {
+				return err
+			}
+			if err := putMeta(tx, d); err != nil {
 				return err
 			}
 		}

@@ -65,7 +65,8 @@ func deleteDelivery(tx *bolt.Tx, d *Delivery) error {
 	for _, del := range []struct {
 		b []byte
 		k []byte
-	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bQueue, queueKey(d.URL, d.NextAttempt, d.ID)}, {bLeased, id}} {
+	}{{bStates, stateKey(d.State, d.ID)}, {bDeliveries, id}, {bPayloads, id}, {bQueue, queueKey(d.URL, d.NextAttempt, d.ID)}, {bLeased, id},
+		{bHeaders, id}, {bOrder, lineKey(d.OrderKey, d.OrderPos)}} {
 		if err := tx.Bucket(del.b).Delete(del.k); err != nil {
 			return err
 		}

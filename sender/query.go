@@ -3,7 +3,6 @@ package sender
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,11 +36,13 @@ func (ob *Outbox) Get(id string) (*Delivery, []Attempt, error) {
 }
 
 // List returns up to limit deliveries (all if limit <= 0) in state, oldest
-// first, without body or secret.
+// first, with their headers but without body or secret.
 func (ob *Outbox) List(state State, limit int) ([]*Delivery, error) {
 	var out []*Delivery
 	err := ob.view(func(tx *bolt.Tx) error {
 		return inState(tx, state, func(d *Delivery) bool {
+			// A corrupt record lists without headers; Get reports it.
+			d.Headers, _ = decodeHeaders(getHeaders(tx, []byte(d.ID)))
 			out = append(out, d)
 			return limit <= 0 || len(out) < limit
 		})
@@ -81,72 +82,6 @@ func (ob *Outbox) Count() (map[State]int, error) {
 	return out, err
 }
 
-// Retry re-queues a failed or gone delivery with a fresh attempt budget,
-// due at now.
-func (ob *Outbox) Retry(id string, now time.Time) (*Delivery, error) {
-	var d *Delivery
-	err := ob.updateAlone(func(tx *bolt.Tx) error {
-		var err error
-		if d, err = getMeta(tx, []byte(id)); err != nil {
-			return err
-		}
-		return retry(tx, d, now)
-	})
-	return d, err
-}
-
-// RetryAll re-queues, like Retry, every delivery in state (failed or gone)
-// that became final at or after since (all of them for a zero since), in
-// one transaction, and returns them oldest first.
-func (ob *Outbox) RetryAll(state State, since, now time.Time) ([]*Delivery, error) {
-	if state != StateFailed && state != StateGone {
-		return nil, fmt.Errorf("%w (not %s)", ErrNotRetryable, state)
-	}
-	var out []*Delivery
-	err := ob.updateAlone(func(tx *bolt.Tx) error {
-		var picked []*Delivery
-		if err := inState(tx, state, func(d *Delivery) bool {
-			if !d.UpdatedAt.Before(since) {
-				picked = append(picked, d)
-			}
-			return true
-		}); err != nil {
-			return err
-		}
-		// Not while iterating: retry moves the state keys.
-		for _, d := range picked {
-			if err := retry(tx, d, now); err != nil {
-				return err
-			}
-		}
-		out = picked
-		return nil
-	})
-	return out, err
-}
-
-// retry moves the failed or gone d back to pending, due at now, with a
-// fresh attempt budget.
-func retry(tx *bolt.Tx, d *Delivery, now time.Time) error {
-	if d.State != StateFailed && d.State != StateGone {
-		return fmt.Errorf("%w (delivery %s is %s)", ErrNotRetryable, d.ID, d.State)
-	}
-	if err := tx.Bucket(bStates).Delete(stateKey(d.State, d.ID)); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bFinal).Delete(timeKey(d.UpdatedAt, d.ID)); err != nil {
-		return err
-	}
-	d.State, d.Attempts, d.NextAttempt, d.UpdatedAt = StatePending, 0, now, now
-	if err := tx.Bucket(bStates).Put(stateKey(d.State, d.ID), nil); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bQueue).Put(queueKey(d.URL, d.NextAttempt, d.ID), nil); err != nil {
-		return err
-	}
-	return putMeta(tx, d)
-}
-
 // Backlog is what waits for one endpoint.
 type Backlog struct {
 	// Pending is how many deliveries are pending, in an attempt or not.
@@ -184,6 +119,11 @@ func (ob *Outbox) Backlogs() (map[string]Backlog, error) {
 				add(tx, string(ep[:len(ep)-1]), tk[8:])
 			}
 		}
+		lineBacklog(tx, func(id []byte) {
+			if d, err := getMeta(tx, id); err == nil {
+				add(tx, endpointKey(d.URL), id)
+			}
+		})
 		return tx.Bucket(bLeased).ForEach(func(id, _ []byte) error {
 			if d, err := getMeta(tx, id); err == nil {
 				add(tx, endpointKey(d.URL), id)
@@ -192,6 +132,36 @@ func (ob *Outbox) Backlogs() (map[string]Backlog, error) {
 		})
 	})
 	return out, err
+}
+
+// OldestPending returns when the pending delivery queued longest ago was
+// queued (Delivery.Queued: enqueued, retried or replayed), zero if none is
+// pending. It reads the pending deliveries in id order, which is creation
+// order (UUIDv7), and stops at the first one created at or after the
+// earliest queue time found: a delivery is never queued before it was
+// created, nor created before one whose id is older (its clock does not go
+// back). So it reads one record unless deliveries retried or replayed are
+// older than the oldest one never retried.
+func (ob *Outbox) OldestPending() (time.Time, error) {
+	var oldest time.Time
+	err := ob.view(func(tx *bolt.Tx) error {
+		prefix := append([]byte(StatePending), 0)
+		c := tx.Bucket(bStates).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			d, err := getMeta(tx, k[len(prefix):])
+			if err != nil {
+				continue // a dangling index entry
+			}
+			if !oldest.IsZero() && !d.CreatedAt.Before(oldest) {
+				break
+			}
+			if q := d.Queued(); oldest.IsZero() || q.Before(oldest) {
+				oldest = q
+			}
+		}
+		return nil
+	})
+	return oldest, err
 }
 
 // idTime returns the creation time held by a UUIDv7 id.

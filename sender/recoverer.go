@@ -31,7 +31,7 @@ func (ob *Outbox) RecoverLeases(now time.Time) (int, error) {
 			if err != nil {
 				return err
 			}
-			a := Attempt{N: d.Attempts, Start: d.UpdatedAt, Outcome: OutcomeInterrupted, Kind: KindInterrupted,
+			a := Attempt{N: d.Number(), Start: d.UpdatedAt, Outcome: OutcomeInterrupted, Kind: KindInterrupted,
 				Error: "attempt interrupted (process stopped); not counted"}
 			if err := finish(tx, d, a, now); err != nil {
 				return err

@@ -73,11 +73,27 @@ type Options struct {
 	// (5s); negative cuts the attempts short at once. Each attempt is also
 	// bounded by its client's timeout.
 	StopGrace time.Duration
+	// Attempt, if set, makes the attempts instead of the sender's
+	// clients (Client and the clients of Delivery.Net): attempt n (the
+	// delivery's Number) of d, whose Body and Headers are loaded. It must
+	// honour ctx and bound its own time. For deliveries whose request is
+	// stored rather than made (the inbox forwards the original request
+	// to its destination with Client.Post). Default: Client.Do.
+	Attempt func(ctx context.Context, d *Delivery, n int) *Result
+	// Rate, if positive, is a ceiling on the attempts started per second
+	// (first attempts and retries alike), a token bucket read on Now.
+	// Default 0: no ceiling.
+	Rate float64
+	// Burst is how many attempts the Rate ceiling lets start at once
+	// after a pause: any second sees at most Rate + Burst. Default a
+	// twentieth of Rate, at least 1.
+	Burst int
 	// Now is the sender's one clock: when deliveries are due (leases),
 	// when attempts are recorded and their next attempt scheduled, manual
 	// retries, the recovery of interrupted attempts, the purge cutoff and
 	// the sweep of idle clients. Tests move it instead of waiting (then
-	// call Wake). Attempts themselves are timed by the wall clock.
+	// call Wake). The Rate ceiling too. Attempts themselves are timed by
+	// the wall clock.
 	// Default time.Now.
 	Now func() time.Time
 }
@@ -88,6 +104,8 @@ type Sender struct {
 	limits     limits // Workers and PerEndpoint
 	logger     *zap.Logger
 	onAttempt  func(*Delivery, Attempt)
+	attemptFn  func(context.Context, *Delivery, int) *Result
+	pacer      pacer
 	client     atomic.Pointer[Client]
 	clients    clientCache
 	schedule   atomic.Pointer[Schedule]
@@ -131,6 +149,7 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 		ob:         ob,
 		logger:     opts.Logger,
 		onAttempt:  opts.OnAttempt,
+		attemptFn:  opts.Attempt,
 		clients:    clientCache{now: opts.Now},
 		wake:       make(chan struct{}, 1),
 		purgeEvery: opts.PurgeInterval,
@@ -140,6 +159,7 @@ func New(ob *Outbox, opts Options) (*Sender, error) {
 	}
 	s.retain.Store(int64(opts.Retain))
 	s.limits.set(opts.Workers, opts.PerEndpoint)
+	s.pacer.set(opts.Rate, opts.Burst, opts.Now())
 	s.client.Store(opts.Client)
 	sch := opts.Schedule
 	s.schedule.Store(&sch)
@@ -161,6 +181,13 @@ func (s *Sender) SetClient(c *Client) {
 // one until they fit.
 func (s *Sender) SetConcurrency(workers, perEndpoint int) {
 	s.limits.set(workers, perEndpoint)
+	s.Wake()
+}
+
+// SetRate changes the Rate ceiling and its Burst (see Options) while the
+// sender runs; perSecond <= 0 removes the ceiling.
+func (s *Sender) SetRate(perSecond float64, burst int) {
+	s.pacer.set(perSecond, burst, s.now())
 	s.Wake()
 }
 
@@ -215,6 +242,27 @@ func (s *Sender) Retry(id string) (*Delivery, error) {
 // final at or after since (all for a zero since), due now.
 func (s *Sender) RetryAll(state State, since time.Time) ([]*Delivery, error) {
 	ds, err := s.ob.RetryAll(state, since, s.now())
+	if err == nil && len(ds) > 0 {
+		s.Wake()
+	}
+	return ds, err
+}
+
+// Replay queues a delivered, failed or gone delivery again with a fresh
+// attempt budget, due now.
+func (s *Sender) Replay(id string) (*Delivery, error) {
+	d, err := s.ob.Replay(id, s.now())
+	if err == nil {
+		s.Wake()
+	}
+	return d, err
+}
+
+// ReplayAll queues again every delivery in state (delivered, failed or
+// gone) that became final at or after from and before to (a zero from or
+// to leaves that end open), due now.
+func (s *Sender) ReplayAll(state State, from, to time.Time) ([]*Delivery, error) {
+	ds, err := s.ob.ReplayAll(state, from, to, s.now())
 	if err == nil && len(ds) > 0 {
 		s.Wake()
 	}
@@ -331,6 +379,10 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 		return time.Time{}, nil
 	}
 	now := s.now()
+	free, nextToken := s.pacer.allow(now, free)
+	if free <= 0 {
+		return nextToken, nil
+	}
 	b, err := s.ob.lease(now, free, sl.roomFor)
 	switch {
 	case errors.Is(err, ErrClosed):
@@ -343,6 +395,7 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 		s.logger.Error("delivery failed: its payload in the outbox is unreadable (corrupt record)",
 			zap.String("id", d.ID), zap.String("event", d.Event), zap.String("endpoint", endpointKey(d.URL)))
 	}
+	s.pacer.take(now, len(b.leased))
 	for _, d := range b.leased {
 		ep := endpointKey(d.URL)
 		sl.take(ep)
@@ -357,6 +410,8 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 		}()
 	}
 	switch {
+	case len(b.leased) == free && !nextToken.IsZero():
+		return nextToken, nil // maybe more due: look again at the next token
 	case len(b.leased) == free:
 		return time.Time{}, nil // maybe more due: look again once a slot is free
 	case b.more:
@@ -367,7 +422,7 @@ func (s *Sender) dispatch(ctx context.Context, sl *slots, attempts *sync.WaitGro
 
 // work makes one attempt of the leased d and records it.
 func (s *Sender) work(ctx context.Context, d *Delivery) {
-	n := d.Attempts
+	n := d.Number()
 	var res *Result
 	start := time.Now()
 	if recovery.Do(s.logger, "sender.attempt", func() { res = s.attempt(ctx, d, n) }) {
@@ -380,7 +435,7 @@ func (s *Sender) work(ctx context.Context, d *Delivery) {
 	} else {
 		// An answer decides, even one that came as the sender stopped:
 		// a 2xx is delivered, not sent again.
-		a.Outcome, a.NextWait = s.Schedule().decide(res, n, d.MaxAttempts)
+		a.Outcome, a.NextWait = s.Schedule().decide(res, d.Attempts, d.MaxAttempts)
 	}
 	if !s.record(ctx, d, a) {
 		return
@@ -406,6 +461,9 @@ var errAttemptPanicked = errors.New("internal error during the attempt (a panic,
 
 // attempt makes attempt n of d with the client of its network settings.
 func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) *Result {
+	if s.attemptFn != nil {
+		return s.attemptFn(ctx, d, n)
+	}
 	if d.Net.IsZero() {
 		return s.client.Load().Do(ctx, d, n)
 	}

@@ -96,9 +96,10 @@ func (a *App) describe(h *Handler) string {
 // the memory snapshots, so that one that cannot be loaded fails the start
 // before anything else changed, and Caddy refuses the config (a reload
 // keeps the running one); then the Redis stores connect, in the
-// background. Then it applies max_buffered to the process's body budget,
-// and max_keys and evict_warn_age to the memory stores of the config's
-// handlers (the last handler wins when they disagree).
+// background. Then it applies max_buffered and max_buffered_per_client to
+// the process's body budget, max_streams_per_connection to its stream
+// bound, and max_keys and evict_warn_age to the memory stores of the
+// config's handlers (the last handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -115,7 +116,8 @@ func (a *App) Start() error {
 		}
 	}
 	for _, h := range a.handlers {
-		bodyBudget.SetLimit(h.MaxBuffered)
+		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
+		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
 	for _, h := range a.handlers {
 		if ms := memoryStore(h.store); ms != nil {

@@ -23,7 +23,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    signature_header <name>...      # default: X-ScreenshotCenter-Signature X-Signature
 //	    max_body <size>                 # default 1MiB
 //	    body_timeout <duration>         # time to read the whole body; default 10s (408 body_timeout)
+//	    body_min_rate <size>            # lowest average rate of a body, per second, after 2s; default 16KiB (408 body_too_slow)
 //	    max_buffered <size>             # body bytes buffered by the process at once; default 64MiB (503 buffer_full)
+//	    max_buffered_per_client <size>  # what one client's bodies may hold of it; default max_buffered/16 (503 client_buffer_full)
+//	    max_streams_per_connection <n>  # bodies of one HTTP/2 connection read at once; default 16 (503 too_many_streams)
 //	    events <name>...                # optional allowlist of events to forward
 //	    max_age <duration>              # optional replay window on the signed created_at
 //	    reencode js|python|php          # forward the body as that runtime re-serialises it, re-signed
@@ -76,8 +79,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBody, err = cfargs.Number(d, cfargs.Size)
 		case "body_timeout":
 			h.BodyTimeout, err = cfargs.Number(d, cfargs.Duration)
+		case "body_min_rate":
+			h.BodyMinRate, err = cfargs.Number(d, cfargs.Size)
 		case "max_buffered":
 			h.MaxBuffered, err = cfargs.Number(d, cfargs.Size)
+		case "max_buffered_per_client":
+			h.MaxBufferedPerClient, err = cfargs.Number(d, cfargs.Size)
+		case "max_streams_per_connection":
+			h.MaxStreamsPerConnection, err = cfargs.Number(d, cfargs.Int)
 		case "events":
 			h.Events, err = cfargs.Append(d, h.Events)
 		case "max_age":

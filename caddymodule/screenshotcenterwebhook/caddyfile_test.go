@@ -54,6 +54,17 @@ func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 			want:  Handler{Secrets: []string{"s"}, MaxBody: 512},
 		},
 		{
+			name: "the body limits",
+			input: `screenshotcenter_webhook {
+				secret s
+				body_min_rate 4KiB
+				max_buffered 32MiB
+				max_buffered_per_client 2MiB
+				max_streams_per_connection 8
+			}`,
+			want: Handler{Secrets: []string{"s"}, BodyMinRate: 4 << 10, MaxBuffered: 32 << 20, MaxBufferedPerClient: 2 << 20, MaxStreamsPerConnection: 8},
+		},
+		{
 			name: "events repeated",
 			input: `screenshotcenter_webhook {
 				secret s
@@ -149,6 +160,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_body negative", "screenshotcenter_webhook {\nsecret s\nmax_body -1MiB\n}", "parsing max_body"},
 		{"max_body zero", "screenshotcenter_webhook {\nsecret s\nmax_body 0\n}", "max_body 0 cannot be configured"},
 		{"max_body two sizes", "screenshotcenter_webhook {\nsecret s\nmax_body 1MiB 2MiB\n}", "wrong argument count"},
+		{"body_min_rate not a size", "screenshotcenter_webhook {\nsecret s\nbody_min_rate fast\n}", "parsing body_min_rate"},
+		{"body_min_rate zero", "screenshotcenter_webhook {\nsecret s\nbody_min_rate 0\n}", "body_min_rate 0 cannot be configured"},
+		{"max_buffered_per_client not a size", "screenshotcenter_webhook {\nsecret s\nmax_buffered_per_client some\n}", "parsing max_buffered_per_client"},
+		{"max_streams_per_connection not a number", "screenshotcenter_webhook {\nsecret s\nmax_streams_per_connection many\n}", "parsing max_streams_per_connection 'many': not an integer"},
+		{"max_streams_per_connection zero", "screenshotcenter_webhook {\nsecret s\nmax_streams_per_connection 0\n}", "max_streams_per_connection 0 cannot be configured"},
 		{"max_age without a duration", "screenshotcenter_webhook {\nsecret s\nmax_age\n}", "wrong argument count"},
 		{"max_age not a duration", "screenshotcenter_webhook {\nsecret s\nmax_age soon\n}", "parsing max_age"},
 		{"max_age zero", "screenshotcenter_webhook {\nsecret s\nmax_age 0s\n}", "max_age 0 cannot be configured"},

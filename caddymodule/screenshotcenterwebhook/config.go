@@ -13,6 +13,7 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
 	"github.com/scgate/scgate/verifier"
@@ -32,6 +33,20 @@ const (
 	DefaultEvictWarnAge    = 24 * time.Hour
 	DefaultRedisTimeout    = dedupe.DefaultRedisTimeout
 	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
+)
+
+// Defaults of the limits that keep clients without the secret from tying
+// up memory or crowding out signed events (with max_buffered).
+const (
+	// DefaultBodyMinRate is the lowest average rate of a body, in bytes
+	// per second.
+	DefaultBodyMinRate = 16 << 10
+	// DefaultMaxStreamsPerConnection bounds the bodies of one HTTP/2 or
+	// HTTP/3 connection read at once.
+	DefaultMaxStreamsPerConnection = 16
+	// defaultClientShares is how many clients holding their whole share
+	// it takes to use up max_buffered by default.
+	defaultClientShares = 16
 )
 
 // Modes.
@@ -135,14 +150,50 @@ type Handler struct {
 	// connection. Default: 10s.
 	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
 
+	// BodyMinRate is the lowest average rate a body may arrive at, in
+	// bytes per second: the n-th byte must have arrived 2 seconds plus
+	// n/BodyMinRate seconds after the gateway started reading, or the body
+	// is answered 408 (body_too_slow) at once, not only at body_timeout. A
+	// client that declares a body and sends nothing, or trickles it, holds
+	// its connection about 2 seconds instead of body_timeout. A body that
+	// keeps up the rate is never cut off by it, whatever its size
+	// (body_timeout still bounds it). 16 KiB per second is 128 kbit/s: a
+	// sender on a slower link needs a lower value. Default: 16 KiB (per
+	// second).
+	BodyMinRate int64 `json:"body_min_rate,omitempty"`
+
 	// MaxBuffered bounds the body bytes buffered by every
 	// screenshotcenter_webhook handler of the process at once, in bytes.
 	// The signature covers the whole body, so each body is buffered before
 	// it is checked; past this budget a body is answered 503 with
 	// Retry-After (buffer_full) instead of growing memory, whatever clients
-	// do. Shared by the process: the value of the config that last started
-	// applies. Default: 64 MiB.
+	// do. A body holds budget only for bytes it has sent (its buffer is at
+	// most twice what arrived, or 1 KiB), never for a declared
+	// Content-Length. Shared by the process: the value of the config that
+	// last started applies. Default: 64 MiB.
 	MaxBuffered int64 `json:"max_buffered,omitempty"`
+
+	// MaxBufferedPerClient bounds the part of max_buffered that the bodies
+	// of one client hold at once, in bytes; past it that client's next
+	// body is answered 503 with Retry-After (client_buffer_full), and the
+	// other clients' bodies still fit. A client is its address as Caddy
+	// determines it (client_ip: behind a load balancer, list it in the
+	// server's trusted_proxies, or every client counts as the balancer);
+	// IPv6 addresses count by /64. It must be at least max_body and at
+	// most max_buffered. Shared by the process like max_buffered. Default:
+	// max_buffered / 16 (4 MiB), at least max_body.
+	MaxBufferedPerClient int64 `json:"max_buffered_per_client,omitempty"`
+
+	// MaxStreamsPerConnection bounds the bodies of one HTTP/2 or HTTP/3
+	// connection (and client, behind a trusted proxy) the gateway reads at
+	// once: past it a stream is answered 503 with Retry-After
+	// (too_many_streams) at once instead of waiting for its body, so one
+	// connection cannot keep hundreds of streams waiting (Go's HTTP/2
+	// server allows 250 per connection and Caddy has no option to lower
+	// it; a server that needs no HTTP/2 can turn it off with `protocols
+	// h1`). Only the time a body takes to arrive counts, not the upstream's.
+	// Shared by the process like max_buffered. Default: 16.
+	MaxStreamsPerConnection int `json:"max_streams_per_connection,omitempty"`
 
 	// Events, if set, is the allowlist of event names to forward. Other
 	// correctly signed events are answered 200 and dropped, so the sender
@@ -183,7 +234,9 @@ type Handler struct {
 	reencode reencode.Style
 	keyer    gateway.Keyer
 	store    dedupe.Store
-	app      *App
+	// flow claims, delivers and settles the events that pass the checks.
+	flow *flow.Flow
+	app  *App
 	// poolKey names this handler's store (or Redis client) in the stores
 	// usage pool; empty when it holds none.
 	poolKey string
@@ -410,6 +463,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxAge:           time.Duration(h.MaxAge),
 		Events:           events,
 		Budget:           &bodyBudget,
+		Streams:          &bodyStreams,
+		BodyTimeout:      time.Duration(h.BodyTimeout),
+		MinRate:          h.BodyMinRate,
 	}
 	if h.Dedupe.Key != "" {
 		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
@@ -423,6 +479,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.openStore(); err != nil {
 		return err
+	}
+	h.flow = &flow.Flow{
+		Store:           h.store,
+		Keyer:           &h.keyer,
+		InflightTimeout: time.Duration(h.Dedupe.InflightTimeout),
+		TTL:             time.Duration(h.Dedupe.TTL),
+		OnErrorOpen:     h.Dedupe.OnError == OnErrorOpen,
+		Logger:          h.logger,
+		Observe:         h.observeStore,
 	}
 	if h.app == nil {
 		app, err := ctx.App(appID)
@@ -491,6 +556,21 @@ func (h *Handler) check() error {
 	}
 	if h.MaxBuffered > 0 && h.MaxBuffered < h.MaxBody {
 		return fmt.Errorf("max_buffered (%d) must be at least max_body (%d), or no body of the largest size could be read", h.MaxBuffered, h.MaxBody)
+	}
+	if h.BodyMinRate < 0 {
+		return fmt.Errorf("body_min_rate must be positive, got %d", h.BodyMinRate)
+	}
+	if h.MaxBufferedPerClient < 0 {
+		return fmt.Errorf("max_buffered_per_client must be positive, got %d", h.MaxBufferedPerClient)
+	}
+	if h.MaxBufferedPerClient > 0 && h.MaxBufferedPerClient < h.MaxBody {
+		return fmt.Errorf("max_buffered_per_client (%d) must be at least max_body (%d), or no client could send a body of the largest size", h.MaxBufferedPerClient, h.MaxBody)
+	}
+	if h.MaxBuffered > 0 && h.MaxBufferedPerClient > h.MaxBuffered {
+		return fmt.Errorf("max_buffered_per_client (%d) must be at most max_buffered (%d)", h.MaxBufferedPerClient, h.MaxBuffered)
+	}
+	if h.MaxStreamsPerConnection < 0 {
+		return fmt.Errorf("max_streams_per_connection must be positive, got %d", h.MaxStreamsPerConnection)
 	}
 	if h.MaxAge < 0 {
 		return errors.New("max_age must not be negative")
@@ -611,6 +691,15 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxBuffered == 0 {
 		h.MaxBuffered = max(DefaultMaxBuffered, h.MaxBody)
+	}
+	if h.BodyMinRate == 0 {
+		h.BodyMinRate = DefaultBodyMinRate
+	}
+	if h.MaxBufferedPerClient == 0 {
+		h.MaxBufferedPerClient = max(h.MaxBuffered/defaultClientShares, h.MaxBody)
+	}
+	if h.MaxStreamsPerConnection == 0 {
+		h.MaxStreamsPerConnection = DefaultMaxStreamsPerConnection
 	}
 	if h.Dedupe == nil {
 		h.Dedupe = new(DedupeConfig)

@@ -40,6 +40,10 @@ func TestProvisionDefaults(t *testing.T) {
 	if h.MaxBody != 1<<20 {
 		t.Errorf("max_body = %d, want 1 MiB", h.MaxBody)
 	}
+	if h.MaxBuffered != 64<<20 || h.MaxBufferedPerClient != 4<<20 || h.BodyMinRate != 16<<10 || h.MaxStreamsPerConnection != 16 {
+		t.Errorf("max_buffered %d, max_buffered_per_client %d, body_min_rate %d, max_streams_per_connection %d; want 64 MiB, 4 MiB, 16 KiB, 16",
+			h.MaxBuffered, h.MaxBufferedPerClient, h.BodyMinRate, h.MaxStreamsPerConnection)
+	}
 	if h.MaxAge != 0 || h.store == nil {
 		t.Errorf("max_age = %v, store = %v; want no replay window and a store", h.MaxAge, h.store)
 	}
@@ -182,6 +186,12 @@ func TestConfigRules(t *testing.T) {
 		{"negative max_body", "", `{"secrets":["test-secret-0123456789"],"max_body":-1}`, "max_body must be positive"},
 		{"negative body_timeout", "secret test-secret-0123456789\nbody_timeout -1s", `{"secrets":["test-secret-0123456789"],"body_timeout":-1}`, "body_timeout must be positive"},
 		{"max_buffered below max_body", "secret test-secret-0123456789\nmax_body 2MiB\nmax_buffered 1MiB", `{"secrets":["test-secret-0123456789"],"max_body":2097152,"max_buffered":1048576}`, "max_buffered (1048576) must be at least max_body (2097152)"},
+		{"negative body_min_rate", "", `{"secrets":["test-secret-0123456789"],"body_min_rate":-1}`, "body_min_rate must be positive"},
+		{"negative max_buffered_per_client", "", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":-1}`, "max_buffered_per_client must be positive"},
+		{"max_buffered_per_client below max_body", "secret test-secret-0123456789\nmax_buffered_per_client 512KiB", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":524288}`, "max_buffered_per_client (524288) must be at least max_body (1048576)"},
+		{"max_buffered_per_client over max_buffered", "secret test-secret-0123456789\nmax_buffered 8MiB\nmax_buffered_per_client 16MiB", `{"secrets":["test-secret-0123456789"],"max_buffered":8388608,"max_buffered_per_client":16777216}`, "max_buffered_per_client (16777216) must be at most max_buffered (8388608)"},
+		{"max_buffered_per_client over the default max_buffered", "secret test-secret-0123456789\nmax_buffered_per_client 128MiB", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":134217728}`, "max_buffered_per_client (134217728) must be at most max_buffered (67108864)"},
+		{"negative max_streams_per_connection", "secret test-secret-0123456789\nmax_streams_per_connection -1", `{"secrets":["test-secret-0123456789"],"max_streams_per_connection":-1}`, "max_streams_per_connection must be positive"},
 		{"negative max_age", "secret test-secret-0123456789\nmax_age -5m", `{"secrets":["test-secret-0123456789"],"max_age":-300000000000}`, "max_age must not be negative"},
 		{"blank signature header", "secret test-secret-0123456789\nsignature_header \" \"", `{"secrets":["test-secret-0123456789"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
 		{"empty event name", "secret test-secret-0123456789\nevents \"\"", `{"secrets":["test-secret-0123456789"],"events":[""]}`, "events must not contain an empty name"},

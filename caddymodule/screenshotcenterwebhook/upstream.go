@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
 )
@@ -68,7 +69,7 @@ func reencodeRejection(err error) *gateway.Rejection {
 
 // prepareUpstreamRequest gives r the body (with its length, also when it
 // came chunked) and the headers the gateway promises the upstream.
-func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c claim) {
+func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c flow.Claim) {
 	body := up.body
 	rd := new(bufferedBody)
 	rd.Reset(body)
@@ -102,8 +103,8 @@ func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c cla
 		r.Header[HeaderReencoded] = []string{h.Reencode}
 	}
 	r.Header[HeaderVerified] = headerTrue
-	if c.state != dedupeOff {
-		r.Header[HeaderDedupeKey] = []string{dedupeKeyHeader(c.key.Display())}
+	if c.State != flow.Off {
+		r.Header[HeaderDedupeKey] = []string{dedupeKeyHeader(c.Key.Display())}
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/freeport"
 )
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -280,32 +281,15 @@ func StartCluster(tb testing.TB) *Cluster {
 
 }
 
-// freePort returns a TCP port free on 127.0.0.1 (and, with bus, port+10000
-// too). Another process may take it before it is used: callers retry.
+// freePort returns a TCP port free a moment ago (and, with bus, port+10000
+// too), below the ephemeral range (see freeport). Another process may take
+// it before it is used: callers retry.
 func freePort(bus bool) (int, error) {
-	for attempt := 0; attempt < 20; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if !bus {
-			l.Close()
-			return port, nil
-		}
-		if port+10000 > 65535 {
-			l.Close()
-			continue
-		}
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		return port, nil
+	span := 0
+	if bus {
+		span = 10000
 	}
-	return 0, fmt.Errorf("no free port found")
+	return freeport.Pick(span)
 }
 
 // waitPing waits until addr answers PING, or the process exits.

@@ -1,0 +1,78 @@
+package inbox
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/scgate/scgate/sender"
+)
+
+// Entry is one queued event: its id, state, attempt counts and times (the
+// fields of a sender.Delivery: URL is the destination when it was queued,
+// Event its type), and, from Get, its body and the headers it is
+// forwarded with.
+type Entry struct {
+	*sender.Delivery
+}
+
+// DedupeKey returns the event's dedupe key as sent, "" if none.
+func (e *Entry) DedupeKey() string {
+	if v := e.Headers[HeaderDedupeKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Header returns the original request's headers as forwarded (without the
+// gateway's).
+func (e *Entry) Header() http.Header {
+	h := e.Headers.Clone()
+	delete(h, HeaderDedupeKey)
+	return h
+}
+
+func entries(ds []*sender.Delivery) []*Entry {
+	out := make([]*Entry, len(ds))
+	for i, d := range ds {
+		out[i] = &Entry{Delivery: d}
+	}
+	return out
+}
+
+// Get returns an entry, with its body and headers, and its attempt log.
+func (in *Inbox) Get(id string) (*Entry, []Attempt, error) {
+	d, log, err := in.ob.Get(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &Entry{Delivery: d}, log, nil
+}
+
+// List returns up to limit entries (all if limit <= 0) in state, oldest
+// first, with their headers but without body: failed ones are the dead
+// letters.
+func (in *Inbox) List(state State, limit int) ([]*Entry, error) {
+	ds, err := in.ob.List(state, limit)
+	return entries(ds), err
+}
+
+// Stats is what the metrics read.
+type Stats struct {
+	// Entries counts the entries in each state.
+	Entries map[State]int
+	// OldestPending is when the pending entry queued longest ago was
+	// queued (enqueued or replayed); zero when none is pending. Its age
+	// is the alert for "the application is down".
+	OldestPending time.Time
+}
+
+// Stats reads the entries by state and the oldest pending one. Counting
+// reads one key per entry.
+func (in *Inbox) Stats() (Stats, error) {
+	n, err := in.ob.Count()
+	if err != nil {
+		return Stats{}, err
+	}
+	oldest, err := in.ob.OldestPending()
+	return Stats{Entries: n, OldestPending: oldest}, err
+}

@@ -323,14 +323,17 @@ type DedupeConfig struct {
 	OnError string `json:"on_error,omitempty"`
 
 	// Persist is a file where the memory backend saves its delivered keys:
-	// loaded at start, written every PersistInterval and when the store is
+	// loaded when the first config using it starts (never by `scgate
+	// validate`), written every PersistInterval and when the store is
 	// released (process exit), each time to a temporary file renamed over
 	// it, readable by its owner only. A missing file is a first start
 	// (logged; the store starts empty); an empty, truncated, corrupt or
-	// unreadable one is a config error naming the file and what to do,
-	// and the file is left untouched. Keys in flight are not saved. It may be a
-	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Memory backend only.
-	// Default: none (keys live in memory only).
+	// unreadable one fails the config's start with an error naming the
+	// file and what to do (`scgate run` exits, a reload is refused and the
+	// running config kept), and the file is left untouched. Keys in flight
+	// are not saved. It may be a placeholder such as
+	// `{env.SCGATE_SNAPSHOT}`. Memory backend only. Default: none (keys
+	// live in memory only).
 	Persist string `json:"persist,omitempty"`
 
 	// PersistInterval is how often the memory backend writes Persist, so a
@@ -401,7 +404,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the config (the same rules for JSON and the Caddyfile,
 // whose parser only parses), sets defaults, resolves secrets and gets the
-// dedupe store from the usage pool. It does not contact a Redis server.
+// dedupe store from the usage pool. It contacts no Redis server and opens
+// no snapshot (it reads only the files that {file.*} placeholders name): a
+// store starts, connecting to Redis or loading its snapshot, when a config
+// using it starts (App.Start), so `scgate validate` and a reload that Caddy
+// rejects before it starts touch neither.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := h.check(); err != nil {

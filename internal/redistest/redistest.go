@@ -194,6 +194,27 @@ func (s *Server) Do(args ...string) (string, error) {
 	return do(s.Addr(), args...)
 }
 
+// ConnectionsReceived is the server's total_connections_received, which
+// counts the connection that asks for it: when nothing else connected
+// between two calls, the second is one more than the first.
+func (s *Server) ConnectionsReceived() (int64, error) {
+	return s.info("stats", "total_connections_received")
+}
+
+// info reads an integer field of an INFO section.
+func (s *Server) info(section, field string) (int64, error) {
+	info, err := s.Do("INFO", section)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in INFO %s:\n%s", field, section, info)
+}
+
 // Cluster is a three-node Redis Cluster with no replicas.
 type Cluster struct {
 	Nodes []*Server

@@ -95,7 +95,12 @@ func (s *screenshotCenter) Verify(r Request) (int, *refusal.Refusal) {
 			break
 		}
 	}
-	idx, err := s.v.Verify(r.Body, lines)
+	return verified(s.v.Verify(r.Body, lines))
+}
+
+// verified turns a verifier.Verify result (sha256=<hex> values over the
+// raw body: ScreenshotCenter's and GitHub's format) into Verify's.
+func verified(idx int, err error) (int, *refusal.Refusal) {
 	switch {
 	case err == nil:
 		return idx, nil

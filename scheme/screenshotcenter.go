@@ -67,6 +67,9 @@ type screenshotCenter struct {
 var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(webhook.HeaderEvent)
 
 func newScreenshotCenter(c Config) (Scheme, error) {
+	if err := CheckSharedSecrets(c.Secrets); err != nil {
+		return nil, err
+	}
 	v, err := verifier.New(c.Secrets)
 	if err != nil {
 		return nil, err

@@ -108,6 +108,7 @@ func (h *Handler) give(w http.ResponseWriter, r *http.Request, vars *requestVars
 	if v.reason != "" {
 		h.metrics.rejections.WithLabelValues(v.reason).Inc()
 	}
+	h.record(r, vars, answered{status: v.status, passedOn: h.report})
 	if ce := h.logger.Check(v.level, v.msg); ce != nil {
 		fields := []zap.Field{zap.String("outcome", v.outcome), zap.String("remote_addr", r.RemoteAddr)}
 		if v.reason != "" {

@@ -88,15 +88,17 @@ func (a *App) describe(h *Handler) string {
 	return d
 }
 
-// Start applies max_buffered to the process's body budget, and max_keys and
-// evict_warn_age to the memory stores of the config's handlers (the last
-// handler wins when they disagree).
+// Start applies max_buffered to the process's body budget, event_log to its
+// event log (the largest wins), and max_keys and evict_warn_age to the
+// memory stores of the config's handlers (the last handler wins when they
+// disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range a.handlers {
 		bodyBudget.SetLimit(h.MaxBuffered)
 	}
+	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if ms, ok := h.store.(*dedupe.MemoryStore); ok {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)

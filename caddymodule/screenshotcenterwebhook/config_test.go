@@ -185,6 +185,8 @@ func TestConfigRules(t *testing.T) {
 		{"negative max_age", "secret test-secret-0123456789\nmax_age -5m", `{"secrets":["test-secret-0123456789"],"max_age":-300000000000}`, "max_age must not be negative"},
 		{"blank signature header", "secret test-secret-0123456789\nsignature_header \" \"", `{"secrets":["test-secret-0123456789"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
 		{"empty event name", "secret test-secret-0123456789\nevents \"\"", `{"secrets":["test-secret-0123456789"],"events":[""]}`, "events must not contain an empty name"},
+		{"negative event_log", "secret test-secret-0123456789\nevent_log -2", `{"secrets":["test-secret-0123456789"],"event_log":-2}`, "event_log must be between 1 and 1000000 entries, or off (-1), got -2"},
+		{"event_log too large", "secret test-secret-0123456789\nevent_log 1000001", `{"secrets":["test-secret-0123456789"],"event_log":1000001}`, "event_log must be between 1 and 1000000 entries, or off (-1), got 1000001"},
 		{"unknown mode", "secret test-secret-0123456789\nmode audit", `{"secrets":["test-secret-0123456789"],"mode":"audit"}`, `mode must be enforce or report, got "audit"`},
 		{"unknown reencode style", "secret test-secret-0123456789\nreencode ruby", `{"secrets":["test-secret-0123456789"],"reencode":"ruby"}`, `reencode must be js, python or php, got "ruby"`},
 		{"unknown backend", "secret test-secret-0123456789\ndedupe bogus", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"bogus"}}`, `unknown dedupe backend "bogus"`},

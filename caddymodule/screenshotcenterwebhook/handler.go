@@ -200,7 +200,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	// answered, and then the status it wrote decides, so an accepted event
 	// stays committed and a failed one is retryable.
 	defer func() {
-		h.metrics.upstream.Observe(time.Since(start).Seconds())
+		vars.upstream = time.Since(start)
+		h.metrics.upstream.Observe(vars.upstream.Seconds())
 		h.settle(r, vars, c, rec.Status(), err)
 	}()
 	err = next.ServeHTTP(rec, r)
@@ -239,6 +240,7 @@ func (h *Handler) settle(r *http.Request, vars *requestVars, c claim, status int
 	}
 	vars.outcome = outcome
 	h.metrics.outcomes[outcome].Inc()
+	h.record(r, vars, forwardedAnswer(status, err, vars.upstream))
 	if ok {
 		h.log(zapcore.DebugLevel, "event forwarded", r, zap.String("dedupe_key", vars.key), zap.Int("status", status))
 	} else {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -26,6 +27,8 @@ type requestVars struct {
 	outcome     string
 	reason      string
 	mode        string
+	// upstream is how long the upstream took to answer a forwarded event.
+	upstream time.Duration
 }
 
 // newRequestVars registers a requestVars as a provider of repl.

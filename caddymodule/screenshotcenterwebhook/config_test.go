@@ -200,6 +200,8 @@ func TestConfigRules(t *testing.T) {
 		{"max_age with scheme shopify", "scheme shopify\nsecret test-secret-0123456789\nmax_age 5m", `{"scheme":"shopify","secrets":["test-secret-0123456789"],"max_age":300000000000}`, "max_age: scheme shopify signs no timestamp"},
 		{"stripe secret that is not whsec_", "scheme stripe\nsecret test-secret-0123456789", `{"scheme":"stripe","secrets":["test-secret-0123456789"]}`, "secret 0 is not a Stripe webhook signing secret"},
 		{"key template with a field github does not sign", "scheme github\nsecret test-secret-0123456789\ndedupe {\nkey {event}\n}", `{"scheme":"github","secrets":["test-secret-0123456789"],"dedupe":{"key":"{event}"}}`, "placeholder {event} is not a signed field: use {body_sha256}"},
+		{"negative event_log", "secret test-secret-0123456789\nevent_log -2", `{"secrets":["test-secret-0123456789"],"event_log":-2}`, "event_log must be between 1 and 1000000 entries, or off (-1), got -2"},
+		{"event_log too large", "secret test-secret-0123456789\nevent_log 1000001", `{"secrets":["test-secret-0123456789"],"event_log":1000001}`, "event_log must be between 1 and 1000000 entries, or off (-1), got 1000001"},
 		{"unknown mode", "secret test-secret-0123456789\nmode audit", `{"secrets":["test-secret-0123456789"],"mode":"audit"}`, `mode must be enforce or report, got "audit"`},
 		{"unknown reencode style", "secret test-secret-0123456789\nreencode ruby", `{"secrets":["test-secret-0123456789"],"reencode":"ruby"}`, `reencode must be js, python or php, got "ruby"`},
 		{"unknown backend", "secret test-secret-0123456789\ndedupe bogus", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"bogus"}}`, `unknown dedupe backend "bogus"`},

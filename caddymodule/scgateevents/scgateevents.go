@@ -10,12 +10,18 @@
 // need not import a handler to read it.
 package scgateevents
 
-import "github.com/scgate/scgate/eventlog"
+import (
+	"github.com/scgate/scgate/caddymodule/internal/registry"
+	"github.com/scgate/scgate/eventlog"
+)
 
 // process is the event log of the process. It holds nothing until a
 // config that records into it starts (SetSize), and it outlives reloads:
 // a new config keeps what the old one recorded.
 var process eventlog.Log
+
+// The dashboard shows the process's event log.
+func init() { registry.AddEventLog("webhook", &process) }
 
 // Log returns the process's event log.
 func Log() *eventlog.Log { return &process }

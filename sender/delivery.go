@@ -127,6 +127,14 @@ type Delivery struct {
 	// replayed. Zero in records written before it existed (then
 	// CreatedAt).
 	QueuedAt time.Time `json:"queued_at,omitzero"`
+
+	// Sign, if set, sets the signature headers (and the provider's event
+	// header, if it has one) of each attempt instead of
+	// X-ScreenshotCenter-Event and X-ScreenshotCenter-Signature: another
+	// provider's scheme (`scgate send --scheme`), called anew for every
+	// attempt, so a scheme that signs a timestamp signs each retry at its
+	// own time, as the providers do. Not stored in the outbox.
+	Sign func(h http.Header, body []byte, now time.Time) `json:"-"`
 }
 
 // Number returns the number of the delivery's current attempt (the one

@@ -19,4 +19,6 @@ import (
 	_ "github.com/scgate/scgate/caddymodule/scgateevents"
 	// The sender sidecar, its app and subcommands.
 	_ "github.com/scgate/scgate/caddymodule/screenshotcentersender"
+	// The dashboard of the event logs, outboxes and inboxes.
+	_ "github.com/scgate/scgate/caddymodule/screenshotcenterdashboard"
 )

@@ -45,10 +45,14 @@ type health struct {
 	pending  []pendingCommit
 	retrying int // commits taken from pending by a retry still on the wire
 
-	wake     chan struct{}
-	quit     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	wake chan struct{}
+	quit chan struct{}
+	done chan struct{} // closed when the loop has ended, or by stop if it never ran
+	// startOnce runs the loop, or (from stop) marks a store that never
+	// started; started says which, once it has run.
+	startOnce sync.Once
+	started   bool
+	stopOnce  sync.Once
 }
 
 // pendingCommit is a commit that could not reach Redis.
@@ -70,8 +74,15 @@ func newHealth(s *RedisStore, o RedisOptions) *health {
 		quit:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	go h.loop()
 	return h
+}
+
+// start runs the loop, once; not after stop.
+func (h *health) start() {
+	h.startOnce.Do(func() {
+		h.started = true
+		go h.loop()
+	})
 }
 
 // admit lets a call through, or fails it at once while Redis is known down.
@@ -336,12 +347,14 @@ func (h *health) takePending() []pendingCommit {
 
 // stop ends the loop, tries the queued commits once more while the server
 // answers (a last flush, bounded by the timeout), and closes the backend;
-// those still queued then are dropped and logged.
+// those still queued then are dropped and logged. A store that never
+// started contacts nothing, and cannot start afterwards.
 func (h *health) stop() {
 	h.stopOnce.Do(func() {
+		h.startOnce.Do(func() { close(h.done) })
 		close(h.quit)
 		<-h.done
-		if h.pendingLen() > 0 && !h.open.Load() {
+		if h.started && h.pendingLen() > 0 && !h.open.Load() {
 			recovery.Do(h.s.log, "dedupe.redis_health", h.retryPending)
 		}
 		if n := h.pendingLen(); n > 0 {

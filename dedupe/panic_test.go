@@ -53,8 +53,8 @@ func TestSnapshotLoopSurvivesPanic(t *testing.T) {
 	before := testutil.ToFloat64(recovery.Panics.WithLabelValues("dedupe.snapshot"))
 	log, made := recoverytest.PanicOn("dedupe snapshot written", 1)
 	path := filepath.Join(t.TempDir(), "snap")
-	p, err := dedupe.NewPersistedStore(100, path, 10*time.Millisecond, log)
-	if err != nil {
+	p := dedupe.NewPersistedStore(100, path, 10*time.Millisecond, log)
+	if err := p.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()

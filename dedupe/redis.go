@@ -20,7 +20,8 @@ const DefaultRedisTimeout = 250 * time.Millisecond
 
 // ErrUnavailable wraps every error of a RedisStore that could not reach
 // Redis: the server is down, too slow, or the store's circuit breaker is
-// open because it was just found down. Callers answer 503 (or fail open).
+// open because it was just found down; and the error of a PersistedStore
+// whose snapshot is not loaded. Callers answer 503 (or fail open).
 var ErrUnavailable = errors.New("dedupe store unavailable")
 
 // ErrCommitPending is returned (wrapped in ErrUnavailable) by a RedisStore's
@@ -154,9 +155,11 @@ type RedisStore struct {
 	health  *health
 }
 
-// NewRedisStore returns a store on the Redis deployment of o. It does not
-// wait for the server: it connects in the background, and calls made before
-// the first connection attempt ended wait for it (within Timeout).
+// NewRedisStore returns a store on the Redis deployment of o. It connects
+// to nothing and starts nothing: Start does, in the background, so that a
+// config that is only validated, or rejected, never contacts the server.
+// Calls made before the first connection attempt ended wait for it (within
+// Timeout).
 func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	o = o.withDefaults()
 	c, err := newRedisClient(o)
@@ -170,6 +173,12 @@ func NewRedisStore(o RedisOptions) (*RedisStore, error) {
 	s.health = newHealth(s, o)
 	return s, nil
 }
+
+// Start starts the store's background work, without waiting for it: the
+// first connection attempt, then the probe while Redis is known down and
+// the retry of queued commits. It is idempotent, and does nothing after
+// Close.
+func (s *RedisStore) Start() { s.health.start() }
 
 func (o RedisOptions) withDefaults() RedisOptions {
 	if o.KeyPrefix == "" {
@@ -245,14 +254,20 @@ func millis(d time.Duration) string {
 	return strconv.FormatInt(ms, 10)
 }
 
-// run runs a script through the breaker: it fails at once while Redis is
-// known down, and reports the outcome to it.
+// run runs a script through the breaker (see call).
 func (s *RedisStore) run(ctx context.Context, id scriptID, rkey string, args ...string) (int64, error) {
+	return s.call(ctx, func(ctx context.Context) (int64, error) { return s.c.eval(ctx, id, rkey, args) })
+}
+
+// call makes one store operation through the breaker, within the store's
+// timeout: it fails at once while Redis is known down, and reports the
+// outcome to it.
+func (s *RedisStore) call(ctx context.Context, op func(context.Context) (int64, error)) (int64, error) {
 	if err := s.health.admit(ctx); err != nil {
 		return 0, err
 	}
 	opCtx, cancel := context.WithTimeout(ctx, s.timeout)
-	n, err := s.c.eval(opCtx, id, rkey, args)
+	n, err := op(opCtx)
 	cancel()
 	if err != nil {
 		return 0, s.health.failed(ctx, err)
@@ -269,7 +284,9 @@ func (s *RedisStore) Claim(ctx context.Context, key string, inflight time.Durati
 		return Done, 0, nil
 	}
 	tok := newToken()
-	n, err := s.run(ctx, scriptClaim, s.redisKey(&d), tokenArg(tok), millis(inflight))
+	n, err := s.call(ctx, func(ctx context.Context) (int64, error) {
+		return s.c.claim(ctx, s.redisKey(&d), tokenArg(tok), millis(inflight))
+	})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -368,7 +385,9 @@ func (s *RedisStore) HandOver(to *RedisStore) int {
 func (s *RedisStore) PendingCommits() int { return s.health.pendingLen() }
 
 // Close stops the background work and closes the client. It is safe to
-// call twice. Commits still queued are dropped (and logged).
+// call twice. A started store tries its queued commits once more while
+// Redis answers; those still queued then are dropped (and logged). A store
+// that was never started contacts nothing.
 func (s *RedisStore) Close() error {
 	s.health.stop()
 	return nil

@@ -24,7 +24,7 @@ func uniquePrefix(t *testing.T) string {
 	return fmt.Sprintf("scgate-test:%d:%d:", time.Now().UnixNano(), prefixSeq.Add(1))
 }
 
-// newRedisStore returns a store on url (closed when t ends) with a
+// newRedisStore returns a started store on url (closed when t ends) with a
 // generous timeout: the race detector and a busy CI machine slow the
 // client, and these tests are about semantics, not latency.
 func newRedisStore(t testing.TB, o dedupe.RedisOptions) *dedupe.RedisStore {
@@ -37,6 +37,7 @@ func newRedisStore(t testing.TB, o dedupe.RedisOptions) *dedupe.RedisStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	s.Start()
 	return s
 }
 
@@ -44,6 +45,17 @@ func TestRedisStoreContract(t *testing.T) {
 	url := redistest.URL(t)
 	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
 		return newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: uniquePrefix(t)})
+	})
+}
+
+// The claim script is what a server before Redis 7.0 gets (SET refuses NX
+// with GET there): it keeps the same contract.
+func TestRedisStoreScriptClaimContract(t *testing.T) {
+	url := redistest.URL(t)
+	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
+		s := newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: uniquePrefix(t)})
+		dedupe.ForceScripts(s)
+		return s
 	})
 }
 
@@ -295,5 +307,38 @@ func TestRedisStoreCredentialsAndTLS(t *testing.T) {
 				t.Fatalf("claim: %v %v, want ErrUnavailable", st, err)
 			}
 		})
+	}
+}
+
+// A store that is made and closed without a start (a config that is only
+// validated) makes no connection; once started, it connects.
+func TestRedisStoreConnectsAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	received := func() int64 {
+		t.Helper()
+		n, err := srv.ConnectionsReceived()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := received()
+	s, err := dedupe.NewRedisStore(dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: uniquePrefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Start() // after Close: nothing
+	if n := received() - before - 1; n != 0 {
+		t.Errorf("a store never started made %d connections, want none", n)
+	}
+
+	before = received()
+	started := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: uniquePrefix(t)})
+	mustClaim(t, started, "e|start", time.Minute, dedupe.Claimed)
+	if n := received() - before - 1; n == 0 {
+		t.Error("a started store made no connection")
 	}
 }

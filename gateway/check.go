@@ -6,91 +6,86 @@ package gateway
 
 import (
 	"errors"
+	"io"
 	"net/http"
-	"net/textproto"
 	"os"
-	"sync"
 	"time"
 
-	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/refusal"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/webhook"
 )
 
 // MaxFutureSkew is how far in the future a signed created_at may be when
-// MaxAge is set, to allow for clock drift between sender and gateway.
-const MaxFutureSkew = 5 * time.Minute
+// max_age is set (the scheme's).
+const MaxFutureSkew = scheme.MaxFutureSkew
 
 // Checker checks webhook requests. It is safe for concurrent use once built.
 type Checker struct {
-	// Verifier holds the secrets. Required.
-	Verifier *verifier.Verifier
-	// SignatureHeaders are searched in order; the first present is used.
-	SignatureHeaders []string
+	// Scheme verifies the signature (with the secrets and the replay
+	// window) and reads the verified request. Required.
+	Scheme scheme.Scheme
 	// MaxBody is the largest accepted body in bytes.
 	MaxBody int64
-	// MaxAge, if positive, is the replay window on the signed created_at.
-	MaxAge time.Duration
 	// Events, if not nil, is the allowlist of events to forward.
 	Events map[string]struct{}
 	// Budget, if not nil, bounds the body bytes buffered by all requests at
-	// once (shared by every Checker of the process).
+	// once and by the requests of one client (shared by every Checker of
+	// the process).
 	Budget *webhook.Budget
-
-	canonOnce sync.Once
-	canon     []string // SignatureHeaders in canonical form
+	// Streams, if not nil, bounds the bodies of one HTTP/2 or HTTP/3
+	// connection read at once (shared by every Checker of the process).
+	Streams *Streams
+	// BodyTimeout, if positive, bounds the time to read the whole body.
+	BodyTimeout time.Duration
+	// MinRate, if positive, is the lowest average rate a body may arrive
+	// at, in bytes per second, after BodyGrace (see webhook.Pace).
+	MinRate int64
 }
 
 // Rejection is a request the gateway refuses, with the status to answer and
-// a stable reason code for logs and metrics.
-type Rejection struct {
-	Status int
-	Reason string
-	Err    error
-}
+// a stable reason code for logs and metrics: the one refusal type.
+type Rejection = refusal.Refusal
 
-func (r *Rejection) Error() string { return r.Reason + ": " + r.Err.Error() }
+func reject(status int, reason, msg string) *Rejection { return refusal.New(status, reason, msg) }
 
-func reject(status int, reason, msg string) *Rejection {
-	return &Rejection{Status: status, Reason: reason, Err: errors.New(msg)}
-}
+// BodyGrace is the allowance for a body's first bytes before MinRate
+// applies: the n-th byte must have arrived BodyGrace plus n/MinRate seconds
+// after the gateway started reading.
+const BodyGrace = 2 * time.Second
 
 // The rejections that do not depend on the body's content.
 var (
-	ErrMethod            = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
-	ErrTooLarge          = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
-	ErrBodyRead          = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
-	ErrBodyTimeout       = reject(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within body_timeout")
-	ErrBufferFull        = reject(http.StatusServiceUnavailable, "buffer_full", "the gateway buffers too many bodies right now")
-	ErrSigMissing        = reject(http.StatusUnauthorized, "signature_missing", "no signature header")
-	ErrSigMalformed      = reject(http.StatusUnauthorized, "signature_malformed", "malformed signature header")
-	ErrSigMismatch       = reject(http.StatusUnauthorized, "signature_mismatch", "no secret matches the signature")
-	ErrEventHeader       = reject(http.StatusBadRequest, "event_header_mismatch", "X-ScreenshotCenter-Event differs from the body's event")
-	ErrCreatedAtMissing  = reject(http.StatusUnauthorized, "created_at_missing", "created_at is missing and max_age is set")
-	ErrCreatedAtInvalid  = reject(http.StatusUnauthorized, "created_at_invalid", "created_at is not an RFC 3339 time")
-	ErrCreatedAtTooOld   = reject(http.StatusUnauthorized, "created_at_too_old", "created_at is older than max_age")
-	ErrCreatedAtInFuture = reject(http.StatusUnauthorized, "created_at_in_future", "created_at is too far in the future")
+	ErrMethod           = reject(http.StatusMethodNotAllowed, "method_not_allowed", "only POST is accepted")
+	ErrTooLarge         = reject(http.StatusRequestEntityTooLarge, "body_too_large", "body larger than max_body")
+	ErrBodyRead         = reject(http.StatusBadRequest, "body_read_failed", "reading the request body failed")
+	ErrBodyTimeout      = reject(http.StatusRequestTimeout, "body_timeout", "the body did not arrive within body_timeout")
+	ErrBodyTooSlow      = reject(http.StatusRequestTimeout, "body_too_slow", "the body arrived slower than body_min_rate")
+	ErrBufferFull       = reject(http.StatusServiceUnavailable, "buffer_full", "the gateway buffers too many bodies right now")
+	ErrClientBufferFull = reject(http.StatusServiceUnavailable, "client_buffer_full", "this client's bodies hold its whole share of the buffer budget")
+	ErrTooManyStreams   = reject(http.StatusServiceUnavailable, "too_many_streams", "the gateway reads max_streams_per_connection bodies of this connection already")
 )
 
-// bodyRejections turns each webhook.Error into a 400 once, so a rejected body
-// costs no allocation.
-var bodyRejections = func() map[*webhook.Error]*Rejection {
-	m := make(map[*webhook.Error]*Rejection)
-	for _, e := range []*webhook.Error{
-		webhook.ErrInvalidJSON, webhook.ErrInvalidUTF8, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
-		webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey, webhook.ErrAmbiguousKey,
-		webhook.ErrInvalidField,
-	} {
-		m[e] = &Rejection{Status: http.StatusBadRequest, Reason: e.Reason, Err: e}
-	}
-	return m
-}()
+// The refusals of the signature and of ScreenshotCenter's rules, made by
+// the scheme package (names kept for the callers that know them).
+var (
+	ErrSigMissing        = scheme.ErrSigMissing
+	ErrSigMalformed      = scheme.ErrSigMalformed
+	ErrSigMismatch       = scheme.ErrSigMismatch
+	ErrEventHeader       = scheme.ErrEventHeader
+	ErrCreatedAtMissing  = scheme.ErrCreatedAtMissing
+	ErrCreatedAtInvalid  = scheme.ErrCreatedAtInvalid
+	ErrCreatedAtTooOld   = scheme.ErrCreatedAtTooOld
+	ErrCreatedAtInFuture = scheme.ErrCreatedAtInFuture
+)
 
 // Event is a request that passed every check.
 type Event struct {
 	// Body is the exact raw body.
 	Body []byte
-	// Fields are the top-level fields read from Body.
-	Fields webhook.Fields
+	// Signed is what the scheme read of the verified request: the event
+	// type, its signed fields and timestamp.
+	Signed scheme.Event
 	// SecretIndex is the index of the secret whose signature matched.
 	SecretIndex int
 	// Ignored is set when an allowlist is configured and does not hold the
@@ -98,8 +93,8 @@ type Event struct {
 	Ignored bool
 	// Timing is how long the phases of Check took.
 	Timing Timing
-	// held is the share of the Checker's Budget that Body holds.
-	held int64
+	// hold is the share of the Checker's Budget that Body holds.
+	hold webhook.Hold
 }
 
 // Timing is the time Check spent reading the body, verifying the signature,
@@ -108,25 +103,36 @@ type Timing struct {
 	Read, Verify, Parse time.Duration
 }
 
-// Check reads r's body (never past MaxBody, and within the Budget) and runs
-// every check in the contract's order: method, size, signature (before
-// anything parses the body), body fields, event header, replay window,
-// allowlist. An accepted event holds its body's share of the Budget until
-// Release; a rejected one holds nothing.
-func (c *Checker) Check(r *http.Request, now time.Time) (Event, *Rejection) {
-	ev, rej := c.check(r, now)
+// Source is what the server knows of where a request comes from, beyond
+// the request itself.
+type Source struct {
+	// ClientIP is the client's address as the server determined it (Caddy's
+	// client_ip, which follows trusted_proxies); "": r.RemoteAddr's.
+	ClientIP string
+	// SetReadDeadline sets the read deadline of the request's body
+	// (http.ResponseController.SetReadDeadline); nil: the body is read
+	// without BodyTimeout and MinRate.
+	SetReadDeadline func(time.Time) error
+}
+
+// Check reads r's body (never past MaxBody, within BodyTimeout and MinRate,
+// the Budget and Streams) and runs every check in the contract's order:
+// method, size, signature (before anything parses the body), body fields,
+// event header, replay window, allowlist. An accepted event holds its
+// body's share of the Budget until Release; a rejected one holds nothing.
+func (c *Checker) Check(r *http.Request, src Source, now time.Time) (Event, *Rejection) {
+	ev, rej := c.check(r, src, now)
 	if rej != nil {
-		c.Release(ev)
-		ev.held = 0
+		ev.hold.Release()
 	}
 	return ev, rej
 }
 
 // Release gives back the share of the Budget the event's body holds. Call it
 // once, when nothing reads the body any more.
-func (c *Checker) Release(ev Event) { c.Budget.Release(ev.held) }
+func (c *Checker) Release(ev Event) { ev.hold.Release() }
 
-func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
+func (c *Checker) check(r *http.Request, src Source, now time.Time) (Event, *Rejection) {
 	var ev Event
 	if r.Method != http.MethodPost {
 		return ev, ErrMethod
@@ -135,7 +141,7 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 		return ev, ErrTooLarge
 	}
 	start := time.Now()
-	body, held, err := webhook.ReadBody(r.Body, r.ContentLength, c.MaxBody, c.Budget)
+	body, err := c.readBody(r, src, start, &ev.hold)
 	// The bytes read so far, also when reading failed: a caller that passes
 	// the request on anyway (report mode) puts them back in front of the
 	// rest of the body.
@@ -143,58 +149,38 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	read := time.Now()
 	ev.Timing.Read = read.Sub(start)
 	switch {
+	case errors.Is(err, errTooManyStreams):
+		return ev, ErrTooManyStreams
 	case errors.Is(err, webhook.ErrBodyTooLarge):
 		return ev, ErrTooLarge
 	case errors.Is(err, webhook.ErrBufferFull):
 		return ev, ErrBufferFull
+	case errors.Is(err, webhook.ErrClientShareFull):
+		return ev, ErrClientBufferFull
+	case errors.Is(err, webhook.ErrTooSlow):
+		return ev, ErrBodyTooSlow
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		return ev, ErrBodyTimeout
 	case err != nil:
 		return ev, ErrBodyRead
 	}
-	ev.held = held
 
-	idx, err := c.Verifier.Verify(body, c.signatureValues(r.Header))
+	req := scheme.Request{Header: r.Header, Body: body, Now: now}
+	idx, rej := c.Scheme.Verify(req)
 	verified := time.Now()
 	ev.Timing.Verify = verified.Sub(read)
-	switch {
-	case errors.Is(err, verifier.ErrNoSignature):
-		return ev, ErrSigMissing
-	case errors.Is(err, verifier.ErrMalformedSignature):
-		return ev, ErrSigMalformed
-	case err != nil:
-		return ev, ErrSigMismatch
+	if rej != nil {
+		return ev, rej
 	}
 	ev.SecretIndex = idx
 
-	f, err := webhook.Parse(body)
-	if err != nil {
-		var pe *webhook.Error
-		if errors.As(err, &pe) {
-			if rej, ok := bodyRejections[pe]; ok {
-				return ev, rej
-			}
-		}
-		return ev, &Rejection{Status: http.StatusBadRequest, Reason: "body_invalid", Err: err}
+	signed, rej := c.Scheme.Read(req)
+	if rej != nil {
+		return ev, rej
 	}
-	ev.Fields = f
-
-	// The event header is not signed; the body is the truth, and a request
-	// where the two disagree is refused so that no reader can be misled.
-	for _, v := range r.Header[canonicalEventHeader] {
-		if v != string(f.Event) {
-			return ev, ErrEventHeader
-		}
-	}
-
-	if c.MaxAge > 0 {
-		if rej := checkAge(f.CreatedAt, c.MaxAge, now); rej != nil {
-			return ev, rej
-		}
-	}
-
+	ev.Signed = signed
 	if c.Events != nil {
-		if _, ok := c.Events[string(f.Event)]; !ok {
+		if _, ok := c.Events[string(ev.Signed.Type)]; !ok {
 			ev.Ignored = true
 		}
 	}
@@ -202,41 +188,34 @@ func (c *Checker) check(r *http.Request, now time.Time) (Event, *Rejection) {
 	return ev, nil
 }
 
-// canonicalEventHeader is looked up directly: Header.Values would
-// canonicalize the mixed-case name on every request, which allocates.
-var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(webhook.HeaderEvent)
-
-// signatureValues returns the lines of the first configured signature header
-// present in the request.
-func (c *Checker) signatureValues(hdr http.Header) []string {
-	c.canonOnce.Do(func() {
-		c.canon = make([]string, len(c.SignatureHeaders))
-		for i, name := range c.SignatureHeaders {
-			c.canon[i] = textproto.CanonicalMIMEHeaderKey(name)
+// readBody reads r's body into hold, charged to its client, under the
+// stream bound and the body's pace (both lifted again once it is read).
+func (c *Checker) readBody(r *http.Request, src Source, start time.Time, hold *webhook.Hold) ([]byte, error) {
+	ip := src.ClientIP
+	if ip == "" {
+		ip = r.RemoteAddr
+	}
+	client := ClientKey(ip)
+	if r.ProtoMajor >= 2 && c.Streams != nil {
+		// The connection (its remote address) and the client: behind a
+		// trusted proxy that multiplexes clients over one connection, each
+		// client has its own bound.
+		conn := r.RemoteAddr + " " + client
+		if !c.Streams.enter(conn) {
+			return nil, errTooManyStreams
 		}
-	})
-	for _, name := range c.canon {
-		if v := hdr[name]; len(v) > 0 {
-			return v
+		defer c.Streams.leave(conn)
+	}
+	*hold = c.Budget.Hold(client)
+	var body io.Reader = r.Body
+	if src.SetReadDeadline != nil && (c.BodyTimeout > 0 || c.MinRate > 0) {
+		pace := webhook.Pace{Start: start, Grace: BodyGrace, MinRate: c.MinRate, SetReadDeadline: src.SetReadDeadline}
+		if c.BodyTimeout > 0 {
+			pace.End = start.Add(c.BodyTimeout)
 		}
+		pr := pace.Reader(r.Body)
+		defer pr.Done()
+		body = pr
 	}
-	return nil
-}
-
-// checkAge enforces the replay window on the signed created_at.
-func checkAge(createdAt []byte, maxAge time.Duration, now time.Time) *Rejection {
-	if createdAt == nil {
-		return ErrCreatedAtMissing
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(createdAt))
-	if err != nil {
-		return ErrCreatedAtInvalid
-	}
-	if now.Sub(t) > maxAge {
-		return ErrCreatedAtTooOld
-	}
-	if t.Sub(now) > MaxFutureSkew {
-		return ErrCreatedAtInFuture
-	}
-	return nil
+	return webhook.ReadBody(body, r.ContentLength, c.MaxBody, hold)
 }

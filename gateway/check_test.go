@@ -10,26 +10,33 @@ import (
 	"testing/iotest"
 	"time"
 
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
 )
 
-const secret = "check-secret"
+const secret = "check-secret-0123456"
 
 func newChecker(t testing.TB, mod func(*Checker)) *Checker {
-	v, err := verifier.New([][]byte{[]byte(secret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &Checker{
-		Verifier:         v,
-		SignatureHeaders: []string{"X-ScreenshotCenter-Signature", "X-Signature"},
-		MaxBody:          1 << 10,
-	}
+	c := &Checker{Scheme: newScheme(t, 0), MaxBody: 1 << 10}
 	if mod != nil {
 		mod(c)
 	}
 	return c
+}
+
+// newScheme is ScreenshotCenter's scheme with the test secret and the
+// replay window maxAge (0: none).
+func newScheme(t testing.TB, maxAge time.Duration) scheme.Scheme {
+	sc, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{
+		Secrets:          [][]byte{[]byte(secret)},
+		SignatureHeaders: []string{"X-ScreenshotCenter-Signature", "X-Signature"},
+		MaxAge:           maxAge,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
 }
 
 func signedRequest(method, body string, hdr ...string) *http.Request {
@@ -44,7 +51,7 @@ func signedRequest(method, body string, hdr ...string) *http.Request {
 func TestCheck(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	ok := `{"event":"screenshot.finished","screenshot_id":"sc_1","created_at":"2026-11-27T11:59:00Z"}`
-	withAge := func(c *Checker) { c.MaxAge = time.Hour }
+	withAge := func(c *Checker) { c.Scheme = newScheme(t, time.Hour) }
 	allow := func(c *Checker) { c.Events = map[string]struct{}{"batch.finished": {}} }
 	tests := []struct {
 		name    string
@@ -93,12 +100,12 @@ func TestCheck(t *testing.T) {
 		{"unsigned garbage", nil, func() *http.Request {
 			return signedRequest("POST", "not json", "X-ScreenshotCenter-Signature", "sha256="+strings.Repeat("0", 64))
 		}, ErrSigMismatch, false},
-		{"signed garbage", nil, func() *http.Request { return signedRequest("POST", "not json") }, bodyRejections[webhook.ErrInvalidJSON], false},
-		{"signed invalid UTF-8", nil, func() *http.Request { return signedRequest("POST", "{\"event\":\"e\",\"x\":\"\xff\"}") }, bodyRejections[webhook.ErrInvalidUTF8], false},
-		{"signed repeated key", nil, func() *http.Request { return signedRequest("POST", `{"event":"e","m":{"a":1,"a":2}}`) }, bodyRejections[webhook.ErrDuplicateKey], false},
+		{"signed garbage", nil, func() *http.Request { return signedRequest("POST", "not json") }, scheme.BodyRefusal(webhook.ErrInvalidJSON), false},
+		{"signed invalid UTF-8", nil, func() *http.Request { return signedRequest("POST", "{\"event\":\"e\",\"x\":\"\xff\"}") }, scheme.BodyRefusal(webhook.ErrInvalidUTF8), false},
+		{"signed repeated key", nil, func() *http.Request { return signedRequest("POST", `{"event":"e","m":{"a":1,"a":2}}`) }, scheme.BodyRefusal(webhook.ErrDuplicateKey), false},
 		{"duplicate event key", nil, func() *http.Request {
 			return signedRequest("POST", `{"event":"a","event":"b"}`)
-		}, bodyRejections[webhook.ErrDuplicateKey], false},
+		}, scheme.BodyRefusal(webhook.ErrDuplicateKey), false},
 		{"event header matches", nil, func() *http.Request {
 			return signedRequest("POST", ok, "X-ScreenshotCenter-Event", "screenshot.finished")
 		}, nil, false},
@@ -132,7 +139,7 @@ func TestCheck(t *testing.T) {
 			req := tt.req()
 			raw, _ := io.ReadAll(req.Body)
 			req = tt.req() // fresh body for Check
-			ev, rej := c.Check(req, now)
+			ev, rej := c.Check(req, Source{}, now)
 			if rej != tt.want {
 				t.Fatalf("rejection = %v, want %v", rej, tt.want)
 			}
@@ -146,5 +153,36 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("ignored = %v, want %v", ev.Ignored, tt.ignored)
 			}
 		})
+	}
+}
+
+// A body is charged to its client (Source.ClientIP, else the remote
+// address): past its share that client's next body is refused, another
+// client's is not.
+func TestCheckChargesTheClient(t *testing.T) {
+	var budget webhook.Budget
+	budget.SetLimits(1<<20, 1<<10)
+	c := newChecker(t, func(c *Checker) { c.Budget = &budget })
+	body := `{"event":"screenshot.finished","screenshot_id":"` + strings.Repeat("x", 600) + `"}`
+	from := func(remote, clientIP string) *Rejection {
+		r := signedRequest(http.MethodPost, body)
+		r.RemoteAddr = remote
+		ev, rej := c.Check(r, Source{ClientIP: clientIP}, time.Now())
+		if rej == nil {
+			t.Cleanup(func() { c.Release(ev) })
+		}
+		return rej
+	}
+	if rej := from("192.0.2.1:1000", ""); rej != nil {
+		t.Fatal(rej)
+	}
+	if rej := from("192.0.2.1:2000", ""); rej != ErrClientBufferFull {
+		t.Fatalf("a second body of the client while the first is held: %v, want ErrClientBufferFull", rej)
+	}
+	if rej := from("192.0.2.1:3000", "198.51.100.7"); rej != nil {
+		t.Fatalf("another client (behind a trusted proxy at the same address): %v", rej)
+	}
+	if rej := from("192.0.2.9:1000", ""); rej != nil {
+		t.Fatalf("another client: %v", rej)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+
+	"github.com/scgate/scgate/scheme"
 )
 
 // Keyer computes the dedupe keys of one endpoint from the signed body and
@@ -13,8 +15,11 @@ import (
 type Keyer struct {
 	// Namespace keeps apart the keys of endpoints that share a store.
 	Namespace string
-	// Template, if not nil, builds the key instead of DefaultKey.
+	// Template, if not nil, builds the key instead of the scheme's default.
 	Template *KeyTemplate
+	// Scheme makes the default key (Scheme.AppendKey). Required without
+	// Template.
+	Scheme scheme.Scheme
 }
 
 // ErrKeyUnresolved refuses an event for which the key template has a field
@@ -28,7 +33,7 @@ func (k *Keyer) Key(ev Event) (Key, *Rejection) {
 	b := append(append(buf[:0], k.Namespace...), '\n')
 	n := len(b)
 	if k.Template == nil {
-		b = AppendDefaultKey(b, ev)
+		b = appendDefaultKey(b, k.Scheme, ev)
 	} else {
 		var ok bool
 		if b, ok = k.Template.Append(b, ev); !ok {
@@ -50,11 +55,11 @@ type Key struct {
 // Display is the key without its namespace.
 func (k Key) Display() string { return k.Store[k.n:] }
 
-// DefaultKey builds the default dedupe key of an event from its signed
-// fields, so that two different events never share one: the event name as
-// a JSON string, then the id that names the event and its value, which is
-// a JSON string or the literal text of a JSON number (123 and "123" are
-// different ids):
+// appendDefaultKey appends the default dedupe key of an event, made of
+// signed data only, so that two different events never share one: the
+// event type as a JSON string, then the name of the field that the scheme
+// says names the event and its value, a JSON string or the literal text of
+// a JSON number (123 and "123" are different ids):
 //
 //	"screenshot.finished" screenshot_id "sc_abc123"
 //	"batch.finished" batch_id 42
@@ -62,36 +67,29 @@ func (k Key) Display() string { return k.Store[k.n:] }
 //
 // A number is keyed as written, not by its value (100, 1e2 and 100.0 are
 // different keys): the signer chooses the bytes, and a retry of one event
-// carries the same signed bytes. The screenshot_id names the event when
-// present and not empty, else the batch_id, else the whole body's hash. Each part is delimited (quoted, or
-// a fixed word), so no value can imitate another part.
-func DefaultKey(ev Event) string {
-	var buf [256]byte
-	return string(AppendDefaultKey(buf[:0], ev))
-}
-
-// AppendDefaultKey appends DefaultKey's key to dst.
-func AppendDefaultKey(dst []byte, ev Event) []byte {
-	f := ev.Fields
-	dst = appendQuoted(dst, f.Event)
-	switch {
-	case len(f.ScreenshotID) > 0:
-		dst = appendID(append(dst, " screenshot_id "...), f.ScreenshotID, f.ScreenshotIDIsNumber)
-	case len(f.BatchID) > 0:
-		dst = appendID(append(dst, " batch_id "...), f.BatchID, f.BatchIDIsNumber)
-	default:
+// carries the same signed bytes. An event without an identity is keyed by
+// its whole body's hash. Each part is delimited (quoted, or a fixed word),
+// so no value can imitate another part. An event type the signature does
+// not cover (scheme.Event.UnsignedType: GitHub's, Shopify's) is left out,
+// so that a replay under another type is still a duplicate; such schemes
+// have no identity, and the key is the body's hash alone:
+//
+//	sha256 <hex SHA-256 of the raw body>
+func appendDefaultKey(dst []byte, s scheme.Scheme, ev Event) []byte {
+	if ev.Signed.UnsignedType {
 		sum := sha256.Sum256(ev.Body)
-		dst = hex.AppendEncode(append(dst, " sha256 "...), sum[:])
+		return hex.AppendEncode(append(dst, "sha256 "...), sum[:])
 	}
-	return dst
-}
-
-// appendID appends an id: a number's literal text as is, a string quoted.
-func appendID(dst, id []byte, number bool) []byte {
-	if number {
-		return append(dst, id...)
+	dst = appendQuoted(dst, ev.Signed.Type)
+	if id, ok := s.Identity(ev.Signed); ok {
+		dst = append(append(append(dst, ' '), id.Name...), ' ')
+		if id.Number {
+			return append(dst, id.Value...)
+		}
+		return appendQuoted(dst, id.Value)
 	}
-	return appendQuoted(dst, id)
+	sum := sha256.Sum256(ev.Body)
+	return hex.AppendEncode(append(dst, " sha256 "...), sum[:])
 }
 
 // appendQuoted appends s as a JSON string: quotes, backslashes and control

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/webhook"
 )
 
@@ -27,9 +28,33 @@ func TestDefaultKey(t *testing.T) {
 		{"quotes and control bytes escaped", webhook.Fields{Event: []byte("e\"|\n"), ScreenshotID: []byte("a\x7f\\")}, `"e\"|\u000a" screenshot_id "a\u007f\\"`},
 	}
 	for _, tt := range tests {
-		if got := DefaultKey(Event{Body: body, Fields: tt.f}); got != tt.want {
+		if got := DefaultKey(eventOf(body, tt.f)); got != tt.want {
 			t.Errorf("%s: key = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// An event type the signature does not cover (GitHub's X-GitHub-Event) is
+// not in the default key: a captured event replayed under another type is
+// still a duplicate, and the key is the body's hash alone.
+func TestDefaultKeyLeavesOutAnUnsignedType(t *testing.T) {
+	body := []byte(`{"zen":"Keep it logically awesome."}`)
+	sum := sha256.Sum256(body)
+	key := func(typ string) string {
+		ev := Event{Body: body}
+		ev.Signed.Type, ev.Signed.UnsignedType = []byte(typ), true
+		return DefaultKey(ev)
+	}
+	if got, want := key("ping"), "sha256 "+hex.EncodeToString(sum[:]); got != want {
+		t.Fatalf("key = %q, want %q", got, want)
+	}
+	if key("ping") != key("push") {
+		t.Error("the unsigned type changes the key")
+	}
+	signed := Event{Body: body}
+	signed.Signed.Type = []byte("ping")
+	if DefaultKey(signed) == key("ping") {
+		t.Error("a signed type and an unsigned one give the same key")
 	}
 }
 
@@ -60,7 +85,7 @@ func TestDefaultKeyIsInjective(t *testing.T) {
 // event carries the same signed bytes), while whitespace around it does not
 // count. A key template's {batch_id} is the same text.
 func TestDefaultKeyUsesNumbersAsWritten(t *testing.T) {
-	tmpl, err := ParseKeyTemplate("{batch_id}")
+	tmpl, err := ParseKeyTemplate("{batch_id}", scheme.FieldNames(scheme.ScreenshotCenter))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +120,33 @@ func parseEvent(t testing.TB, body string) Event {
 	if err != nil {
 		t.Fatalf("%s: %v", body, err)
 	}
-	return Event{Body: []byte(body), Fields: f}
+	return eventOf([]byte(body), f)
+}
+
+// sc is ScreenshotCenter's scheme, whose default key these tests check.
+var sc = func() scheme.Scheme {
+	s, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{Secrets: [][]byte{[]byte(secret)}})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// DefaultKey is the key a Keyer without a template gives ev.
+func DefaultKey(ev Event) string {
+	k, _ := (&Keyer{Scheme: sc}).Key(ev)
+	return k.Display()
+}
+
+// eventOf is the event of body with the fields f, as the scheme reads it.
+func eventOf(body []byte, f webhook.Fields) Event {
+	ev := Event{Body: body}
+	ev.Signed.Type = f.Event
+	ev.Signed.Set("event", f.Event, false)
+	ev.Signed.Set("screenshot_id", f.ScreenshotID, f.ScreenshotIDIsNumber)
+	ev.Signed.Set("batch_id", f.BatchID, f.BatchIDIsNumber)
+	ev.Signed.Set("created_at", f.CreatedAt, false)
+	return ev
 }
 
 // FuzzDefaultKeyIsInjective: two bodies the parser accepts share a default
@@ -113,11 +164,11 @@ func FuzzDefaultKeyIsInjective(f *testing.F) {
 		if erra != nil || errb != nil {
 			return
 		}
-		if DefaultKey(Event{Body: a, Fields: fa}) != DefaultKey(Event{Body: b, Fields: fb}) && sameIdentity(a, fa, b, fb) {
+		if DefaultKey(eventOf(a, fa)) != DefaultKey(eventOf(b, fb)) && sameIdentity(a, fa, b, fb) {
 			t.Fatalf("the same event got two keys: %s and %s", a, b)
 		}
-		if DefaultKey(Event{Body: a, Fields: fa}) == DefaultKey(Event{Body: b, Fields: fb}) && !sameIdentity(a, fa, b, fb) {
-			t.Fatalf("%s and %s share the key %q", a, b, DefaultKey(Event{Body: a, Fields: fa}))
+		if DefaultKey(eventOf(a, fa)) == DefaultKey(eventOf(b, fb)) && !sameIdentity(a, fa, b, fb) {
+			t.Fatalf("%s and %s share the key %q", a, b, DefaultKey(eventOf(a, fa)))
 		}
 	})
 }

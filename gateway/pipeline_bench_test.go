@@ -59,7 +59,7 @@ func benchmarkPipeline(b *testing.B, size int) {
 		rd.Reset(bodies[i])
 		r.ContentLength = int64(len(bodies[i]))
 		sigLine[0] = sigs[i]
-		ev, rej := c.Check(r, now)
+		ev, rej := c.Check(r, Source{}, now)
 		if rej != nil || ev.Ignored {
 			b.Fatal(rej)
 		}

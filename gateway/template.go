@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -18,36 +19,20 @@ type KeyTemplate struct {
 
 type templatePart struct {
 	literal string
-	field   keyField // fieldNone for a literal
+	field   string // "" for a literal
 }
 
-type keyField uint8
+// BodySHA256 is the placeholder of the body's SHA-256 (hex), which a key
+// template of every scheme may use.
+const BodySHA256 = "body_sha256"
 
-const (
-	fieldNone keyField = iota
-	fieldEvent
-	fieldScreenshotID
-	fieldBatchID
-	fieldCreatedAt
-	fieldBodySHA256
-)
-
-// KeyFields are the placeholders a key template may use, in the order the
-// errors list them.
-var KeyFields = []string{"event", "screenshot_id", "batch_id", "created_at", "body_sha256"}
-
-var keyFieldByName = map[string]keyField{
-	"event":         fieldEvent,
-	"screenshot_id": fieldScreenshotID,
-	"batch_id":      fieldBatchID,
-	"created_at":    fieldCreatedAt,
-	"body_sha256":   fieldBodySHA256,
-}
-
-// ParseKeyTemplate parses a key template. A literal brace is written \{ or
-// \}. It refuses a template without a placeholder (every event would share
-// one key), an unknown placeholder, and an unmatched brace.
-func ParseKeyTemplate(s string) (*KeyTemplate, error) {
+// ParseKeyTemplate parses a key template whose placeholders are the signed
+// fields a scheme names (Scheme.FieldNames) and body_sha256. A literal
+// brace is written \{ or \}. It refuses a template without a placeholder
+// (every event would share one key), an unknown placeholder, and an
+// unmatched brace.
+func ParseKeyTemplate(s string, fields []string) (*KeyTemplate, error) {
+	known := append(slices.Clone(fields), BodySHA256)
 	t := new(KeyTemplate)
 	var lit strings.Builder
 	for i := 0; i < len(s); i++ {
@@ -64,15 +49,14 @@ func ParseKeyTemplate(s string) (*KeyTemplate, error) {
 				return nil, errors.New("key template has an unmatched { (write a literal brace as \\{)")
 			}
 			name := s[i+1 : i+end]
-			f, ok := keyFieldByName[name]
-			if !ok {
-				return nil, fmt.Errorf("key template placeholder {%s} is not a signed field: use {%s}", name, strings.Join(KeyFields, "}, {"))
+			if !slices.Contains(known, name) {
+				return nil, fmt.Errorf("key template placeholder {%s} is not a signed field: use {%s}", name, strings.Join(known, "}, {"))
 			}
 			if lit.Len() > 0 {
 				t.parts = append(t.parts, templatePart{literal: lit.String()})
 				lit.Reset()
 			}
-			t.parts = append(t.parts, templatePart{field: f})
+			t.parts = append(t.parts, templatePart{field: name})
 			i += end
 		default:
 			lit.WriteByte(c)
@@ -82,7 +66,7 @@ func ParseKeyTemplate(s string) (*KeyTemplate, error) {
 		t.parts = append(t.parts, templatePart{literal: lit.String()})
 	}
 	for _, p := range t.parts {
-		if p.field != fieldNone {
+		if p.field != "" {
 			return t, nil
 		}
 	}
@@ -95,21 +79,16 @@ func (t *KeyTemplate) Append(dst []byte, ev Event) ([]byte, bool) {
 	for _, p := range t.parts {
 		var v []byte
 		switch p.field {
-		case fieldNone:
+		case "":
 			dst = append(dst, p.literal...)
 			continue
-		case fieldEvent:
-			v = ev.Fields.Event
-		case fieldScreenshotID:
-			v = ev.Fields.ScreenshotID
-		case fieldBatchID:
-			v = ev.Fields.BatchID
-		case fieldCreatedAt:
-			v = ev.Fields.CreatedAt
-		case fieldBodySHA256:
+		case BodySHA256:
 			sum := sha256.Sum256(ev.Body)
 			dst = hex.AppendEncode(dst, sum[:])
 			continue
+		default:
+			f, _ := ev.Signed.Field(p.field)
+			v = f.Value
 		}
 		if len(v) == 0 {
 			return dst, false

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"github.com/scgate/scgate/scheme"
 )
 
 func TestKeyTemplate(t *testing.T) {
@@ -30,7 +32,7 @@ func TestKeyTemplate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.template, func(t *testing.T) {
-			tmpl, err := ParseKeyTemplate(tt.template)
+			tmpl, err := ParseKeyTemplate(tt.template, scheme.FieldNames(scheme.ScreenshotCenter))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("ParseKeyTemplate = %v, want an error with %q", err, tt.wantErr)
@@ -59,8 +61,8 @@ func TestKeyTemplate(t *testing.T) {
 // request itself plays no part.
 func TestKeyerNamespaces(t *testing.T) {
 	ev := parseEvent(t, `{"event":"screenshot.finished","screenshot_id":"sc_1"}`)
-	a, _ := (&Keyer{Namespace: "app-a"}).Key(ev)
-	b, _ := (&Keyer{Namespace: "app-b"}).Key(ev)
+	a, _ := (&Keyer{Namespace: "app-a", Scheme: sc}).Key(ev)
+	b, _ := (&Keyer{Namespace: "app-b", Scheme: sc}).Key(ev)
 	if a.Store == b.Store || a.Display() != b.Display() {
 		t.Fatalf("keys %q and %q: want different store keys with the same display key", a.Store, b.Store)
 	}

@@ -26,3 +26,15 @@ const (
 
 // Names lists every known event, in the vendor's order.
 var Names = []string{ScreenshotFinished, ScreenshotFailed, BatchFinished, AppUploadFinished, AppUploadFailed}
+
+// EventHeaderAgrees is the rule of the unsigned X-ScreenshotCenter-Event
+// header: every line of it, if any, names the body's event. The receiver,
+// the sender sidecar and `scgate send` all hold a request to it.
+func EventHeaderAgrees(lines []string, event []byte) bool {
+	for _, v := range lines {
+		if v != string(event) {
+			return false
+		}
+	}
+	return true
+}

@@ -166,7 +166,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return caddyhttp.Error(http.StatusUnsupportedMediaType, errContentType)
 	}
 	// No budget: the sidecar takes local applications' events only.
-	body, _, err := webhook.ReadBody(r.Body, r.ContentLength, h.MaxBody, nil)
+	body, err := webhook.ReadBody(r.Body, r.ContentLength, h.MaxBody, nil)
 	switch {
 	case errors.Is(err, webhook.ErrBodyTooLarge):
 		return caddyhttp.Error(http.StatusRequestEntityTooLarge, errTooLarge)

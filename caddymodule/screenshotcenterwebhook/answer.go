@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 )
 
@@ -27,123 +27,150 @@ const (
 	gatewayHeaderStart = "X-Scgate-"
 )
 
-// Outcomes, as in the outcome placeholder and metric label.
+// Outcomes, as in the outcome placeholder and metric label (the flow's).
 const (
-	outcomeForwarded      = "forwarded"
-	outcomeUpstreamFailed = "upstream_failed"
-	outcomeDuplicate      = "duplicate"
-	outcomeInFlight       = "in_flight"
-	outcomeIgnored        = "ignored"
-	outcomeRejected       = "rejected"
-	outcomeUnavailable    = "unavailable"
+	outcomeForwarded      = flow.Forwarded
+	outcomeUpstreamFailed = flow.UpstreamFailed
+	outcomeDuplicate      = flow.Duplicate
+	outcomeInFlight       = flow.InFlight
+	outcomeIgnored        = flow.Ignored
+	outcomeRejected       = flow.Rejected
+	outcomeUnavailable    = flow.Unavailable
 )
 
-// Reason codes of answers that are not about the request itself (those are
-// in the gateway package).
-const (
-	reasonStoreFull  = "dedupe_store_full"
-	reasonStoreError = "dedupe_store_error"
-	reasonNoUpstream = "no_upstream_response"
-)
+// refusedDrainGrace bounds the wait for the rest of a refused body before
+// the answer.
+const refusedDrainGrace = time.Second
 
-var (
-	errNoUpstream = errors.New("no handler after screenshotcenter_webhook answered the request")
-	errInFlight   = errors.New("a copy of this event is being delivered")
-)
+var errNoUpstream = errors.New("no handler after screenshotcenter_webhook answered the request")
 
-// Retry-After values, in seconds, of the 503s: a store that failed comes
-// back within this; other bodies are read within body_timeout.
-const (
-	storeRetryAfter  = "30"
-	bufferRetryAfter = "10"
-)
-
-// verdict is what the gateway answers instead of forwarding a request.
-type verdict struct {
-	status     int    // 200 for the answers that settle an event (duplicate, ignored)
-	outcome    string // the outcome placeholder and metric label
-	reason     string // the reason code; "" for duplicate and ignored
-	err        error
-	retryAfter string
-	level      zapcore.Level
-	msg        string
-}
-
-// The verdicts that do not depend on the request.
-var (
-	verdictIgnored   = verdict{status: http.StatusOK, outcome: outcomeIgnored, level: zapcore.DebugLevel, msg: "event acknowledged without forwarding"}
-	verdictDuplicate = verdict{status: http.StatusOK, outcome: outcomeDuplicate, level: zapcore.DebugLevel, msg: "event acknowledged without forwarding"}
-	verdictInFlight  = verdict{status: http.StatusConflict, outcome: outcomeInFlight, reason: outcomeInFlight, err: errInFlight,
-		level: zapcore.InfoLevel, msg: "copy of an event already in flight"}
-	verdictStoreFull = verdict{status: http.StatusServiceUnavailable, outcome: outcomeUnavailable, reason: reasonStoreFull,
-		err: errors.New("dedupe store is full of events in flight"), retryAfter: storeRetryAfter,
-		level: zapcore.ErrorLevel, msg: "dedupe store full of events in flight; refusing new events until some are settled (raise max_keys)"}
-	verdictStoreError = verdict{status: http.StatusServiceUnavailable, outcome: outcomeUnavailable, reason: reasonStoreError,
-		retryAfter: storeRetryAfter, level: zapcore.ErrorLevel, msg: "dedupe claim failed; answering 503 so the sender retries (on_error closed)"}
-)
-
-// rejection is the verdict of a failed check.
-func rejection(rej *gateway.Rejection) verdict {
-	v := verdict{status: rej.Status, outcome: outcomeRejected, reason: rej.Reason, err: rej.Err, level: zapcore.WarnLevel, msg: "webhook rejected"}
-	switch rej {
+// logLine is how an outcome is logged: its level and message. It is the
+// one table of what the log says of each outcome and refusal.
+func logLine(o flow.Outcome) (zapcore.Level, string) {
+	switch o.Name {
+	case flow.Forwarded:
+		return zapcore.DebugLevel, "event forwarded"
+	case flow.UpstreamFailed:
+		return zapcore.WarnLevel, "upstream did not accept the event; released for retry"
+	case flow.Duplicate, flow.Ignored:
+		return zapcore.DebugLevel, "event acknowledged without forwarding"
+	case flow.InFlight:
+		return zapcore.InfoLevel, "copy of an event already in flight"
+	}
+	switch o.Rejection {
+	case nil:
 	case gateway.ErrMethod:
-		v.level = zapcore.DebugLevel // scanners and health checks
+		return zapcore.DebugLevel, "webhook rejected" // scanners and health checks
 	case gateway.ErrBodyRead:
-		v.level = zapcore.InfoLevel // the client went away
+		return zapcore.InfoLevel, "webhook rejected" // the client went away
 	case gateway.ErrBufferFull:
-		v.outcome, v.retryAfter = outcomeUnavailable, bufferRetryAfter
-		v.msg = "body budget used up; answering 503 (raise max_buffered if this is not an attack)"
+		return zapcore.WarnLevel, "body budget used up; answering 503 (raise max_buffered if this is not an attack)"
+	case gateway.ErrClientBufferFull:
+		return zapcore.WarnLevel, "this client's bodies hold its whole share of the body budget; answering 503 (raise max_buffered_per_client if this is not an attack)"
+	case gateway.ErrTooManyStreams:
+		return zapcore.WarnLevel, "too many bodies of one connection being read; answering 503 (raise max_streams_per_connection if this is not an attack)"
+	default:
+		return zapcore.WarnLevel, "webhook rejected"
 	}
-	return v
+	switch o.Reason {
+	case flow.ReasonStoreFull:
+		return zapcore.ErrorLevel, "dedupe store full of events in flight; refusing new events until some are settled (raise max_keys)"
+	case flow.ReasonStoreError:
+		return zapcore.ErrorLevel, "dedupe claim failed; answering 503 so the sender retries (on_error closed)"
+	}
+	return zapcore.WarnLevel, "webhook rejected"
 }
 
-// give answers a request with v, counted and logged. In report mode the
-// request is passed on unchanged instead (the verdict is still counted,
-// logged and in the placeholders): the gateway can be put in front of a
-// live handler first and switched to enforce once the metrics show only
-// expected refusals.
-func (h *Handler) give(w http.ResponseWriter, r *http.Request, vars *requestVars, ev gateway.Event, v verdict, next caddyhttp.Handler) error {
-	vars.outcome, vars.reason = v.outcome, v.reason
-	h.metrics.outcomes[v.outcome].Inc()
-	if v.reason != "" {
-		h.metrics.rejections.WithLabelValues(v.reason).Inc()
+// unread reports whether a refused request's body was not read to its
+// end (refused by its length, the budget or the stream bound, or not a
+// POST).
+func unread(o flow.Outcome) bool {
+	switch o.Rejection {
+	case gateway.ErrMethod, gateway.ErrTooLarge, gateway.ErrBufferFull, gateway.ErrClientBufferFull, gateway.ErrTooManyStreams:
+		return true
 	}
-	h.record(r, vars, answered{status: v.status, passedOn: h.report})
-	if ce := h.logger.Check(v.level, v.msg); ce != nil {
-		fields := []zap.Field{zap.String("outcome", v.outcome), zap.String("remote_addr", r.RemoteAddr)}
-		if v.reason != "" {
-			fields = append(fields, zap.String("reason", v.reason), zap.Int("status", v.status))
+	return false
+}
+
+// record is the one outcome hook: every request the handler answers, or
+// passes on, goes through it once. It fills the outcome placeholders,
+// counts the outcome and the reason, records it in the event log, and
+// logs the line of the outcome.
+func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
+	vars.outcome, vars.reason = o.Name, o.Reason
+	h.metrics.outcomes[o.Name].Inc()
+	settled := o.Name == flow.Forwarded || o.Name == flow.UpstreamFailed
+	if o.Reason != "" && !settled {
+		h.metrics.rejections.WithLabelValues(o.Reason).Inc()
+	}
+	h.logEvent(r, vars, o)
+	level, msg := logLine(o)
+	ce := h.logger.Check(level, msg)
+	if ce == nil {
+		return
+	}
+	var fields []zap.Field
+	switch {
+	case o.Name == flow.Forwarded:
+		fields = append(fields, zap.String("dedupe_key", vars.key), zap.Int("status", o.Status))
+	case o.Name == flow.UpstreamFailed:
+		fields = append(fields, zap.String("reason", flow.UpstreamFailed), zap.String("dedupe_key", vars.key),
+			zap.Int("status", o.Status), zap.Error(o.Err))
+	default:
+		fields = append(fields, zap.String("outcome", o.Name))
+		if o.Reason != "" {
+			fields = append(fields, zap.String("reason", o.Reason), zap.Int("status", o.Status))
 		}
 		if vars.key != "" {
 			fields = append(fields, zap.String("dedupe_key", vars.key))
 		}
-		if v.err != nil && v.reason == reasonStoreError {
-			fields = append(fields, zap.Error(v.err))
+		if o.Err != nil && o.Reason == flow.ReasonStoreError {
+			fields = append(fields, zap.Error(o.Err))
 		}
 		if h.report {
 			fields = append(fields, zap.String("mode", ModeReport), zap.Bool("passed_on", true))
 		}
-		ce.Write(fields...)
 	}
+	ce.Write(append(fields, zap.String("remote_addr", r.RemoteAddr))...)
+}
+
+// give answers a request with its outcome o, recorded through the one
+// hook. In report mode the request is passed on unchanged instead (the
+// outcome is still counted, logged and in the placeholders): the gateway
+// can be put in front of a live handler first and switched to enforce once
+// the metrics show only expected refusals.
+func (h *Handler) give(w http.ResponseWriter, r *http.Request, vars *requestVars, ev gateway.Event, o flow.Outcome, next caddyhttp.Handler) error {
+	h.record(r, vars, o)
 	if h.report {
 		// The body as it came: what was read, then whatever was not.
 		r.Body = passedBody{Reader: io.MultiReader(bytes.NewReader(ev.Body), r.Body), Closer: r.Body}
 		return next.ServeHTTP(w, r)
 	}
+	if unread(o) {
+		// The server discards the rest of a refused body (up to 256 KiB)
+		// before it writes the answer, and waits for it: a client that
+		// never sends it would hold the answer back until the read
+		// timeout. Bound the wait by refusedDrainGrace: a client that is
+		// sending gets its answer once its body is in (closing with its
+		// bytes unread would reset the connection, and it would see an
+		// error instead of the status), one that stalls gets the answer
+		// then, and the connection closed.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(refusedDrainGrace))
+	}
 	switch {
-	case v.status == http.StatusOK:
+	case o.Status == http.StatusOK:
 		hdr := w.Header()
-		hdr[HeaderOutcome] = outcomeHeaders[v.outcome]
+		hdr[HeaderOutcome] = outcomeHeaders[o.Name]
 		hdr["Content-Type"] = jsonContentType
 		w.WriteHeader(http.StatusOK)
-		_, err := io.WriteString(w, outcomeBodies[v.outcome])
+		_, err := io.WriteString(w, outcomeBodies[o.Name])
 		return err
-	case v.status == http.StatusMethodNotAllowed:
+	case o.Status == http.StatusMethodNotAllowed:
 		w.Header().Set("Allow", http.MethodPost)
-	case v.retryAfter != "":
-		w.Header().Set("Retry-After", v.retryAfter)
+	case o.RetryAfter != "":
+		w.Header().Set("Retry-After", o.RetryAfter)
 	}
-	return h.fail(w, r, v.status, v.reason, v.err)
+	return h.fail(w, r, o.Status, o.Reason, o.Err)
 }
 
 // passedBody is a body passed on in report mode.
@@ -176,11 +203,3 @@ var (
 		outcomeIgnored:   `{"outcome":"ignored"}` + "\n",
 	}
 )
-
-// inFlightRetryAfter is the Retry-After answer to a copy that arrives while
-// another is in flight: by then the first copy has been settled or its
-// claim lapsed.
-func (h *Handler) inFlightRetryAfter() string {
-	secs := int(math.Ceil(time.Duration(h.Dedupe.InflightTimeout).Seconds()))
-	return strconv.Itoa(max(secs, 1))
-}

@@ -25,10 +25,13 @@ const appID = "scgate_webhook"
 //     Two handlers that would share dedupe keys without having asked for
 //     it are a config error, since each would answer the other's events as
 //     duplicates.
-//   - Start applies the handlers' max_keys and evict_warn_age to the shared
-//     memory store when the config starts serving, not when it is
-//     provisioned: a config that `caddy validate` checks, or that a reload
-//     rejects, changes nothing.
+//   - Start starts the handlers' stores (connects to Redis, loads the
+//     memory snapshot) and applies their max_keys and evict_warn_age to
+//     the shared memory store when the config starts serving, not when it
+//     is provisioned: a config that `caddy validate` checks, or that a
+//     reload rejects before it starts, touches no server or snapshot and
+//     changes nothing. A store a running config shares is started already
+//     and is left as it is.
 //
 // It needs no configuration.
 type App struct {
@@ -88,19 +91,38 @@ func (a *App) describe(h *Handler) string {
 	return d
 }
 
-// Start applies max_buffered to the process's body budget, event_log to its
-// event log (the largest wins), and max_keys and evict_warn_age to the
-// memory stores of the config's handlers (the last handler wins when they
-// disagree).
+// Start starts the stores of the config's handlers that are not running
+// yet (a store a running config shares is left as it is): first it loads
+// the memory snapshots, so that one that cannot be loaded fails the start
+// before anything else changed, and Caddy refuses the config (a reload
+// keeps the running one); then the Redis stores connect, in the
+// background. Then it applies max_buffered and max_buffered_per_client to
+// the process's body budget, max_streams_per_connection to its stream
+// bound, event_log to its event log (the largest wins), and max_keys and
+// evict_warn_age to the memory stores of the config's handlers (the last
+// handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range a.handlers {
-		bodyBudget.SetLimit(h.MaxBuffered)
+		if p, ok := h.store.(*dedupe.PersistedStore); ok {
+			if err := p.Start(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range a.handlers {
+		if r, ok := h.store.(*dedupe.RedisStore); ok {
+			r.Start()
+		}
+	}
+	for _, h := range a.handlers {
+		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
+		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
 	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
-		if ms, ok := h.store.(*dedupe.MemoryStore); ok {
+		if ms := memoryStore(h.store); ms != nil {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)
 			ms.OnEvict(h.evicted)
 		}

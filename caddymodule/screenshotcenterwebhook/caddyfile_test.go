@@ -54,6 +54,17 @@ func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 			want:  Handler{Secrets: []string{"s"}, MaxBody: 512},
 		},
 		{
+			name: "the body limits",
+			input: `screenshotcenter_webhook {
+				secret s
+				body_min_rate 4KiB
+				max_buffered 32MiB
+				max_buffered_per_client 2MiB
+				max_streams_per_connection 8
+			}`,
+			want: Handler{Secrets: []string{"s"}, BodyMinRate: 4 << 10, MaxBuffered: 32 << 20, MaxBufferedPerClient: 2 << 20, MaxStreamsPerConnection: 8},
+		},
+		{
 			name: "events repeated",
 			input: `screenshotcenter_webhook {
 				secret s
@@ -162,6 +173,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"event_log not a number", "screenshotcenter_webhook {\nsecret s\nevent_log lots\n}", "parsing event_log"},
 		{"event_log without a size", "screenshotcenter_webhook {\nsecret s\nevent_log\n}", "wrong argument count"},
 		{"max_body two sizes", "screenshotcenter_webhook {\nsecret s\nmax_body 1MiB 2MiB\n}", "wrong argument count"},
+		{"body_min_rate not a size", "screenshotcenter_webhook {\nsecret s\nbody_min_rate fast\n}", "parsing body_min_rate"},
+		{"body_min_rate zero", "screenshotcenter_webhook {\nsecret s\nbody_min_rate 0\n}", "body_min_rate 0 cannot be configured"},
+		{"max_buffered_per_client not a size", "screenshotcenter_webhook {\nsecret s\nmax_buffered_per_client some\n}", "parsing max_buffered_per_client"},
+		{"max_streams_per_connection not a number", "screenshotcenter_webhook {\nsecret s\nmax_streams_per_connection many\n}", "parsing max_streams_per_connection 'many': not an integer"},
+		{"max_streams_per_connection zero", "screenshotcenter_webhook {\nsecret s\nmax_streams_per_connection 0\n}", "max_streams_per_connection 0 cannot be configured"},
 		{"max_age without a duration", "screenshotcenter_webhook {\nsecret s\nmax_age\n}", "wrong argument count"},
 		{"max_age not a duration", "screenshotcenter_webhook {\nsecret s\nmax_age soon\n}", "parsing max_age"},
 		{"max_age zero", "screenshotcenter_webhook {\nsecret s\nmax_age 0s\n}", "max_age 0 cannot be configured"},
@@ -285,6 +301,30 @@ func TestAdaptOrdersBeforeReverseProxyAndKeepsEnvPlaceholder(t *testing.T) {
 	}
 	if strings.Contains(string(out), "must-not-appear") {
 		t.Error("the secret's value leaked into the adapted JSON")
+	}
+}
+
+// webhook_gateway is the same handler under a provider-neutral name: the
+// same options give the same JSON, ordered before reverse_proxy alike, and
+// the scheme option lands in it.
+func TestAdaptWebhookGatewayIsTheSameHandler(t *testing.T) {
+	neutral := strings.Replace(adaptInput, "screenshotcenter_webhook {", "webhook_gateway {", 1)
+	var got, want any
+	if err := json.Unmarshal(adapt(t, neutral), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(adaptGolden), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("webhook_gateway adapts differently from screenshotcenter_webhook:\n%s", adapt(t, neutral))
+	}
+	withScheme := strings.Replace(neutral, "max_body 64KiB", "max_body 64KiB\n\t\tscheme screenshotcenter", 1)
+	if out := string(adapt(t, withScheme)); !strings.Contains(out, `"scheme":"screenshotcenter"`) {
+		t.Errorf("the scheme option is not in the adapted JSON:\n%s", out)
+	}
+	if _, err := parse(t, "webhook_gateway {\n\tsecret s\n\tbogus 1\n}"); err == nil || !strings.Contains(err.Error(), "unrecognized webhook_gateway subdirective 'bogus'") {
+		t.Errorf("an unknown option under webhook_gateway: %v", err)
 	}
 }
 

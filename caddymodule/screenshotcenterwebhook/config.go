@@ -3,6 +3,7 @@ package screenshotcenterwebhook
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -14,9 +15,10 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
 	"github.com/scgate/scgate/eventlog"
+	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
-	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/webhook"
 )
 
@@ -42,6 +44,20 @@ const (
 	// EventLogOff is event_log for a handler that records nothing
 	// (`event_log off` in the Caddyfile).
 	EventLogOff = -1
+)
+
+// Defaults of the limits that keep clients without the secret from tying
+// up memory or crowding out signed events (with max_buffered).
+const (
+	// DefaultBodyMinRate is the lowest average rate of a body, in bytes
+	// per second.
+	DefaultBodyMinRate = 16 << 10
+	// DefaultMaxStreamsPerConnection bounds the bodies of one HTTP/2 or
+	// HTTP/3 connection read at once.
+	DefaultMaxStreamsPerConnection = 16
+	// defaultClientShares is how many clients holding their whole share
+	// it takes to use up max_buffered by default.
+	defaultClientShares = 16
 )
 
 // Modes.
@@ -74,10 +90,14 @@ const (
 	OnErrorOpen = "open"
 )
 
+// DefaultScheme is the scheme of a handler that names none.
+const DefaultScheme = scheme.ScreenshotCenter
+
 // DefaultSignatureHeaders are the headers searched for a signature, in order.
 var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSignatureAlt}
 
-// Handler verifies, dedupes and forwards ScreenshotCenter webhooks. It sits in
+// Handler verifies, dedupes and forwards webhooks signed by one provider's
+// scheme (ScreenshotCenter by default; see Scheme). It sits in
 // front of an existing handler (usually reverse_proxy) and passes on only
 // correctly signed, well-formed, first-seen events, with the body byte for
 // byte and every original header, signature included. The request path is
@@ -87,10 +107,12 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.screenshotcenter_webhook.event}` | The event name from the body (after verification).
+// `{http.screenshotcenter_webhook.event}` | The event type (after verification): from the body, or the scheme's event header for github and shopify.
+// `{http.screenshotcenter_webhook.id}` | The signed id of the event, if the scheme has one (screenshot_id or batch_id, Stripe's id, webhook-id, Discord's id).
 // `{http.screenshotcenter_webhook.screenshot_id}` | The body's screenshot_id, if any.
 // `{http.screenshotcenter_webhook.batch_id}` | The body's batch_id, if any.
 // `{http.screenshotcenter_webhook.created_at}` | The body's created_at, if any.
+// `{http.screenshotcenter_webhook.<field>}` | Each other signed field of the scheme (README, Providers).
 // `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
@@ -113,9 +135,23 @@ type Handler struct {
 	// load warns while it is on.
 	Mode string `json:"mode,omitempty"`
 
-	// Secrets are the HMAC-SHA256 signing secrets; a signature made with
-	// any of them is accepted (list the new one next to the old one while
-	// rotating). At least one is required. Each may be a placeholder such
+	// Scheme is how the provider signs its webhooks: "screenshotcenter"
+	// (the default), "github", "stripe", "standard" (Standard Webhooks and
+	// Svix), "shopify", "slack" or "discord". It decides the signature
+	// headers, the signed content, the format of each secret, where the
+	// event type and id come from (an unsigned header for github and
+	// shopify: the README's Providers table says which), the fields a key
+	// template may read and the default dedupe key. Every other option
+	// applies to every scheme.
+	Scheme string `json:"scheme,omitempty"`
+
+	// Secrets are the signing secrets (for discord, the application's
+	// public keys); a signature made with any of them is accepted (list
+	// the new one next to the old one while rotating). At least one is
+	// required. Their format is the scheme's: a shared secret of 16 bytes
+	// or more used as written (screenshotcenter, github, shopify, slack),
+	// Stripe's whsec_ string used as is, Standard Webhooks' whsec_ base64
+	// (decoded), Discord's hex Ed25519 public key. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
 	// appear in the config. Only {env.*}, {file.*} and literal text may
@@ -124,13 +160,15 @@ type Handler struct {
 	// would otherwise leave its text as a guessable secret), one that
 	// resolves empty, even in part, and a resolved secret shorter than 16
 	// bytes or only whitespace are config errors, never an open gate;
-	// write a literal brace as `\{`. Secrets are never logged.
+	// write a literal brace as `\{`. A secret of the wrong format for the
+	// scheme is a config error naming its index. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 
 	// SignatureHeaders are the request headers searched for the signature,
 	// in order; the first one present is used. A header may hold several
-	// comma- or space-separated sha256= values; any match passes. Default:
-	// X-ScreenshotCenter-Signature, X-Signature.
+	// comma- or space-separated sha256= values; any match passes. Scheme
+	// screenshotcenter only (the other schemes' headers are fixed).
+	// Default: X-ScreenshotCenter-Signature, X-Signature.
 	SignatureHeaders []string `json:"signature_headers,omitempty"`
 
 	// MaxBody is the largest accepted body, in bytes. Larger requests are
@@ -145,25 +183,67 @@ type Handler struct {
 	// connection. Default: 10s.
 	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
 
+	// BodyMinRate is the lowest average rate a body may arrive at, in
+	// bytes per second: the n-th byte must have arrived 2 seconds plus
+	// n/BodyMinRate seconds after the gateway started reading, or the body
+	// is answered 408 (body_too_slow) at once, not only at body_timeout. A
+	// client that declares a body and sends nothing, or trickles it, holds
+	// its connection about 2 seconds instead of body_timeout. A body that
+	// keeps up the rate is never cut off by it, whatever its size
+	// (body_timeout still bounds it). 16 KiB per second is 128 kbit/s: a
+	// sender on a slower link needs a lower value. Default: 16 KiB (per
+	// second).
+	BodyMinRate int64 `json:"body_min_rate,omitempty"`
+
 	// MaxBuffered bounds the body bytes buffered by every
 	// screenshotcenter_webhook handler of the process at once, in bytes.
 	// The signature covers the whole body, so each body is buffered before
 	// it is checked; past this budget a body is answered 503 with
 	// Retry-After (buffer_full) instead of growing memory, whatever clients
-	// do. Shared by the process: the value of the config that last started
-	// applies. Default: 64 MiB.
+	// do. A body holds budget only for bytes it has sent (its buffer is at
+	// most twice what arrived, or 1 KiB), never for a declared
+	// Content-Length. Shared by the process: the value of the config that
+	// last started applies. Default: 64 MiB.
 	MaxBuffered int64 `json:"max_buffered,omitempty"`
+
+	// MaxBufferedPerClient bounds the part of max_buffered that the bodies
+	// of one client hold at once, in bytes; past it that client's next
+	// body is answered 503 with Retry-After (client_buffer_full), and the
+	// other clients' bodies still fit. A client is its address as Caddy
+	// determines it (client_ip: behind a load balancer, list it in the
+	// server's trusted_proxies, or every client counts as the balancer);
+	// IPv6 addresses count by /64. It must be at least max_body and at
+	// most max_buffered. Shared by the process like max_buffered. Default:
+	// max_buffered / 16 (4 MiB), at least max_body.
+	MaxBufferedPerClient int64 `json:"max_buffered_per_client,omitempty"`
+
+	// MaxStreamsPerConnection bounds the bodies of one HTTP/2 or HTTP/3
+	// connection (and client, behind a trusted proxy) the gateway reads at
+	// once: past it a stream is answered 503 with Retry-After
+	// (too_many_streams) at once instead of waiting for its body, so one
+	// connection cannot keep hundreds of streams waiting (Go's HTTP/2
+	// server allows 250 per connection and Caddy has no option to lower
+	// it; a server that needs no HTTP/2 can turn it off with `protocols
+	// h1`). Only the time a body takes to arrive counts, not the upstream's.
+	// Shared by the process like max_buffered. Default: 16.
+	MaxStreamsPerConnection int `json:"max_streams_per_connection,omitempty"`
 
 	// Events, if set, is the allowlist of event names to forward. Other
 	// correctly signed events are answered 200 and dropped, so the sender
 	// stops retrying an event nobody wants. Default: all events.
 	Events []string `json:"events,omitempty"`
 
-	// MaxAge, if set, is the replay window: an event whose signed
-	// created_at is older than this, or more than five minutes in the
-	// future, or missing, is rejected with 401. Keep it longer than the
-	// sender's whole retry schedule, or late retries are refused. Default:
-	// 0 (no check).
+	// MaxAge is the replay window on the signed time of an event: one
+	// signed longer ago than this, or more than five minutes in the
+	// future, or without its signed time, is rejected with 401. For
+	// screenshotcenter it applies to the body's created_at, and only when
+	// set (keep it longer than the sender's whole retry schedule, or late
+	// retries are refused). The schemes that sign a timestamp in a header
+	// (stripe, standard, slack, discord; timestamp_* reasons) always check
+	// it, by default 5m, as their own libraries do: the provider signs
+	// each retry anew. github and shopify sign no time and refuse it.
+	// Default: 0 for screenshotcenter (no check), 5m for the timestamped
+	// schemes.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
 	// Reencode makes the gateway forward the body the way a handler's
@@ -205,7 +285,9 @@ type Handler struct {
 	reencode reencode.Style
 	keyer    gateway.Keyer
 	store    dedupe.Store
-	app      *App
+	// flow claims, delivers and settles the events that pass the checks.
+	flow *flow.Flow
+	app  *App
 	// poolKey names this handler's store (or Redis client) in the stores
 	// usage pool; empty when it holds none.
 	poolKey string
@@ -254,9 +336,12 @@ type DedupeConfig struct {
 	// only. Default: 24h.
 	EvictWarnAge caddy.Duration `json:"evict_warn_age,omitempty"`
 
-	// Key is a template for the dedupe key, made of the signed body's
-	// fields `{event}`, `{screenshot_id}`, `{batch_id}`, `{created_at}` and
-	// `{body_sha256}` and literal text (a literal brace is `\{`). Nothing
+	// Key is a template for the dedupe key, made of the scheme's signed
+	// fields and `{body_sha256}` and literal text (a literal brace is
+	// `\{`): for screenshotcenter `{event}`, `{screenshot_id}`,
+	// `{batch_id}` and `{created_at}`; for the other schemes the README's
+	// Providers table lists them (github and shopify sign no field but the
+	// body: `{body_sha256}` only). Nothing
 	// else is allowed: a request detail such as a header, the Host or the
 	// path is not signed, and would let whoever replays a captured event
 	// give it a new key. The template must contain a placeholder; an event
@@ -292,14 +377,17 @@ type DedupeConfig struct {
 	OnError string `json:"on_error,omitempty"`
 
 	// Persist is a file where the memory backend saves its delivered keys:
-	// loaded at start, written every PersistInterval and when the store is
+	// loaded when the first config using it starts (never by `scgate
+	// validate`), written every PersistInterval and when the store is
 	// released (process exit), each time to a temporary file renamed over
 	// it, readable by its owner only. A missing file is a first start
 	// (logged; the store starts empty); an empty, truncated, corrupt or
-	// unreadable one is a config error naming the file and what to do,
-	// and the file is left untouched. Keys in flight are not saved. It may be a
-	// placeholder such as `{env.SCGATE_SNAPSHOT}`. Memory backend only.
-	// Default: none (keys live in memory only).
+	// unreadable one fails the config's start with an error naming the
+	// file and what to do (`scgate run` exits, a reload is refused and the
+	// running config kept), and the file is left untouched. Keys in flight
+	// are not saved. It may be a placeholder such as
+	// `{env.SCGATE_SNAPSHOT}`. Memory backend only. Default: none (keys
+	// live in memory only).
 	Persist string `json:"persist,omitempty"`
 
 	// PersistInterval is how often the memory backend writes Persist, so a
@@ -370,7 +458,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision checks the config (the same rules for JSON and the Caddyfile,
 // whose parser only parses), sets defaults, resolves secrets and gets the
-// dedupe store from the usage pool. It does not contact a Redis server.
+// dedupe store from the usage pool. It contacts no Redis server and opens
+// no snapshot (it reads only the files that {file.*} placeholders name): a
+// store starts, connecting to Redis or loading its snapshot, when a config
+// using it starts (App.Start), so `scgate validate` and a reload that Caddy
+// rejects before it starts touch neither.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := h.check(); err != nil {
@@ -389,12 +481,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.keyer.Namespace = ns
 	}
 
-	// A secret that did not load must never open the gate: see secret.Resolve.
+	// A secret that did not load must never open the gate: see
+	// secret.Resolve. Its format (length, prefix, encoding) is the
+	// scheme's to check, in scheme.New.
 	secrets := make([][]byte, len(h.Secrets))
 	for i, s := range h.Secrets {
-		v, err := secret.Resolve(s)
+		v, err := secret.ResolveValue(s)
 		if err != nil {
-			return fmt.Errorf("secret %d %w", i, err)
+			return scheme.SecretError(i, err)
 		}
 		secrets[i] = v
 		if secret.IsLiteral(s) {
@@ -407,7 +501,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("endpoint", h.endpoint()))
 	}
 	h.metrics = newHandlerMetrics(h.endpoint(), h.Mode, len(secrets))
-	v, err := verifier.New(secrets)
+	sc, err := scheme.New(h.Scheme, scheme.Config{
+		Secrets: secrets, SignatureHeaders: h.SignatureHeaders, MaxAge: time.Duration(h.MaxAge)})
 	if err != nil {
 		return err
 	}
@@ -419,15 +514,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.checker = &gateway.Checker{
-		Verifier:         v,
-		SignatureHeaders: h.SignatureHeaders,
-		MaxBody:          h.MaxBody,
-		MaxAge:           time.Duration(h.MaxAge),
-		Events:           events,
-		Budget:           &bodyBudget,
+		Scheme:      sc,
+		MaxBody:     h.MaxBody,
+		Events:      events,
+		Budget:      &bodyBudget,
+		Streams:     &bodyStreams,
+		BodyTimeout: time.Duration(h.BodyTimeout),
+		MinRate:     h.BodyMinRate,
 	}
+	h.keyer.Scheme = sc
 	if h.Dedupe.Key != "" {
-		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key) // check has parsed it
+		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(h.Scheme)) // check has parsed it
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -438,6 +535,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.openStore(); err != nil {
 		return err
+	}
+	h.flow = &flow.Flow{
+		Store:           h.store,
+		Keyer:           &h.keyer,
+		InflightTimeout: time.Duration(h.Dedupe.InflightTimeout),
+		TTL:             time.Duration(h.Dedupe.TTL),
+		OnErrorOpen:     h.Dedupe.OnError == OnErrorOpen,
+		Logger:          h.logger,
+		Observe:         h.observeStore,
 	}
 	if h.app == nil {
 		app, err := ctx.App(appID)
@@ -490,6 +596,13 @@ func (h *Handler) check() error {
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
 	}
+	name := h.schemeName()
+	if !slices.Contains(scheme.Names(), name) {
+		return fmt.Errorf("scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
+	}
+	if len(h.SignatureHeaders) > 0 && name != scheme.ScreenshotCenter {
+		return fmt.Errorf("signature_header applies to scheme screenshotcenter only: scheme %s reads its own headers", name)
+	}
 	switch h.Mode {
 	case "", ModeEnforce, ModeReport:
 	default:
@@ -506,6 +619,21 @@ func (h *Handler) check() error {
 	}
 	if h.MaxBuffered > 0 && h.MaxBuffered < h.MaxBody {
 		return fmt.Errorf("max_buffered (%d) must be at least max_body (%d), or no body of the largest size could be read", h.MaxBuffered, h.MaxBody)
+	}
+	if h.BodyMinRate < 0 {
+		return fmt.Errorf("body_min_rate must be positive, got %d", h.BodyMinRate)
+	}
+	if h.MaxBufferedPerClient < 0 {
+		return fmt.Errorf("max_buffered_per_client must be positive, got %d", h.MaxBufferedPerClient)
+	}
+	if h.MaxBufferedPerClient > 0 && h.MaxBufferedPerClient < h.MaxBody {
+		return fmt.Errorf("max_buffered_per_client (%d) must be at least max_body (%d), or no client could send a body of the largest size", h.MaxBufferedPerClient, h.MaxBody)
+	}
+	if h.MaxBuffered > 0 && h.MaxBufferedPerClient > h.MaxBuffered {
+		return fmt.Errorf("max_buffered_per_client (%d) must be at most max_buffered (%d)", h.MaxBufferedPerClient, h.MaxBuffered)
+	}
+	if h.MaxStreamsPerConnection < 0 {
+		return fmt.Errorf("max_streams_per_connection must be positive, got %d", h.MaxStreamsPerConnection)
 	}
 	if h.MaxAge < 0 {
 		return errors.New("max_age must not be negative")
@@ -531,11 +659,20 @@ func (h *Handler) check() error {
 	if h.Dedupe == nil {
 		return nil
 	}
-	return h.Dedupe.check()
+	return h.Dedupe.check(name)
 }
 
-// check holds the rules of the dedupe settings.
-func (d *DedupeConfig) check() error {
+// schemeName is Scheme, or the default one.
+func (h *Handler) schemeName() string {
+	if h.Scheme == "" {
+		return DefaultScheme
+	}
+	return h.Scheme
+}
+
+// check holds the rules of the dedupe settings of a handler of the named
+// scheme.
+func (d *DedupeConfig) check(schemeName string) error {
 	backend := d.Backend
 	if backend == "" {
 		backend = BackendMemory
@@ -556,7 +693,7 @@ func (d *DedupeConfig) check() error {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
 	if d.Key != "" {
-		if _, err := gateway.ParseKeyTemplate(d.Key); err != nil {
+		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(schemeName)); err != nil {
 			return fmt.Errorf("dedupe %w", err)
 		}
 	}
@@ -618,7 +755,10 @@ func (h *Handler) setDefaults() {
 	if h.Mode == "" {
 		h.Mode = ModeEnforce
 	}
-	if len(h.SignatureHeaders) == 0 {
+	if h.Scheme == "" {
+		h.Scheme = DefaultScheme
+	}
+	if len(h.SignatureHeaders) == 0 && h.Scheme == scheme.ScreenshotCenter {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
 	if h.MaxBody == 0 {
@@ -629,6 +769,15 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxBuffered == 0 {
 		h.MaxBuffered = max(DefaultMaxBuffered, h.MaxBody)
+	}
+	if h.BodyMinRate == 0 {
+		h.BodyMinRate = DefaultBodyMinRate
+	}
+	if h.MaxBufferedPerClient == 0 {
+		h.MaxBufferedPerClient = max(h.MaxBuffered/defaultClientShares, h.MaxBody)
+	}
+	if h.MaxStreamsPerConnection == 0 {
+		h.MaxStreamsPerConnection = DefaultMaxStreamsPerConnection
 	}
 	if h.EventLog == 0 {
 		h.EventLog = DefaultEventLog

@@ -40,6 +40,10 @@ func TestProvisionDefaults(t *testing.T) {
 	if h.MaxBody != 1<<20 {
 		t.Errorf("max_body = %d, want 1 MiB", h.MaxBody)
 	}
+	if h.MaxBuffered != 64<<20 || h.MaxBufferedPerClient != 4<<20 || h.BodyMinRate != 16<<10 || h.MaxStreamsPerConnection != 16 {
+		t.Errorf("max_buffered %d, max_buffered_per_client %d, body_min_rate %d, max_streams_per_connection %d; want 64 MiB, 4 MiB, 16 KiB, 16",
+			h.MaxBuffered, h.MaxBufferedPerClient, h.BodyMinRate, h.MaxStreamsPerConnection)
+	}
 	if h.MaxAge != 0 || h.store == nil {
 		t.Errorf("max_age = %v, store = %v; want no replay window and a store", h.MaxAge, h.store)
 	}
@@ -182,11 +186,22 @@ func TestConfigRules(t *testing.T) {
 		{"negative max_body", "", `{"secrets":["test-secret-0123456789"],"max_body":-1}`, "max_body must be positive"},
 		{"negative body_timeout", "secret test-secret-0123456789\nbody_timeout -1s", `{"secrets":["test-secret-0123456789"],"body_timeout":-1}`, "body_timeout must be positive"},
 		{"max_buffered below max_body", "secret test-secret-0123456789\nmax_body 2MiB\nmax_buffered 1MiB", `{"secrets":["test-secret-0123456789"],"max_body":2097152,"max_buffered":1048576}`, "max_buffered (1048576) must be at least max_body (2097152)"},
+		{"negative body_min_rate", "", `{"secrets":["test-secret-0123456789"],"body_min_rate":-1}`, "body_min_rate must be positive"},
+		{"negative max_buffered_per_client", "", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":-1}`, "max_buffered_per_client must be positive"},
+		{"max_buffered_per_client below max_body", "secret test-secret-0123456789\nmax_buffered_per_client 512KiB", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":524288}`, "max_buffered_per_client (524288) must be at least max_body (1048576)"},
+		{"max_buffered_per_client over max_buffered", "secret test-secret-0123456789\nmax_buffered 8MiB\nmax_buffered_per_client 16MiB", `{"secrets":["test-secret-0123456789"],"max_buffered":8388608,"max_buffered_per_client":16777216}`, "max_buffered_per_client (16777216) must be at most max_buffered (8388608)"},
+		{"max_buffered_per_client over the default max_buffered", "secret test-secret-0123456789\nmax_buffered_per_client 128MiB", `{"secrets":["test-secret-0123456789"],"max_buffered_per_client":134217728}`, "max_buffered_per_client (134217728) must be at most max_buffered (67108864)"},
+		{"negative max_streams_per_connection", "secret test-secret-0123456789\nmax_streams_per_connection -1", `{"secrets":["test-secret-0123456789"],"max_streams_per_connection":-1}`, "max_streams_per_connection must be positive"},
 		{"negative max_age", "secret test-secret-0123456789\nmax_age -5m", `{"secrets":["test-secret-0123456789"],"max_age":-300000000000}`, "max_age must not be negative"},
 		{"blank signature header", "secret test-secret-0123456789\nsignature_header \" \"", `{"secrets":["test-secret-0123456789"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
 		{"empty event name", "secret test-secret-0123456789\nevents \"\"", `{"secrets":["test-secret-0123456789"],"events":[""]}`, "events must not contain an empty name"},
 		{"negative event_log", "secret test-secret-0123456789\nevent_log -2", `{"secrets":["test-secret-0123456789"],"event_log":-2}`, "event_log must be between 1 and 1000000 entries, or off (-1), got -2"},
 		{"event_log too large", "secret test-secret-0123456789\nevent_log 1000001", `{"secrets":["test-secret-0123456789"],"event_log":1000001}`, "event_log must be between 1 and 1000000 entries, or off (-1), got 1000001"},
+		{"unknown scheme", "secret test-secret-0123456789\nscheme paypal", `{"secrets":["test-secret-0123456789"],"scheme":"paypal"}`, `scheme must be one of `},
+		{"signature_header with scheme github", "scheme github\nsecret test-secret-0123456789\nsignature_header X-Sig", `{"scheme":"github","secrets":["test-secret-0123456789"],"signature_headers":["X-Sig"]}`, "signature_header applies to scheme screenshotcenter only"},
+		{"max_age with scheme shopify", "scheme shopify\nsecret test-secret-0123456789\nmax_age 5m", `{"scheme":"shopify","secrets":["test-secret-0123456789"],"max_age":300000000000}`, "max_age: scheme shopify signs no timestamp"},
+		{"stripe secret that is not whsec_", "scheme stripe\nsecret test-secret-0123456789", `{"scheme":"stripe","secrets":["test-secret-0123456789"]}`, "secret 0 is not a Stripe webhook signing secret"},
+		{"key template with a field github does not sign", "scheme github\nsecret test-secret-0123456789\ndedupe {\nkey {event}\n}", `{"scheme":"github","secrets":["test-secret-0123456789"],"dedupe":{"key":"{event}"}}`, "placeholder {event} is not a signed field: use {body_sha256}"},
 		{"unknown mode", "secret test-secret-0123456789\nmode audit", `{"secrets":["test-secret-0123456789"],"mode":"audit"}`, `mode must be enforce or report, got "audit"`},
 		{"unknown reencode style", "secret test-secret-0123456789\nreencode ruby", `{"secrets":["test-secret-0123456789"],"reencode":"ruby"}`, `reencode must be js, python or php, got "ruby"`},
 		{"unknown backend", "secret test-secret-0123456789\ndedupe bogus", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"bogus"}}`, `unknown dedupe backend "bogus"`},

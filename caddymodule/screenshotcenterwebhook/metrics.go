@@ -59,11 +59,15 @@ var (
 		Namespace: "scgate", Subsystem: "dedupe", Name: "evictions_total",
 		Help: "Delivered keys a full memory store evicted to make room for new events, by store.",
 	}, []string{"store"})
+	metricBuffered = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "scgate", Subsystem: "webhook", Name: "buffered_bytes",
+		Help: "Body bytes the process's gateways hold now for bodies being read and checked (bounded by max_buffered).",
+	}, func() float64 { return float64(bodyBudget.Used()) })
 )
 
 func registerMetrics(reg prometheus.Registerer) error {
 	return metrics.Register(reg, recovery.Panics, metricRequests, metricRejections, metricSecretMatches, metricGatewayTime,
-		metricUpstreamTime, metricStoreTime, metricStoreErrors, metricFailOpen, metricEvictions, memoryKeys)
+		metricUpstreamTime, metricStoreTime, metricStoreErrors, metricFailOpen, metricEvictions, metricBuffered, memoryKeys)
 }
 
 // Phases of metricGatewayTime.

@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/scgate/scgate/gateway"
-	"github.com/scgate/scgate/webhook"
+	"github.com/scgate/scgate/scheme"
 )
 
 const placeholderPrefix = "http.screenshotcenter_webhook."
@@ -19,8 +19,9 @@ const placeholderPrefix = "http.screenshotcenter_webhook."
 // (an access log, a header directive, the key template), so a request whose
 // placeholders nobody reads costs no string conversions.
 type requestVars struct {
+	scheme      scheme.Scheme
 	body        []byte
-	fields      webhook.Fields
+	signed      scheme.Event
 	parsed      bool
 	secretIndex int
 	key         string
@@ -31,16 +32,17 @@ type requestVars struct {
 	upstream time.Duration
 }
 
-// newRequestVars registers a requestVars as a provider of repl.
-func newRequestVars(repl *caddy.Replacer, mode string) *requestVars {
-	v := &requestVars{secretIndex: -1, mode: mode}
+// newRequestVars registers a requestVars of a handler of scheme sch as a
+// provider of repl.
+func newRequestVars(repl *caddy.Replacer, mode string, sch scheme.Scheme) *requestVars {
+	v := &requestVars{scheme: sch, secretIndex: -1, mode: mode}
 	repl.Map(v.replace)
 	return v
 }
 
 // setEvent records the event that passed the checks.
 func (v *requestVars) setEvent(ev gateway.Event) {
-	v.body, v.fields, v.parsed, v.secretIndex = ev.Body, ev.Fields, true, ev.SecretIndex
+	v.body, v.signed, v.parsed, v.secretIndex = ev.Body, ev.Signed, true, ev.SecretIndex
 }
 
 func (v *requestVars) replace(key string) (any, bool) {
@@ -64,24 +66,20 @@ func (v *requestVars) replace(key string) (any, bool) {
 		return nil, false
 	}
 	switch name {
-	case "event":
-		return string(v.fields.Event), true
-	case "screenshot_id":
-		return optional(v.fields.ScreenshotID)
-	case "batch_id":
-		return optional(v.fields.BatchID)
-	case "created_at":
-		return optional(v.fields.CreatedAt)
-	case "body_sha256":
+	case gateway.BodySHA256:
 		sum := sha256.Sum256(v.body)
 		return hex.EncodeToString(sum[:]), true
+	case "event":
+		return string(v.signed.Type), true
+	case "id":
+		id, ok := v.scheme.Identity(v.signed)
+		return string(id.Value), ok
 	}
-	return nil, false
-}
-
-func optional(b []byte) (any, bool) {
-	if b == nil {
+	// The scheme's signed fields (screenshot_id, batch_id, created_at for
+	// ScreenshotCenter), when the event has them.
+	f, ok := v.signed.Field(name)
+	if !ok {
 		return nil, false
 	}
-	return string(b), true
+	return string(f.Value), true
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/scgate/scgate/gateway"
-	"github.com/scgate/scgate/webhook"
+	"github.com/scgate/scgate/scheme"
 )
 
 // The placeholders the README and the Handler's doc table list are the
@@ -18,14 +18,20 @@ import (
 // from both tables).
 func TestPlaceholderTablesMatchTheCode(t *testing.T) {
 	repl := caddy.NewReplacer()
-	v := newRequestVars(repl, "enforce")
-	v.outcome, v.reason, v.key = "forwarded", "none", "k"
 	body := []byte(`{"event":"screenshot.finished","screenshot_id":"1","batch_id":"2","created_at":"2026-01-01T00:00:00Z"}`)
-	fields, err := webhook.Parse(body)
+	sc, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{Secrets: [][]byte{[]byte(testSecret)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.setEvent(gateway.Event{Body: body, Fields: fields, SecretIndex: 0})
+	v := newRequestVars(repl, "enforce", sc)
+	v.outcome, v.reason, v.key = "forwarded", "none", "k"
+	ev := gateway.Event{Body: body}
+	signed, rf := sc.Read(scheme.Request{Body: body})
+	if rf != nil {
+		t.Fatal(rf)
+	}
+	ev.Signed = signed
+	v.setEvent(ev)
 
 	row := regexp.MustCompile("`\\{" + regexp.QuoteMeta(placeholderPrefix) + "([a-z_0-9]+)\\}`")
 	tables := map[string]string{"README.md": readFile(t, "../../README.md"), "config.go": readFile(t, "config.go")}

@@ -75,8 +75,8 @@ func (l *redisList) remove(s *dedupe.RedisStore) *dedupe.RedisStore {
 }
 
 // openStore gets the store of the handler's dedupe backend from the pool,
-// creating it on first use (Provision has set the defaults). It does not
-// contact a Redis server.
+// creating it on first use (Provision has set the defaults). It contacts
+// no Redis server and opens no snapshot: App.Start starts the store.
 func (h *Handler) openStore() error {
 	d := h.Dedupe
 	var err error
@@ -95,9 +95,10 @@ func (h *Handler) openStore() error {
 
 // loadMemoryStore returns the shared memory store (the one of persist, if
 // set), creating it with maxKeys on first use. A store that already exists
-// keeps its bound until the handler serves (see Handler.applyBound), so a
-// config that fails to load cannot change the running one's. The persist
-// interval is the one of the config that created the store.
+// keeps its bound until the config starts (App.Start), so a config that
+// fails to load cannot change the running one's. The persist interval is
+// the one of the config that created the store. The snapshot is loaded
+// when the first config using it starts (App.Start).
 func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger *zap.Logger) (dedupe.Store, string, error) {
 	key := memoryPoolKey
 	if persist != "" {
@@ -110,10 +111,7 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	}
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if persist != "" {
-			s, err := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
-			if err != nil {
-				return nil, err
-			}
+			s := dedupe.NewPersistedStore(maxKeys, persist, interval, logger)
 			memoryKeys.add(key, s.MemoryStore)
 			return pooledStore{s, key}, nil
 		}
@@ -124,18 +122,14 @@ func loadMemoryStore(maxKeys int, persist string, interval time.Duration, logger
 	if err != nil {
 		return nil, "", err
 	}
-	switch s := v.(pooledStore).Store.(type) {
-	case *dedupe.PersistedStore:
-		return s.MemoryStore, key, nil
-	default:
-		return s, key, nil
-	}
+	return v.(pooledStore).Store, key, nil
 }
 
 // loadRedisStore returns the shared store of d's settings, creating it on
-// first use. It never waits for the server: the store connects in the
-// background and logs a warning if the server does not answer, so `caddy
-// validate` and a start with Redis down do not block.
+// first use. It contacts nothing: the store connects in the background
+// once a config using it starts (App.Start), and logs a warning if the
+// server does not answer, so `caddy validate` touches no server and a start
+// with Redis down does not block.
 func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, error) {
 	o, err := resolveRedisOptions(d, logger.With(zap.String("dedupe_backend", BackendRedis)))
 	if err != nil {
@@ -157,4 +151,15 @@ func loadRedisStore(d *RedisConfig, logger *zap.Logger) (dedupe.Store, string, e
 		return nil, "", err
 	}
 	return v.(pooledStore).Store, key, nil
+}
+
+// memoryStore is the memory store behind s, or nil.
+func memoryStore(s dedupe.Store) *dedupe.MemoryStore {
+	switch s := s.(type) {
+	case *dedupe.MemoryStore:
+		return s
+	case *dedupe.PersistedStore:
+		return s.MemoryStore
+	}
+	return nil
 }

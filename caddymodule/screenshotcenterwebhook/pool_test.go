@@ -88,6 +88,9 @@ func TestRedisClientShared(t *testing.T) {
 		if err := h.Validate(); err != nil {
 			t.Fatal(err)
 		}
+		if err := h.app.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if a.poolKey != b.poolKey || a.poolKey == other.poolKey || !strings.HasPrefix(a.poolKey, "redis:") {
 		t.Fatalf("pool keys %q %q %q: want a and b to share a redis store, other to have its own", a.poolKey, b.poolKey, other.poolKey)
@@ -129,8 +132,8 @@ func TestRedisClientShared(t *testing.T) {
 }
 
 // TestMemoryPersistAcrossStores: the snapshot is written when the last
-// handler using it is cleaned up (process exit), and loaded by the next;
-// a corrupt snapshot is a config error.
+// handler using it is cleaned up (process exit), and loaded by the next
+// config's start; a corrupt snapshot fails the start.
 func TestMemoryPersistAcrossStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "dedupe.snap")
 	newHandler := func() *Handler {
@@ -144,6 +147,9 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := first.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.app.Start(); err != nil {
 		t.Fatal(err)
 	}
 	if first.poolKey != memoryPoolKey+":"+path {
@@ -176,8 +182,7 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	if err := second.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	// Nothing was committed: the file is left alone (so `caddy validate`,
-	// which provisions and cleans up, never rewrites a live snapshot).
+	// Nothing was committed: the file is left alone.
 	if now, err := os.Stat(path); err != nil || !os.SameFile(written, now) {
 		t.Errorf("snapshot rewritten although nothing changed (err %v)", err)
 	}
@@ -185,13 +190,21 @@ func TestMemoryPersistAcrossStores(t *testing.T) {
 	if err := os.WriteFile(path, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A corrupt snapshot is the config's start error; the config's
+	// cleanup (Caddy's, at once) removes the store from the pool.
 	third := newHandler()
 	err = provision(t, third)
 	if err == nil || !strings.Contains(err.Error(), path+": dedupe snapshot is corrupt") || !strings.Contains(err.Error(), "move it aside") {
-		t.Fatalf("provision with a corrupt snapshot: %v, want an error naming the file and what to do", err)
+		t.Fatalf("start with a corrupt snapshot: %v, want an error naming the file and what to do", err)
+	}
+	if err := third.Cleanup(); err != nil {
+		t.Fatal(err)
 	}
 	if _, ok := stores.References(memoryPoolKey + ":" + path); ok {
 		t.Error("a store that failed to load stays in the pool")
+	}
+	if kept, err := os.ReadFile(path); err != nil || string(kept) != "garbage" {
+		t.Errorf("the corrupt snapshot was changed (%v)", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
 )
@@ -20,9 +21,11 @@ var headerTrue = []string{"true"}
 // upstreamBody is the body passed upstream and, when it was re-encoded,
 // its signature and the pooled buffer that holds it.
 type upstreamBody struct {
-	body      []byte
-	signature string // "" when the body is the original
-	buf       *[]byte
+	body []byte
+	// resign: the body is a re-encoding, to be signed with secret.
+	resign bool
+	secret int
+	buf    *[]byte
 }
 
 // reencodeBuffers holds the buffers of re-encoded bodies between requests.
@@ -42,7 +45,7 @@ func (h *Handler) upstreamBody(ev gateway.Event) (upstreamBody, *gateway.Rejecti
 		return upstreamBody{}, reencodeRejection(err)
 	}
 	*buf = out
-	return upstreamBody{body: out, signature: h.checker.Verifier.Sign(ev.SecretIndex, out), buf: buf}, nil
+	return upstreamBody{body: out, resign: true, secret: ev.SecretIndex, buf: buf}, nil
 }
 
 // release returns a re-encoded body's buffer once nothing reads it.
@@ -68,7 +71,7 @@ func reencodeRejection(err error) *gateway.Rejection {
 
 // prepareUpstreamRequest gives r the body (with its length, also when it
 // came chunked) and the headers the gateway promises the upstream.
-func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c claim) {
+func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c flow.Claim) {
 	body := up.body
 	rd := new(bufferedBody)
 	rd.Reset(body)
@@ -88,22 +91,18 @@ func (h *Handler) prepareUpstreamRequest(r *http.Request, up upstreamBody, c cla
 	// names: a client could make it drop the signature or the gateway's
 	// own headers. The upstream connection gets its own.
 	r.Header.Del("Connection")
-	if up.signature != "" {
+	if up.resign {
 		// The original signature never travels next to a body it does not
 		// sign. The checker reads every line of a header (an empty first
-		// line and the signature in the second pass), so every line of each
-		// signature header the request carried gives way to the one new
-		// signature.
-		for _, name := range h.checker.SignatureHeaders {
-			if len(r.Header.Values(name)) > 0 {
-				r.Header.Set(name, up.signature)
-			}
-		}
+		// line and the signature in the second pass), so the scheme
+		// replaces every line of each signature header the request carried
+		// with the one new signature.
+		h.checker.Scheme.Sign(r.Header, up.secret, up.body, nowFunc())
 		r.Header[HeaderReencoded] = []string{h.Reencode}
 	}
 	r.Header[HeaderVerified] = headerTrue
-	if c.state != dedupeOff {
-		r.Header[HeaderDedupeKey] = []string{dedupeKeyHeader(c.key.Display())}
+	if c.State != flow.Off {
+		r.Header[HeaderDedupeKey] = []string{dedupeKeyHeader(c.Key.Display())}
 	}
 }
 

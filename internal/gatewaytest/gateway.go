@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/freeport"
 )
 
 // Config template values. Options.Config and the config given to Reload may
@@ -128,15 +129,15 @@ func Cleanup() {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port that was free a moment ago, below the
+// kernel's ephemeral range (see freeport).
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Pick(0)
 	if err != nil {
 		tb.Fatalf("gatewaytest: finding a free port: %v", err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Options describe a gateway process.
@@ -195,11 +196,20 @@ type Gateway struct {
 // gateway cannot start. The gateway is stopped when the test ends.
 func Start(tb testing.TB, opts Options) *Gateway {
 	tb.Helper()
-	g, err := Launch(tb, opts)
-	if err != nil {
-		tb.Fatalf("gatewaytest: %v", err)
+	// A port FreePort found free can be taken by another process before
+	// the gateway binds it (parallel test packages): start again on new
+	// ports, when they were picked here.
+	picked := opts.HTTPPort == 0 && opts.HTTPSPort == 0 && opts.AdminPort == 0
+	for attempt := 1; ; attempt++ {
+		g, err := Launch(tb, opts)
+		if err == nil {
+			return g
+		}
+		if !picked || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			tb.Fatalf("gatewaytest: %v", err)
+		}
+		tb.Logf("gatewaytest: a picked port was taken meanwhile; starting again on new ports")
 	}
-	return g
 }
 
 // Launch is Start for tests that expect a gateway may fail to start: it

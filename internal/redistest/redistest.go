@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/freeport"
 )
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -193,6 +194,55 @@ func (s *Server) Do(args ...string) (string, error) {
 	return do(s.Addr(), args...)
 }
 
+// ConnectionsReceived is the server's total_connections_received, which
+// counts the connection that asks for it: when nothing else connected
+// between two calls, the second is one more than the first.
+func (s *Server) ConnectionsReceived() (int64, error) {
+	return s.info("stats", "total_connections_received")
+}
+
+// CPU is the CPU time the server has used (used_cpu_user + used_cpu_sys):
+// the difference over a run is the server's cost of that run.
+func (s *Server) CPU() (time.Duration, error) {
+	info, err := s.Do("INFO", "cpu")
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	found := 0
+	for line := range strings.SplitSeq(info, "\n") {
+		line = strings.TrimSpace(line)
+		for _, field := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(line, field); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return 0, err
+				}
+				total += f
+				found++
+			}
+		}
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("no used_cpu_user and used_cpu_sys in INFO cpu:\n%s", info)
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
+// info reads an integer field of an INFO section.
+func (s *Server) info(section, field string) (int64, error) {
+	info, err := s.Do("INFO", section)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no %s in INFO %s:\n%s", field, section, info)
+}
+
 // Cluster is a three-node Redis Cluster with no replicas.
 type Cluster struct {
 	Nodes []*Server
@@ -259,32 +309,15 @@ func StartCluster(tb testing.TB) *Cluster {
 
 }
 
-// freePort returns a TCP port free on 127.0.0.1 (and, with bus, port+10000
-// too). Another process may take it before it is used: callers retry.
+// freePort returns a TCP port free a moment ago (and, with bus, port+10000
+// too), below the ephemeral range (see freeport). Another process may take
+// it before it is used: callers retry.
 func freePort(bus bool) (int, error) {
-	for attempt := 0; attempt < 20; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if !bus {
-			l.Close()
-			return port, nil
-		}
-		if port+10000 > 65535 {
-			l.Close()
-			continue
-		}
-		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		return port, nil
+	span := 0
+	if bus {
+		span = 10000
 	}
-	return 0, fmt.Errorf("no free port found")
+	return freeport.Pick(span)
 }
 
 // waitPing waits until addr answers PING, or the process exits.

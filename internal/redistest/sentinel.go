@@ -222,14 +222,5 @@ func sentinelMaster(n *Server) (map[string]string, error) {
 // replOffset reads field (master_repl_offset, slave_repl_offset) from INFO
 // replication.
 func replOffset(s *Server, field string) (int64, error) {
-	info, err := s.Do("INFO", "replication")
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in INFO replication:\n%s", field, info)
+	return s.info("replication", field)
 }

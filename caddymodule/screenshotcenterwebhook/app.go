@@ -111,7 +111,6 @@ func (a *App) Start() error {
 			}
 		}
 	}
-	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if r, ok := h.store.(*dedupe.RedisStore); ok {
 			r.Start()
@@ -121,6 +120,7 @@ func (a *App) Start() error {
 		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
 		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
+	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if ms := memoryStore(h.store); ms != nil {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)

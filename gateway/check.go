@@ -72,13 +72,20 @@ var (
 )
 
 // bodyRejections turns each webhook.Error into a 400 once, so a rejected body
-// costs no allocation.
+// costs no allocation. The JSON grammar's refusals (strictjson) are
+// answered with the body_ reasons of the contract; the others with their
+// own.
 var bodyRejections = func() map[*webhook.Error]*Rejection {
 	m := make(map[*webhook.Error]*Rejection)
+	for e, reason := range map[*webhook.Error]string{
+		webhook.ErrInvalidJSON: "body_invalid_json", webhook.ErrInvalidUTF8: "body_invalid_utf8",
+		webhook.ErrNotObject: "body_not_object", webhook.ErrTooDeep: "body_too_deep",
+	} {
+		m[e] = &Rejection{Status: http.StatusBadRequest, Reason: reason, Err: e}
+	}
 	for _, e := range []*webhook.Error{
-		webhook.ErrInvalidJSON, webhook.ErrInvalidUTF8, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
-		webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey, webhook.ErrAmbiguousKey,
-		webhook.ErrInvalidField,
+		webhook.ErrMissingEvent, webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey,
+		webhook.ErrAmbiguousKey, webhook.ErrInvalidField,
 	} {
 		m[e] = &Rejection{Status: http.StatusBadRequest, Reason: e.Reason, Err: e}
 	}

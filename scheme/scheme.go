@@ -54,10 +54,33 @@ type Scheme interface {
 	FieldNames() []string
 }
 
+// PublicKeys is implemented by a scheme whose secrets may be public keys
+// (Ed25519: Discord's, Standard Webhooks' whpk_), which verify a signature
+// but cannot make one. Sign with such a secret removes the scheme's
+// signature headers: a signature never travels next to a body it does not
+// sign. A scheme that does not implement it signs with every secret.
+type PublicKeys interface {
+	// CanSign reports whether secret i (its index in Config.Secrets) can
+	// sign: a shared secret or a private key.
+	CanSign(i int) bool
+}
+
+// CanSign reports whether s can sign with secret i, which a re-signed body
+// (reencode) and a sender need.
+func CanSign(s Scheme, i int) bool {
+	if k, ok := s.(PublicKeys); ok {
+		return k.CanSign(i)
+	}
+	return true
+}
+
 // Config is what every scheme is built from.
 type Config struct {
 	// Secrets verify the requests, in order; the first that matches is
-	// reported. At least one.
+	// reported. At least one. Each is the configured text; a scheme decodes
+	// its own format (Standard Webhooks' whsec_ base64, Discord's hex
+	// public key), and one that is a public key verifies but cannot sign
+	// (see CanSign).
 	Secrets [][]byte
 	// SignatureHeaders, if set, replaces the scheme's own signature
 	// header names (ScreenshotCenter's signature_header option).

@@ -352,11 +352,7 @@ func FuzzStandardOneByte(f *testing.F) {
 		}
 		h := libSigned(t, standardSecret, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", now, body)
 		body = bytes.Clone(body)
-		change := func(v string) string {
-			b := []byte(v)
-			b[int(pos)%len(b)] ^= xor
-			return string(b)
-		}
+		change := func(v string) string { return changeByte(v, pos, xor) }
 		switch part % 4 {
 		case 0:
 			if len(body) == 0 {

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/scgate/scgate/refusal"
+	"github.com/scgate/scgate/scheme"
 )
 
 // sample is a provider's published payload in testdata/<scheme>/: the body
@@ -59,4 +63,33 @@ func samples(t testing.TB, scheme string) []sample {
 		out = append(out, s)
 	}
 	return out
+}
+
+// withHeader is h with name set to the lines v, or removed without v.
+func withHeader(h http.Header, name string, v ...string) http.Header {
+	if v == nil {
+		h.Del(name)
+	} else {
+		h[http.CanonicalHeaderKey(name)] = v
+	}
+	return h
+}
+
+// verifyCase is a request and what Verify answers it: want, or (want nil)
+// the match of secret 0.
+type verifyCase struct {
+	name   string
+	header http.Header
+	body   string
+	want   *refusal.Refusal
+}
+
+func checkVerify(t *testing.T, s scheme.Scheme, now time.Time, cases []verifyCase) {
+	t.Helper()
+	for _, tt := range cases {
+		idx, rf := s.Verify(scheme.Request{Header: tt.header, Body: []byte(tt.body), Now: now})
+		if rf != tt.want || (rf == nil) != (idx == 0) {
+			t.Errorf("%s: %d %v, want %v", tt.name, idx, rf, tt.want)
+		}
+	}
 }

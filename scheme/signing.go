@@ -4,8 +4,12 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"hash"
+	"strings"
 	"sync"
+
+	"github.com/scgate/scgate/refusal"
 )
 
 // The signed content of the schemes that put a few header values before
@@ -77,4 +81,22 @@ func signEd25519(priv ed25519.PrivateKey, body []byte, head ...string) []byte {
 		msg = append(msg, p...)
 	}
 	return ed25519.Sign(priv, append(msg, body...))
+}
+
+// hexSignature decodes the one line of a signature header, prefix then
+// hex in either case (as the providers' libraries accept it), into all of
+// dst (at most 64 bytes).
+func hexSignature(lines []string, prefix string, dst []byte) *refusal.Refusal {
+	if len(lines) == 0 {
+		return ErrSigMissing
+	}
+	var text [2 * ed25519.SignatureSize]byte
+	v, ok := strings.CutPrefix(lines[0], prefix)
+	if len(lines) > 1 || !ok || len(v) != hex.EncodedLen(len(dst)) {
+		return ErrSigMalformed
+	}
+	if _, err := hex.Decode(dst, text[:copy(text[:], v)]); err != nil {
+		return ErrSigMalformed
+	}
+	return nil
 }

@@ -69,19 +69,9 @@ func newSlack(c Config) (Scheme, error) {
 // Verify checks the one v0= signature against each secret in order, then
 // the replay window on the signed timestamp.
 func (s *slack) Verify(r Request) (int, *refusal.Refusal) {
-	lines := r.Header[slackSignature]
-	if len(lines) == 0 {
-		return -1, ErrSigMissing
-	}
 	var sig [32]byte
-	// Hex in either case, as Slack's libraries accept it.
-	var text [64]byte
-	v, ok := strings.CutPrefix(lines[0], slackVersion+"=")
-	if len(lines) > 1 || !ok || len(v) != len(text) {
-		return -1, ErrSigMalformed
-	}
-	if _, err := hex.Decode(sig[:], text[:copy(text[:], v)]); err != nil {
-		return -1, ErrSigMalformed
+	if rf := hexSignature(r.Header[slackSignature], slackVersion+"=", sig[:]); rf != nil {
+		return -1, rf
 	}
 	ts, t, rf := unixTime(r.Header[slackTimestamp])
 	if rf != nil {

@@ -15,4 +15,6 @@ import (
 	_ "github.com/scgate/scgate/caddymodule/screenshotcenterwebhook"
 	// The sender sidecar, its app and subcommands.
 	_ "github.com/scgate/scgate/caddymodule/screenshotcentersender"
+	// The dashboard of the event logs, outboxes and inboxes.
+	_ "github.com/scgate/scgate/caddymodule/screenshotcenterdashboard"
 )

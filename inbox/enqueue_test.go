@@ -2,11 +2,14 @@ package inbox
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 // An event is forwarded as it came: the exact body, the original headers
@@ -28,10 +31,18 @@ func TestEnqueueForwardsTheRequest(t *testing.T) {
 	if a := got[0].Header.Get(HeaderDeliveryAttempt); a != "1" {
 		t.Errorf("attempt %q, want 1", a)
 	}
-	e, log, err := in.Get(id)
-	if err != nil || e.State != StateDelivered || len(log) != 1 || e.DedupeKey() != ev.DedupeKey {
-		t.Fatalf("Get = %+v %v %v", e, log, err)
-	}
+	// The destination has the request before the inbox records the
+	// attempt's answer: wait for the record.
+	var e *Entry
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		var log []Attempt
+		var err error
+		e, log, err = in.Get(id)
+		if err != nil || e.State != StateDelivered || len(log) != 1 || e.DedupeKey() != ev.DedupeKey {
+			return fmt.Errorf("Get = %+v %v %v", e, log, err)
+		}
+		return nil
+	})
 	if string(e.Body) != string(ev.Body) || len(e.Secret) != 0 {
 		t.Errorf("entry body %q, secret %d bytes", e.Body, len(e.Secret))
 	}

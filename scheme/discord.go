@@ -4,7 +4,6 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -44,17 +43,17 @@ type discord struct {
 	maxAge time.Duration
 }
 
-var errDiscordKey = errors.New("a Discord secret is the application's public key, 64 hex digits (or, to sign, a private key: 128 hex digits, its seed then its public key)")
+var errDiscordKey = errors.New("is not a Discord application key: its public key is 64 hex digits (to sign, give a private key: 128 hex digits, its seed then its public key)")
 
 func newDiscord(c Config) (Scheme, error) {
 	if len(c.SignatureHeaders) > 0 {
 		return nil, errors.New("scheme discord: signature_header does not apply (the scheme reads X-Signature-Ed25519)")
 	}
-	s := &discord{keys: make([]discordKey, len(c.Secrets)), maxAge: c.MaxAge}
+	s := &discord{keys: make([]discordKey, len(c.Secrets)), maxAge: replayWindow(c.MaxAge)}
 	for i, secret := range c.Secrets {
 		raw, err := hex.DecodeString(string(secret))
 		if err != nil {
-			return nil, fmt.Errorf("scheme discord: secret %d: %w", i+1, errDiscordKey)
+			return nil, SecretError(i, errDiscordKey)
 		}
 		switch len(raw) {
 		case ed25519.PublicKeySize:
@@ -62,11 +61,11 @@ func newDiscord(c Config) (Scheme, error) {
 		case ed25519.PrivateKeySize:
 			priv, err := ed25519Private(raw)
 			if err != nil {
-				return nil, fmt.Errorf("scheme discord: secret %d: %w", i+1, err)
+				return nil, SecretError(i, err)
 			}
 			s.keys[i] = discordKey{pub: priv.Public().(ed25519.PublicKey), priv: priv}
 		default:
-			return nil, fmt.Errorf("scheme discord: secret %d: %w", i+1, errDiscordKey)
+			return nil, SecretError(i, errDiscordKey)
 		}
 	}
 	return s, nil
@@ -80,7 +79,7 @@ func (s *discord) Verify(r Request) (int, *refusal.Refusal) {
 	if rf := hexSignature(r.Header[discordSignature], "", sig[:]); rf != nil {
 		return -1, rf
 	}
-	ts, t, rf := unixTime(r.Header[discordTimestamp])
+	ts, t, rf := timestampHeader(r.Header[discordTimestamp])
 	if rf != nil {
 		return -1, rf
 	}
@@ -88,7 +87,7 @@ func (s *discord) Verify(r Request) (int, *refusal.Refusal) {
 	defer release(msg)
 	for i, k := range s.keys {
 		if ed25519.Verify(k.pub, *msg, sig[:]) {
-			if rf := checkWindow(t, s.maxAge, r.Now); rf != nil {
+			if rf := CheckWindow(t, s.maxAge, r.Now); rf != nil {
 				return -1, rf
 			}
 			return i, nil
@@ -103,7 +102,7 @@ func (s *discord) Verify(r Request) (int, *refusal.Refusal) {
 // interaction's number: 1 PING, 2 APPLICATION_COMMAND, 3
 // MESSAGE_COMPONENT, 4 APPLICATION_COMMAND_AUTOCOMPLETE, 5 MODAL_SUBMIT).
 func (s *discord) Read(r Request) (ev Event, _ *refusal.Refusal) {
-	ts, t, rf := unixTime(r.Header[discordTimestamp])
+	ts, t, rf := timestampHeader(r.Header[discordTimestamp])
 	if rf != nil {
 		return ev, rf
 	}
@@ -144,7 +143,7 @@ func (s *discord) Sign(h http.Header, i int, body []byte, now time.Time) {
 		delete(h, discordSignature)
 		return
 	}
-	ts, _, rf := unixTime(h[discordTimestamp])
+	ts, _, rf := timestampHeader(h[discordTimestamp])
 	if rf != nil {
 		ts = strconv.FormatInt(now.Unix(), 10)
 	}

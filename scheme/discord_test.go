@@ -24,11 +24,7 @@ func newDiscord(t testing.TB, keys ...[]byte) scheme.Scheme {
 	for _, k := range keys {
 		c.Secrets = append(c.Secrets, []byte(hex.EncodeToString(k)))
 	}
-	s, err := scheme.New(scheme.Discord, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return newScheme(t, scheme.Discord, c)
 }
 
 // discordSigned is body signed as Discord signs it, with Go's
@@ -102,6 +98,13 @@ func (d discordInteractions) sign(t *testing.T, priv ed25519.PrivateKey, body []
 	return http.Header{"X-Signature-Ed25519": {sig}, "X-Signature-Timestamp": {ts}}
 }
 
+// discordSamples are testdata's Discord bodies.
+var discordSamples = []providerSample{
+	{file: "discord/ping.json", typ: "1"},
+	{file: "discord/application-command.json", typ: "2", id: "786008729715212338"},
+	{file: "discord/application-authorized.json", typ: "APPLICATION_AUTHORIZED"},
+}
+
 // Every published payload signed as Discord signs it (crypto/ed25519, and
 // node's crypto) verifies and reads as the event it is; the gateway's own
 // signature (given a private key) is accepted by discord-interactions and
@@ -112,45 +115,45 @@ func TestDiscordAgainstDiscordInteractions(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	s := newDiscord(t, otherPub, pub)
 	signer := newDiscord(t, priv)
-	for _, smp := range samples(t, scheme.Discord) {
-		body := []byte(smp.Body)
+	for _, smp := range discordSamples {
+		body := providerBody(t, smp.file)
 		now := time.Now()
 		for signedBy, h := range map[string]http.Header{
 			"crypto/ed25519": discordSigned(priv, body, now.Add(-time.Minute)),
 			"node":           di.sign(t, priv, body, now.Add(-time.Minute)),
 		} {
 			if !di.verify(t, h, body, pub) {
-				t.Fatalf("%s: discord-interactions refuses the request signed by %s", smp.Name, signedBy)
+				t.Fatalf("%s: discord-interactions refuses the request signed by %s", smp.file, signedBy)
 			}
 			r := scheme.Request{Header: h, Body: body, Now: now}
 			if idx, rf := s.Verify(r); idx != 1 || rf != nil {
-				t.Fatalf("%s, signed by %s: Verify %d %v", smp.Name, signedBy, idx, rf)
+				t.Fatalf("%s, signed by %s: Verify %d %v", smp.file, signedBy, idx, rf)
 			}
 			ev, rf := s.Read(r)
-			if rf != nil || string(ev.Type) != smp.Type || ev.Timestamp.Unix() != now.Add(-time.Minute).Unix() {
-				t.Fatalf("%s: read %q at %v, %v; want %q", smp.Name, ev.Type, ev.Timestamp, rf, smp.Type)
+			if rf != nil || string(ev.Type) != smp.typ || ev.Timestamp.Unix() != now.Add(-time.Minute).Unix() {
+				t.Fatalf("%s: read %q at %v, %v; want %q", smp.file, ev.Type, ev.Timestamp, rf, smp.typ)
 			}
 			id, ok := s.Identity(ev)
-			if smp.ID == "" && ok || smp.ID != "" && (!ok || id.Name != "id" || string(id.Value) != smp.ID) {
-				t.Errorf("%s: identity %+v %v, want %q", smp.Name, id, ok, smp.ID)
+			if smp.id == "" && ok || smp.id != "" && (!ok || id.Name != "id" || string(id.Value) != smp.id) {
+				t.Errorf("%s: identity %+v %v, want %q", smp.file, id, ok, smp.id)
 			}
 			tampered := append(bytes.Clone(body), ' ')
 			if di.verify(t, h, tampered, pub) {
-				t.Fatalf("%s: discord-interactions accepts a tampered body", smp.Name)
+				t.Fatalf("%s: discord-interactions accepts a tampered body", smp.file)
 			}
 			if _, rf := s.Verify(scheme.Request{Header: h, Body: tampered, Now: now}); rf != scheme.ErrSigMismatch {
-				t.Errorf("%s: tampered body: %v", smp.Name, rf)
+				t.Errorf("%s: tampered body: %v", smp.file, rf)
 			}
 		}
 
 		h := http.Header{}
 		signer.Sign(h, 0, body, now)
 		if !di.verify(t, h, body, pub) {
-			t.Errorf("%s: discord-interactions refuses the gateway's signature", smp.Name)
+			t.Errorf("%s: discord-interactions refuses the gateway's signature", smp.file)
 		}
 		sig, _ := hex.DecodeString(h.Get("X-Signature-Ed25519"))
 		if !ed25519.Verify(pub, append([]byte(h.Get("X-Signature-Timestamp")), body...), sig) {
-			t.Errorf("%s: crypto/ed25519 refuses the gateway's signature", smp.Name)
+			t.Errorf("%s: crypto/ed25519 refuses the gateway's signature", smp.file)
 		}
 	}
 }
@@ -165,18 +168,18 @@ func TestDiscordRefusals(t *testing.T) {
 	with := func(name string, v ...string) http.Header { return withHeader(signed(), name, v...) }
 	sig := signed().Get("X-Signature-Ed25519")
 	checkVerify(t, s, now, []verifyCase{
-		{"good", signed(), string(body), nil},
-		{"upper-case hex", with("X-Signature-Ed25519", strings.ToUpper(sig)), string(body), nil},
-		{"tampered body", signed(), `{"type":2,"id":"786008729715212339"}`, scheme.ErrSigMismatch},
-		{"wrong key", discordSigned(otherPriv, body, now), string(body), scheme.ErrSigMismatch},
-		{"10 minutes old", discordSigned(priv, body, now.Add(-10*time.Minute)), string(body), scheme.ErrTimestampTooOld},
-		{"10 minutes ahead", discordSigned(priv, body, now.Add(10*time.Minute)), string(body), scheme.ErrTimestampInFuture},
-		{"no signature", with("X-Signature-Ed25519"), string(body), scheme.ErrSigMissing},
-		{"no timestamp", with("X-Signature-Timestamp"), string(body), scheme.ErrTimestampMissing},
-		{"timestamp in milliseconds' text", with("X-Signature-Timestamp", "1.5"), string(body), scheme.ErrTimestampInvalid},
-		{"short", with("X-Signature-Ed25519", sig[:64]), string(body), scheme.ErrSigMalformed},
-		{"not hex", with("X-Signature-Ed25519", strings.Repeat("g", 128)), string(body), scheme.ErrSigMalformed},
-		{"two signatures", with("X-Signature-Ed25519", sig, sig), string(body), scheme.ErrSigMalformed},
+		{"good", signed(), body, 0, nil},
+		{"upper-case hex", with("X-Signature-Ed25519", strings.ToUpper(sig)), body, 0, nil},
+		{"tampered body", signed(), []byte(`{"type":2,"id":"786008729715212339"}`), -1, scheme.ErrSigMismatch},
+		{"wrong key", discordSigned(otherPriv, body, now), body, -1, scheme.ErrSigMismatch},
+		{"10 minutes old", discordSigned(priv, body, now.Add(-10*time.Minute)), body, -1, scheme.ErrTimestampTooOld},
+		{"10 minutes ahead", discordSigned(priv, body, now.Add(10*time.Minute)), body, -1, scheme.ErrTimestampInFuture},
+		{"no signature", with("X-Signature-Ed25519"), body, -1, scheme.ErrSigMissing},
+		{"no timestamp", with("X-Signature-Timestamp"), body, -1, scheme.ErrTimestampMissing},
+		{"timestamp in milliseconds' text", with("X-Signature-Timestamp", "1.5"), body, -1, scheme.ErrTimestampInvalid},
+		{"short", with("X-Signature-Ed25519", sig[:64]), body, -1, scheme.ErrSigMalformed},
+		{"not hex", with("X-Signature-Ed25519", strings.Repeat("g", 128)), body, -1, scheme.ErrSigMalformed},
+		{"two signatures", with("X-Signature-Ed25519", sig, sig), body, -1, scheme.ErrSigMalformed},
 	})
 	long := newDiscordMaxAge(t, time.Hour, pub)
 	if _, rf := long.Verify(scheme.Request{Header: discordSigned(priv, body, now.Add(-10*time.Minute)), Body: body, Now: now}); rf != nil {
@@ -205,12 +208,12 @@ func TestDiscordRead(t *testing.T) {
 		{`{"type":3,"id":123}`, "3", "123"},
 		{`{"type":"a","id":"x"}`, "a", "x"},
 		{`{"type":0,"version":1,"event":{"type":"ENTITLEMENT_CREATE"}}`, "ENTITLEMENT_CREATE", ""},
-		{`{"type":1.5}`, "type_invalid", ""},
-		{`{"type":1e2}`, "type_invalid", ""},
-		{`{"type":null}`, "type_invalid", ""},
-		{`{"id":"1"}`, "type_missing", ""},
-		{`{"type":1,"event":{}}`, "type_missing", ""},
-		{`{"type":1,"event":"x"}`, "type_missing", ""},
+		{`{"type":1.5}`, "invalid_field", ""},
+		{`{"type":1e2}`, "invalid_field", ""},
+		{`{"type":null}`, "body_field_missing", ""},
+		{`{"id":"1"}`, "body_field_missing", ""},
+		{`{"type":1,"event":{}}`, "body_field_missing", ""},
+		{`{"type":1,"event":"x"}`, "body_field_missing", ""},
 		{`{"type":2,"ID":"1"}`, "ambiguous_key", ""},
 		{`{"type":2,"id":"1","id":"2"}`, "duplicate_key", ""},
 		{`{"type":2,"id":"1"`, "body_invalid_json", ""},
@@ -270,15 +273,16 @@ func TestDiscordKeys(t *testing.T) {
 	}
 }
 
-// FuzzDiscordOneByte: a signed request with one byte of its body,
-// timestamp or signature changed never verifies.
-func FuzzDiscordOneByte(f *testing.F) {
+// FuzzDiscordTamper: a request signed with crypto/ed25519 as Discord signs
+// it, with one byte of its body, timestamp or signature changed, never
+// verifies.
+func FuzzDiscordTamper(f *testing.F) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	now := time.Unix(1700000000, 0)
-	fuzzOneByte(f, newDiscord(f, priv.Public().(ed25519.PublicKey)), now, func(_ testing.TB, body []byte) http.Header {
-		return discordSigned(priv, body, now)
-	}, []string{"X-Signature-Timestamp", "X-Signature-Ed25519"}, "X-Signature-Ed25519",
-		`{"type":1}`, `{"type":2,"id":"1"}`, ``)
+	s := newDiscord(f, priv.Public().(ed25519.PublicKey))
+	fuzzTamper(f, tamperTarget{s: s, now: now, header: "X-Signature-Ed25519", signed: []string{"X-Signature-Timestamp"},
+		sign: func(_ testing.TB, body []byte) http.Header { return discordSigned(priv, body, now) }},
+		providerBody(f, "discord/application-command.json"))
 }
 
 func BenchmarkDiscordVerify600B(b *testing.B) {
@@ -286,4 +290,11 @@ func BenchmarkDiscordVerify600B(b *testing.B) {
 	body := body600("2")
 	now := time.Now()
 	benchmarkVerify(b, newDiscord(b, pub), discordSigned(priv, body, now), body, now)
+}
+
+func BenchmarkDiscordRead600B(b *testing.B) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	body := body600("2")
+	now := time.Now()
+	benchmarkRead(b, newDiscord(b, pub), discordSigned(priv, body, now), body, now)
 }

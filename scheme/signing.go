@@ -2,59 +2,15 @@ package scheme
 
 import (
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
-	"hash"
 	"strings"
 	"sync"
 
 	"github.com/scgate/scgate/refusal"
 )
 
-// The signed content of the schemes that put a few header values before
-// the body, and their signatures: HMAC-SHA256 and Ed25519.
-
-// macs computes HMAC-SHA256 under each of a scheme's shared secrets, with
-// states pooled per secret so that a verification allocates nothing.
-type macs struct {
-	pools []sync.Pool // by secret index; a nil New: not a shared secret
-}
-
-type macState struct {
-	h    hash.Hash
-	head []byte
-}
-
-// newMACs makes the pools for keys, by secret index; a nil key has none.
-func newMACs(keys [][]byte) *macs {
-	m := &macs{pools: make([]sync.Pool, len(keys))}
-	for i, k := range keys {
-		if k == nil {
-			continue
-		}
-		key := append([]byte(nil), k...)
-		m.pools[i].New = func() any { return &macState{h: hmac.New(sha256.New, key)} }
-	}
-	return m
-}
-
-// sum returns the HMAC under secret i of the parts of head, then body: the
-// signed content of a scheme that puts a few header values before the body.
-func (m *macs) sum(i int, body []byte, head ...string) [sha256.Size]byte {
-	st := m.pools[i].Get().(*macState)
-	st.head = st.head[:0]
-	for _, p := range head {
-		st.head = append(st.head, p...)
-	}
-	st.h.Reset()
-	st.h.Write(st.head)
-	st.h.Write(body)
-	var sum [sha256.Size]byte
-	st.h.Sum(sum[:0])
-	m.pools[i].Put(st)
-	return sum
-}
+// Ed25519 signatures of a scheme's signed content, and hex signature
+// headers.
 
 // messages are pooled buffers for the signed content of an Ed25519
 // signature, which must be one contiguous message.

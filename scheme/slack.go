@@ -2,6 +2,7 @@ package scheme
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -50,7 +51,7 @@ var (
 )
 
 type slack struct {
-	macs   *macs
+	macs   *hmacKeys
 	maxAge time.Duration
 }
 
@@ -58,29 +59,27 @@ func newSlack(c Config) (Scheme, error) {
 	if len(c.SignatureHeaders) > 0 {
 		return nil, errors.New("scheme slack: signature_header does not apply (the scheme reads X-Slack-Signature)")
 	}
-	for i, s := range c.Secrets {
-		if len(s) == 0 {
-			return nil, errors.New("scheme slack: secret " + strconv.Itoa(i+1) + " is empty")
-		}
+	if err := CheckSharedSecrets(c.Secrets); err != nil {
+		return nil, err
 	}
-	return &slack{macs: newMACs(c.Secrets), maxAge: c.MaxAge}, nil
+	return &slack{macs: newHMACKeys(c.Secrets), maxAge: replayWindow(c.MaxAge)}, nil
 }
 
 // Verify checks the one v0= signature against each secret in order, then
 // the replay window on the signed timestamp.
 func (s *slack) Verify(r Request) (int, *refusal.Refusal) {
-	var sig [32]byte
+	var sig, sum [sha256.Size]byte
 	if rf := hexSignature(r.Header[slackSignature], slackVersion+"=", sig[:]); rf != nil {
 		return -1, rf
 	}
-	ts, t, rf := unixTime(r.Header[slackTimestamp])
+	ts, t, rf := timestampHeader(r.Header[slackTimestamp])
 	if rf != nil {
 		return -1, rf
 	}
 	for i := range s.macs.pools {
-		sum := s.macs.sum(i, r.Body, slackVersion, ":", ts, ":")
+		s.macs.sumAfter(i, &sum, r.Body, slackVersion, ":", ts, ":")
 		if hmac.Equal(sum[:], sig[:]) {
-			if rf := checkWindow(t, s.maxAge, r.Now); rf != nil {
+			if rf := CheckWindow(t, s.maxAge, r.Now); rf != nil {
 				return -1, rf
 			}
 			return i, nil
@@ -102,7 +101,7 @@ func (s *slack) Verify(r Request) (int, *refusal.Refusal) {
 // A form with a field twice is refused (frameworks keep the first or the
 // last), and so is a JSON body or payload the receiver's JSON rules refuse.
 func (s *slack) Read(r Request) (ev Event, _ *refusal.Refusal) {
-	ts, t, rf := unixTime(r.Header[slackTimestamp])
+	ts, t, rf := timestampHeader(r.Header[slackTimestamp])
 	if rf != nil {
 		return ev, rf
 	}
@@ -179,11 +178,11 @@ func slackForm(body []byte) ([]byte, *refusal.Refusal) {
 	c, ok := form["command"]
 	switch {
 	case !ok:
-		return nil, ErrTypeMissing
+		return nil, ErrFieldMissing
 	case !utf8.ValidString(c[0]):
 		return nil, BodyRefusal(webhook.ErrInvalidUTF8)
 	case c[0] == "":
-		return nil, ErrTypeInvalid
+		return nil, ErrFieldMissing
 	}
 	return []byte(c[0]), nil
 }
@@ -195,11 +194,12 @@ func (s *slack) Identity(Event) (Field, bool) { return Field{}, false }
 // Sign signs body with secret i, keeping the timestamp the headers carry
 // (now when they have none).
 func (s *slack) Sign(h http.Header, i int, body []byte, now time.Time) {
-	ts, _, rf := unixTime(h[slackTimestamp])
+	ts, _, rf := timestampHeader(h[slackTimestamp])
 	if rf != nil {
 		ts = strconv.FormatInt(now.Unix(), 10)
 	}
-	sum := s.macs.sum(i, body, slackVersion, ":", ts, ":")
+	var sum [sha256.Size]byte
+	s.macs.sumAfter(i, &sum, body, slackVersion, ":", ts, ":")
 	h[slackTimestamp] = []string{ts}
 	h[slackSignature] = []string{slackVersion + "=" + hex.EncodeToString(sum[:])}
 }

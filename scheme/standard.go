@@ -5,10 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/textproto"
 	"slices"
@@ -86,26 +86,26 @@ type standardKey struct {
 
 type standard struct {
 	keys   []standardKey
-	macs   *macs
+	macs   *hmacKeys // by secret index; used for the shared secrets only
 	maxAge time.Duration
 }
 
-var errStandardSecret = errors.New("a Standard Webhooks secret is whsec_ and the base64 of 24 to 64 bytes, or an Ed25519 key: whpk_ and the base64 of a 32-byte public key, whsk_ and the base64 of a 32-byte seed or 64-byte private key")
+var errStandardSecret = errors.New("is not a Standard Webhooks secret: whsec_ and the base64 of 24 to 64 bytes, or an Ed25519 key: whpk_ and the base64 of a 32-byte public key, whsk_ and the base64 of a 32-byte seed or 64-byte private key")
 
 func newStandard(c Config) (Scheme, error) {
 	if len(c.SignatureHeaders) > 0 {
 		return nil, errors.New("scheme standard: signature_header does not apply (the scheme reads webhook-signature or svix-signature)")
 	}
-	s := &standard{keys: make([]standardKey, len(c.Secrets)), maxAge: c.MaxAge}
+	s := &standard{keys: make([]standardKey, len(c.Secrets)), maxAge: replayWindow(c.MaxAge)}
 	shared := make([][]byte, len(c.Secrets))
 	for i, secret := range c.Secrets {
 		k, key, err := parseStandardSecret(string(secret))
 		if err != nil {
-			return nil, fmt.Errorf("scheme standard: secret %d: %w", i+1, err)
+			return nil, SecretError(i, err)
 		}
 		s.keys[i], shared[i] = k, key
 	}
-	s.macs = newMACs(shared)
+	s.macs = newHMACKeys(shared)
 	return s, nil
 }
 
@@ -146,11 +146,11 @@ func ed25519Private(raw []byte) (ed25519.PrivateKey, error) {
 	case ed25519.PrivateKeySize:
 		priv := ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize])
 		if !bytes.Equal(priv, raw) {
-			return nil, errors.New("the Ed25519 private key's public half is not the one of its seed")
+			return nil, errors.New("is an Ed25519 private key whose public half is not its seed's")
 		}
 		return priv, nil
 	}
-	return nil, errors.New("an Ed25519 private key is a 32-byte seed or a 64-byte private key")
+	return nil, errors.New("is not an Ed25519 private key: a 32-byte seed or a 64-byte private key")
 }
 
 // standardHeaders returns the signed headers of r: the webhook- ones, or
@@ -180,14 +180,14 @@ func standardHeaders(h http.Header) (id, ts string, t time.Time, sig string, rf 
 	if len(ids) != 1 || ids[0] == "" || strings.IndexByte(ids[0], '.') >= 0 {
 		return "", "", t, "", ErrWebhookIDInvalid
 	}
-	ts, t, rf = unixTime(h[names.timestamp])
+	ts, t, rf = timestampHeader(h[names.timestamp])
 	return ids[0], ts, t, sigs[0], rf
 }
 
 // standardSignatures are the well-formed signatures of a webhook-signature
 // value, decoded.
 type standardSignatures struct {
-	v1  [verifier.MaxSignatureValues][32]byte
+	v1  [verifier.MaxSignatureValues][sha256.Size]byte
 	v1a [verifier.MaxSignatureValues][ed25519.SignatureSize]byte
 	n1  int
 	na  int
@@ -261,7 +261,7 @@ func (s *standard) Verify(r Request) (int, *refusal.Refusal) {
 	if idx < 0 {
 		return -1, ErrSigMismatch
 	}
-	if rf := checkWindow(t, s.maxAge, r.Now); rf != nil {
+	if rf := CheckWindow(t, s.maxAge, r.Now); rf != nil {
 		return -1, rf
 	}
 	return idx, nil
@@ -279,7 +279,8 @@ func (s *standard) match(ss *standardSignatures, id, ts string, body []byte) int
 			if ss.n1 == 0 {
 				continue
 			}
-			sum := s.macs.sum(i, body, id, ".", ts, ".")
+			var sum [sha256.Size]byte
+			s.macs.sumAfter(i, &sum, body, id, ".", ts, ".")
 			for j := range ss.n1 {
 				if hmac.Equal(sum[:], ss.v1[j][:]) {
 					return i
@@ -351,7 +352,7 @@ func (s *standard) Sign(h http.Header, i int, body []byte, now time.Time) {
 		if v := h[names.id]; id == "" && len(v) > 0 && v[0] != "" && strings.IndexByte(v[0], '.') < 0 {
 			id = v[0]
 		}
-		if v, _, rf := unixTime(h[names.timestamp]); ts == "" && rf == nil {
+		if v, _, rf := timestampHeader(h[names.timestamp]); ts == "" && rf == nil {
 			ts = v
 		}
 	}
@@ -364,7 +365,8 @@ func (s *standard) Sign(h http.Header, i int, body []byte, now time.Time) {
 	var sig string
 	switch k := s.keys[i]; {
 	case k.shared:
-		sum := s.macs.sum(i, body, id, ".", ts, ".")
+		var sum [sha256.Size]byte
+		s.macs.sumAfter(i, &sum, body, id, ".", ts, ".")
 		sig = "v1," + base64.StdEncoding.EncodeToString(sum[:])
 	case k.priv != nil:
 		sig = "v1a," + base64.StdEncoding.EncodeToString(signEd25519(k.priv, body, id, ".", ts, "."))

@@ -285,7 +285,7 @@ func endpointKey(endpoint string) string {
 
 // The state machine of a delivery: an attempt's Result becomes an Attempt
 // (attemptFrom), the schedule decides its outcome (Schedule.decide, or
-// interrupted when the sender stopped), and apply moves the delivery to its
+// interrupted when the sender stopped), and Apply moves the delivery to its
 // next state.
 
 // interrupted reports whether res is an attempt cut short by ctx ending:
@@ -314,10 +314,10 @@ func attemptFrom(res *Result, n int) Attempt {
 	return a
 }
 
-// apply records attempt a's outcome in d at now: its last status and
+// Apply records attempt a's outcome in d at now: its last status and
 // error, its state and when it is next due. An interrupted attempt is
 // not counted.
-func (d *Delivery) apply(a Attempt, now time.Time) {
+func (d *Delivery) Apply(a Attempt, now time.Time) {
 	if a.Outcome == OutcomeInterrupted && d.Attempts > 0 {
 		d.Attempts--
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/scgate/scgate/caddymodule/internal/adminapi"
+
 	"github.com/scgate/scgate/sender"
 )
 
@@ -100,11 +102,6 @@ type storeRetried struct {
 	Retried []string `json:"retried"`
 }
 
-func apiErr(status int, format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	return caddy.APIError{HTTPStatus: status, Err: err, Message: err.Error()}
-}
-
 func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, adminBase), "/")
 	parts := strings.Split(rest, "/")
@@ -119,7 +116,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	case len(parts) == 0:
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
-			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+			return adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
 		}
 		return a.list(w, r, stores)
 	case len(parts) == 1 && parts[0] == "retry" && r.Method == http.MethodPost:
@@ -127,17 +124,17 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	case len(parts) == 1:
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
-			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+			return adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
 		}
 		return a.show(w, parts[0], stores)
 	case len(parts) == 2 && parts[1] == "retry":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			return apiErr(http.StatusMethodNotAllowed, "method %s not allowed: use POST", r.Method)
+			return adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use POST", r.Method)
 		}
 		return a.retry(w, parts[0], stores)
 	}
-	return apiErr(http.StatusNotFound, "no such resource %s", r.URL.Path)
+	return adminapi.Error(http.StatusNotFound, "no such resource %s", r.URL.Path)
 }
 
 // poolStores returns the pooled senders, sorted by path; only the one at
@@ -145,7 +142,7 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 func poolStores(store string) ([]*pooledSender, error) {
 	if store != "" {
 		if !filepath.IsAbs(store) {
-			return nil, apiErr(http.StatusBadRequest, "store must be an absolute path")
+			return nil, adminapi.Error(http.StatusBadRequest, "store must be an absolute path")
 		}
 		store = filepath.Clean(store)
 	}
@@ -157,7 +154,7 @@ func poolStores(store string) ([]*pooledSender, error) {
 		return true
 	})
 	if store != "" && len(out) == 0 {
-		return nil, apiErr(http.StatusNotFound, "no screenshotcenter_sender of this gateway uses store %s", store)
+		return nil, adminapi.Error(http.StatusNotFound, "no screenshotcenter_sender of this gateway uses store %s", store)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path() < out[j].Path() })
 	return out, nil
@@ -169,7 +166,7 @@ func (a *adminAPI) list(w http.ResponseWriter, r *http.Request, stores []*pooled
 	if v := q.Get("state"); v != "" {
 		st, err := sender.ParseState(v)
 		if err != nil {
-			return apiErr(http.StatusBadRequest, "%v", err)
+			return adminapi.Error(http.StatusBadRequest, "%v", err)
 		}
 		states = []sender.State{st}
 	}
@@ -177,7 +174,7 @@ func (a *adminAPI) list(w http.ResponseWriter, r *http.Request, stores []*pooled
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return apiErr(http.StatusBadRequest, "limit must be a non-negative integer")
+			return adminapi.Error(http.StatusBadRequest, "limit must be a non-negative integer")
 		}
 		limit = n
 	}
@@ -188,7 +185,7 @@ func (a *adminAPI) list(w http.ResponseWriter, r *http.Request, stores []*pooled
 			sl.Open = true
 			counts, err := s.Outbox().Count()
 			if err != nil {
-				return apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+				return adminapi.Error(http.StatusInternalServerError, "%s: %v", p.Path(), err)
 			}
 			sl.Counts = make(map[string]int, len(counts))
 			for st, n := range counts {
@@ -197,14 +194,14 @@ func (a *adminAPI) list(w http.ResponseWriter, r *http.Request, stores []*pooled
 			for _, st := range states {
 				ds, err := s.List(st, limit)
 				if err != nil {
-					return apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+					return adminapi.Error(http.StatusInternalServerError, "%s: %v", p.Path(), err)
 				}
 				sl.Deliveries = append(sl.Deliveries, ds...)
 			}
 		}
 		ans.Stores = append(ans.Stores, sl)
 	}
-	return writeJSON(w, ans)
+	return adminapi.WriteJSON(w, ans)
 }
 
 // find returns the store holding the delivery id and the open sender of
@@ -222,17 +219,17 @@ func find(id string, stores []*pooledSender, fn func(*sender.Sender) error) (str
 			continue
 		}
 		if errors.Is(err, sender.ErrNotRetryable) {
-			return p.Path(), apiErr(http.StatusConflict, "%v", err)
+			return p.Path(), adminapi.Error(http.StatusConflict, "%v", err)
 		}
 		if err != nil {
-			return p.Path(), apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+			return p.Path(), adminapi.Error(http.StatusInternalServerError, "%s: %v", p.Path(), err)
 		}
 		return p.Path(), nil
 	}
 	if closed > 0 {
-		return "", apiErr(http.StatusServiceUnavailable, "delivery %s not found; %d store(s) not open yet (locked by another process)", id, closed)
+		return "", adminapi.Error(http.StatusServiceUnavailable, "delivery %s not found; %d store(s) not open yet (locked by another process)", id, closed)
 	}
-	return "", apiErr(http.StatusNotFound, "delivery %s not found", id)
+	return "", adminapi.Error(http.StatusNotFound, "delivery %s not found", id)
 }
 
 func (a *adminAPI) show(w http.ResponseWriter, id string, stores []*pooledSender) error {
@@ -248,7 +245,7 @@ func (a *adminAPI) show(w http.ResponseWriter, id string, stores []*pooledSender
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, deliveryAnswer{Store: store, Delivery: view})
+	return adminapi.WriteJSON(w, deliveryAnswer{Store: store, Delivery: view})
 }
 
 func (a *adminAPI) retry(w http.ResponseWriter, id string, stores []*pooledSender) error {
@@ -261,13 +258,13 @@ func (a *adminAPI) retry(w http.ResponseWriter, id string, stores []*pooledSende
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, retryAnswer{Store: store, Delivery: newView(d, nil).Delivery})
+	return adminapi.WriteJSON(w, retryAnswer{Store: store, Delivery: newView(d, nil).Delivery})
 }
 
 func (a *adminAPI) retryAll(w http.ResponseWriter, r *http.Request, stores []*pooledSender) error {
 	state, since, err := bulkRetryArgs(r.URL.Query().Get("state"), r.URL.Query().Get("since"))
 	if err != nil {
-		return apiErr(http.StatusBadRequest, "%v", err)
+		return adminapi.Error(http.StatusBadRequest, "%v", err)
 	}
 	ans := bulkRetryAnswer{Stores: []storeRetried{}}
 	for _, p := range stores {
@@ -280,7 +277,7 @@ func (a *adminAPI) retryAll(w http.ResponseWriter, r *http.Request, stores []*po
 			}
 			ds, err := s.RetryAll(state, from)
 			if err != nil {
-				return apiErr(http.StatusInternalServerError, "%s: %v", p.Path(), err)
+				return adminapi.Error(http.StatusInternalServerError, "%s: %v", p.Path(), err)
 			}
 			for _, d := range ds {
 				sr.Retried = append(sr.Retried, d.ID)
@@ -288,7 +285,7 @@ func (a *adminAPI) retryAll(w http.ResponseWriter, r *http.Request, stores []*po
 		}
 		ans.Stores = append(ans.Stores, sr)
 	}
-	return writeJSON(w, ans)
+	return adminapi.WriteJSON(w, ans)
 }
 
 // bulkRetryArgs reads the state (failed or gone) and the since window (0:
@@ -319,11 +316,6 @@ func newView(d *sender.Delivery, log []sender.Attempt) *deliveryView {
 		log = []sender.Attempt{}
 	}
 	return &deliveryView{Delivery: &c, BodyBytes: n, Log: log}
-}
-
-func writeJSON(w http.ResponseWriter, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	return printJSON(w, v)
 }
 
 // Interface guard

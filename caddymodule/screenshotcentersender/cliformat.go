@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/scgate/scgate/caddymodule/internal/cli"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -33,11 +34,11 @@ func attemptLine(a sender.Attempt, attempts int) string {
 	} else {
 		fmt.Fprintf(&b, "no response (%s)", a.Error)
 	}
-	fmt.Fprintf(&b, " in %s; %s", humanDuration(a.Latency), a.Outcome)
+	fmt.Fprintf(&b, " in %s; %s", cli.HumanDuration(a.Latency), a.Outcome)
 	if a.Outcome == sender.OutcomeRetry {
-		fmt.Fprintf(&b, ", next in %s", humanDuration(a.NextWait))
+		fmt.Fprintf(&b, ", next in %s", cli.HumanDuration(a.NextWait))
 		if a.RetryAfter > 0 {
-			fmt.Fprintf(&b, " (Retry-After %s)", humanDuration(a.RetryAfter))
+			fmt.Fprintf(&b, " (Retry-After %s)", cli.HumanDuration(a.RetryAfter))
 		}
 	}
 	return b.String()
@@ -84,44 +85,12 @@ func escape(s string, n int) string {
 	return strconv.Quote(s)
 }
 
-// humanDuration writes d as people read it: 850ms, 12s, 1m30s, 2h, 1h5m.
-func humanDuration(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Millisecond:
-		d = d.Round(time.Microsecond)
-	case d < time.Second:
-		d = d.Round(time.Millisecond)
-	case d < time.Minute:
-		d = d.Round(100 * time.Millisecond)
-	default:
-		d = d.Round(time.Second)
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-// localTime writes t in local time, or "-" for a zero time.
-func localTime(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.Local().Format("2006-01-02 15:04:05 MST")
-}
-
 // relative says how far t is from now: "3m ago", "in 1m30s".
 func relative(t, now time.Time) string {
 	if d := now.Sub(t); d >= 0 {
-		return humanDuration(d) + " ago"
+		return cli.HumanDuration(d) + " ago"
 	}
-	return "in " + humanDuration(t.Sub(now))
+	return "in " + cli.HumanDuration(t.Sub(now))
 }
 
 // writeDelivery shows a delivery and its attempt log to people.
@@ -139,10 +108,10 @@ func writeDelivery(w io.Writer, store string, v *deliveryView, now time.Time) er
 	fmt.Fprintf(tw, "event\t%s\n", d.Event)
 	fmt.Fprintf(tw, "url\t%s\n", d.URL)
 	fmt.Fprintf(tw, "body\t%d bytes\n", v.BodyBytes)
-	fmt.Fprintf(tw, "created\t%s (%s)\n", localTime(d.CreatedAt), relative(d.CreatedAt, now))
-	fmt.Fprintf(tw, "updated\t%s (%s)\n", localTime(d.UpdatedAt), relative(d.UpdatedAt, now))
+	fmt.Fprintf(tw, "created\t%s (%s)\n", cli.LocalTime(d.CreatedAt), relative(d.CreatedAt, now))
+	fmt.Fprintf(tw, "updated\t%s (%s)\n", cli.LocalTime(d.UpdatedAt), relative(d.UpdatedAt, now))
 	if !d.NextAttempt.IsZero() {
-		fmt.Fprintf(tw, "next attempt\t%s (%s)\n", localTime(d.NextAttempt), relative(d.NextAttempt, now))
+		fmt.Fprintf(tw, "next attempt\t%s (%s)\n", cli.LocalTime(d.NextAttempt), relative(d.NextAttempt, now))
 	}
 	if d.LastError != "" {
 		fmt.Fprintf(tw, "last error\t%s\n", d.LastError)
@@ -157,7 +126,7 @@ func writeDelivery(w io.Writer, store string, v *deliveryView, now time.Time) er
 	}
 	fmt.Fprintln(w, "\nattempts")
 	for _, a := range v.Log {
-		fmt.Fprintf(w, "  %s  %s\n", localTime(a.Start), attemptLine(a, d.MaxAttempts))
+		fmt.Fprintf(w, "  %s  %s\n", cli.LocalTime(a.Start), attemptLine(a, d.MaxAttempts))
 		for _, line := range attemptDetails(a) {
 			fmt.Fprintf(w, "      %s\n", line)
 		}

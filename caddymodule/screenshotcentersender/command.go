@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/scgate/scgate/caddymodule/internal/cli"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/verifier"
@@ -69,7 +69,7 @@ The SSRF guard refuses loopback, private and link-local addresses unless
 			cmd.Flags().Duration("timeout", sender.DefaultTimeout, "Timeout of one attempt")
 			cmd.Flags().Bool("allow-private", false, "Allow loopback, private and link-local addresses")
 			cmd.Args = cobra.NoArgs
-			cmd.RunE = reportErrors(runSend)
+			cmd.RunE = cli.ReportErrors(runSend)
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -85,7 +85,7 @@ refused.`,
 			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
 			cmd.Flags().String("data", "-", "File with the body, or - for stdin")
 			cmd.Args = cobra.NoArgs
-			cmd.RunE = reportErrors(runSign)
+			cmd.RunE = cli.ReportErrors(runSign)
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -116,39 +116,19 @@ is used.
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.PersistentFlags().String("store", "", "Outbox file (default: in Caddy's data directory)")
 			cmd.PersistentFlags().String("address", caddy.DefaultAdminListen, "Admin API address of the gateway holding the store")
-			list := &cobra.Command{Use: "list", Short: "Lists deliveries", Args: cobra.NoArgs, RunE: reportErrors(runList)}
+			list := &cobra.Command{Use: "list", Short: "Lists deliveries", Args: cobra.NoArgs, RunE: cli.ReportErrors(runList)}
 			list.Flags().String("state", "", "Only this state")
 			list.Flags().Int("limit", 100, "At most this many per state (0: all)")
 			list.Flags().Bool("json", false, "Print JSON (for scripts)")
-			show := &cobra.Command{Use: "show <id>", Short: "Shows a delivery and its attempts", Args: cobra.ExactArgs(1), RunE: reportErrors(runShow)}
+			show := &cobra.Command{Use: "show <id>", Short: "Shows a delivery and its attempts", Args: cobra.ExactArgs(1), RunE: cli.ReportErrors(runShow)}
 			show.Flags().Bool("json", false, "Print JSON (for scripts)")
 			retry := &cobra.Command{Use: "retry <id> | retry --state failed|gone [--since <duration>]",
-				Short: "Re-queues a failed or gone delivery, or all of them", Args: cobra.MaximumNArgs(1), RunE: reportErrors(runRetry)}
+				Short: "Re-queues a failed or gone delivery, or all of them", Args: cobra.MaximumNArgs(1), RunE: cli.ReportErrors(runRetry)}
 			retry.Flags().String("state", "", "Re-queue every delivery in this state: failed or gone")
 			retry.Flags().String("since", "", "With --state: only those that became final within this long, such as 90m or 2d")
 			cmd.AddCommand(list, show, retry)
 		},
 	})
-}
-
-// errReported tells cobra that the command failed after it said why:
-// Main exits with status 1 and prints nothing more.
-var errReported = errors.New("error reported")
-
-// reportErrors runs a subcommand and writes its error, if any, as one line
-// on stderr ("scgate send: ..."), instead of a JSON line of Caddy's
-// logger or cobra's usage text.
-func reportErrors(run func(c *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-	return func(c *cobra.Command, args []string) error {
-		c.SilenceUsage = true
-		err := run(c, args)
-		if err == nil {
-			return nil
-		}
-		c.SilenceErrors = true
-		fmt.Fprintf(c.ErrOrStderr(), "%s: %v\n", c.CommandPath(), err)
-		return errReported
-	}
 }
 
 // secretFlag returns --secret, else $SCREENSHOTCENTER_WEBHOOK_SECRET; a
@@ -347,7 +327,7 @@ func runList(c *cobra.Command, _ []string) error {
 	}
 	out := c.OutOrStdout()
 	if asJSON, _ := c.Flags().GetBool("json"); asJSON {
-		return printJSON(out, listAnswer{Stores: stores})
+		return cli.PrintJSON(out, listAnswer{Stores: stores})
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPTS\tLAST\tNEXT\tURL")
@@ -365,7 +345,7 @@ func runList(c *cobra.Command, _ []string) error {
 			} else if d.LastError != "" {
 				last = "error"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, d.Event, d.Attempts, last, localTime(d.NextAttempt), d.URL)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", d.ID, d.State, d.Event, d.Attempts, last, cli.LocalTime(d.NextAttempt), d.URL)
 		}
 	}
 	return tw.Flush()
@@ -382,7 +362,7 @@ func runShow(c *cobra.Command, args []string) error {
 		return fmt.Errorf("%s: %w", args[0], err)
 	}
 	if asJSON, _ := c.Flags().GetBool("json"); asJSON {
-		return printJSON(c.OutOrStdout(), ans.Delivery)
+		return cli.PrintJSON(c.OutOrStdout(), ans.Delivery)
 	}
 	return writeDelivery(c.OutOrStdout(), ans.Store, ans.Delivery, time.Now())
 }
@@ -432,16 +412,10 @@ func runRetry(c *cobra.Command, args []string) error {
 	}
 	what := fmt.Sprintf("%d %s deliveries", total, state)
 	if window > 0 {
-		what += " that became " + string(state) + " within " + humanDuration(window)
+		what += " that became " + string(state) + " within " + cli.HumanDuration(window)
 	}
 	_, err = fmt.Fprintf(out, "%s re-queued: pending, due now\n", what)
 	return err
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // withDeliveryStore runs fn on the store named by --store (or the default

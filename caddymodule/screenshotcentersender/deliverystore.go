@@ -1,21 +1,17 @@
 package screenshotcentersender
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-
+	"github.com/scgate/scgate/caddymodule/internal/adminapi"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -92,15 +88,7 @@ func (a adminStore) call(method, path string, q url.Values, out any) error {
 	if len(q) > 0 {
 		uri += "?" + q.Encode()
 	}
-	resp, err := caddycmd.AdminAPIRequest(a.addr, method, uri, nil, nil)
-	if err != nil {
-		return fmt.Errorf("admin API at %s: %s", a.addr, adminMessage(err))
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
-		return fmt.Errorf("admin API at %s: decoding the answer: %w", a.addr, err)
-	}
-	return nil
+	return adminapi.Call(a.addr, method, uri, out)
 }
 
 func (a adminStore) list(states []sender.State, limit int) ([]storeList, error) {
@@ -149,21 +137,6 @@ func (a adminStore) retryAll(state sender.State, since time.Duration) ([]storeRe
 		return nil, err
 	}
 	return ans.Stores, nil
-}
-
-// adminMessage is the message of an admin API error: the "error" of the
-// JSON answer that caddycmd quotes whole ("caddy responded with error:
-// HTTP 404: {...}"), or the error itself.
-func adminMessage(err error) string {
-	msg := err.Error()
-	i := strings.IndexByte(msg, '{')
-	var ans struct {
-		Error string `json:"error"`
-	}
-	if i < 0 || json.Unmarshal([]byte(msg[i:]), &ans) != nil || ans.Error == "" {
-		return msg
-	}
-	return ans.Error
 }
 
 // openDeliveryStore opens the outbox file (read-only unless write), or,

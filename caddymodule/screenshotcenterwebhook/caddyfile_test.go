@@ -291,6 +291,30 @@ func TestAdaptOrdersBeforeReverseProxyAndKeepsEnvPlaceholder(t *testing.T) {
 	}
 }
 
+// webhook_gateway is the same handler under a provider-neutral name: the
+// same options give the same JSON, ordered before reverse_proxy alike, and
+// the scheme option lands in it.
+func TestAdaptWebhookGatewayIsTheSameHandler(t *testing.T) {
+	neutral := strings.Replace(adaptInput, "screenshotcenter_webhook {", "webhook_gateway {", 1)
+	var got, want any
+	if err := json.Unmarshal(adapt(t, neutral), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(adaptGolden), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("webhook_gateway adapts differently from screenshotcenter_webhook:\n%s", adapt(t, neutral))
+	}
+	withScheme := strings.Replace(neutral, "max_body 64KiB", "max_body 64KiB\n\t\tscheme screenshotcenter", 1)
+	if out := string(adapt(t, withScheme)); !strings.Contains(out, `"scheme":"screenshotcenter"`) {
+		t.Errorf("the scheme option is not in the adapted JSON:\n%s", out)
+	}
+	if _, err := parse(t, "webhook_gateway {\n\tsecret s\n\tbogus 1\n}"); err == nil || !strings.Contains(err.Error(), "unrecognized webhook_gateway subdirective 'bogus'") {
+		t.Errorf("an unknown option under webhook_gateway: %v", err)
+	}
+}
+
 // With the same path matcher on both directives the gateway still comes
 // first, and the matcher is kept.
 func TestAdaptWithMatcherBeforeReverseProxy(t *testing.T) {

@@ -3,6 +3,7 @@ package screenshotcenterwebhook
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -79,10 +80,14 @@ const (
 	OnErrorOpen = "open"
 )
 
+// DefaultScheme is the scheme of a handler that names none.
+const DefaultScheme = scheme.ScreenshotCenter
+
 // DefaultSignatureHeaders are the headers searched for a signature, in order.
 var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSignatureAlt}
 
-// Handler verifies, dedupes and forwards ScreenshotCenter webhooks. It sits in
+// Handler verifies, dedupes and forwards webhooks signed by one provider's
+// scheme (ScreenshotCenter by default; see Scheme). It sits in
 // front of an existing handler (usually reverse_proxy) and passes on only
 // correctly signed, well-formed, first-seen events, with the body byte for
 // byte and every original header, signature included. The request path is
@@ -92,10 +97,12 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.screenshotcenter_webhook.event}` | The event name from the body (after verification).
+// `{http.screenshotcenter_webhook.event}` | The event type (after verification): from the body, or the scheme's event header for github and shopify.
+// `{http.screenshotcenter_webhook.id}` | The signed id of the event, if the scheme has one (screenshot_id or batch_id, Stripe's id, webhook-id, Discord's id).
 // `{http.screenshotcenter_webhook.screenshot_id}` | The body's screenshot_id, if any.
 // `{http.screenshotcenter_webhook.batch_id}` | The body's batch_id, if any.
 // `{http.screenshotcenter_webhook.created_at}` | The body's created_at, if any.
+// `{http.screenshotcenter_webhook.<field>}` | Each other signed field of the scheme (README, Providers).
 // `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
@@ -118,9 +125,23 @@ type Handler struct {
 	// load warns while it is on.
 	Mode string `json:"mode,omitempty"`
 
-	// Secrets are the HMAC-SHA256 signing secrets; a signature made with
-	// any of them is accepted (list the new one next to the old one while
-	// rotating). At least one is required. Each may be a placeholder such
+	// Scheme is how the provider signs its webhooks: "screenshotcenter"
+	// (the default), "github", "stripe", "standard" (Standard Webhooks and
+	// Svix), "shopify", "slack" or "discord". It decides the signature
+	// headers, the signed content, the format of each secret, where the
+	// event type and id come from (an unsigned header for github and
+	// shopify: the README's Providers table says which), the fields a key
+	// template may read and the default dedupe key. Every other option
+	// applies to every scheme.
+	Scheme string `json:"scheme,omitempty"`
+
+	// Secrets are the signing secrets (for discord, the application's
+	// public keys); a signature made with any of them is accepted (list
+	// the new one next to the old one while rotating). At least one is
+	// required. Their format is the scheme's: a shared secret of 16 bytes
+	// or more used as written (screenshotcenter, github, shopify, slack),
+	// Stripe's whsec_ string used as is, Standard Webhooks' whsec_ base64
+	// (decoded), Discord's hex Ed25519 public key. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
 	// appear in the config. Only {env.*}, {file.*} and literal text may
@@ -129,13 +150,15 @@ type Handler struct {
 	// would otherwise leave its text as a guessable secret), one that
 	// resolves empty, even in part, and a resolved secret shorter than 16
 	// bytes or only whitespace are config errors, never an open gate;
-	// write a literal brace as `\{`. Secrets are never logged.
+	// write a literal brace as `\{`. A secret of the wrong format for the
+	// scheme is a config error naming its index. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 
 	// SignatureHeaders are the request headers searched for the signature,
 	// in order; the first one present is used. A header may hold several
-	// comma- or space-separated sha256= values; any match passes. Default:
-	// X-ScreenshotCenter-Signature, X-Signature.
+	// comma- or space-separated sha256= values; any match passes. Scheme
+	// screenshotcenter only (the other schemes' headers are fixed).
+	// Default: X-ScreenshotCenter-Signature, X-Signature.
 	SignatureHeaders []string `json:"signature_headers,omitempty"`
 
 	// MaxBody is the largest accepted body, in bytes. Larger requests are
@@ -200,11 +223,17 @@ type Handler struct {
 	// stops retrying an event nobody wants. Default: all events.
 	Events []string `json:"events,omitempty"`
 
-	// MaxAge, if set, is the replay window: an event whose signed
-	// created_at is older than this, or more than five minutes in the
-	// future, or missing, is rejected with 401. Keep it longer than the
-	// sender's whole retry schedule, or late retries are refused. Default:
-	// 0 (no check).
+	// MaxAge is the replay window on the signed time of an event: one
+	// signed longer ago than this, or more than five minutes in the
+	// future, or without its signed time, is rejected with 401. For
+	// screenshotcenter it applies to the body's created_at, and only when
+	// set (keep it longer than the sender's whole retry schedule, or late
+	// retries are refused). The schemes that sign a timestamp in a header
+	// (stripe, standard, slack, discord; timestamp_* reasons) always check
+	// it, by default 5m, as their own libraries do: the provider signs
+	// each retry anew. github and shopify sign no time and refuse it.
+	// Default: 0 for screenshotcenter (no check), 5m for the timestamped
+	// schemes.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
 	// Reencode makes the gateway forward the body the way a handler's
@@ -285,9 +314,12 @@ type DedupeConfig struct {
 	// only. Default: 24h.
 	EvictWarnAge caddy.Duration `json:"evict_warn_age,omitempty"`
 
-	// Key is a template for the dedupe key, made of the signed body's
-	// fields `{event}`, `{screenshot_id}`, `{batch_id}`, `{created_at}` and
-	// `{body_sha256}` and literal text (a literal brace is `\{`). Nothing
+	// Key is a template for the dedupe key, made of the scheme's signed
+	// fields and `{body_sha256}` and literal text (a literal brace is
+	// `\{`): for screenshotcenter `{event}`, `{screenshot_id}`,
+	// `{batch_id}` and `{created_at}`; for the other schemes the README's
+	// Providers table lists them (github and shopify sign no field but the
+	// body: `{body_sha256}` only). Nothing
 	// else is allowed: a request detail such as a header, the Host or the
 	// path is not signed, and would let whoever replays a captured event
 	// give it a new key. The template must contain a placeholder; an event
@@ -427,12 +459,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.keyer.Namespace = ns
 	}
 
-	// A secret that did not load must never open the gate: see secret.Resolve.
+	// A secret that did not load must never open the gate: see
+	// secret.Resolve. Its format (length, prefix, encoding) is the
+	// scheme's to check, in scheme.New.
 	secrets := make([][]byte, len(h.Secrets))
 	for i, s := range h.Secrets {
-		v, err := secret.Resolve(s)
+		v, err := secret.ResolveValue(s)
 		if err != nil {
-			return fmt.Errorf("secret %d %w", i, err)
+			return scheme.SecretError(i, err)
 		}
 		secrets[i] = v
 		if secret.IsLiteral(s) {
@@ -445,7 +479,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("endpoint", h.endpoint()))
 	}
 	h.metrics = newHandlerMetrics(h.endpoint(), h.Mode, len(secrets))
-	sc, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{
+	sc, err := scheme.New(h.Scheme, scheme.Config{
 		Secrets: secrets, SignatureHeaders: h.SignatureHeaders, MaxAge: time.Duration(h.MaxAge)})
 	if err != nil {
 		return err
@@ -468,7 +502,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.keyer.Scheme = sc
 	if h.Dedupe.Key != "" {
-		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(scheme.ScreenshotCenter)) // check has parsed it
+		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(h.Scheme)) // check has parsed it
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -540,6 +574,13 @@ func (h *Handler) check() error {
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
 	}
+	name := h.schemeName()
+	if !slices.Contains(scheme.Names(), name) {
+		return fmt.Errorf("scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
+	}
+	if len(h.SignatureHeaders) > 0 && name != scheme.ScreenshotCenter {
+		return fmt.Errorf("signature_header applies to scheme screenshotcenter only: scheme %s reads its own headers", name)
+	}
 	switch h.Mode {
 	case "", ModeEnforce, ModeReport:
 	default:
@@ -593,11 +634,20 @@ func (h *Handler) check() error {
 	if h.Dedupe == nil {
 		return nil
 	}
-	return h.Dedupe.check()
+	return h.Dedupe.check(name)
 }
 
-// check holds the rules of the dedupe settings.
-func (d *DedupeConfig) check() error {
+// schemeName is Scheme, or the default one.
+func (h *Handler) schemeName() string {
+	if h.Scheme == "" {
+		return DefaultScheme
+	}
+	return h.Scheme
+}
+
+// check holds the rules of the dedupe settings of a handler of the named
+// scheme.
+func (d *DedupeConfig) check(schemeName string) error {
 	backend := d.Backend
 	if backend == "" {
 		backend = BackendMemory
@@ -618,7 +668,7 @@ func (d *DedupeConfig) check() error {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
 	if d.Key != "" {
-		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(scheme.ScreenshotCenter)); err != nil {
+		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(schemeName)); err != nil {
 			return fmt.Errorf("dedupe %w", err)
 		}
 	}
@@ -680,7 +730,10 @@ func (h *Handler) setDefaults() {
 	if h.Mode == "" {
 		h.Mode = ModeEnforce
 	}
-	if len(h.SignatureHeaders) == 0 {
+	if h.Scheme == "" {
+		h.Scheme = DefaultScheme
+	}
+	if len(h.SignatureHeaders) == 0 && h.Scheme == scheme.ScreenshotCenter {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
 	if h.MaxBody == 0 {

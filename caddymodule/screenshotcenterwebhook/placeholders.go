@@ -18,6 +18,7 @@ const placeholderPrefix = "http.screenshotcenter_webhook."
 // (an access log, a header directive, the key template), so a request whose
 // placeholders nobody reads costs no string conversions.
 type requestVars struct {
+	scheme      scheme.Scheme
 	body        []byte
 	signed      scheme.Event
 	parsed      bool
@@ -28,9 +29,10 @@ type requestVars struct {
 	mode        string
 }
 
-// newRequestVars registers a requestVars as a provider of repl.
-func newRequestVars(repl *caddy.Replacer, mode string) *requestVars {
-	v := &requestVars{secretIndex: -1, mode: mode}
+// newRequestVars registers a requestVars of a handler of scheme sch as a
+// provider of repl.
+func newRequestVars(repl *caddy.Replacer, mode string, sch scheme.Scheme) *requestVars {
+	v := &requestVars{scheme: sch, secretIndex: -1, mode: mode}
 	repl.Map(v.replace)
 	return v
 }
@@ -60,12 +62,18 @@ func (v *requestVars) replace(key string) (any, bool) {
 	if !v.parsed {
 		return nil, false
 	}
-	if name == gateway.BodySHA256 {
+	switch name {
+	case gateway.BodySHA256:
 		sum := sha256.Sum256(v.body)
 		return hex.EncodeToString(sum[:]), true
+	case "event":
+		return string(v.signed.Type), true
+	case "id":
+		id, ok := v.scheme.Identity(v.signed)
+		return string(id.Value), ok
 	}
-	// The scheme's signed fields (event, screenshot_id, batch_id,
-	// created_at for ScreenshotCenter), when the event has them.
+	// The scheme's signed fields (screenshot_id, batch_id, created_at for
+	// ScreenshotCenter), when the event has them.
 	f, ok := v.signed.Field(name)
 	if !ok {
 		return nil, false

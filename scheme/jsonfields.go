@@ -23,7 +23,8 @@ const (
 	jsonString
 	jsonNumber
 	jsonObject
-	jsonOther // true, false, null or an array
+	jsonNull
+	jsonOther // true, false or an array
 )
 
 // jsonMember is one member of a JSON object body that a scheme reads: name
@@ -37,8 +38,9 @@ type jsonMember struct {
 }
 
 // readJSON reads body, which must be one JSON object, with the receiver's
-// rules for every body it reads (webhook.Parse's for ScreenshotCenter):
-// UTF-8, RFC 8259 JSON, nesting up to webhook.MaxDepth, no object anywhere
+// rules for every body it reads (webhook.Parse's for ScreenshotCenter),
+// refusing a body that JSON libraries could read differently: not UTF-8,
+// not exactly one RFC 8259 object, nesting deeper than webhook.MaxDepth, no object anywhere
 // with a key twice (compared once unescaped, so "type" and "\u0074ype" are
 // the same key), no key with a lone surrogate escape. A key spelled like a
 // member it reads in another case ("TYPE": Go's encoding/json matches keys
@@ -46,11 +48,15 @@ type jsonMember struct {
 // and so is a member read that is a lone surrogate away from another
 // reading; a string read with a lone surrogate escape is invalid_field.
 //
-// It runs on encoding/json's tokens, until the strict one-pass parser of
-// webhook/ serves every scheme.
+// It walks the body with encoding/json's tokenizer, which allocates per
+// token: the schemes that read a JSON body pay that in Read, after the
+// signature matched, never for a request nobody signed.
 func readJSON(body []byte, members []jsonMember) *refusal.Refusal {
 	if !utf8.Valid(body) {
 		return BodyRefusal(webhook.ErrInvalidUTF8)
+	}
+	if !json.Valid(body) {
+		return BodyRefusal(webhook.ErrInvalidJSON)
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
@@ -69,6 +75,31 @@ func readJSON(body []byte, members []jsonMember) *refusal.Refusal {
 	}
 	if _, err := d.Token(); err != io.EOF {
 		return BodyRefusal(webhook.ErrInvalidJSON)
+	}
+	return nil
+}
+
+// readStringFields reads the top-level string members names of a JSON
+// object body into out (nil where a member is absent or null), with
+// readJSON's rules; a named member of another JSON type is invalid_field.
+func readStringFields(body []byte, names []string, out [][]byte) *refusal.Refusal {
+	clear(out)
+	var buf [maxFields]jsonMember
+	members := buf[:0]
+	for _, n := range names {
+		members = append(members, jsonMember{name: n})
+	}
+	if rf := readJSON(body, members); rf != nil {
+		return rf
+	}
+	for i, m := range members {
+		switch m.kind {
+		case jsonString:
+			out[i] = m.value
+		case jsonAbsent, jsonNull:
+		default:
+			return BodyRefusal(webhook.ErrInvalidField)
+		}
 	}
 	return nil
 }
@@ -185,6 +216,8 @@ func (r *jsonReader) value(depth int, key string, m int, nested bool) *refusal.R
 		kind, value = jsonString, []byte(v)
 	case json.Number:
 		kind, value = jsonNumber, []byte(v)
+	case nil:
+		kind = jsonNull
 	}
 	if m >= 0 {
 		r.members[m].kind, r.members[m].value = kind, value
@@ -263,17 +296,18 @@ func hex4(b []byte) (rune, bool) {
 }
 
 // eventType is the event type a member holds: a non-empty string, or (when
-// numbers is set) an integer as written.
+// numbers is set) an integer as written. Absent, null or empty is
+// ErrFieldMissing; another JSON type is invalid_field.
 func eventType(m jsonMember, numbers bool) ([]byte, *refusal.Refusal) {
 	switch {
-	case m.kind == jsonAbsent:
-		return nil, ErrTypeMissing
-	case m.kind == jsonString && len(m.value) > 0:
+	case m.kind == jsonAbsent || m.kind == jsonNull || m.kind == jsonString && len(m.value) == 0:
+		return nil, ErrFieldMissing
+	case m.kind == jsonString:
 		return m.value, nil
 	case m.kind == jsonNumber && numbers && isInteger(m.value):
 		return m.value, nil
 	}
-	return nil, ErrTypeInvalid
+	return nil, BodyRefusal(webhook.ErrInvalidField)
 }
 
 // isInteger reports whether a JSON number's text is an integer (no

@@ -284,17 +284,3 @@ func FuzzDiscordTamper(f *testing.F) {
 		sign: func(_ testing.TB, body []byte) http.Header { return discordSigned(priv, body, now) }},
 		providerBody(f, "discord/application-command.json"))
 }
-
-func BenchmarkDiscordVerify600B(b *testing.B) {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	body := body600("2")
-	now := time.Now()
-	benchmarkVerify(b, newDiscord(b, pub), discordSigned(priv, body, now), body, now)
-}
-
-func BenchmarkDiscordRead600B(b *testing.B) {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	body := body600("2")
-	now := time.Now()
-	benchmarkRead(b, newDiscord(b, pub), discordSigned(priv, body, now), body, now)
-}

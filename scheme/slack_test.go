@@ -207,17 +207,3 @@ func FuzzSlackTamper(f *testing.F) {
 	fuzzTamper(f, tamperTarget{s: s, now: now, header: "X-Slack-Signature", signed: []string{"X-Slack-Request-Timestamp"}},
 		providerBody(f, "slack/slash-command.txt"))
 }
-
-func BenchmarkSlackVerify600B(b *testing.B) {
-	s := newSlack(b, slackSecret)
-	body := body600(`"url_verification"`)
-	now := time.Now()
-	benchmarkVerify(b, s, slackSigned(s, 0, body, now, "application/json"), body, now)
-}
-
-func BenchmarkSlackRead600B(b *testing.B) {
-	s := newSlack(b, slackSecret)
-	body := body600(`"url_verification"`)
-	now := time.Now()
-	benchmarkRead(b, s, slackSigned(s, 0, body, now, "application/json"), body, now)
-}

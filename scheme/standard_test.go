@@ -321,24 +321,3 @@ func FuzzStandardTamper(f *testing.F) {
 			return libSigned(t, standardSecret, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", now, body)
 		}}, providerBody(f, "standard/contact.created.json"))
 }
-
-func BenchmarkStandardVerifyV1600B(b *testing.B) {
-	body := body600(`"contact.created"`)
-	now := time.Now()
-	benchmarkVerify(b, newStandard(b, 0, standardSecret), libSigned(b, standardSecret, "msg_1", now, body), body, now)
-}
-
-func BenchmarkStandardRead600B(b *testing.B) {
-	body := body600(`"contact.created"`)
-	now := time.Now()
-	benchmarkRead(b, newStandard(b, 0, standardSecret), libSigned(b, standardSecret, "msg_1", now, body), body, now)
-}
-
-func BenchmarkStandardVerifyV1a600B(b *testing.B) {
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	body := body600(`"contact.created"`)
-	now := time.Now()
-	h := http.Header{}
-	newStandard(b, 0, "whsk_"+base64.StdEncoding.EncodeToString(priv)).Sign(h, 0, body, now)
-	benchmarkVerify(b, newStandard(b, 0, "whpk_"+base64.StdEncoding.EncodeToString(pub)), h, body, now)
-}

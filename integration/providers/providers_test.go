@@ -412,3 +412,52 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		t.Errorf("a Stripe event without id: %+v, want 400", a)
 	}
 }
+
+// With reencode the upstream gets its runtime's re-serialisation signed
+// again in the scheme's format, which the provider's own verifier accepts
+// (and the original signature does not travel with it).
+func TestReencodeResignsInTheSchemesFormat(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	blocks := readmeProviders(t, up.Addr)
+	blocks = strings.ReplaceAll(blocks, "        dedupe {", "        reencode js\n        dedupe {")
+	if strings.Count(blocks, "reencode js") != 3 {
+		t.Fatalf("reencode not set in every block:\n%s", blocks)
+	}
+	gw := gatewaytest.Start(t, gatewaytest.Options{
+		Config: `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+` + blocks + `
+}`,
+		Env: secretEnv,
+	})
+	for _, p := range providers(t) {
+		t.Run(p.scheme, func(t *testing.T) {
+			up.Reset()
+			body := sample(t, p.sample)
+			h := p.sign(t, body, p.secret, time.Now())
+			if p.eventHeader != "" {
+				h.Set(p.eventHeader, p.event)
+			}
+			if a := post(t, gw.URL+p.path, body, h); a.status != http.StatusOK {
+				t.Fatalf("%+v, want forwarded", a)
+			}
+			got := up.Requests()[0]
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, body); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Body, compact.Bytes()) {
+				t.Fatalf("upstream got %s, want JSON.stringify's compact form", got.Body)
+			}
+			if !p.accepts(t, got.Body, p.secret, got.Header) {
+				t.Errorf("the provider's verifier refuses the re-signed body: %v", got.Header)
+			}
+			if p.accepts(t, body, p.secret, got.Header) {
+				t.Error("the forwarded signature still signs the original bytes")
+			}
+		})
+	}
+}

@@ -98,8 +98,9 @@ func (a *App) describe(h *Handler) string {
 // keeps the running one); then the Redis stores connect, in the
 // background. Then it applies max_buffered and max_buffered_per_client to
 // the process's body budget, max_streams_per_connection to its stream
-// bound, and max_keys and evict_warn_age to the memory stores of the
-// config's handlers (the last handler wins when they disagree).
+// bound, event_log to its event log (the largest wins), and max_keys and
+// evict_warn_age to the memory stores of the config's handlers (the last
+// handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -119,6 +120,7 @@ func (a *App) Start() error {
 		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
 		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
+	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if ms := memoryStore(h.store); ms != nil {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)

@@ -32,6 +32,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    events <name>...                # optional allowlist of events to forward
 //	    max_age <duration>              # replay window: screenshotcenter's created_at (default none); timestamped schemes default 5m
 //	    reencode js|python|php          # forward the body as that runtime re-serialises it, re-signed
+//	    event_log <n>|off               # entries of the process's event log (GET /scgate/events); default 10000
 //	    dedupe memory|redis|off {       # default memory
 //	        ttl <duration>              # how long a delivered key is remembered; default 72h
 //	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
@@ -98,6 +99,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxAge, err = cfargs.Number(d, cfargs.Duration)
 		case "reencode":
 			h.Reencode, err = cfargs.One(d)
+		case "event_log":
+			h.EventLog, err = cfargs.NumberOr(d, cfargs.Int, "off", EventLogOff)
 		case "dedupe":
 			err = h.unmarshalDedupe(d)
 		default:

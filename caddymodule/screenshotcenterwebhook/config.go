@@ -14,6 +14,7 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/eventlog"
 	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/reencode"
@@ -34,6 +35,15 @@ const (
 	DefaultEvictWarnAge    = 24 * time.Hour
 	DefaultRedisTimeout    = dedupe.DefaultRedisTimeout
 	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
+	// DefaultEventLog is how many answered requests the process's event
+	// log holds unless a handler asks for more.
+	DefaultEventLog = eventlog.DefaultSize
+	// MaxEventLog bounds event_log: each entry costs about 250 bytes
+	// plus its ids and dedupe key (at most 256 bytes each).
+	MaxEventLog = 1_000_000
+	// EventLogOff is event_log for a handler that records nothing
+	// (`event_log off` in the Caddyfile).
+	EventLogOff = -1
 )
 
 // Defaults of the limits that keep clients without the secret from tying
@@ -255,6 +265,18 @@ type Handler struct {
 	// Dedupe configures how retried events are recognized. Default: the
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
+
+	// EventLog is how many answered requests the process's event log
+	// holds: one entry per request this handler answers (time, endpoint,
+	// outcome, reason code, event, ids, dedupe key, statuses, upstream
+	// latency, remote address; never a body, a signature or a secret),
+	// read through the admin API (GET /scgate/events) and `scgate events`.
+	// The log is one ring shared by every handler of the process and kept
+	// across reloads; the largest event_log of the config that last
+	// started sizes it, and the oldest entries make room for new ones. -1
+	// (`event_log off`) records nothing from this handler. At most
+	// 1000000. Default: 10000.
+	EventLog int `json:"event_log,omitempty"`
 
 	checker *gateway.Checker
 	metrics *handlerMetrics
@@ -616,6 +638,9 @@ func (h *Handler) check() error {
 	if h.MaxAge < 0 {
 		return errors.New("max_age must not be negative")
 	}
+	if h.EventLog < EventLogOff || h.EventLog > MaxEventLog {
+		return fmt.Errorf("event_log must be between 1 and %d entries, or off (-1), got %d", MaxEventLog, h.EventLog)
+	}
 	for _, name := range h.SignatureHeaders {
 		if strings.TrimSpace(name) == "" {
 			return errors.New("signature_header names must not be empty")
@@ -753,6 +778,9 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxStreamsPerConnection == 0 {
 		h.MaxStreamsPerConnection = DefaultMaxStreamsPerConnection
+	}
+	if h.EventLog == 0 {
+		h.EventLog = DefaultEventLog
 	}
 	if h.Dedupe == nil {
 		h.Dedupe = new(DedupeConfig)

@@ -195,6 +195,8 @@ func TestConfigRules(t *testing.T) {
 		{"negative max_age", "secret test-secret-0123456789\nmax_age -5m", `{"secrets":["test-secret-0123456789"],"max_age":-300000000000}`, "max_age must not be negative"},
 		{"blank signature header", "secret test-secret-0123456789\nsignature_header \" \"", `{"secrets":["test-secret-0123456789"],"signature_headers":[" "]}`, "signature_header names must not be empty"},
 		{"empty event name", "secret test-secret-0123456789\nevents \"\"", `{"secrets":["test-secret-0123456789"],"events":[""]}`, "events must not contain an empty name"},
+		{"negative event_log", "secret test-secret-0123456789\nevent_log -2", `{"secrets":["test-secret-0123456789"],"event_log":-2}`, "event_log must be between 1 and 1000000 entries, or off (-1), got -2"},
+		{"event_log too large", "secret test-secret-0123456789\nevent_log 1000001", `{"secrets":["test-secret-0123456789"],"event_log":1000001}`, "event_log must be between 1 and 1000000 entries, or off (-1), got 1000001"},
 		{"unknown scheme", "secret test-secret-0123456789\nscheme paypal", `{"secrets":["test-secret-0123456789"],"scheme":"paypal"}`, `scheme must be one of `},
 		{"signature_header with scheme github", "scheme github\nsecret test-secret-0123456789\nsignature_header X-Sig", `{"scheme":"github","secrets":["test-secret-0123456789"],"signature_headers":["X-Sig"]}`, "signature_header applies to scheme screenshotcenter only"},
 		{"max_age with scheme shopify", "scheme shopify\nsecret test-secret-0123456789\nmax_age 5m", `{"scheme":"shopify","secrets":["test-secret-0123456789"],"max_age":300000000000}`, "max_age: scheme shopify signs no timestamp"},

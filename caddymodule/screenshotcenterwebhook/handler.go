@@ -149,7 +149,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	// it wrote decides, so an accepted event stays committed and a failed
 	// one is retryable.
 	defer func() {
-		h.metrics.upstream.Observe(time.Since(start).Seconds())
+		vars.upstream = time.Since(start)
+		h.metrics.upstream.Observe(vars.upstream.Seconds())
 		o := h.flow.Settle(c, flow.Result{Status: rec.Status(), Err: err})
 		if err == nil && rec.Status() == 0 {
 			o.Reason, o.Err = flow.ReasonNoUpstream, errNoUpstream

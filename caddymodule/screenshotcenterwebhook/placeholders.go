@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -27,6 +28,8 @@ type requestVars struct {
 	outcome     string
 	reason      string
 	mode        string
+	// upstream is how long the upstream took to answer a forwarded event.
+	upstream time.Duration
 }
 
 // newRequestVars registers a requestVars of a handler of scheme sch as a

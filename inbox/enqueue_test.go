@@ -2,11 +2,14 @@ package inbox
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
 )
 
 // An event is forwarded as it came: the exact body, the original headers
@@ -28,15 +31,47 @@ func TestEnqueueForwardsTheRequest(t *testing.T) {
 	if a := got[0].Header.Get(HeaderDeliveryAttempt); a != "1" {
 		t.Errorf("attempt %q, want 1", a)
 	}
-	e, log, err := in.Get(id)
-	if err != nil || e.State != StateDelivered || len(log) != 1 || e.DedupeKey() != ev.DedupeKey {
-		t.Fatalf("Get = %+v %v %v", e, log, err)
-	}
+	// The destination has the request before the inbox records the
+	// attempt's answer.
+	var e *Entry
+	var log []Attempt
+	eventually.Succeeds(t, waitTimeout, func() error {
+		var err error
+		e, log, err = in.Get(id)
+		if err != nil || e.State != StateDelivered || len(log) != 1 || e.DedupeKey() != ev.DedupeKey {
+			return fmt.Errorf("Get = %+v %v %v", e, log, err)
+		}
+		return nil
+	})
 	if string(e.Body) != string(ev.Body) || len(e.Secret) != 0 {
 		t.Errorf("entry body %q, secret %d bytes", e.Body, len(e.Secret))
 	}
 	if _, ok := e.Header()[HeaderDedupeKey]; ok || e.Header().Get("X-Screenshotcenter-Signature") != ev.Header.Get("X-Screenshotcenter-Signature") {
 		t.Errorf("entry header %v", e.Header())
+	}
+}
+
+// A re-encoded event carries X-Scgate-Reencoded with its style, which
+// the entry's Header leaves out like the dedupe key.
+func TestEnqueueReencoded(t *testing.T) {
+	ds := newDestination(t, nil)
+	in := openInbox(t, Options{Settings: Settings{Destination: ds.URL}})
+	run(t, in)
+	ev := event(3, "")
+	ev.Reencoded = "js"
+	id, err := in.Enqueue(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ds.waitDelivered(t, 1)[0].Header.Values(HeaderReencoded); len(got) != 1 || got[0] != "js" {
+		t.Fatalf("%s = %q, want js", HeaderReencoded, got)
+	}
+	e, _, err := in.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Header()[HeaderReencoded]; ok {
+		t.Errorf("entry header %v holds %s", e.Header(), HeaderReencoded)
 	}
 }
 

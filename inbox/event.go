@@ -22,6 +22,10 @@ type Event struct {
 	// DedupeKey is sent as X-Scgate-Dedupe-Key, as the receiver sends it
 	// in pass-through mode (already made header-safe); "" sends none.
 	DedupeKey string
+	// Reencoded, when the receiver re-encoded the body (reencode), names
+	// the style, sent as X-Scgate-Reencoded; Body and Header are then the
+	// re-encoding and its new signature. "" sends none.
+	Reencoded string
 	// OrderKey, if set, delivers the events of one key one at a time in
 	// the order they were queued; a failing one holds back only its key.
 	OrderKey string
@@ -50,6 +54,9 @@ func (in *Inbox) Enqueue(ev Event) (string, error) {
 	h := forwarded(ev.Header)
 	if ev.DedupeKey != "" {
 		h[HeaderDedupeKey] = []string{ev.DedupeKey}
+	}
+	if ev.Reencoded != "" {
+		h[HeaderReencoded] = []string{ev.Reencoded}
 	}
 	if err := sendable(h); err != nil {
 		return "", err

@@ -38,6 +38,8 @@ const (
 	HeaderVerified = "X-Scgate-Verified"
 	// HeaderDedupeKey carries the event's dedupe key, when it has one.
 	HeaderDedupeKey = "X-Scgate-Dedupe-Key"
+	// HeaderReencoded names the re-encoding style of a re-encoded body.
+	HeaderReencoded = "X-Scgate-Reencoded"
 	// HeaderDeliveryID carries the entry's id, stable across attempts
 	// and replays.
 	HeaderDeliveryID = "X-Scgate-Delivery-Id"
@@ -80,6 +82,12 @@ const (
 	StateFailed    = sender.StateFailed
 	StateGone      = sender.StateGone
 )
+
+// States lists every state.
+var States = sender.States
+
+// ParseState returns the State named s.
+func ParseState(s string) (State, error) { return sender.ParseState(s) }
 
 // Attempt is one entry of an entry's attempt log: its number, status,
 // result kind (a bounded set, for metrics), latency and outcome.

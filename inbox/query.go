@@ -28,6 +28,7 @@ func (e *Entry) DedupeKey() string {
 func (e *Entry) Header() http.Header {
 	h := e.Headers.Clone()
 	delete(h, HeaderDedupeKey)
+	delete(h, HeaderReencoded)
 	return h
 }
 

@@ -3,7 +3,8 @@
 //	xcaddy build --with github.com/scgate/scgate
 //
 // It registers both Caddy modules: the receiver gateway
-// (http.handlers.screenshotcenter_webhook) and the sender sidecar
+// (http.handlers.screenshotcenter_webhook, the scgate_webhook app, the
+// inbox's admin routes and the inbox subcommand) and the sender sidecar
 // (http.handlers.screenshotcenter_sender, the scgate_sender app and the
 // send, sign and deliveries subcommands). The logic lives in plain Go
 // packages (verifier, webhook, gateway, dedupe, sender) that do not import

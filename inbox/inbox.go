@@ -177,7 +177,7 @@ type Options struct {
 // Inbox is an open inbox file and its delivery engine. bbolt locks the
 // file: one process at a time.
 type Inbox struct {
-	ob        *sender.Outbox
+	entries
 	s         *sender.Sender
 	now       func() time.Time
 	dest      atomic.Pointer[string]
@@ -200,7 +200,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Inbox{ob: ob, now: opts.Now, onAttempt: opts.OnAttempt, onSettled: opts.OnSettled}
+	in := &Inbox{entries: entries{ob}, now: opts.Now, onAttempt: opts.OnAttempt, onSettled: opts.OnSettled}
 	client, err := in.setClient(opts.Timeout)
 	if err != nil {
 		ob.Close()
@@ -300,9 +300,6 @@ func (in *Inbox) Run(ctx context.Context) error { return in.s.Run(ctx) }
 
 // Wake makes Run look for due entries at once: after moving Options.Now.
 func (in *Inbox) Wake() { in.s.Wake() }
-
-// Path returns the file's path.
-func (in *Inbox) Path() string { return in.ob.Path() }
 
 // Close closes the file; stop Run first. Every Enqueue after it fails
 // with ErrClosed.

@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 // inboxConfig is a Caddyfile whose one site queues events in an inbox at
 // store delivering to dest, with the inbox subdirectives extra.
 func inboxConfig(store, dest string, extra ...string) string {
+	return handlerConfig(store, dest, nil, extra)
+}
+
+// handlerConfig is inboxConfig with more subdirectives of the handler.
+func handlerConfig(store, dest string, handler, extra []string) string {
 	return `{
 	admin {{ADMIN_ADDR}}
 	persist_config off
@@ -38,6 +43,7 @@ func inboxConfig(store, dest string, extra ...string) string {
 http://127.0.0.1:{{HTTP_PORT}} {
 	screenshotcenter_webhook {
 		secret {env.SCGATE_E2E_SECRET}
+		` + strings.Join(handler, "\n\t\t") + `
 		inbox {
 			deliver_to ` + dest + `
 			store ` + store + `
@@ -74,7 +80,9 @@ func send(client *http.Client, gw *gatewaytest.Gateway, body []byte) (answer, er
 		return answer{}, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(webhook.HeaderEvent, "screenshot.finished")
+	var ev struct{ Event string }
+	json.Unmarshal(body, &ev)
+	req.Header.Set(webhook.HeaderEvent, ev.Event)
 	req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), body))
 	resp, err := client.Do(req)
 	if err != nil {

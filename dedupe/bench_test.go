@@ -88,29 +88,16 @@ func BenchmarkRedisParallel(b *testing.B) {
 	srv := redistest.Start(b)
 	// One sequence for every round: b.N grows over rounds on the same keys.
 	var seq atomic.Int64
-	for _, par := range []int{4, 32} {
-		b.Run(fmt.Sprintf("new/goroutines=%d", par*2), func(b *testing.B) {
-			s := newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:" + b.Name() + ":", Timeout: 5 * time.Second})
-			warmUp(b, s)
-			b.SetParallelism(par)
-			b.ReportAllocs()
-			defer measureProcess(b)()
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				for pb.Next() {
-					key := "screenshot.finished|sc_" + strconv.FormatInt(seq.Add(1), 10)
-					st, tok, err := s.Claim(ctx, key, time.Minute)
-					if err != nil || st != dedupe.Claimed {
-						b.Error(st, err)
-						return
-					}
-					if err := s.Commit(ctx, key, tok, time.Minute); err != nil {
-						b.Error(err)
-						return
-					}
+	for _, claim := range []string{"plain", "script"} {
+		for _, par := range []int{4, 32} {
+			b.Run(fmt.Sprintf("new/claim=%s/goroutines=%d", claim, par*2), func(b *testing.B) {
+				s := newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:" + b.Name() + ":", Timeout: 5 * time.Second})
+				if claim == "script" {
+					dedupe.ForceScripts(s) // as against a server before Redis 7.0
 				}
+				benchNewEvents(b, s, srv, par, &seq)
 			})
-		})
+		}
 	}
 	for _, cache := range []int{-1, 0} {
 		name := "duplicate/cache"
@@ -136,6 +123,31 @@ func BenchmarkRedisParallel(b *testing.B) {
 	}
 }
 
+// benchNewEvents claims and commits keys never seen, from par*GOMAXPROCS
+// goroutines, reporting this process's and the server's CPU per event.
+func benchNewEvents(b *testing.B, s *dedupe.RedisStore, srv *redistest.Server, par int, seq *atomic.Int64) {
+	warmUp(b, s)
+	b.SetParallelism(par)
+	b.ReportAllocs()
+	defer measureProcess(b)()
+	defer measureServer(b, srv)()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			key := "screenshot.finished|sc_" + strconv.FormatInt(seq.Add(1), 10)
+			st, tok, err := s.Claim(ctx, key, time.Minute)
+			if err != nil || st != dedupe.Claimed {
+				b.Error(st, err)
+				return
+			}
+			if err := s.Commit(ctx, key, tok, time.Minute); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // measureProcess reports, per operation, the CPU time of this process
 // (user+system: the client's work, the server's is not in it) and its read
 // and write system calls (/proc/self/io; Linux only, else not reported).
@@ -150,6 +162,22 @@ func measureProcess(b *testing.B) func() {
 			b.ReportMetric(float64(r1-r0)/n, "reads/op")
 			b.ReportMetric(float64(w1-w0)/n, "writes/op")
 		}
+	}
+}
+
+// measureServer reports the redis-server's CPU time per operation
+// (server-ns/op). Call the function it returns when the timed part ends.
+func measureServer(b *testing.B, srv *redistest.Server) func() {
+	cpu0, err := srv.CPU()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		cpu1, err := srv.CPU()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "server-ns/op")
 	}
 }
 

@@ -254,14 +254,20 @@ func millis(d time.Duration) string {
 	return strconv.FormatInt(ms, 10)
 }
 
-// run runs a script through the breaker: it fails at once while Redis is
-// known down, and reports the outcome to it.
+// run runs a script through the breaker (see call).
 func (s *RedisStore) run(ctx context.Context, id scriptID, rkey string, args ...string) (int64, error) {
+	return s.call(ctx, func(ctx context.Context) (int64, error) { return s.c.eval(ctx, id, rkey, args) })
+}
+
+// call makes one store operation through the breaker, within the store's
+// timeout: it fails at once while Redis is known down, and reports the
+// outcome to it.
+func (s *RedisStore) call(ctx context.Context, op func(context.Context) (int64, error)) (int64, error) {
 	if err := s.health.admit(ctx); err != nil {
 		return 0, err
 	}
 	opCtx, cancel := context.WithTimeout(ctx, s.timeout)
-	n, err := s.c.eval(opCtx, id, rkey, args)
+	n, err := op(opCtx)
 	cancel()
 	if err != nil {
 		return 0, s.health.failed(ctx, err)
@@ -278,7 +284,9 @@ func (s *RedisStore) Claim(ctx context.Context, key string, inflight time.Durati
 		return Done, 0, nil
 	}
 	tok := newToken()
-	n, err := s.run(ctx, scriptClaim, s.redisKey(&d), tokenArg(tok), millis(inflight))
+	n, err := s.call(ctx, func(ctx context.Context) (int64, error) {
+		return s.c.claim(ctx, s.redisKey(&d), tokenArg(tok), millis(inflight))
+	})
 	if err != nil {
 		return 0, 0, err
 	}

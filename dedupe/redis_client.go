@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,10 @@ type redisClient struct {
 	mu      sync.Mutex // serializes connecting and closing
 	closed  bool
 	scripts [len(scriptSources)]script
+	// scriptsOnly: claims and commits run as Lua scripts, because the
+	// server refused SET with both NX and GET (before Redis 7.0), or a
+	// test asked for it.
+	scriptsOnly atomic.Bool
 }
 
 // script is a Lua script and its SHA-1, for EVALSHA.
@@ -157,6 +163,67 @@ func (c *redisClient) evalMulti(ctx context.Context, id scriptID, keys []string,
 		ns[again[j]], errs[again[j]] = r.AsInt64()
 	}
 	return ns, errs
+}
+
+// The claim of every new event is plain commands, not a script: SET key
+// token NX GET PX ms answers nil when it set the key (claimed), the token
+// when this claim already holds it (a retried call whose answer was lost),
+// "d" when the event is done (then PTTL, a second round trip only for a
+// duplicate the local cache did not know, gives its time left for the
+// cache), another token when a copy is in flight. Redis runs it in a few
+// microseconds where a script costs it several times that. Commit and release stay scripts: they must
+// not touch a key another claim holds (the token decides, as for every
+// backend), which no plain command of Redis 7 can check. Before Redis 7.0
+// SET refuses NX with GET: the client then keeps to the claim script.
+
+// claim answers as the claim script does: 0
+// claimed, 1 in flight, 2+ms done with ms of TTL left.
+func (c *redisClient) claim(ctx context.Context, key, tok, ms string) (int64, error) {
+	if c.scriptsOnly.Load() {
+		return c.eval(ctx, scriptClaim, key, []string{tok, ms})
+	}
+	rc, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	v, err := rc.Do(ctx, rc.B().Set().Key(key).Value(tok).Nx().Get().PxMilliseconds(parseMillis(ms)).Build()).ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return 0, nil
+	case isSyntaxError(err):
+		c.scriptsOnly.Store(true)
+		return c.eval(ctx, scriptClaim, key, []string{tok, ms})
+	case err != nil:
+		return 0, err
+	case v == tok:
+		return 0, nil
+	case v == doneValue:
+		// A duplicate the local cache did not know: its time left, so
+		// that the cache answers the next copies.
+		left, err := rc.Do(ctx, rc.B().Pttl().Key(key).Build()).AsInt64()
+		if err != nil || left < 0 {
+			left = 0
+		}
+		return 2 + left, nil
+	}
+	return 1, nil
+}
+
+// doneValue is the value of a delivered event's key.
+const doneValue = "d"
+
+func parseMillis(ms string) int64 {
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
+}
+
+// isSyntaxError reports a server that refused the command's options.
+func isSyntaxError(err error) bool {
+	re, ok := rueidis.IsRedisErr(err)
+	return ok && strings.Contains(strings.ToLower(re.Error()), "syntax error")
 }
 
 func isNoScript(err error) bool {

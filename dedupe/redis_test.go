@@ -48,6 +48,17 @@ func TestRedisStoreContract(t *testing.T) {
 	})
 }
 
+// The claim script is what a server before Redis 7.0 gets (SET refuses NX
+// with GET there): it keeps the same contract.
+func TestRedisStoreScriptClaimContract(t *testing.T) {
+	url := redistest.URL(t)
+	dedupetest.Run(t, func(t *testing.T) dedupe.Store {
+		s := newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: uniquePrefix(t)})
+		dedupe.ForceScripts(s)
+		return s
+	})
+}
+
 func TestRedisStoreClusterContract(t *testing.T) {
 	cl := redistest.StartCluster(t)
 	dedupetest.Run(t, func(t *testing.T) dedupe.Store {

@@ -15,7 +15,7 @@ import (
 	"github.com/scgate/scgate/webhook"
 )
 
-const secret = "check-secret"
+const secret = "check-secret-0123456"
 
 func newChecker(t testing.TB, mod func(*Checker)) *Checker {
 	c := &Checker{Scheme: newScheme(t, 0), MaxBody: 1 << 10}

@@ -69,8 +69,17 @@ func (k Key) Display() string { return k.Store[k.n:] }
 // different keys): the signer chooses the bytes, and a retry of one event
 // carries the same signed bytes. An event without an identity is keyed by
 // its whole body's hash. Each part is delimited (quoted, or a fixed word),
-// so no value can imitate another part.
+// so no value can imitate another part. An event type the signature does
+// not cover (scheme.Event.UnsignedType: GitHub's, Shopify's) is left out,
+// so that a replay under another type is still a duplicate; such schemes
+// have no identity, and the key is the body's hash alone:
+//
+//	sha256 <hex SHA-256 of the raw body>
 func appendDefaultKey(dst []byte, s scheme.Scheme, ev Event) []byte {
+	if ev.Signed.UnsignedType {
+		sum := sha256.Sum256(ev.Body)
+		return hex.AppendEncode(append(dst, "sha256 "...), sum[:])
+	}
 	dst = appendQuoted(dst, ev.Signed.Type)
 	if id, ok := s.Identity(ev.Signed); ok {
 		dst = append(append(append(dst, ' '), id.Name...), ' ')

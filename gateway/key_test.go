@@ -34,6 +34,30 @@ func TestDefaultKey(t *testing.T) {
 	}
 }
 
+// An event type the signature does not cover (GitHub's X-GitHub-Event) is
+// not in the default key: a captured event replayed under another type is
+// still a duplicate, and the key is the body's hash alone.
+func TestDefaultKeyLeavesOutAnUnsignedType(t *testing.T) {
+	body := []byte(`{"zen":"Keep it logically awesome."}`)
+	sum := sha256.Sum256(body)
+	key := func(typ string) string {
+		ev := Event{Body: body}
+		ev.Signed.Type, ev.Signed.UnsignedType = []byte(typ), true
+		return DefaultKey(ev)
+	}
+	if got, want := key("ping"), "sha256 "+hex.EncodeToString(sum[:]); got != want {
+		t.Fatalf("key = %q, want %q", got, want)
+	}
+	if key("ping") != key("push") {
+		t.Error("the unsigned type changes the key")
+	}
+	signed := Event{Body: body}
+	signed.Signed.Type = []byte("ping")
+	if DefaultKey(signed) == key("ping") {
+		t.Error("a signed type and an unsigned one give the same key")
+	}
+}
+
 // Two different signed events never share a default key: the pairs that
 // collided when the key was "event|id" text.
 func TestDefaultKeyIsInjective(t *testing.T) {

@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"net/http"
 	"strconv"
 
 	"github.com/scgate/scgate/sender"
@@ -11,14 +12,21 @@ import (
 // destination, with its stored headers and the gateway's. Numbers go on
 // across replays (Delivery.KeepNumbering).
 func (in *Inbox) attempt(ctx context.Context, d *sender.Delivery, n int) *sender.Result {
-	h := d.Headers.Clone()
-	if h == nil {
-		h = make(map[string][]string, 3)
+	return in.client.Load().Post(ctx, *in.dest.Load(), d.Body, AttemptHeader(d.Headers, d.ID, n))
+}
+
+// AttemptHeader returns the headers of attempt n of entry id stored with
+// h (from Prepare): a copy of h plus the gateway's X-Scgate- headers. Every
+// engine sends what it returns.
+func AttemptHeader(h http.Header, id string, n int) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = make(http.Header, 3)
 	}
-	h[HeaderVerified] = []string{"true"}
-	h[HeaderDeliveryID] = []string{d.ID}
-	h[HeaderDeliveryAttempt] = []string{strconv.Itoa(n)}
-	return in.client.Load().Post(ctx, *in.dest.Load(), d.Body, h)
+	out[HeaderVerified] = []string{"true"}
+	out[HeaderDeliveryID] = []string{id}
+	out[HeaderDeliveryAttempt] = []string{strconv.Itoa(n)}
+	return out
 }
 
 // observe passes a recorded attempt to the hooks.

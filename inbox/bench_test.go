@@ -2,9 +2,9 @@ package inbox
 
 import (
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/scgate/scgate/internal/inboxbench"
 )
 
 // BenchmarkEnqueue measures events queued per second with fsync: 16
@@ -23,23 +23,10 @@ func BenchmarkEnqueue(b *testing.B) {
 			}
 			defer in.Close()
 			ev := event(1, "")
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			const producers = 16
-			var wg sync.WaitGroup
-			for p := range producers {
-				wg.Go(func() {
-					for i := p; i < b.N; i += producers {
-						if _, err := in.Enqueue(ev); err != nil {
-							b.Error(err)
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			inboxbench.Enqueue(b, func() error {
+				_, err := in.Enqueue(ev)
+				return err
+			})
 		})
 	}
 }

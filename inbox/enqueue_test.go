@@ -32,10 +32,10 @@ func TestEnqueueForwardsTheRequest(t *testing.T) {
 		t.Errorf("attempt %q, want 1", a)
 	}
 	// The destination has the request before the inbox records the
-	// attempt's answer.
+	// attempt's answer: wait for the record.
 	var e *Entry
-	var log []Attempt
-	eventually.Succeeds(t, waitTimeout, func() error {
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		var log []Attempt
 		var err error
 		e, log, err = in.Get(id)
 		if err != nil || e.State != StateDelivered || len(log) != 1 || e.DedupeKey() != ev.DedupeKey {

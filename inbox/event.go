@@ -51,14 +51,8 @@ const gatewayPrefix = "X-Scgate-"
 // file, a header that cannot be sent) nothing is queued and no id is
 // returned: the caller must not acknowledge the event.
 func (in *Inbox) Enqueue(ev Event) (string, error) {
-	h := forwarded(ev.Header)
-	if ev.DedupeKey != "" {
-		h[HeaderDedupeKey] = []string{ev.DedupeKey}
-	}
-	if ev.Reencoded != "" {
-		h[HeaderReencoded] = []string{ev.Reencoded}
-	}
-	if err := sendable(h); err != nil {
+	h, err := Prepare(ev)
+	if err != nil {
 		return "", err
 	}
 	d, err := sender.NewPending(*in.dest.Load(), ev.Body, in.now())
@@ -70,6 +64,24 @@ func (in *Inbox) Enqueue(ev Event) (string, error) {
 		return "", err
 	}
 	return d.ID, nil
+}
+
+// Prepare returns the headers ev is stored and forwarded with: the
+// original request's without the hop-by-hop and X-Scgate- ones, plus its
+// dedupe key and re-encoding style; ErrInvalidHeader when one could not be sent. Every engine
+// stores what it returns (the bbolt inbox and inbox/jetstream alike).
+func Prepare(ev Event) (http.Header, error) {
+	h := forwarded(ev.Header)
+	if ev.DedupeKey != "" {
+		h[HeaderDedupeKey] = []string{ev.DedupeKey}
+	}
+	if ev.Reencoded != "" {
+		h[HeaderReencoded] = []string{ev.Reencoded}
+	}
+	if err := sendable(h); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // forwarded returns a copy of h without the headers that are not

@@ -190,7 +190,7 @@ type Inbox struct {
 // Open opens (creating it if needed) the inbox file at path. Entries in
 // an attempt when a previous process stopped are recovered by Run.
 func Open(path string, opts Options) (*Inbox, error) {
-	if err := opts.check(); err != nil {
+	if err := opts.Check(); err != nil {
 		return nil, err
 	}
 	if opts.Now == nil {
@@ -223,8 +223,8 @@ func Open(path string, opts Options) (*Inbox, error) {
 	return in, nil
 }
 
-// check validates the settings.
-func (s Settings) check() error {
+// Check validates the settings.
+func (s Settings) Check() error {
 	if err := sender.CheckURL(s.Destination); err != nil {
 		return fmt.Errorf("%w (got %q)", ErrInvalidURL, s.Destination)
 	}
@@ -243,7 +243,7 @@ func (s Settings) check() error {
 // reload): later attempts follow them; attempts in flight finish as they
 // began.
 func (in *Inbox) Reconfigure(s Settings) error {
-	if err := s.check(); err != nil {
+	if err := s.Check(); err != nil {
 		return err
 	}
 	if time.Duration(in.timeout.Load()) != s.Timeout {
@@ -259,6 +259,16 @@ func (in *Inbox) Reconfigure(s Settings) error {
 func (in *Inbox) apply(s Settings) {
 	dest := s.Destination
 	in.dest.Store(&dest)
+	in.s.SetSchedule(s.Schedule())
+	c := s.Workers()
+	in.s.SetConcurrency(c, c) // one destination: the per-endpoint bound is the same
+	in.s.SetRate(s.Rate, s.Burst)
+	in.s.SetRetain(s.Retain)
+}
+
+// Schedule returns the retry schedule of s: its attempts and backoff, or
+// the defaults.
+func (s Settings) Schedule() sender.Schedule {
 	attempts, backoff := s.Attempts, s.Backoff
 	if attempts == 0 {
 		attempts = DefaultAttempts
@@ -266,21 +276,29 @@ func (in *Inbox) apply(s Settings) {
 	if len(backoff) == 0 {
 		backoff = DefaultBackoff
 	}
-	in.s.SetSchedule(sender.Schedule{Attempts: attempts, Backoff: backoff})
-	c := s.Concurrency
-	if c == 0 {
-		c = DefaultConcurrency
-	}
-	in.s.SetConcurrency(c, c) // one destination: the per-endpoint bound is the same
-	in.s.SetRate(s.Rate, s.Burst)
-	in.s.SetRetain(s.Retain)
+	return sender.Schedule{Attempts: attempts, Backoff: backoff}
 }
 
-// setClient makes the client of attempts bounded by timeout (0: the
-// default), with no SSRF guard: the destination is trusted. It closes the
-// idle connections of the one it replaces.
+// Workers returns the bound on attempts in flight of s: Concurrency, or
+// DefaultConcurrency.
+func (s Settings) Workers() int {
+	if s.Concurrency == 0 {
+		return DefaultConcurrency
+	}
+	return s.Concurrency
+}
+
+// NewClient returns the client of attempts bounded by timeout (0: the
+// default), with no SSRF guard (the destination is trusted), no redirect
+// followed and the inbox's User-Agent: every engine's.
+func NewClient(timeout time.Duration) (*sender.Client, error) {
+	return sender.NewClient(sender.ClientOptions{AllowPrivate: true, Timeout: timeout, UserAgent: DefaultUserAgent})
+}
+
+// setClient makes the client of attempts bounded by timeout (NewClient).
+// It closes the idle connections of the one it replaces.
 func (in *Inbox) setClient(timeout time.Duration) (*sender.Client, error) {
-	c, err := sender.NewClient(sender.ClientOptions{AllowPrivate: true, Timeout: timeout, UserAgent: DefaultUserAgent})
+	c, err := NewClient(timeout)
 	if err != nil {
 		return nil, err
 	}

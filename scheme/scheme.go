@@ -7,6 +7,8 @@
 package scheme
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -54,18 +56,85 @@ type Scheme interface {
 	FieldNames() []string
 }
 
-// Config is what every scheme is built from.
+// Config is what every scheme is built from. The factory checks it: a
+// secret of the wrong format for the scheme, or an option the scheme does
+// not take, is an error naming the secret's index (never its value).
 type Config struct {
 	// Secrets verify the requests, in order; the first that matches is
-	// reported. At least one.
+	// reported. At least one. They are the values as the config resolved
+	// them: each scheme decodes them (Standard Webhooks' whsec_ base64, a
+	// hex public key) and checks them (CheckSharedSecrets for a shared
+	// HMAC secret used as written).
 	Secrets [][]byte
 	// SignatureHeaders, if set, replaces the scheme's own signature
 	// header names (ScreenshotCenter's signature_header option).
 	SignatureHeaders []string
 	// MaxAge is the replay window on the signed timestamp: 0 means the
-	// scheme's default (none for ScreenshotCenter, whose created_at is
-	// optional).
+	// scheme's default (DefaultMaxAge for a scheme that signs a timestamp
+	// in a header; none for ScreenshotCenter, whose created_at is
+	// optional). A scheme that signs no timestamp refuses it.
 	MaxAge time.Duration
+}
+
+// DefaultMaxAge is the replay window of the schemes that sign a timestamp
+// (Stripe, Standard Webhooks, Slack, Discord) when max_age is not set: what
+// Stripe's and the Standard Webhooks' libraries use.
+const DefaultMaxAge = 5 * time.Minute
+
+// MinSecretLength is the length, in bytes, below which a shared secret is
+// refused: a short secret can be guessed offline from one captured signed
+// event.
+const MinSecretLength = 16
+
+// CheckSharedSecret refuses a shared HMAC secret that is empty, only
+// whitespace, or shorter than MinSecretLength bytes. Its errors say why,
+// never the value or its length, and read after the name of the secret
+// ("secret 0 is shorter than…").
+func CheckSharedSecret(v []byte) error {
+	switch {
+	case len(v) == 0:
+		return errors.New("is empty")
+	case len(bytes.TrimSpace(v)) == 0:
+		return errors.New("is only whitespace: use a long random secret, e.g. from openssl rand -hex 32")
+	case len(v) < MinSecretLength:
+		return fmt.Errorf("is shorter than %d bytes: use a long random secret, e.g. from openssl rand -hex 32", MinSecretLength)
+	}
+	return nil
+}
+
+// CheckSharedSecrets applies CheckSharedSecret to every secret, naming the
+// first one refused by its index.
+func CheckSharedSecrets(secrets [][]byte) error {
+	for i, v := range secrets {
+		if err := CheckSharedSecret(v); err != nil {
+			return SecretError(i, err)
+		}
+	}
+	return nil
+}
+
+// SecretError names secret i in err ("secret 1 is not…"); err must not
+// quote the value.
+func SecretError(i int, err error) error { return &SecretFormatError{Index: i, Err: err} }
+
+// SecretFormatError is a secret refused by its scheme (or by the config's
+// resolution of it), named by its index: a tool that takes one secret from
+// a flag names the flag instead ("--secret is shorter than…").
+type SecretFormatError struct {
+	Index int
+	// Err reads after the secret's name ("is shorter than 16 bytes…").
+	Err error
+}
+
+func (e *SecretFormatError) Error() string { return fmt.Sprintf("secret %d %v", e.Index, e.Err) }
+
+func (e *SecretFormatError) Unwrap() error { return e.Err }
+
+// EventHeaderer is implemented by a scheme whose event type is an
+// unsigned header (GitHub's X-GitHub-Event, Shopify's X-Shopify-Topic),
+// which a sender sets next to the signature.
+type EventHeaderer interface {
+	EventHeader() string
 }
 
 // Factory builds a scheme from its config.
@@ -135,8 +204,14 @@ type Event struct {
 	// Timestamp is the signed time of the event; zero when the request
 	// has none.
 	Timestamp time.Time
-	fields    [maxFields]Field
-	n         int
+	// UnsignedType is set when Type comes from a header the signature does
+	// not cover (GitHub's X-GitHub-Event, Shopify's X-Shopify-Topic): the
+	// default dedupe key then leaves it out, so that a captured event
+	// replayed under another type is still a duplicate. The events
+	// allowlist still reads it: the README says so for each such scheme.
+	UnsignedType bool
+	fields       [maxFields]Field
+	n            int
 }
 
 // Set records the signed field name with its value (nil: absent).

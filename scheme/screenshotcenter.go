@@ -67,6 +67,9 @@ type screenshotCenter struct {
 var canonicalEventHeader = textproto.CanonicalMIMEHeaderKey(webhook.HeaderEvent)
 
 func newScreenshotCenter(c Config) (Scheme, error) {
+	if err := CheckSharedSecrets(c.Secrets); err != nil {
+		return nil, err
+	}
 	v, err := verifier.New(c.Secrets)
 	if err != nil {
 		return nil, err
@@ -92,7 +95,12 @@ func (s *screenshotCenter) Verify(r Request) (int, *refusal.Refusal) {
 			break
 		}
 	}
-	idx, err := s.v.Verify(r.Body, lines)
+	return verified(s.v.Verify(r.Body, lines))
+}
+
+// verified turns a verifier.Verify result (sha256=<hex> values over the
+// raw body: ScreenshotCenter's and GitHub's format) into Verify's.
+func verified(idx int, err error) (int, *refusal.Refusal) {
 	switch {
 	case err == nil:
 		return idx, nil

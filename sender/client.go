@@ -139,12 +139,17 @@ type Result struct {
 	Location string
 }
 
-// Do makes attempt n of d: a POST of d.Body, signed with d.Secret.
+// Do makes attempt n of d: a POST of d.Body, signed with d.Secret (or by
+// d.Sign).
 func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
 	h := make(http.Header, 6)
 	h.Set("Content-Type", "application/json")
-	h.Set(webhook.HeaderEvent, d.Event)
-	h.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
+	if d.Sign != nil {
+		d.Sign(h, d.Body, time.Now())
+	} else {
+		h.Set(webhook.HeaderEvent, d.Event)
+		h.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
+	}
 	h.Set(HeaderDeliveryID, d.ID)
 	h.Set(HeaderAttempt, strconv.Itoa(n))
 	return c.Post(ctx, d.URL, d.Body, h)

@@ -127,6 +127,14 @@ type Delivery struct {
 	// replayed. Zero in records written before it existed (then
 	// CreatedAt).
 	QueuedAt time.Time `json:"queued_at,omitzero"`
+
+	// Sign, if set, sets the signature headers (and the provider's event
+	// header, if it has one) of each attempt instead of
+	// X-ScreenshotCenter-Event and X-ScreenshotCenter-Signature: another
+	// provider's scheme (`scgate send --scheme`), called anew for every
+	// attempt, so a scheme that signs a timestamp signs each retry at its
+	// own time, as the providers do. Not stored in the outbox.
+	Sign func(h http.Header, body []byte, now time.Time) `json:"-"`
 }
 
 // Number returns the number of the delivery's current attempt (the one
@@ -285,7 +293,7 @@ func endpointKey(endpoint string) string {
 
 // The state machine of a delivery: an attempt's Result becomes an Attempt
 // (attemptFrom), the schedule decides its outcome (Schedule.decide, or
-// interrupted when the sender stopped), and apply moves the delivery to its
+// interrupted when the sender stopped), and Apply moves the delivery to its
 // next state.
 
 // interrupted reports whether res is an attempt cut short by ctx ending:
@@ -314,10 +322,10 @@ func attemptFrom(res *Result, n int) Attempt {
 	return a
 }
 
-// apply records attempt a's outcome in d at now: its last status and
+// Apply records attempt a's outcome in d at now: its last status and
 // error, its state and when it is next due. An interrupted attempt is
 // not counted.
-func (d *Delivery) apply(a Attempt, now time.Time) {
+func (d *Delivery) Apply(a Attempt, now time.Time) {
 	if a.Outcome == OutcomeInterrupted && d.Attempts > 0 {
 		d.Attempts--
 	}

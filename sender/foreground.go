@@ -18,7 +18,7 @@ func Deliver(ctx context.Context, c *Client, s Schedule, d *Delivery, onAttempt 
 		}
 		a := attemptFrom(res, d.Attempts)
 		a.Outcome, a.NextWait = s.decide(res, d.Attempts, d.MaxAttempts)
-		d.apply(a, time.Now())
+		d.Apply(a, time.Now())
 		if onAttempt != nil {
 			onAttempt(d, a)
 		}

@@ -202,7 +202,7 @@ func (ob *Outbox) complete(d *Delivery, a Attempt, now time.Time) error {
 // (Delivery.apply), the attempt log and every index.
 func finish(tx *bolt.Tx, d *Delivery, a Attempt, now time.Time) error {
 	old := d.State
-	d.apply(a, now)
+	d.Apply(a, now)
 	if err := tx.Bucket(bLeased).Delete([]byte(d.ID)); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -108,6 +109,22 @@ func (s Schedule) decide(res *Result, n, maxAttempts int) (Outcome, time.Duratio
 		wait = ra
 	}
 	return OutcomeRetry, wait
+}
+
+// Judge turns the result of an attempt into its log entry numbered n,
+// with the outcome the schedule gives it as the counted-th attempt of a
+// budget of maxAttempts (0: the schedule's), or interrupted when ctx ended
+// before an answer came. An answer decides, even one that came as the
+// caller stopped: a 2xx is delivered, not sent again.
+func (s Schedule) Judge(ctx context.Context, res *Result, n, counted, maxAttempts int) Attempt {
+	a := attemptFrom(res, n)
+	if interrupted(ctx, res) {
+		a.Outcome, a.Kind = OutcomeInterrupted, KindInterrupted
+		a.Error = "attempt interrupted (sender stopped); not counted"
+		return a
+	}
+	a.Outcome, a.NextWait = s.decide(res, counted, maxAttempts)
+	return a
 }
 
 // parseRetryAfter reads a Retry-After value (delay-seconds or an HTTP date)

@@ -428,15 +428,7 @@ func (s *Sender) work(ctx context.Context, d *Delivery) {
 	if recovery.Do(s.logger, "sender.attempt", func() { res = s.attempt(ctx, d, n) }) {
 		res = &Result{Start: start, Latency: time.Since(start), Kind: KindError, Err: errAttemptPanicked}
 	}
-	a := attemptFrom(res, n)
-	if interrupted(ctx, res) {
-		a.Outcome, a.Kind = OutcomeInterrupted, KindInterrupted
-		a.Error = "attempt interrupted (sender stopped); not counted"
-	} else {
-		// An answer decides, even one that came as the sender stopped:
-		// a 2xx is delivered, not sent again.
-		a.Outcome, a.NextWait = s.Schedule().decide(res, d.Attempts, d.MaxAttempts)
-	}
+	a := s.Schedule().Judge(ctx, res, n, d.Attempts, d.MaxAttempts)
 	if !s.record(ctx, d, a) {
 		return
 	}

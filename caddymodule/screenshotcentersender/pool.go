@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/registry"
 	"github.com/scgate/scgate/internal/recovery"
 	"github.com/scgate/scgate/sender"
 )
@@ -65,6 +66,9 @@ type pooledSender struct {
 	locked  bool           // waiting for another process's lock
 	created *sender.Outbox // the outbox start created, for run
 	hosts   map[string]struct{}
+
+	// unregister removes the store from the dashboard's registry.
+	unregister func()
 }
 
 // notOpen is why Sender is nil.
@@ -166,6 +170,7 @@ func (p *pooledSender) start() error {
 // workers (attempts in flight are cancelled and left pending); then the
 // outbox is closed.
 func (p *pooledSender) Destruct() error {
+	p.unregister()
 	p.cancel()
 	<-p.done
 	return nil
@@ -222,6 +227,7 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 			cancel()
 			return nil, err
 		}
+		p.unregister = registry.AddStore(registry.KindOutbox, path, p.Sender)
 		go p.run(ctx, ob)
 		return p, nil
 	})

@@ -107,6 +107,11 @@ func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 	if o.Reason != "" && !settled {
 		h.metrics.rejections.WithLabelValues(o.Reason).Inc()
 	}
+	if settled {
+		h.logEvent(r, vars, forwardedAnswer(o.Status, o.Err, vars.upstream))
+	} else {
+		h.logEvent(r, vars, answered{status: o.Status, passedOn: h.report})
+	}
 	level, msg := logLine(o)
 	ce := h.logger.Check(level, msg)
 	if ce == nil {

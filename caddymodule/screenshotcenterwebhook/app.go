@@ -108,8 +108,9 @@ func (a *App) describe(h *Handler) string {
 // inbox that cannot be opened failing the start likewise; then the Redis
 // stores connect, in the background. Then it applies max_buffered and max_buffered_per_client to
 // the process's body budget, max_streams_per_connection to its stream
-// bound, and max_keys and evict_warn_age to the memory stores of the
-// config's handlers (the last handler wins when they disagree).
+// bound, event_log to its event log (the largest wins), and max_keys and
+// evict_warn_age to the memory stores of the config's handlers (the last
+// handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -120,6 +121,7 @@ func (a *App) Start() error {
 			}
 		}
 	}
+	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if h.inbox != nil {
 			if err := h.inbox.start(h.inboxSettings, h.endpoint(), h.logger.Named("inbox")); err != nil {

@@ -14,13 +14,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	return m, err
 }
 
-// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens, under
+// either directive (screenshotcenter_webhook or webhook_gateway). Syntax:
 //
-//	screenshotcenter_webhook [<matcher>] {
-//	    secret <value>...               # repeatable, at least one; {env.NAME} and {file./path} resolved at provision
+//	screenshotcenter_webhook|webhook_gateway [<matcher>] {
+//	    scheme <name>                   # screenshotcenter (default), github, stripe, standard, shopify, slack or discord
+//	    secret <value>...               # repeatable, at least one; {env.NAME} and {file./path} resolved at provision; format per scheme
 //	    mode enforce|report             # report: check and count everything, refuse nothing; default enforce
 //	    name <label>                    # the endpoint label of the metrics; default: the namespace or "default"
-//	    signature_header <name>...      # default: X-ScreenshotCenter-Signature X-Signature
+//	    signature_header <name>...      # scheme screenshotcenter only; default: X-ScreenshotCenter-Signature X-Signature
 //	    max_body <size>                 # default 1MiB
 //	    body_timeout <duration>         # time to read the whole body; default 10s (408 body_timeout)
 //	    body_min_rate <size>            # lowest average rate of a body, per second, after 2s; default 16KiB (408 body_too_slow)
@@ -28,8 +30,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    max_buffered_per_client <size>  # what one client's bodies may hold of it; default max_buffered/16 (503 client_buffer_full)
 //	    max_streams_per_connection <n>  # bodies of one HTTP/2 connection read at once; default 16 (503 too_many_streams)
 //	    events <name>...                # optional allowlist of events to forward
-//	    max_age <duration>              # optional replay window on the signed created_at
+//	    max_age <duration>              # replay window: screenshotcenter's created_at (default none); timestamped schemes default 5m
 //	    reencode js|python|php          # forward the body as that runtime re-serialises it, re-signed
+//	    event_log <n>|off               # entries of the process's event log (GET /scgate/events); default 10000
 //	    dedupe memory|redis|off {       # default memory
 //	        ttl <duration>              # how long a delivered key is remembered; default 72h
 //	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
@@ -73,12 +76,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // url or password holding a password.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
+	directive := d.Val()
 	if err := cfargs.None(d); err != nil {
 		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		var err error
 		switch d.Val() {
+		case "scheme":
+			h.Scheme, err = cfargs.One(d)
 		case "secret":
 			h.Secrets, err = cfargs.Append(d, h.Secrets)
 		case "mode":
@@ -105,12 +111,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxAge, err = cfargs.Number(d, cfargs.Duration)
 		case "reencode":
 			h.Reencode, err = cfargs.One(d)
+		case "event_log":
+			h.EventLog, err = cfargs.NumberOr(d, cfargs.Int, "off", EventLogOff)
 		case "dedupe":
 			err = h.unmarshalDedupe(d)
 		case "inbox":
 			err = h.unmarshalInbox(d)
 		default:
-			return d.Errf("unrecognized screenshotcenter_webhook subdirective '%s'", d.Val())
+			return d.Errf("unrecognized %s subdirective '%s'", directive, d.Val())
 		}
 		if err != nil {
 			return err

@@ -74,6 +74,16 @@ func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 			want: Handler{Secrets: []string{"s"}, Events: []string{"screenshot.finished", "batch.finished", "app.upload.finished"}},
 		},
 		{
+			name:  "event_log size",
+			input: "screenshotcenter_webhook {\nsecret s\nevent_log 500\n}",
+			want:  Handler{Secrets: []string{"s"}, EventLog: 500},
+		},
+		{
+			name:  "event_log off",
+			input: "screenshotcenter_webhook {\nsecret s\nevent_log off\n}",
+			want:  Handler{Secrets: []string{"s"}, EventLog: EventLogOff},
+		},
+		{
 			name:  "max_age accepts days",
 			input: "screenshotcenter_webhook {\nsecret s\nmax_age 1d\n}",
 			want:  Handler{Secrets: []string{"s"}, MaxAge: caddy.Duration(24 * time.Hour)},
@@ -190,6 +200,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_body not a size", "screenshotcenter_webhook {\nsecret s\nmax_body lots\n}", "parsing max_body"},
 		{"max_body negative", "screenshotcenter_webhook {\nsecret s\nmax_body -1MiB\n}", "parsing max_body"},
 		{"max_body zero", "screenshotcenter_webhook {\nsecret s\nmax_body 0\n}", "max_body 0 cannot be configured"},
+		{"event_log zero", "screenshotcenter_webhook {\nsecret s\nevent_log 0\n}", "event_log 0 cannot be configured"},
+		{"event_log not a number", "screenshotcenter_webhook {\nsecret s\nevent_log lots\n}", "parsing event_log"},
+		{"event_log without a size", "screenshotcenter_webhook {\nsecret s\nevent_log\n}", "wrong argument count"},
 		{"max_body two sizes", "screenshotcenter_webhook {\nsecret s\nmax_body 1MiB 2MiB\n}", "wrong argument count"},
 		{"body_min_rate not a size", "screenshotcenter_webhook {\nsecret s\nbody_min_rate fast\n}", "parsing body_min_rate"},
 		{"body_min_rate zero", "screenshotcenter_webhook {\nsecret s\nbody_min_rate 0\n}", "body_min_rate 0 cannot be configured"},
@@ -326,6 +339,30 @@ func TestAdaptOrdersBeforeReverseProxyAndKeepsEnvPlaceholder(t *testing.T) {
 	}
 	if strings.Contains(string(out), "must-not-appear") {
 		t.Error("the secret's value leaked into the adapted JSON")
+	}
+}
+
+// webhook_gateway is the same handler under a provider-neutral name: the
+// same options give the same JSON, ordered before reverse_proxy alike, and
+// the scheme option lands in it.
+func TestAdaptWebhookGatewayIsTheSameHandler(t *testing.T) {
+	neutral := strings.Replace(adaptInput, "screenshotcenter_webhook {", "webhook_gateway {", 1)
+	var got, want any
+	if err := json.Unmarshal(adapt(t, neutral), &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(adaptGolden), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("webhook_gateway adapts differently from screenshotcenter_webhook:\n%s", adapt(t, neutral))
+	}
+	withScheme := strings.Replace(neutral, "max_body 64KiB", "max_body 64KiB\n\t\tscheme screenshotcenter", 1)
+	if out := string(adapt(t, withScheme)); !strings.Contains(out, `"scheme":"screenshotcenter"`) {
+		t.Errorf("the scheme option is not in the adapted JSON:\n%s", out)
+	}
+	if _, err := parse(t, "webhook_gateway {\n\tsecret s\n\tbogus 1\n}"); err == nil || !strings.Contains(err.Error(), "unrecognized webhook_gateway subdirective 'bogus'") {
+		t.Errorf("an unknown option under webhook_gateway: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/eventlog"
 	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/inbox"
@@ -38,6 +40,15 @@ const (
 	DefaultEvictWarnAge    = 24 * time.Hour
 	DefaultRedisTimeout    = dedupe.DefaultRedisTimeout
 	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
+	// DefaultEventLog is how many answered requests the process's event
+	// log holds unless a handler asks for more.
+	DefaultEventLog = eventlog.DefaultSize
+	// MaxEventLog bounds event_log: each entry costs about 250 bytes
+	// plus its ids and dedupe key (at most 256 bytes each).
+	MaxEventLog = 1_000_000
+	// EventLogOff is event_log for a handler that records nothing
+	// (`event_log off` in the Caddyfile).
+	EventLogOff = -1
 )
 
 // Defaults of the limits that keep clients without the secret from tying
@@ -84,10 +95,14 @@ const (
 	OnErrorOpen = "open"
 )
 
+// DefaultScheme is the scheme of a handler that names none.
+const DefaultScheme = scheme.ScreenshotCenter
+
 // DefaultSignatureHeaders are the headers searched for a signature, in order.
 var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSignatureAlt}
 
-// Handler verifies, dedupes and forwards ScreenshotCenter webhooks. It sits in
+// Handler verifies, dedupes and forwards webhooks signed by one provider's
+// scheme (ScreenshotCenter by default; see Scheme). It sits in
 // front of an existing handler (usually reverse_proxy) and passes on only
 // correctly signed, well-formed, first-seen events, with the body byte for
 // byte and every original header, signature included. The request path is
@@ -97,10 +112,12 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.screenshotcenter_webhook.event}` | The event name from the body (after verification).
+// `{http.screenshotcenter_webhook.event}` | The event type (after verification): from the body, or the scheme's event header for github and shopify.
+// `{http.screenshotcenter_webhook.id}` | The signed id of the event, if the scheme has one (screenshot_id or batch_id, Stripe's id, webhook-id, Discord's id).
 // `{http.screenshotcenter_webhook.screenshot_id}` | The body's screenshot_id, if any.
 // `{http.screenshotcenter_webhook.batch_id}` | The body's batch_id, if any.
 // `{http.screenshotcenter_webhook.created_at}` | The body's created_at, if any.
+// `{http.screenshotcenter_webhook.<field>}` | Each other signed field of the scheme (README, Providers).
 // `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
@@ -124,9 +141,23 @@ type Handler struct {
 	// load warns while it is on.
 	Mode string `json:"mode,omitempty"`
 
-	// Secrets are the HMAC-SHA256 signing secrets; a signature made with
-	// any of them is accepted (list the new one next to the old one while
-	// rotating). At least one is required. Each may be a placeholder such
+	// Scheme is how the provider signs its webhooks: "screenshotcenter"
+	// (the default), "github", "stripe", "standard" (Standard Webhooks and
+	// Svix), "shopify", "slack" or "discord". It decides the signature
+	// headers, the signed content, the format of each secret, where the
+	// event type and id come from (an unsigned header for github and
+	// shopify: the README's Providers table says which), the fields a key
+	// template may read and the default dedupe key. Every other option
+	// applies to every scheme.
+	Scheme string `json:"scheme,omitempty"`
+
+	// Secrets are the signing secrets (for discord, the application's
+	// public keys); a signature made with any of them is accepted (list
+	// the new one next to the old one while rotating). At least one is
+	// required. Their format is the scheme's: a shared secret of 16 bytes
+	// or more used as written (screenshotcenter, github, shopify, slack),
+	// Stripe's whsec_ string used as is, Standard Webhooks' whsec_ base64
+	// (decoded), Discord's hex Ed25519 public key. Each may be a placeholder such
 	// as `{env.SCREENSHOTCENTER_WEBHOOK_SECRET}` or `{file./run/secrets/x}`,
 	// resolved when the config is provisioned, so the secret itself does not
 	// appear in the config. Only {env.*}, {file.*} and literal text may
@@ -135,13 +166,15 @@ type Handler struct {
 	// would otherwise leave its text as a guessable secret), one that
 	// resolves empty, even in part, and a resolved secret shorter than 16
 	// bytes or only whitespace are config errors, never an open gate;
-	// write a literal brace as `\{`. Secrets are never logged.
+	// write a literal brace as `\{`. A secret of the wrong format for the
+	// scheme is a config error naming its index. Secrets are never logged.
 	Secrets []string `json:"secrets,omitempty"`
 
 	// SignatureHeaders are the request headers searched for the signature,
 	// in order; the first one present is used. A header may hold several
-	// comma- or space-separated sha256= values; any match passes. Default:
-	// X-ScreenshotCenter-Signature, X-Signature.
+	// comma- or space-separated sha256= values; any match passes. Scheme
+	// screenshotcenter only (the other schemes' headers are fixed).
+	// Default: X-ScreenshotCenter-Signature, X-Signature.
 	SignatureHeaders []string `json:"signature_headers,omitempty"`
 
 	// MaxBody is the largest accepted body, in bytes. Larger requests are
@@ -206,11 +239,17 @@ type Handler struct {
 	// stops retrying an event nobody wants. Default: all events.
 	Events []string `json:"events,omitempty"`
 
-	// MaxAge, if set, is the replay window: an event whose signed
-	// created_at is older than this, or more than five minutes in the
-	// future, or missing, is rejected with 401. Keep it longer than the
-	// sender's whole retry schedule, or late retries are refused. Default:
-	// 0 (no check).
+	// MaxAge is the replay window on the signed time of an event: one
+	// signed longer ago than this, or more than five minutes in the
+	// future, or without its signed time, is rejected with 401. For
+	// screenshotcenter it applies to the body's created_at, and only when
+	// set (keep it longer than the sender's whole retry schedule, or late
+	// retries are refused). The schemes that sign a timestamp in a header
+	// (stripe, standard, slack, discord; timestamp_* reasons) always check
+	// it, by default 5m, as their own libraries do: the provider signs
+	// each retry anew. github and shopify sign no time and refuse it.
+	// Default: 0 for screenshotcenter (no check), 5m for the timestamped
+	// schemes.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
 
 	// Reencode makes the gateway forward the body the way a handler's
@@ -232,6 +271,18 @@ type Handler struct {
 	// Dedupe configures how retried events are recognized. Default: the
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
+
+	// EventLog is how many answered requests the process's event log
+	// holds: one entry per request this handler answers (time, endpoint,
+	// outcome, reason code, event, ids, dedupe key, statuses, upstream
+	// latency, remote address; never a body, a signature or a secret),
+	// read through the admin API (GET /scgate/events) and `scgate events`.
+	// The log is one ring shared by every handler of the process and kept
+	// across reloads; the largest event_log of the config that last
+	// started sizes it, and the oldest entries make room for new ones. -1
+	// (`event_log off`) records nothing from this handler. At most
+	// 1000000. Default: 10000.
+	EventLog int `json:"event_log,omitempty"`
 
 	// Inbox, if set, makes the handler answer the provider itself instead
 	// of passing events on: a verified, first-seen event is written
@@ -390,9 +441,12 @@ type DedupeConfig struct {
 	// only. Default: 24h.
 	EvictWarnAge caddy.Duration `json:"evict_warn_age,omitempty"`
 
-	// Key is a template for the dedupe key, made of the signed body's
-	// fields `{event}`, `{screenshot_id}`, `{batch_id}`, `{created_at}` and
-	// `{body_sha256}` and literal text (a literal brace is `\{`). Nothing
+	// Key is a template for the dedupe key, made of the scheme's signed
+	// fields and `{body_sha256}` and literal text (a literal brace is
+	// `\{`): for screenshotcenter `{event}`, `{screenshot_id}`,
+	// `{batch_id}` and `{created_at}`; for the other schemes the README's
+	// Providers table lists them (github and shopify sign no field but the
+	// body: `{body_sha256}` only). Nothing
 	// else is allowed: a request detail such as a header, the Host or the
 	// path is not signed, and would let whoever replays a captured event
 	// give it a new key. The template must contain a placeholder; an event
@@ -532,12 +586,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.keyer.Namespace = ns
 	}
 
-	// A secret that did not load must never open the gate: see secret.Resolve.
+	// A secret that did not load must never open the gate: see
+	// secret.Resolve. Its format (length, prefix, encoding) is the
+	// scheme's to check, in scheme.New.
 	secrets := make([][]byte, len(h.Secrets))
 	for i, s := range h.Secrets {
-		v, err := secret.Resolve(s)
+		v, err := secret.ResolveValue(s)
 		if err != nil {
-			return fmt.Errorf("secret %d %w", i, err)
+			return scheme.SecretError(i, err)
 		}
 		secrets[i] = v
 		if secret.IsLiteral(s) {
@@ -550,7 +606,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("endpoint", h.endpoint()))
 	}
 	h.metrics = newHandlerMetrics(h.endpoint(), h.Mode, len(secrets))
-	sc, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{
+	sc, err := scheme.New(h.Scheme, scheme.Config{
 		Secrets: secrets, SignatureHeaders: h.SignatureHeaders, MaxAge: time.Duration(h.MaxAge)})
 	if err != nil {
 		return err
@@ -573,7 +629,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.keyer.Scheme = sc
 	if h.Dedupe.Key != "" {
-		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(scheme.ScreenshotCenter)) // check has parsed it
+		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(h.Scheme)) // check has parsed it
 	}
 	if h.Reencode != "" {
 		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
@@ -660,6 +716,13 @@ func (h *Handler) check() error {
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
 	}
+	name := h.schemeName()
+	if !slices.Contains(scheme.Names(), name) {
+		return fmt.Errorf("scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
+	}
+	if len(h.SignatureHeaders) > 0 && name != scheme.ScreenshotCenter {
+		return fmt.Errorf("signature_header applies to scheme screenshotcenter only: scheme %s reads its own headers", name)
+	}
 	switch h.Mode {
 	case "", ModeEnforce, ModeReport:
 	default:
@@ -695,6 +758,9 @@ func (h *Handler) check() error {
 	if h.MaxAge < 0 {
 		return errors.New("max_age must not be negative")
 	}
+	if h.EventLog < EventLogOff || h.EventLog > MaxEventLog {
+		return fmt.Errorf("event_log must be between 1 and %d entries, or off (-1), got %d", MaxEventLog, h.EventLog)
+	}
 	for _, name := range h.SignatureHeaders {
 		if strings.TrimSpace(name) == "" {
 			return errors.New("signature_header names must not be empty")
@@ -714,19 +780,19 @@ func (h *Handler) check() error {
 		if h.Mode == ModeReport {
 			return errors.New("inbox cannot be used with mode report: report passes every request on to the next handler, and the inbox answers events itself")
 		}
-		if err := h.Inbox.check(); err != nil {
+		if err := h.Inbox.check(name); err != nil {
 			return err
 		}
 	}
 	if h.Dedupe == nil {
 		return nil
 	}
-	return h.Dedupe.check()
+	return h.Dedupe.check(name)
 }
 
 // check holds the rules of the inbox settings that do not depend on
 // resolving placeholders (inboxSettings checks deliver_to once resolved).
-func (c *InboxConfig) check() error {
+func (c *InboxConfig) check(schemeName string) error {
 	if c.DeliverTo == "" {
 		return errors.New("inbox deliver_to is required: the URL events are delivered to")
 	}
@@ -748,7 +814,7 @@ func (c *InboxConfig) check() error {
 		return errors.New("inbox burst needs rate")
 	}
 	if c.OrderBy != "" {
-		if _, err := gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(scheme.ScreenshotCenter)); err != nil {
+		if _, err := gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(schemeName)); err != nil {
 			return fmt.Errorf("inbox order_by: %w", err)
 		}
 	}
@@ -811,14 +877,23 @@ func (h *Handler) provisionInbox() error {
 	}
 	h.inboxSettings = st
 	if c.OrderBy != "" {
-		h.orderBy, _ = gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(scheme.ScreenshotCenter)) // check has parsed it
+		h.orderBy, _ = gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(h.schemeName())) // check has parsed it
 	}
 	h.inbox, h.inboxRef = loadInbox(path), path
 	return nil
 }
 
-// check holds the rules of the dedupe settings.
-func (d *DedupeConfig) check() error {
+// schemeName is Scheme, or the default one.
+func (h *Handler) schemeName() string {
+	if h.Scheme == "" {
+		return DefaultScheme
+	}
+	return h.Scheme
+}
+
+// check holds the rules of the dedupe settings of a handler of the named
+// scheme.
+func (d *DedupeConfig) check(schemeName string) error {
 	backend := d.Backend
 	if backend == "" {
 		backend = BackendMemory
@@ -839,7 +914,7 @@ func (d *DedupeConfig) check() error {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
 	if d.Key != "" {
-		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(scheme.ScreenshotCenter)); err != nil {
+		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(schemeName)); err != nil {
 			return fmt.Errorf("dedupe %w", err)
 		}
 	}
@@ -901,7 +976,10 @@ func (h *Handler) setDefaults() {
 	if h.Mode == "" {
 		h.Mode = ModeEnforce
 	}
-	if len(h.SignatureHeaders) == 0 {
+	if h.Scheme == "" {
+		h.Scheme = DefaultScheme
+	}
+	if len(h.SignatureHeaders) == 0 && h.Scheme == scheme.ScreenshotCenter {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
 	if h.MaxBody == 0 {
@@ -921,6 +999,9 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxStreamsPerConnection == 0 {
 		h.MaxStreamsPerConnection = DefaultMaxStreamsPerConnection
+	}
+	if h.EventLog == 0 {
+		h.EventLog = DefaultEventLog
 	}
 	if h.Dedupe == nil {
 		h.Dedupe = new(DedupeConfig)

@@ -25,13 +25,21 @@ import (
 	"github.com/scgate/scgate/webhook"
 )
 
+// Directives are the Caddyfile directives of the handler: its own name,
+// and the provider-neutral one for the other schemes. Both take the same
+// options and give the same JSON handler (screenshotcenter_webhook).
+var Directives = []string{"screenshotcenter_webhook", "webhook_gateway"}
+
 func init() {
 	caddy.RegisterModule(Handler{})
-	httpcaddyfile.RegisterHandlerDirective("screenshotcenter_webhook", parseCaddyfile)
-	// "handle" comes after basic_auth, forward_auth and request_header and
-	// before route and reverse_proxy: the gateway then needs no global
-	// `order` option and always runs before the handler it protects.
-	httpcaddyfile.RegisterDirectiveOrder("screenshotcenter_webhook", httpcaddyfile.Before, "handle")
+	for _, name := range Directives {
+		httpcaddyfile.RegisterHandlerDirective(name, parseCaddyfile)
+		// "handle" comes after basic_auth, forward_auth and request_header
+		// and before route and reverse_proxy: the gateway then needs no
+		// global `order` option and always runs before the handler it
+		// protects.
+		httpcaddyfile.RegisterDirectiveOrder(name, httpcaddyfile.Before, "handle")
+	}
 }
 
 // nowFunc is the clock used for max_age; tests may replace it.
@@ -53,7 +61,7 @@ var bodyStreams gateway.Streams
 // report mode passes the request on unchanged instead.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	vars := newRequestVars(repl, h.Mode)
+	vars := newRequestVars(repl, h.Mode, h.checker.Scheme)
 	stripGatewayHeaders(r.Header)
 
 	// 1. The checks, in the contract's order: method, size, signature
@@ -146,7 +154,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	// it wrote decides, so an accepted event stays committed and a failed
 	// one is retryable.
 	defer func() {
-		h.metrics.upstream.Observe(time.Since(start).Seconds())
+		vars.upstream = time.Since(start)
+		h.metrics.upstream.Observe(vars.upstream.Seconds())
 		o := h.flow.Settle(c, flow.Result{Status: rec.Status(), Err: err})
 		if err == nil && rec.Status() == 0 {
 			o.Reason, o.Err = flow.ReasonNoUpstream, errNoUpstream

@@ -59,7 +59,7 @@ func benchIDFor(round, i int) string { return fmt.Sprintf("sc_%09d_%09d", round,
 // header), and fails if any of them was not forwarded (a duplicate or a
 // rejection would measure the wrong path).
 func benchServeHTTP(b *testing.B, options, event string, template []byte) {
-	const secret = "bench-secret"
+	const secret = "bench-secret-0123456789"
 	h := &Handler{app: new(App)}
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`screenshotcenter_webhook {
 		secret ` + secret + `
@@ -74,6 +74,11 @@ func benchServeHTTP(b *testing.B, options, event string, template []byte) {
 	}
 	defer h.Cleanup()
 	if err := h.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	// Started as a config that serves (the body budget's limit, the
+	// memory store's bound).
+	if err := h.app.Start(); err != nil {
 		b.Fatal(err)
 	}
 	// Caddy's default log level is INFO, where a forwarded event logs
@@ -134,7 +139,7 @@ func benchServeHTTP(b *testing.B, options, event string, template []byte) {
 // BenchmarkServeHTTP600B for the handler's own cost.
 func BenchmarkServeHTTPBaseline600B(b *testing.B) {
 	body := webhook.Sample("sc_baseline", 600)
-	sig := verifier.Sign([]byte("bench-secret"), body)
+	sig := verifier.Sign([]byte("bench-secret-0123456789"), body)
 	next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -18,6 +19,7 @@ const placeholderPrefix = "http.screenshotcenter_webhook."
 // (an access log, a header directive, the key template), so a request whose
 // placeholders nobody reads costs no string conversions.
 type requestVars struct {
+	scheme      scheme.Scheme
 	body        []byte
 	signed      scheme.Event
 	parsed      bool
@@ -27,11 +29,14 @@ type requestVars struct {
 	outcome     string
 	reason      string
 	mode        string
+	// upstream is how long the upstream took to answer a forwarded event.
+	upstream time.Duration
 }
 
-// newRequestVars registers a requestVars as a provider of repl.
-func newRequestVars(repl *caddy.Replacer, mode string) *requestVars {
-	v := &requestVars{secretIndex: -1, mode: mode}
+// newRequestVars registers a requestVars of a handler of scheme sch as a
+// provider of repl.
+func newRequestVars(repl *caddy.Replacer, mode string, sch scheme.Scheme) *requestVars {
+	v := &requestVars{scheme: sch, secretIndex: -1, mode: mode}
 	repl.Map(v.replace)
 	return v
 }
@@ -63,12 +68,18 @@ func (v *requestVars) replace(key string) (any, bool) {
 	if !v.parsed {
 		return nil, false
 	}
-	if name == gateway.BodySHA256 {
+	switch name {
+	case gateway.BodySHA256:
 		sum := sha256.Sum256(v.body)
 		return hex.EncodeToString(sum[:]), true
+	case "event":
+		return string(v.signed.Type), true
+	case "id":
+		id, ok := v.scheme.Identity(v.signed)
+		return string(id.Value), ok
 	}
-	// The scheme's signed fields (event, screenshot_id, batch_id,
-	// created_at for ScreenshotCenter), when the event has them.
+	// The scheme's signed fields (screenshot_id, batch_id, created_at for
+	// ScreenshotCenter), when the event has them.
 	f, ok := v.signed.Field(name)
 	if !ok {
 		return nil, false

@@ -18,13 +18,13 @@ import (
 // from both tables).
 func TestPlaceholderTablesMatchTheCode(t *testing.T) {
 	repl := caddy.NewReplacer()
-	v := newRequestVars(repl, "enforce")
-	v.outcome, v.reason, v.key, v.delivery = "queued", "none", "k", "d"
 	body := []byte(`{"event":"screenshot.finished","screenshot_id":"1","batch_id":"2","created_at":"2026-01-01T00:00:00Z"}`)
 	sc, err := scheme.New(scheme.ScreenshotCenter, scheme.Config{Secrets: [][]byte{[]byte(testSecret)}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	v := newRequestVars(repl, "enforce", sc)
+	v.outcome, v.reason, v.key, v.delivery = "queued", "none", "k", "d"
 	ev := gateway.Event{Body: body}
 	signed, rf := sc.Read(scheme.Request{Body: body})
 	if rf != nil {

@@ -201,6 +201,34 @@ func (s *Server) ConnectionsReceived() (int64, error) {
 	return s.info("stats", "total_connections_received")
 }
 
+// CPU is the CPU time the server has used (used_cpu_user + used_cpu_sys):
+// the difference over a run is the server's cost of that run.
+func (s *Server) CPU() (time.Duration, error) {
+	info, err := s.Do("INFO", "cpu")
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	found := 0
+	for line := range strings.SplitSeq(info, "\n") {
+		line = strings.TrimSpace(line)
+		for _, field := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+			if v, ok := strings.CutPrefix(line, field); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					return 0, err
+				}
+				total += f
+				found++
+			}
+		}
+	}
+	if found != 2 {
+		return 0, fmt.Errorf("no used_cpu_user and used_cpu_sys in INFO cpu:\n%s", info)
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
 // info reads an integer field of an INFO section.
 func (s *Server) info(section, field string) (int64, error) {
 	info, err := s.Do("INFO", section)

@@ -8,17 +8,18 @@
 package secret
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
+	"github.com/scgate/scgate/scheme"
 )
 
-// MinLength is the length, in bytes, below which a secret is refused: a
-// short secret can be guessed offline from one captured signed event.
-const MinLength = 16
+// MinLength is the length, in bytes, below which a shared secret is
+// refused: a short secret can be guessed offline from one captured signed
+// event (scheme.MinSecretLength, the one rule).
+const MinLength = scheme.MinSecretLength
 
 // Resolve returns the value of the configured secret s with its
 // placeholders resolved. It refuses:
@@ -35,12 +36,28 @@ const MinLength = 16
 // A literal brace is written \{ or \}. Errors name the variable or file to
 // fix, never a value.
 func Resolve(s string) ([]byte, error) {
+	v, err := ResolveValue(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := Check(v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// ResolveValue is Resolve without Check: it resolves the placeholders the
+// same strict way and refuses an empty value, and leaves the value's
+// format to the caller (the receiver's scheme checks it: a shared secret
+// with CheckSharedSecret, a public key or a whsec_ secret by its own
+// rules).
+func ResolveValue(s string) ([]byte, error) {
 	v, err := placeholder.Resolve(s, onlyEnvAndFile)
 	if err != nil {
 		return nil, err
 	}
-	if err := Check([]byte(v)); err != nil {
-		return nil, err
+	if v == "" {
+		return nil, errors.New("is empty")
 	}
 	return []byte(v), nil
 }
@@ -56,17 +73,7 @@ func onlyEnvAndFile(key string) error {
 // Check refuses a secret value that is empty, only whitespace, or shorter
 // than MinLength bytes. Its errors say why, never the value or its length,
 // and read after the name of the secret ("secret 0 is shorter than…").
-func Check(v []byte) error {
-	switch {
-	case len(v) == 0:
-		return errors.New("is empty")
-	case len(bytes.TrimSpace(v)) == 0:
-		return errors.New("is only whitespace: use a long random secret, e.g. from openssl rand -hex 32")
-	case len(v) < MinLength:
-		return fmt.Errorf("is shorter than %d bytes: use a long random secret, e.g. from openssl rand -hex 32", MinLength)
-	}
-	return nil
-}
+func Check(v []byte) error { return scheme.CheckSharedSecret(v) }
 
 // IsLiteral reports whether s has no placeholder: its value is written into
 // the config itself (literally, or substituted by {$NAME} when the

@@ -1,0 +1,168 @@
+// Package natstest starts private, throw-away NATS servers with JetStream
+// for tests and benchmarks: one nats-server -js on a free loopback port,
+// with its file store in a temporary directory, killed when the test ends.
+// Restart starts it again on the same port and store, so that a test sees
+// what the file store kept.
+//
+// The nats-server binary must be on PATH or at /usr/sbin/nats-server
+// (Debian's package, which CI installs). Its absence fails the test with a
+// clear message: it never skips, so a missing binary cannot turn the NATS
+// tests into a silent pass.
+//
+// Tests must never use the machine's shared server (127.0.0.1:4222).
+package natstest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/freeport"
+)
+
+// startTimeout bounds how long a server may take to greet a client.
+const startTimeout = 15 * time.Second
+
+// Server is one private nats-server process.
+type Server struct {
+	tb   testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+// Addr is the server's host:port.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+// URL is the server's nats:// URL.
+func (s *Server) URL() string { return "nats://" + s.Addr() }
+
+// StoreDir is the JetStream store directory.
+func (s *Server) StoreDir() string { return s.dir }
+
+// binary finds nats-server or fails tb.
+func binary(tb testing.TB) string {
+	tb.Helper()
+	p, err := exec.LookPath("nats-server")
+	if err == nil {
+		return p
+	}
+	if p, err2 := exec.LookPath("/usr/sbin/nats-server"); err2 == nil {
+		return p
+	}
+	tb.Fatalf("natstest: nats-server not found on PATH or in /usr/sbin (%v): install it (apt-get install nats-server) to run these tests; they are never skipped", err)
+	return ""
+}
+
+// Start starts a private nats-server -js on a free port. It is killed and
+// its store removed when tb ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, bin: binary(tb), dir: tb.TempDir()}
+	var err error
+	for range 5 {
+		if s.port, err = freeport.Pick(0); err != nil {
+			continue
+		}
+		if err = s.start(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		tb.Fatalf("natstest: %v", err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir)
+	log := new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting nats-server: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	err := eventually.Within(startTimeout, func() error {
+		select {
+		case <-exited:
+			return eventually.Stop(errors.New("nats-server exited"))
+		default:
+		}
+		return greets(s.Addr())
+	})
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		return fmt.Errorf("nats-server on port %d: %v; output:\n%s", s.port, err, log.String())
+	}
+	s.mu.Lock()
+	s.cmd, s.log = cmd, log
+	s.mu.Unlock()
+	return nil
+}
+
+// greets reports whether addr sends a NATS INFO line: the server is ready
+// for clients, JetStream included.
+func greets(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "INFO ") {
+		return fmt.Errorf("unexpected greeting %q", line)
+	}
+	return nil
+}
+
+// Stop kills the server (SIGKILL: what it has not written to its store
+// is lost, as in a crash) and waits until its port is free. It is safe to
+// call more than once.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	_ = eventually.Within(startTimeout, func() error {
+		c, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
+		if err != nil {
+			return nil
+		}
+		c.Close()
+		return errors.New("still listening")
+	})
+}
+
+// Restart starts a stopped server again on the same port with the same
+// store. It fails the test if the port cannot be had again.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	err := eventually.Within(startTimeout, s.start)
+	if err != nil {
+		s.tb.Fatalf("natstest: restart: %v", err)
+	}
+}

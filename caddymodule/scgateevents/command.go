@@ -2,6 +2,7 @@ package scgateevents
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,8 +47,8 @@ reason code, event, ids, status and the upstream's status and latency.
 Entries never hold a body, a signature or a secret.
 
 The newest entries come first, at most --limit (default 100, 0 for all).
-The filters match exactly; --id matches a screenshot_id, batch_id or
-delivery id; --since is an RFC 3339 time or a duration back from now
+The filters match exactly; --id matches the event's id (a screenshot_id
+or batch_id, another scheme's event id) or a delivery id; --since is an RFC 3339 time or a duration back from now
 (90m, 2d).
 
 --follow prints the newest --limit matching entries oldest first, then
@@ -60,7 +61,7 @@ JSON (with --follow, one JSON object per line).`,
 			fl.String("reason", "", "Only this reason code")
 			fl.String("event", "", "Only this event type")
 			fl.String("endpoint", "", "Only this endpoint (a handler's name)")
-			fl.String("id", "", "Only this screenshot_id, batch_id or delivery id")
+			fl.String("id", "", "Only this event id (screenshot_id, batch_id, another scheme's id) or delivery id")
 			fl.String("since", "", "Only entries since this RFC 3339 time or this long ago (90m, 2d)")
 			fl.Int("limit", DefaultLimit, "At most this many entries (0: all)")
 			fl.Bool("json", false, "Print JSON (for scripts)")
@@ -218,10 +219,7 @@ func row(e *eventlog.Entry) string {
 			upstream = "none " + cli.HumanDuration(e.UpstreamLatency)
 		}
 	}
-	id := e.ScreenshotID
-	if id == "" {
-		id = e.BatchID
-	}
+	id := cmp.Or(e.ID, e.ScreenshotID, e.BatchID)
 	outcome := e.Outcome
 	if e.Mode != "" {
 		outcome += " (" + e.Mode + ")"

@@ -371,3 +371,32 @@ func TestEventLogOff(t *testing.T) {
 		t.Errorf("event_log off recorded: %s", raw)
 	}
 }
+
+// The dashboard of the same process shows the receivers' event log (it
+// finds it in the registry), with nothing secret on the page.
+func TestDashboardShowsTheEventLog(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	gw := gatewaytest.Start(t, gatewaytest.Options{
+		Config: eventsConfig(up.Addr, "") + `
+http://127.0.0.1:{{HTTPS_PORT}} {
+	# the dashboard, on the second free port
+	handle_path /ops/* {
+		screenshotcenter_dashboard
+	}
+}`,
+		Env: []string{"EVENTS_SECRET=" + gatewaySecret},
+	})
+	_, sig := send(t, gw, gatewaySecret, "", "screenshot.finished", "sc_dash_1")
+	_, bad := send(t, gw, otherSecret, "", "screenshot.finished", "sc_dash_2")
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(gw.HTTPSPort) + "/ops/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "sc_dash_1") || !strings.Contains(page, "signature_mismatch") {
+		t.Fatalf("GET /ops/events: %d\n%s", resp.StatusCode, page)
+	}
+	noSecrets(t, "the dashboard's event log", page, []string{sig, bad})
+}

@@ -7,7 +7,8 @@
 // It is a package of its own, not part of the receiver's glue, because the
 // log belongs to the process rather than to one handler: the receivers
 // write it, and its readers (the admin route, the command, a dashboard)
-// need not import a handler to read it.
+// need not import a handler to read it (the dashboard reads it through
+// caddymodule/internal/registry).
 package scgateevents
 
 import (
@@ -17,11 +18,13 @@ import (
 
 // process is the event log of the process. It holds nothing until a
 // config that records into it starts (SetSize), and it outlives reloads:
-// a new config keeps what the old one recorded.
+// a new config keeps what the old one recorded. The dashboard finds it in
+// the registry, as "webhook".
 var process eventlog.Log
 
-// The dashboard shows the process's event log.
-func init() { registry.AddEventLog("webhook", &process) }
+func init() {
+	registry.AddEventLog("webhook", &process)
+}
 
 // Log returns the process's event log.
 func Log() *eventlog.Log { return &process }

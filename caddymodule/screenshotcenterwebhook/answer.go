@@ -99,7 +99,8 @@ func unread(o flow.Outcome) bool {
 
 // record is the one outcome hook: every request the handler answers, or
 // passes on, goes through it once. It fills the outcome placeholders,
-// counts the outcome and the reason, and logs the line of the outcome.
+// counts the outcome and the reason, records it in the event log, and
+// logs the line of the outcome.
 func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 	vars.outcome, vars.reason = o.Name, o.Reason
 	h.metrics.outcomes[o.Name].Inc()
@@ -107,11 +108,7 @@ func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 	if o.Reason != "" && !settled {
 		h.metrics.rejections.WithLabelValues(o.Reason).Inc()
 	}
-	if settled {
-		h.logEvent(r, vars, forwardedAnswer(o.Status, o.Err, vars.upstream))
-	} else {
-		h.logEvent(r, vars, answered{status: o.Status, passedOn: h.report})
-	}
+	h.logEvent(r, vars, o)
 	level, msg := logLine(o)
 	ce := h.logger.Check(level, msg)
 	if ce == nil {

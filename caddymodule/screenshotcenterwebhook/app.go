@@ -121,7 +121,6 @@ func (a *App) Start() error {
 			}
 		}
 	}
-	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if h.inbox != nil {
 			if err := h.inbox.start(h.inboxSettings, h.endpoint(), h.logger.Named("inbox")); err != nil {
@@ -138,6 +137,7 @@ func (a *App) Start() error {
 		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
 		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
+	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if ms := memoryStore(h.store); ms != nil {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)

@@ -2,13 +2,15 @@ package screenshotcenterwebhook
 
 import (
 	"fmt"
-	"github.com/scgate/scgate/flow"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scgate/scgate/caddymodule/scgateevents"
 	"github.com/scgate/scgate/eventlog"
+	"github.com/scgate/scgate/flow"
 )
 
 // eventsOf returns what the process's event log holds for the endpoint,
@@ -76,6 +78,9 @@ func TestEveryAnswerIsRecorded(t *testing.T) {
 	for i, e := range got {
 		if d := describe(e); d != want[i] {
 			t.Errorf("entry %d:\n got %s\nwant %s", i, d, want[i])
+		}
+		if e.ID != e.ScreenshotID+e.BatchID {
+			t.Errorf("entry %d: id %q, screenshot_id %q, batch_id %q", i, e.ID, e.ScreenshotID, e.BatchID)
 		}
 		if e.Scheme != "screenshotcenter" || e.RemoteAddr == "" || e.Time.IsZero() {
 			t.Errorf("entry %d: scheme %q, remote %q, time %v", i, e.Scheme, e.RemoteAddr, e.Time)
@@ -154,5 +159,27 @@ func TestHugeIDsAreCut(t *testing.T) {
 	}
 	if e := got[0]; len(e.ScreenshotID) > eventlog.MaxField || len(e.DedupeKey) > eventlog.MaxField || e.Event != "screenshot.finished" {
 		t.Errorf("screenshot_id %d bytes, dedupe_key %d bytes, event %q", len(e.ScreenshotID), len(e.DedupeKey), e.Event)
+	}
+}
+
+// Another scheme's entry names it and carries its event id.
+func TestStripeEntry(t *testing.T) {
+	h, err := parse(t, "screenshotcenter_webhook {\nscheme stripe\nsecret whsec_events0123456789abcdef\nname events-stripe\n}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(t, h); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"id":"evt_rec_1","object":"event","type":"invoice.paid","created":1700000000,"data":{"object":{}}}`
+	req := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(body))
+	h.checker.Scheme.Sign(req.Header, 0, []byte(body), time.Now())
+	if got := handle(t, h, req, nil); got.outcome != "forwarded" {
+		t.Fatalf("outcome %q (reason %q)", got.outcome, got.reason)
+	}
+	got := eventsOf("events-stripe")
+	if len(got) != 1 || got[0].Scheme != "stripe" || got[0].Event != "invoice.paid" || got[0].ID != "evt_rec_1" ||
+		got[0].ScreenshotID != "" || got[0].BatchID != "" {
+		t.Fatalf("entries %+v", got)
 	}
 }

@@ -316,6 +316,11 @@ func (in *Inbox) setClient(timeout time.Duration) (*sender.Client, error) {
 // file.
 func (in *Inbox) Run(ctx context.Context) error { return in.s.Run(ctx) }
 
+// Sender returns the sender the inbox runs on, for readers of inboxes and
+// outboxes alike (the dashboard): its List, Get, Replay and ReplayAll are
+// the inbox's.
+func (in *Inbox) Sender() *sender.Sender { return in.s }
+
 // Wake makes Run look for due entries at once: after moving Options.Now.
 func (in *Inbox) Wake() { in.s.Wake() }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/scgate/scgate/caddymodule/internal/registry"
 	"github.com/scgate/scgate/inbox"
 	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
@@ -81,6 +82,9 @@ func TestInboxQueuesAndDelivers(t *testing.T) {
 	}
 	if rec.outcome != "queued" || rec.delivery != ans.Delivery {
 		t.Errorf("placeholders outcome %q delivery_id %q, want queued %q", rec.outcome, rec.delivery, ans.Delivery)
+	}
+	if got := eventsOf("inbox-test"); len(got) != 1 || got[0].Outcome != "queued" || got[0].Status != http.StatusAccepted || got[0].DeliveryID != ans.Delivery {
+		t.Errorf("event log %+v, want one queued entry, 202, linked to %s", got, ans.Delivery)
 	}
 
 	got := waitRequests(t, up, 1)[0]
@@ -233,5 +237,39 @@ func TestInboxAcrossReloads(t *testing.T) {
 	}
 	if err := validate(t, b); err == nil || !strings.Contains(err.Error(), "use the same inbox store") {
 		t.Fatalf("two handlers on one inbox store: %v", err)
+	}
+}
+
+// The dashboard finds an inbox in the registry from the config's
+// provision on, readable once the config started, until the last config
+// using it is cleaned up.
+func TestInboxRegisteredForTheDashboard(t *testing.T) {
+	h := inboxHandler(t, "inbox-registry", "http://127.0.0.1:9/")
+	find := func() *registry.Store {
+		for _, s := range registry.Stores() {
+			if s.Kind == registry.KindInbox && s.Path == h.Inbox.Store {
+				return &s
+			}
+		}
+		return nil
+	}
+	if err := validate(t, h); err != nil {
+		t.Fatal(err)
+	}
+	s := find()
+	if s == nil || s.Sender() != nil {
+		t.Fatalf("registered %+v before the config started, want a store not open yet", s)
+	}
+	if err := h.app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if s := find(); s == nil || s.Sender() == nil {
+		t.Fatal("the started inbox cannot be read through the registry")
+	}
+	if err := h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if s := find(); s != nil {
+		t.Fatal("the inbox stays registered after its last config went")
 	}
 }

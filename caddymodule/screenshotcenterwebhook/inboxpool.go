@@ -11,8 +11,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/caddymodule/internal/registry"
 	"github.com/scgate/scgate/inbox"
 	"github.com/scgate/scgate/internal/recovery"
+	"github.com/scgate/scgate/sender"
 )
 
 // inboxes holds one inbox per file across config reloads: a reload
@@ -37,6 +39,9 @@ type pooledInbox struct {
 	// for the metrics of its attempts.
 	endpoint atomic.Pointer[string]
 
+	// unregister takes the inbox off the dashboard's registry.
+	unregister func()
+
 	mu     sync.Mutex
 	in     *inbox.Inbox // nil until started, and after Destruct
 	logger *zap.Logger
@@ -48,7 +53,9 @@ type pooledInbox struct {
 // taking a reference that the handler's Cleanup drops.
 func loadInbox(path string) *pooledInbox {
 	v, _, _ := inboxes.LoadOrNew(path, func() (caddy.Destructor, error) {
-		return &pooledInbox{path: path}, nil
+		p := &pooledInbox{path: path}
+		p.unregister = registry.AddStore(registry.KindInbox, path, p.sender)
+		return p, nil
 	})
 	return v.(*pooledInbox)
 }
@@ -58,6 +65,14 @@ func (p *pooledInbox) get() *inbox.Inbox {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.in
+}
+
+// sender returns the open inbox's sender, nil while it is not open.
+func (p *pooledInbox) sender() *sender.Sender {
+	if in := p.get(); in != nil {
+		return in.Sender()
+	}
+	return nil
 }
 
 // start applies the settings of a config that starts: it opens the file
@@ -103,6 +118,7 @@ func (p *pooledInbox) run(ctx context.Context, in *inbox.Inbox) {
 // Destruct stops the deliveries (attempts in flight get the engine's stop
 // grace, then are left pending for the next start) and closes the file.
 func (p *pooledInbox) Destruct() error {
+	p.unregister()
 	p.mu.Lock()
 	in, cancel, done := p.in, p.cancel, p.done
 	p.in = nil

@@ -4,7 +4,8 @@
 //
 // It registers both Caddy modules: the receiver gateway
 // (http.handlers.screenshotcenter_webhook, with its event log's admin route
-// admin.api.scgate_events and the events subcommand) and the sender sidecar
+// admin.api.scgate_events and the events subcommand, its inbox's admin
+// route admin.api.scgate_inbox and the inbox subcommand) and the sender sidecar
 // (http.handlers.screenshotcenter_sender, the scgate_sender app and the
 // send, sign and deliveries subcommands). The logic lives in plain Go
 // packages (verifier, webhook, gateway, dedupe, sender) that do not import

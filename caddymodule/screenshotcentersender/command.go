@@ -275,8 +275,8 @@ func runSend(c *cobra.Command, _ []string) error {
 	state, err := sender.Deliver(ctx, client, sender.Schedule{Attempts: attempts, Backoff: sender.ScaledBackoff(backoff)}, d,
 		func(d *sender.Delivery, a sender.Attempt) {
 			last = a
-			fmt.Fprintln(out, attemptLine(a, d.MaxAttempts))
-			for _, line := range attemptDetails(a) {
+			fmt.Fprintln(out, cli.AttemptLine(a, d.MaxAttempts))
+			for _, line := range cli.AttemptDetails(a) {
 				fmt.Fprintln(out, "  "+line)
 			}
 		})

@@ -23,7 +23,7 @@ func (h *Handler) logEvent(r *http.Request, vars *requestVars, o flow.Outcome) {
 	}
 	e := eventlog.Entry{
 		Endpoint: h.endpoint(), Scheme: h.Scheme, Outcome: o.Name, Reason: o.Reason,
-		DedupeKey: vars.key, Status: o.Status, RemoteAddr: r.RemoteAddr,
+		DedupeKey: vars.key, Status: o.Status, RemoteAddr: r.RemoteAddr, DeliveryID: o.DeliveryID,
 	}
 	switch {
 	case o.Name == flow.Forwarded || o.Name == flow.UpstreamFailed:

@@ -25,6 +25,7 @@ type requestVars struct {
 	parsed      bool
 	secretIndex int
 	key         string
+	delivery    string
 	outcome     string
 	reason      string
 	mode        string
@@ -59,6 +60,8 @@ func (v *requestVars) replace(key string) (any, bool) {
 		return v.mode, true
 	case "dedupe_key":
 		return v.key, v.key != ""
+	case "delivery_id":
+		return v.delivery, v.delivery != ""
 	case "secret_index":
 		return v.secretIndex, v.secretIndex >= 0
 	}

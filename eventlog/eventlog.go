@@ -50,9 +50,13 @@ type Entry struct {
 	// outcome says (then Status is what the upstream answered, or 0 when
 	// the gateway did not see it); empty in enforce mode.
 	Mode string `json:"mode,omitempty"`
-	// Event, ScreenshotID and BatchID are the signed body's fields; empty
-	// when the request did not pass the signature and body checks.
+	// Event is the signed event type, ID the event's id as its scheme
+	// names it (ScreenshotCenter: the screenshot_id, else the batch_id;
+	// Stripe: the event id), and ScreenshotID and BatchID are
+	// ScreenshotCenter's fields; all empty when the request did not pass
+	// the signature and body checks.
 	Event        string `json:"event,omitempty"`
+	ID           string `json:"id,omitempty"`
 	ScreenshotID string `json:"screenshot_id,omitempty"`
 	BatchID      string `json:"batch_id,omitempty"`
 	// DedupeKey is the event's dedupe key in display form; empty when the
@@ -169,8 +173,8 @@ func (l *Log) Record(e Entry) {
 type Query struct {
 	// Outcome, Reason, Event and Endpoint match the entry's field exactly.
 	Outcome, Reason, Event, Endpoint string
-	// ID matches an entry whose screenshot_id, batch_id or delivery_id is
-	// exactly ID.
+	// ID matches an entry whose id, screenshot_id, batch_id or
+	// delivery_id is exactly ID.
 	ID string
 	// Since matches entries recorded at or after it.
 	Since time.Time
@@ -187,7 +191,7 @@ func (q *Query) Match(e *Entry) bool {
 		(q.Reason == "" || e.Reason == q.Reason) &&
 		(q.Event == "" || e.Event == q.Event) &&
 		(q.Endpoint == "" || e.Endpoint == q.Endpoint) &&
-		(q.ID == "" || e.ScreenshotID == q.ID || e.BatchID == q.ID || e.DeliveryID == q.ID) &&
+		(q.ID == "" || e.ID == q.ID || e.ScreenshotID == q.ID || e.BatchID == q.ID || e.DeliveryID == q.ID) &&
 		(q.Since.IsZero() || !e.Time.Before(q.Since)) &&
 		e.Seq > q.After
 }
@@ -288,7 +292,7 @@ func (s *Subscription) Close() {
 
 // clip cuts e's text fields to MaxField bytes.
 func clip(e *Entry) {
-	for _, p := range [...]*string{&e.Endpoint, &e.Scheme, &e.Outcome, &e.Reason, &e.Mode, &e.Event,
+	for _, p := range [...]*string{&e.Endpoint, &e.Scheme, &e.Outcome, &e.Reason, &e.Mode, &e.Event, &e.ID,
 		&e.ScreenshotID, &e.BatchID, &e.DedupeKey, &e.RemoteAddr, &e.DeliveryID} {
 		if len(*p) > MaxField {
 			*p = cut(*p)

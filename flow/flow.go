@@ -121,13 +121,19 @@ func (f *Flow) Claim(ctx context.Context, ev gateway.Event) (Claim, *Outcome) {
 type Result struct {
 	Status int
 	Err    error
+	// Queued: the deliverer stored the event durably, to deliver it
+	// later (the inbox), instead of handing it to its receiver; an
+	// accepted result is then the outcome Queued, with this entry id.
+	Queued     bool
+	DeliveryID string
 }
 
 // Accepted reports whether the event was taken: a 2xx without error.
 func (r Result) Accepted() bool { return r.Err == nil && r.Status >= 200 && r.Status < 300 }
 
 // Settle commits a held claim when res accepted the event and releases it
-// otherwise, and returns the outcome: forwarded or upstream_failed. The
+// otherwise, and returns the outcome: forwarded (queued for a queued
+// result) or upstream_failed. The
 // store calls are detached from any request: a client that hangs up after
 // the upstream accepted must not undo the commit.
 func (f *Flow) Settle(c Claim, res Result) Outcome {
@@ -140,8 +146,11 @@ func (f *Flow) Settle(c Claim, res Result) Outcome {
 		}
 	}
 	o := Outcome{Name: Forwarded, Key: c.Key, Status: res.Status, Err: res.Err}
-	if !ok {
+	switch {
+	case !ok:
 		o.Name = UpstreamFailed
+	case res.Queued:
+		o.Name, o.DeliveryID = Queued, res.DeliveryID
 	}
 	if c.State == FailOpen {
 		o.FailOpen = true

@@ -85,6 +85,23 @@ func TestFlow(t *testing.T) {
 		t.Fatalf("settle with an error: %+v", got)
 	}
 
+	// A queued result (the inbox stored the event) commits too, and is
+	// the outcome queued with its entry; a failed queue releases.
+	c, _ = f.Claim(ctx, event("q"))
+	if got := f.Settle(c, flow.Result{Status: 202, Queued: true, DeliveryID: "id-1"}); got.Name != flow.Queued || got.DeliveryID != "id-1" {
+		t.Fatalf("settle a queued event: %+v", got)
+	}
+	if _, o := f.Claim(ctx, event("q")); o == nil || o.Name != flow.Duplicate {
+		t.Fatalf("copy after a queued commit: %+v", o)
+	}
+	c, _ = f.Claim(ctx, event("r"))
+	if got := f.Settle(c, flow.Result{Queued: true, Err: errors.New("disk full")}); got.Name != flow.UpstreamFailed {
+		t.Fatalf("settle a failed queue: %+v", got)
+	}
+	if c, o := f.Claim(ctx, event("r")); o != nil || c.State != flow.Held {
+		t.Fatalf("retry after a failed queue: %+v %+v", c, o)
+	}
+
 	// No store: nothing to claim or settle.
 	off := newFlow(nil)
 	if c, o := off.Claim(ctx, event("a")); o != nil || c.State != flow.Off {

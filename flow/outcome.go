@@ -11,6 +11,7 @@ import (
 // and the metrics' outcome label.
 const (
 	Forwarded      = "forwarded"
+	Queued         = "queued"
 	UpstreamFailed = "upstream_failed"
 	Duplicate      = "duplicate"
 	InFlight       = "in_flight"
@@ -20,7 +21,7 @@ const (
 )
 
 // Outcomes lists every outcome, for metrics that want each one up front.
-var Outcomes = []string{Forwarded, UpstreamFailed, Duplicate, InFlight, Ignored, Rejected, Unavailable}
+var Outcomes = []string{Forwarded, Queued, UpstreamFailed, Duplicate, InFlight, Ignored, Rejected, Unavailable}
 
 // Outcome is what became of one request: the one record that every
 // answered request ends in, whatever answered it (a check, the store, the
@@ -29,7 +30,7 @@ var Outcomes = []string{Forwarded, UpstreamFailed, Duplicate, InFlight, Ignored,
 type Outcome struct {
 	// Name is the outcome (Forwarded, Duplicate, ...).
 	Name string
-	// Reason is the reason code of a refusal ("" for forwarded,
+	// Reason is the reason code of a refusal ("" for forwarded, queued,
 	// duplicate and ignored).
 	Reason string
 	// Status is what the gateway answers when it answers itself, or the
@@ -46,6 +47,8 @@ type Outcome struct {
 	FailOpen bool
 	// Rejection is the failed check, for a rejected request.
 	Rejection *gateway.Rejection
+	// DeliveryID is the inbox entry of a queued event ("" otherwise).
+	DeliveryID string
 }
 
 // Reason codes of outcomes that are not about the request itself (those

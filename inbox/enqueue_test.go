@@ -51,6 +51,30 @@ func TestEnqueueForwardsTheRequest(t *testing.T) {
 	}
 }
 
+// A re-encoded event carries X-Scgate-Reencoded with its style, which
+// the entry's Header leaves out like the dedupe key.
+func TestEnqueueReencoded(t *testing.T) {
+	ds := newDestination(t, nil)
+	in := openInbox(t, Options{Settings: Settings{Destination: ds.URL}})
+	run(t, in)
+	ev := event(3, "")
+	ev.Reencoded = "js"
+	id, err := in.Enqueue(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ds.waitDelivered(t, 1)[0].Header.Values(HeaderReencoded); len(got) != 1 || got[0] != "js" {
+		t.Fatalf("%s = %q, want js", HeaderReencoded, got)
+	}
+	e, _, err := in.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.Header()[HeaderReencoded]; ok {
+		t.Errorf("entry header %v holds %s", e.Header(), HeaderReencoded)
+	}
+}
+
 // Nothing is queued, and no id returned, when the file is closed or a
 // header could never be sent.
 func TestEnqueueRefuses(t *testing.T) {

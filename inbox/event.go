@@ -22,6 +22,10 @@ type Event struct {
 	// DedupeKey is sent as X-Scgate-Dedupe-Key, as the receiver sends it
 	// in pass-through mode (already made header-safe); "" sends none.
 	DedupeKey string
+	// Reencoded, when the receiver re-encoded the body (reencode), names
+	// the style, sent as X-Scgate-Reencoded; Body and Header are then the
+	// re-encoding and its new signature. "" sends none.
+	Reencoded string
 	// OrderKey, if set, delivers the events of one key one at a time in
 	// the order they were queued; a failing one holds back only its key.
 	OrderKey string
@@ -64,12 +68,15 @@ func (in *Inbox) Enqueue(ev Event) (string, error) {
 
 // Prepare returns the headers ev is stored and forwarded with: the
 // original request's without the hop-by-hop and X-Scgate- ones, plus its
-// dedupe key; ErrInvalidHeader when one could not be sent. Every engine
+// dedupe key and re-encoding style; ErrInvalidHeader when one could not be sent. Every engine
 // stores what it returns (the bbolt inbox and inbox/jetstream alike).
 func Prepare(ev Event) (http.Header, error) {
 	h := forwarded(ev.Header)
 	if ev.DedupeKey != "" {
 		h[HeaderDedupeKey] = []string{ev.DedupeKey}
+	}
+	if ev.Reencoded != "" {
+		h[HeaderReencoded] = []string{ev.Reencoded}
 	}
 	if err := sendable(h); err != nil {
 		return nil, err

@@ -38,6 +38,8 @@ const (
 	HeaderVerified = "X-Scgate-Verified"
 	// HeaderDedupeKey carries the event's dedupe key, when it has one.
 	HeaderDedupeKey = "X-Scgate-Dedupe-Key"
+	// HeaderReencoded names the re-encoding style of a re-encoded body.
+	HeaderReencoded = "X-Scgate-Reencoded"
 	// HeaderDeliveryID carries the entry's id, stable across attempts
 	// and replays.
 	HeaderDeliveryID = "X-Scgate-Delivery-Id"
@@ -80,6 +82,12 @@ const (
 	StateFailed    = sender.StateFailed
 	StateGone      = sender.StateGone
 )
+
+// States lists every state.
+var States = sender.States
+
+// ParseState returns the State named s.
+func ParseState(s string) (State, error) { return sender.ParseState(s) }
 
 // Attempt is one entry of an entry's attempt log: its number, status,
 // result kind (a bounded set, for metrics), latency and outcome.
@@ -169,7 +177,7 @@ type Options struct {
 // Inbox is an open inbox file and its delivery engine. bbolt locks the
 // file: one process at a time.
 type Inbox struct {
-	ob        *sender.Outbox
+	entries
 	s         *sender.Sender
 	now       func() time.Time
 	dest      atomic.Pointer[string]
@@ -192,7 +200,7 @@ func Open(path string, opts Options) (*Inbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &Inbox{ob: ob, now: opts.Now, onAttempt: opts.OnAttempt, onSettled: opts.OnSettled}
+	in := &Inbox{entries: entries{ob}, now: opts.Now, onAttempt: opts.OnAttempt, onSettled: opts.OnSettled}
 	client, err := in.setClient(opts.Timeout)
 	if err != nil {
 		ob.Close()
@@ -308,11 +316,13 @@ func (in *Inbox) setClient(timeout time.Duration) (*sender.Client, error) {
 // file.
 func (in *Inbox) Run(ctx context.Context) error { return in.s.Run(ctx) }
 
+// Sender returns the sender the inbox runs on, for readers of inboxes and
+// outboxes alike (the dashboard): its List, Get, Replay and ReplayAll are
+// the inbox's.
+func (in *Inbox) Sender() *sender.Sender { return in.s }
+
 // Wake makes Run look for due entries at once: after moving Options.Now.
 func (in *Inbox) Wake() { in.s.Wake() }
-
-// Path returns the file's path.
-func (in *Inbox) Path() string { return in.ob.Path() }
 
 // Close closes the file; stop Run first. Every Enqueue after it fails
 // with ErrClosed.

@@ -28,10 +28,11 @@ func (e *Entry) DedupeKey() string {
 func (e *Entry) Header() http.Header {
 	h := e.Headers.Clone()
 	delete(h, HeaderDedupeKey)
+	delete(h, HeaderReencoded)
 	return h
 }
 
-func entries(ds []*sender.Delivery) []*Entry {
+func toEntries(ds []*sender.Delivery) []*Entry {
 	out := make([]*Entry, len(ds))
 	for i, d := range ds {
 		out[i] = &Entry{Delivery: d}
@@ -39,9 +40,16 @@ func entries(ds []*sender.Delivery) []*Entry {
 	return out
 }
 
+// entries reads the entries of an inbox file: what an Inbox and a File
+// share.
+type entries struct{ ob *sender.Outbox }
+
+// Path returns the file's path.
+func (r entries) Path() string { return r.ob.Path() }
+
 // Get returns an entry, with its body and headers, and its attempt log.
-func (in *Inbox) Get(id string) (*Entry, []Attempt, error) {
-	d, log, err := in.ob.Get(id)
+func (r entries) Get(id string) (*Entry, []Attempt, error) {
+	d, log, err := r.ob.Get(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,9 +59,9 @@ func (in *Inbox) Get(id string) (*Entry, []Attempt, error) {
 // List returns up to limit entries (all if limit <= 0) in state, oldest
 // first, with their headers but without body: failed ones are the dead
 // letters.
-func (in *Inbox) List(state State, limit int) ([]*Entry, error) {
-	ds, err := in.ob.List(state, limit)
-	return entries(ds), err
+func (r entries) List(state State, limit int) ([]*Entry, error) {
+	ds, err := r.ob.List(state, limit)
+	return toEntries(ds), err
 }
 
 // Stats is what the metrics read.
@@ -68,11 +76,11 @@ type Stats struct {
 
 // Stats reads the entries by state and the oldest pending one. Counting
 // reads one key per entry.
-func (in *Inbox) Stats() (Stats, error) {
-	n, err := in.ob.Count()
+func (r entries) Stats() (Stats, error) {
+	n, err := r.ob.Count()
 	if err != nil {
 		return Stats{}, err
 	}
-	oldest, err := in.ob.OldestPending()
+	oldest, err := r.ob.OldestPending()
 	return Stats{Entries: n, OldestPending: oldest}, err
 }

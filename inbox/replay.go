@@ -19,5 +19,5 @@ func (in *Inbox) Replay(id string) (*Entry, error) {
 // example every dead letter of an outage.
 func (in *Inbox) ReplayAll(state State, from, to time.Time) ([]*Entry, error) {
 	ds, err := in.s.ReplayAll(state, from, to)
-	return entries(ds), err
+	return toEntries(ds), err
 }

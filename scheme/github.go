@@ -94,3 +94,6 @@ func (s *gitHub) Sign(h http.Header, i int, body []byte, _ time.Time) {
 func (s *gitHub) SignatureHeaders() []string { return []string{gitHubSignature, gitHubSHA1} }
 
 func (s *gitHub) FieldNames() []string { return nil }
+
+// EventHeader is the unsigned header that names the event type.
+func (s *gitHub) EventHeader() string { return gitHubEvent }

@@ -135,7 +135,27 @@ func CheckSharedSecrets(secrets [][]byte) error {
 
 // SecretError names secret i in err ("secret 1 is not…"); err must not
 // quote the value.
-func SecretError(i int, err error) error { return fmt.Errorf("secret %d %w", i, err) }
+func SecretError(i int, err error) error { return &SecretFormatError{Index: i, Err: err} }
+
+// SecretFormatError is a secret refused by its scheme (or by the config's
+// resolution of it), named by its index: a tool that takes one secret from
+// a flag names the flag instead ("--secret is shorter than…").
+type SecretFormatError struct {
+	Index int
+	// Err reads after the secret's name ("is shorter than 16 bytes…").
+	Err error
+}
+
+func (e *SecretFormatError) Error() string { return fmt.Sprintf("secret %d %v", e.Index, e.Err) }
+
+func (e *SecretFormatError) Unwrap() error { return e.Err }
+
+// EventHeaderer is implemented by a scheme whose event type is an
+// unsigned header (GitHub's X-GitHub-Event, Shopify's X-Shopify-Topic),
+// which a sender sets next to the signature.
+type EventHeaderer interface {
+	EventHeader() string
+}
 
 // Factory builds a scheme from its config.
 type Factory func(Config) (Scheme, error)

@@ -96,3 +96,6 @@ func (s *shopify) Sign(h http.Header, i int, body []byte, _ time.Time) {
 func (s *shopify) SignatureHeaders() []string { return []string{shopifySignature} }
 
 func (s *shopify) FieldNames() []string { return nil }
+
+// EventHeader is the unsigned header that names the event type.
+func (s *shopify) EventHeader() string { return shopifyTopic }

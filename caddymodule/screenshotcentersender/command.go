@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -18,7 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scgate/scgate/caddymodule/internal/cli"
-	"github.com/scgate/scgate/caddymodule/internal/secret"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
@@ -34,8 +38,8 @@ const maxData = 16 << 20
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "send",
-		Usage: "--url <url> [--secret <secret>] [--event <name>] [--data <file>|-] [--attempts <n>] [--initial-backoff <duration>] [--timeout <duration>] [--allow-private]",
-		Short: "Delivers one signed ScreenshotCenter webhook, retrying like the vendor",
+		Usage: "--url <url> [--scheme <name>] [--secret <secret>] [--event <name>] [--data <file>|-] [--attempts <n>] [--initial-backoff <duration>] [--timeout <duration>] [--allow-private]",
+		Short: "Delivers one signed webhook (ScreenshotCenter's, or another provider's scheme), retrying like the vendor",
 		Long: `
 Sends one webhook delivery in the foreground, exactly as ScreenshotCenter
 does: a POST of the body with Content-Type: application/json,
@@ -57,10 +61,20 @@ is sent, with a fresh screenshot_id and created_at now. With --data, the
 file's bytes (or stdin for -) are sent unchanged; --event defaults to the
 body's "event".
 
+--scheme signs as another provider does instead (github, stripe,
+shopify, and the other schemes of the receiver's scheme option): each
+attempt carries that provider's signature headers, made anew for the
+attempt (Stripe's t= is the attempt's time, as Stripe signs each retry),
+and --secret is in that scheme's format (Stripe's whsec_ string, say).
+It needs --data; --event is the event header of a scheme that has one
+(X-GitHub-Event, X-Shopify-Topic: required there) and must agree with the
+body's type where the scheme reads it from the body.
+
 The SSRF guard refuses loopback, private and link-local addresses unless
 --allow-private is given.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("url", "", "Endpoint URL (required)")
+			cmd.Flags().String("scheme", "", "Sign as this provider does (default screenshotcenter)")
 			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
 			cmd.Flags().String("event", "", "Event name (default: the body's event, or screenshot.finished)")
 			cmd.Flags().String("data", "", "File with the JSON body, or - for stdin (default: a sample event)")
@@ -74,14 +88,19 @@ The SSRF guard refuses loopback, private and link-local addresses unless
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "sign",
-		Usage: "[--secret <secret>] [--data <file>|-]",
-		Short: "Prints the X-ScreenshotCenter-Signature value of a body",
+		Usage: "[--scheme <name>] [--secret <secret>] [--data <file>|-]",
+		Short: "Prints the signature of a body: X-ScreenshotCenter-Signature's value, or a provider's signature headers",
 		Long: `
 Prints sha256=<hex HMAC-SHA256(secret, body)> for the exact bytes of
 --data (a file, or - for stdin, the default). --secret defaults to
 $` + SecretEnv + `; a secret shorter than 16 bytes or only whitespace is
-refused.`,
+refused.
+
+With --scheme, prints the headers that provider's scheme signs the body
+with, one "Name: value" line each, in name order (for stripe:
+Stripe-Signature: t=<now>,v1=<hex>); --secret is in the scheme's format.`,
 		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Flags().String("scheme", "", "Sign as this provider does (default: print X-ScreenshotCenter-Signature's value)")
 			cmd.Flags().String("secret", "", "Signing secret (default $"+SecretEnv+")")
 			cmd.Flags().String("data", "-", "File with the body, or - for stdin")
 			cmd.Args = cobra.NoArgs
@@ -131,21 +150,35 @@ is used.
 	})
 }
 
-// secretFlag returns --secret, else $SCREENSHOTCENTER_WEBHOOK_SECRET; a
-// blank or short one is refused, as in a config (secret.Check).
-func secretFlag(c *cobra.Command) ([]byte, error) {
+// signingScheme returns --scheme (default screenshotcenter) built with
+// --secret, else $SCREENSHOTCENTER_WEBHOOK_SECRET, and that secret; one
+// the scheme refuses (blank, short, another format) is refused as in a
+// config, the error naming the flag or variable.
+func signingScheme(c *cobra.Command) (scheme.Scheme, []byte, error) {
+	name, _ := c.Flags().GetString("scheme")
+	if name == "" {
+		name = scheme.ScreenshotCenter
+	}
+	if !slices.Contains(scheme.Names(), name) {
+		return nil, nil, fmt.Errorf("--scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), name)
+	}
 	s, _ := c.Flags().GetString("secret")
 	from := "--secret"
 	if s == "" {
 		s, from = os.Getenv(SecretEnv), "$"+SecretEnv
 	}
 	if s == "" {
-		return nil, fmt.Errorf("a secret is required: pass --secret or set $%s", SecretEnv)
+		return nil, nil, fmt.Errorf("a secret is required: pass --secret or set $%s", SecretEnv)
 	}
-	if err := secret.Check([]byte(s)); err != nil {
-		return nil, fmt.Errorf("%s %w", from, err)
+	sch, err := scheme.New(name, scheme.Config{Secrets: [][]byte{[]byte(s)}})
+	var fe *scheme.SecretFormatError
+	if errors.As(err, &fe) {
+		return nil, nil, fmt.Errorf("%s %w", from, fe.Err)
 	}
-	return []byte(s), nil
+	if err != nil {
+		return nil, nil, err
+	}
+	return sch, []byte(s), nil
 }
 
 func readData(name string) ([]byte, error) {
@@ -171,7 +204,7 @@ func readData(name string) ([]byte, error) {
 }
 
 func runSign(c *cobra.Command, _ []string) error {
-	secret, err := secretFlag(c)
+	sch, secret, err := signingScheme(c)
 	if err != nil {
 		return err
 	}
@@ -180,8 +213,20 @@ func runSign(c *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(c.OutOrStdout(), verifier.Sign(secret, body))
-	return err
+	if !c.Flags().Changed("scheme") {
+		_, err = fmt.Fprintln(c.OutOrStdout(), verifier.Sign(secret, body))
+		return err
+	}
+	h := http.Header{}
+	sch.Sign(h, 0, body, time.Now())
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			if _, err := fmt.Fprintf(c.OutOrStdout(), "%s: %s\n", k, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func runSend(c *cobra.Command, _ []string) error {
@@ -190,7 +235,7 @@ func runSend(c *cobra.Command, _ []string) error {
 	if err := sender.CheckURL(endpoint); err != nil {
 		return fmt.Errorf("--url: %w", err)
 	}
-	secret, err := secretFlag(c)
+	sch, secret, err := signingScheme(c)
 	if err != nil {
 		return err
 	}
@@ -200,7 +245,14 @@ func runSend(c *cobra.Command, _ []string) error {
 	if attempts <= 0 || backoff <= 0 || timeout <= 0 {
 		return errors.New("--attempts, --initial-backoff and --timeout must be positive")
 	}
-	name, body, err := sendBody(c)
+	schemeName, _ := fl.GetString("scheme")
+	var name string
+	var body []byte
+	if schemeName == "" || schemeName == scheme.ScreenshotCenter {
+		name, body, err = sendBody(c)
+	} else {
+		name, body, err = schemeBody(c, sch)
+	}
 	if err != nil {
 		return err
 	}
@@ -214,6 +266,7 @@ func runSend(c *cobra.Command, _ []string) error {
 		return err
 	}
 	d.MaxAttempts = attempts
+	d.Scheme = schemeName
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := c.OutOrStdout()
@@ -222,8 +275,8 @@ func runSend(c *cobra.Command, _ []string) error {
 	state, err := sender.Deliver(ctx, client, sender.Schedule{Attempts: attempts, Backoff: sender.ScaledBackoff(backoff)}, d,
 		func(d *sender.Delivery, a sender.Attempt) {
 			last = a
-			fmt.Fprintln(out, attemptLine(a, d.MaxAttempts))
-			for _, line := range attemptDetails(a) {
+			fmt.Fprintln(out, cli.AttemptLine(a, d.MaxAttempts))
+			for _, line := range cli.AttemptDetails(a) {
 				fmt.Fprintln(out, "  "+line)
 			}
 		})
@@ -285,6 +338,37 @@ func sendBody(c *cobra.Command) (string, []byte, error) {
 	body, err := webhook.SampleBody(name, id, time.Now(), 0)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w; pass --data", err)
+	}
+	return name, body, nil
+}
+
+// schemeBody returns the event name and body of `scgate send --scheme`
+// for a scheme other than ScreenshotCenter's: the --data file unchanged,
+// checked as the receiver's scheme reads it, so that a body its receiver
+// would refuse is not sent.
+func schemeBody(c *cobra.Command, sch scheme.Scheme) (string, []byte, error) {
+	data, _ := c.Flags().GetString("data")
+	if data == "" {
+		return "", nil, errors.New("--scheme needs --data: there is no sample body of another provider")
+	}
+	body, err := readData(data)
+	if err != nil {
+		return "", nil, err
+	}
+	event, _ := c.Flags().GetString("event")
+	h := http.Header{}
+	if eh, ok := sch.(scheme.EventHeaderer); ok {
+		if event == "" {
+			return "", nil, fmt.Errorf("--event is required: this scheme sends the event type in %s", eh.EventHeader())
+		}
+		h.Set(eh.EventHeader(), event)
+	}
+	name, rf := readEvent(sch, h, body)
+	if rf != nil {
+		return "", nil, fmt.Errorf("--data: %w (the receiver refuses it)", rf)
+	}
+	if event != "" && event != name {
+		return "", nil, fmt.Errorf("--event %q differs from the body's type %q (receivers read the body)", event, name)
 	}
 	return name, body, nil
 }

@@ -278,20 +278,9 @@ func (p *pooledSender) run(ctx context.Context, ob *sender.Outbox) {
 	case <-p.started:
 	}
 	// A panic in Run is a bug, but it must not end the deliveries until
-	// the next restart: start Run again (it recovers the leases).
-	for {
-		var err error
-		if !recovery.Do(p.logger, "sender.run", func() { err = s.Run(ctx) }) {
-			if err != nil {
-				p.logger.Error("sender stopped", zap.Error(err))
-			}
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
+	// the next restart: Run starts again (it recovers the leases).
+	if err := recovery.Loop(ctx, p.logger, "sender.run", s.Run); err != nil {
+		p.logger.Error("sender stopped", zap.Error(err))
 	}
 }
 

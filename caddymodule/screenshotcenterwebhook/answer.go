@@ -30,6 +30,7 @@ const (
 // Outcomes, as in the outcome placeholder and metric label (the flow's).
 const (
 	outcomeForwarded      = flow.Forwarded
+	outcomeQueued         = flow.Queued
 	outcomeUpstreamFailed = flow.UpstreamFailed
 	outcomeDuplicate      = flow.Duplicate
 	outcomeInFlight       = flow.InFlight
@@ -50,6 +51,8 @@ func logLine(o flow.Outcome) (zapcore.Level, string) {
 	switch o.Name {
 	case flow.Forwarded:
 		return zapcore.DebugLevel, "event forwarded"
+	case flow.Queued:
+		return zapcore.DebugLevel, "event queued in the inbox"
 	case flow.UpstreamFailed:
 		return zapcore.WarnLevel, "upstream did not accept the event; released for retry"
 	case flow.Duplicate, flow.Ignored:
@@ -69,6 +72,8 @@ func logLine(o flow.Outcome) (zapcore.Level, string) {
 		return zapcore.WarnLevel, "this client's bodies hold its whole share of the body budget; answering 503 (raise max_buffered_per_client if this is not an attack)"
 	case gateway.ErrTooManyStreams:
 		return zapcore.WarnLevel, "too many bodies of one connection being read; answering 503 (raise max_streams_per_connection if this is not an attack)"
+	case errInboxUnavailable:
+		return zapcore.ErrorLevel, "the inbox could not store the event; answering 503 so the sender retries"
 	default:
 		return zapcore.WarnLevel, "webhook rejected"
 	}
@@ -94,7 +99,8 @@ func unread(o flow.Outcome) bool {
 
 // record is the one outcome hook: every request the handler answers, or
 // passes on, goes through it once. It fills the outcome placeholders,
-// counts the outcome and the reason, and logs the line of the outcome.
+// counts the outcome and the reason, records it in the event log, and
+// logs the line of the outcome.
 func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 	vars.outcome, vars.reason = o.Name, o.Reason
 	h.metrics.outcomes[o.Name].Inc()
@@ -102,6 +108,7 @@ func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 	if o.Reason != "" && !settled {
 		h.metrics.rejections.WithLabelValues(o.Reason).Inc()
 	}
+	h.logEvent(r, vars, o)
 	level, msg := logLine(o)
 	ce := h.logger.Check(level, msg)
 	if ce == nil {
@@ -111,6 +118,8 @@ func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 	switch {
 	case o.Name == flow.Forwarded:
 		fields = append(fields, zap.String("dedupe_key", vars.key), zap.Int("status", o.Status))
+	case o.Name == flow.Queued:
+		fields = append(fields, zap.String("dedupe_key", vars.key), zap.String("delivery", o.DeliveryID))
 	case o.Name == flow.UpstreamFailed:
 		fields = append(fields, zap.String("reason", flow.UpstreamFailed), zap.String("dedupe_key", vars.key),
 			zap.Int("status", o.Status), zap.Error(o.Err))
@@ -122,7 +131,7 @@ func (h *Handler) record(r *http.Request, vars *requestVars, o flow.Outcome) {
 		if vars.key != "" {
 			fields = append(fields, zap.String("dedupe_key", vars.key))
 		}
-		if o.Err != nil && o.Reason == flow.ReasonStoreError {
+		if o.Err != nil && (o.Reason == flow.ReasonStoreError || o.Rejection == errInboxUnavailable) {
 			fields = append(fields, zap.Error(o.Err))
 		}
 		if h.report {

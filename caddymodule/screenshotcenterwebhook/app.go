@@ -26,11 +26,11 @@ const appID = "scgate_webhook"
 //     it are a config error, since each would answer the other's events as
 //     duplicates.
 //   - Start starts the handlers' stores (connects to Redis, loads the
-//     memory snapshot) and applies their max_keys and evict_warn_age to
-//     the shared memory store when the config starts serving, not when it
-//     is provisioned: a config that `caddy validate` checks, or that a
-//     reload rejects before it starts, touches no server or snapshot and
-//     changes nothing. A store a running config shares is started already
+//     memory snapshot), opens their inboxes and applies their max_keys
+//     and evict_warn_age to the shared memory store when the config
+//     starts serving, not when it is provisioned: a config that `caddy
+//     validate` checks, or that a reload rejects before it starts,
+//     touches no server, snapshot or inbox file and changes nothing. A store a running config shares is started already
 //     and is left as it is.
 //
 // It needs no configuration.
@@ -57,6 +57,14 @@ func (a *App) register(h *Handler) error {
 		a.endpoints = make(map[string]*Handler)
 	}
 	a.handlers = append(a.handlers, h)
+	if h.inbox != nil {
+		for _, other := range a.handlers[:len(a.handlers)-1] {
+			if other.inbox == h.inbox {
+				return fmt.Errorf("screenshotcenter_webhook handlers %s and %s use the same inbox store %s: give each its own inbox store",
+					a.describe(other), a.describe(h), h.inbox.path)
+			}
+		}
+	}
 	if h.store == nil {
 		return nil
 	}
@@ -95,17 +103,27 @@ func (a *App) describe(h *Handler) string {
 // yet (a store a running config shares is left as it is): first it loads
 // the memory snapshots, so that one that cannot be loaded fails the start
 // before anything else changed, and Caddy refuses the config (a reload
-// keeps the running one); then the Redis stores connect, in the
-// background. Then it applies max_buffered and max_buffered_per_client to
+// keeps the running one); then it opens the inboxes and runs their
+// deliveries (an inbox already open gets this config's settings), an
+// inbox that cannot be opened failing the start likewise; then the Redis
+// stores connect, in the background. Then it applies max_buffered and max_buffered_per_client to
 // the process's body budget, max_streams_per_connection to its stream
-// bound, and max_keys and evict_warn_age to the memory stores of the
-// config's handlers (the last handler wins when they disagree).
+// bound, event_log to its event log (the largest wins), and max_keys and
+// evict_warn_age to the memory stores of the config's handlers (the last
+// handler wins when they disagree).
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, h := range a.handlers {
 		if p, ok := h.store.(*dedupe.PersistedStore); ok {
 			if err := p.Start(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range a.handlers {
+		if h.inbox != nil {
+			if err := h.inbox.start(h.inboxSettings, h.endpoint(), h.logger.Named("inbox")); err != nil {
 				return err
 			}
 		}
@@ -119,6 +137,7 @@ func (a *App) Start() error {
 		bodyBudget.SetLimits(h.MaxBuffered, h.MaxBufferedPerClient)
 		bodyStreams.SetLimit(h.MaxStreamsPerConnection)
 	}
+	sizeEventLog(a.handlers)
 	for _, h := range a.handlers {
 		if ms := memoryStore(h.store); ms != nil {
 			ms.SetMaxKeys(h.Dedupe.MaxKeys)

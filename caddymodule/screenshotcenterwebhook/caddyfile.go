@@ -32,6 +32,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    events <name>...                # optional allowlist of events to forward
 //	    max_age <duration>              # replay window: screenshotcenter's created_at (default none); timestamped schemes default 5m
 //	    reencode js|python|php          # forward the body as that runtime re-serialises it, re-signed
+//	    event_log <n>|off               # entries of the process's event log (GET /scgate/events); default 10000
 //	    dedupe memory|redis|off {       # default memory
 //	        ttl <duration>              # how long a delivered key is remembered; default 72h
 //	        inflight_timeout <duration> # how long a claim blocks copies while the upstream works; default 60s
@@ -54,6 +55,18 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        tls                         # with addresses: connect with TLS
 //	        key_prefix <string>         # default "scgate:"
 //	        timeout <duration>          # per store operation; default 250ms
+//	    }
+//	    inbox {                         # answer 202 once durable, deliver with retries (no handler after it)
+//	        deliver_to <url>            # required: where events are delivered
+//	        store <file>                # default: scgate/inbox.db in Caddy's data dir
+//	        attempts <n>                # default 18 (about 3 days with the default backoff)
+//	        backoff <duration>...       # the last one repeats; default 10s 1m 5m 30m 2h 6h
+//	        timeout <duration>          # per attempt; default 15s
+//	        concurrency <n>             # deliveries in flight; default 8
+//	        rate <n>/s|m|h              # optional ceiling on attempts started
+//	        burst <n>                   # with rate; default rate/20 per second, at least 1
+//	        order_by <template>         # optional, e.g. {screenshot_id}: one at a time per key, in order
+//	        retain <duration>           # delivered and failed entries kept; default 168h
 //	    }
 //	}
 //
@@ -98,8 +111,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxAge, err = cfargs.Number(d, cfargs.Duration)
 		case "reencode":
 			h.Reencode, err = cfargs.One(d)
+		case "event_log":
+			h.EventLog, err = cfargs.NumberOr(d, cfargs.Int, "off", EventLogOff)
 		case "dedupe":
 			err = h.unmarshalDedupe(d)
+		case "inbox":
+			err = h.unmarshalInbox(d)
 		default:
 			return d.Errf("unrecognized %s subdirective '%s'", directive, d.Val())
 		}
@@ -150,6 +167,48 @@ func (h *Handler) unmarshalDedupe(d *caddyfile.Dispenser) error {
 			err = unmarshalRedisOption(d, cfg.Redis)
 		default:
 			return d.Errf("unrecognized dedupe subdirective '%s'", name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalInbox(d *caddyfile.Dispenser) error {
+	if h.Inbox != nil {
+		return d.Err("inbox may be configured only once")
+	}
+	if err := cfargs.None(d); err != nil {
+		return err
+	}
+	cfg := new(InboxConfig)
+	h.Inbox = cfg
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var err error
+		switch name := d.Val(); name {
+		case "deliver_to":
+			err = setOnce(d, &cfg.DeliverTo)
+		case "store":
+			err = setOnce(d, &cfg.Store)
+		case "attempts":
+			cfg.Attempts, err = cfargs.Number(d, cfargs.Int)
+		case "backoff":
+			cfg.Backoff, err = cfargs.Durations(d, cfg.Backoff)
+		case "timeout":
+			cfg.Timeout, err = cfargs.Number(d, cfargs.Duration)
+		case "concurrency":
+			cfg.Concurrency, err = cfargs.Number(d, cfargs.Int)
+		case "rate":
+			err = setOnce(d, &cfg.Rate)
+		case "burst":
+			cfg.Burst, err = cfargs.Number(d, cfargs.Int)
+		case "order_by":
+			err = setOnce(d, &cfg.OrderBy)
+		case "retain":
+			cfg.Retain, err = cfargs.Number(d, cfargs.Duration)
+		default:
+			return d.Errf("unrecognized inbox subdirective '%s'", name)
 		}
 		if err != nil {
 			return err

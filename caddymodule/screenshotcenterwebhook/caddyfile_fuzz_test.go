@@ -16,6 +16,7 @@ import (
 func FuzzCaddyfile(f *testing.F) {
 	f.Add("screenshotcenter_webhook {\n\tsecret {env.A} b\n\tmax_body 64KiB\n\treencode js\n\tdedupe redis {\n\t\turl redis://127.0.0.1:1\n\t\tkey {event}/{screenshot_id}\n\t}\n}")
 	f.Add("screenshotcenter_webhook {\n\tsecret s\n\tdedupe memory {\n\t\tmax_keys 10\n\t\tpersist /tmp/x\n\t}\n}")
+	f.Add("screenshotcenter_webhook {\n\tsecret s\n\tinbox {\n\t\tdeliver_to http://127.0.0.1:9/\n\t\tbackoff 1s 2m\n\t\trate 5/s\n\t\torder_by {screenshot_id}\n\t}\n}")
 	f.Add("screenshotcenter_webhook {\n}")
 	f.Fuzz(func(t *testing.T, input string) {
 		tokens, err := caddyfile.Tokenize([]byte(input), "Caddyfile")

@@ -74,6 +74,16 @@ func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 			want: Handler{Secrets: []string{"s"}, Events: []string{"screenshot.finished", "batch.finished", "app.upload.finished"}},
 		},
 		{
+			name:  "event_log size",
+			input: "screenshotcenter_webhook {\nsecret s\nevent_log 500\n}",
+			want:  Handler{Secrets: []string{"s"}, EventLog: 500},
+		},
+		{
+			name:  "event_log off",
+			input: "screenshotcenter_webhook {\nsecret s\nevent_log off\n}",
+			want:  Handler{Secrets: []string{"s"}, EventLog: EventLogOff},
+		},
+		{
 			name:  "max_age accepts days",
 			input: "screenshotcenter_webhook {\nsecret s\nmax_age 1d\n}",
 			want:  Handler{Secrets: []string{"s"}, MaxAge: caddy.Duration(24 * time.Hour)},
@@ -105,6 +115,37 @@ func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 				InflightTimeout: caddy.Duration(90 * time.Second),
 				MaxKeys:         5000,
 				Key:             "{event}|{screenshot_id}|{created_at}",
+			}},
+		},
+		{
+			name: "inbox with every subdirective",
+			input: `screenshotcenter_webhook {
+				secret s
+				inbox {
+					deliver_to http://127.0.0.1:9090/webhooks/screenshot
+					store /var/lib/scgate/inbox.db
+					attempts 25
+					backoff 10s 1m
+					backoff 5m
+					timeout 15s
+					concurrency 8
+					rate 50/s
+					burst 10
+					order_by {screenshot_id}
+					retain 168h
+				}
+			}`,
+			want: Handler{Secrets: []string{"s"}, Inbox: &InboxConfig{
+				DeliverTo:   "http://127.0.0.1:9090/webhooks/screenshot",
+				Store:       "/var/lib/scgate/inbox.db",
+				Attempts:    25,
+				Backoff:     []caddy.Duration{caddy.Duration(10 * time.Second), caddy.Duration(time.Minute), caddy.Duration(5 * time.Minute)},
+				Timeout:     caddy.Duration(15 * time.Second),
+				Concurrency: 8,
+				Rate:        "50/s",
+				Burst:       10,
+				OrderBy:     "{screenshot_id}",
+				Retain:      caddy.Duration(168 * time.Hour),
 			}},
 		},
 		{
@@ -159,6 +200,9 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"max_body not a size", "screenshotcenter_webhook {\nsecret s\nmax_body lots\n}", "parsing max_body"},
 		{"max_body negative", "screenshotcenter_webhook {\nsecret s\nmax_body -1MiB\n}", "parsing max_body"},
 		{"max_body zero", "screenshotcenter_webhook {\nsecret s\nmax_body 0\n}", "max_body 0 cannot be configured"},
+		{"event_log zero", "screenshotcenter_webhook {\nsecret s\nevent_log 0\n}", "event_log 0 cannot be configured"},
+		{"event_log not a number", "screenshotcenter_webhook {\nsecret s\nevent_log lots\n}", "parsing event_log"},
+		{"event_log without a size", "screenshotcenter_webhook {\nsecret s\nevent_log\n}", "wrong argument count"},
 		{"max_body two sizes", "screenshotcenter_webhook {\nsecret s\nmax_body 1MiB 2MiB\n}", "wrong argument count"},
 		{"body_min_rate not a size", "screenshotcenter_webhook {\nsecret s\nbody_min_rate fast\n}", "parsing body_min_rate"},
 		{"body_min_rate zero", "screenshotcenter_webhook {\nsecret s\nbody_min_rate 0\n}", "body_min_rate 0 cannot be configured"},
@@ -186,6 +230,13 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"key without a template", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey\n}\n}", "wrong argument count"},
 		{"key empty", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey \"\"\n}\n}", "key must not be empty"},
 		{"key two templates", "screenshotcenter_webhook {\nsecret s\ndedupe {\nkey {event} {batch_id}\n}\n}", "wrong argument count"},
+		{"inbox with an argument", "screenshotcenter_webhook {\nsecret s\ninbox http://x/ {\n}\n}", "wrong argument count"},
+		{"inbox configured twice", "screenshotcenter_webhook {\nsecret s\ninbox {\ndeliver_to http://x/\n}\ninbox {\ndeliver_to http://y/\n}\n}", "inbox may be configured only once"},
+		{"unknown inbox subdirective", "screenshotcenter_webhook {\nsecret s\ninbox {\nworkers 3\n}\n}", "unrecognized inbox subdirective 'workers'"},
+		{"inbox deliver_to twice", "screenshotcenter_webhook {\nsecret s\ninbox {\ndeliver_to http://x/\ndeliver_to http://y/\n}\n}", "deliver_to may be set only once"},
+		{"inbox attempts zero", "screenshotcenter_webhook {\nsecret s\ninbox {\nattempts 0\n}\n}", "attempts 0 cannot be configured"},
+		{"inbox backoff not a duration", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackoff soon\n}\n}", "parsing backoff 'soon'"},
+		{"inbox rate two values", "screenshotcenter_webhook {\nsecret s\ninbox {\nrate 50/s 10/s\n}\n}", "wrong argument count"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,10 @@ package screenshotcenterwebhook
 import (
 	"errors"
 	"fmt"
+	"math"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -14,10 +17,13 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/eventlog"
 	"github.com/scgate/scgate/flow"
 	"github.com/scgate/scgate/gateway"
+	"github.com/scgate/scgate/inbox"
 	"github.com/scgate/scgate/reencode"
 	"github.com/scgate/scgate/scheme"
+	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/webhook"
 )
 
@@ -34,6 +40,15 @@ const (
 	DefaultEvictWarnAge    = 24 * time.Hour
 	DefaultRedisTimeout    = dedupe.DefaultRedisTimeout
 	DefaultKeyPrefix       = dedupe.DefaultRedisKeyPrefix
+	// DefaultEventLog is how many answered requests the process's event
+	// log holds unless a handler asks for more.
+	DefaultEventLog = eventlog.DefaultSize
+	// MaxEventLog bounds event_log: each entry costs about 250 bytes
+	// plus its ids and dedupe key (at most 256 bytes each).
+	MaxEventLog = 1_000_000
+	// EventLogOff is event_log for a handler that records nothing
+	// (`event_log off` in the Caddyfile).
+	EventLogOff = -1
 )
 
 // Defaults of the limits that keep clients without the secret from tying
@@ -106,7 +121,8 @@ var DefaultSignatureHeaders = []string{webhook.HeaderSignature, webhook.HeaderSi
 // `{http.screenshotcenter_webhook.body_sha256}` | The SHA-256 of the body, in hex.
 // `{http.screenshotcenter_webhook.dedupe_key}` | The dedupe key of the event.
 // `{http.screenshotcenter_webhook.secret_index}` | Index (from 0) of the secret that matched.
-// `{http.screenshotcenter_webhook.outcome}` | forwarded, upstream_failed, duplicate, in_flight, ignored, rejected or unavailable.
+// `{http.screenshotcenter_webhook.delivery_id}` | The inbox entry of a queued event.
+// `{http.screenshotcenter_webhook.outcome}` | forwarded, queued, upstream_failed, duplicate, in_flight, ignored, rejected or unavailable.
 // `{http.screenshotcenter_webhook.reason}` | The reason code of a rejection.
 // `{http.screenshotcenter_webhook.mode}` | enforce or report (then outcome and reason say what enforce would have done).
 type Handler struct {
@@ -256,6 +272,30 @@ type Handler struct {
 	// memory backend with its defaults.
 	Dedupe *DedupeConfig `json:"dedupe,omitempty"`
 
+	// EventLog is how many answered requests the process's event log
+	// holds: one entry per request this handler answers (time, endpoint,
+	// outcome, reason code, event, ids, dedupe key, statuses, upstream
+	// latency, remote address; never a body, a signature or a secret),
+	// read through the admin API (GET /scgate/events) and `scgate events`.
+	// The log is one ring shared by every handler of the process and kept
+	// across reloads; the largest event_log of the config that last
+	// started sizes it, and the oldest entries make room for new ones. -1
+	// (`event_log off`) records nothing from this handler. At most
+	// 1000000. Default: 10000.
+	EventLog int `json:"event_log,omitempty"`
+
+	// Inbox, if set, makes the handler answer the provider itself instead
+	// of passing events on: a verified, first-seen event is written
+	// durably (fsync) to a local inbox file, its dedupe key committed,
+	// and only then answered 202 {"outcome":"queued","delivery":"<id>"};
+	// workers then deliver it to DeliverTo with retries. No handler after
+	// this one is needed: a queued event never reaches one. An event the
+	// inbox cannot store is answered 503 with Retry-After
+	// (inbox_unavailable) and its claim released, so nothing is
+	// acknowledged that is not on disk. Not with mode report. Default:
+	// none (pass-through: events go to the next handler).
+	Inbox *InboxConfig `json:"inbox,omitempty"`
+
 	checker *gateway.Checker
 	metrics *handlerMetrics
 	report  bool
@@ -270,6 +310,93 @@ type Handler struct {
 	// usage pool; empty when it holds none.
 	poolKey string
 	logger  *zap.Logger
+	// inbox is the pooled inbox of the Inbox setting (nil without), and
+	// inboxSettings what this config sets on it when it starts. inboxRef
+	// is its path while this handler holds a reference in the pool
+	// (Cleanup drops it; inbox stays set for requests still in flight).
+	inbox         *pooledInbox
+	inboxSettings inbox.Settings
+	inboxRef      string
+	// orderBy is Inbox.OrderBy parsed; nil when not set.
+	orderBy *gateway.KeyTemplate
+}
+
+// InboxConfig configures a Handler's inbox: where events are delivered,
+// how often and how fast.
+type InboxConfig struct {
+	// DeliverTo is the absolute http or https URL every queued event is
+	// POSTed to: the exact body (or, with reencode, the re-encoding, signed
+	// again) and the original request's headers with the original
+	// signature, minus hop-by-hop headers, plus X-Scgate-Verified,
+	// X-Scgate-Dedupe-Key, X-Scgate-Delivery-Id and
+	// X-Scgate-Delivery-Attempt. A 2xx delivers, 410 stops, anything else
+	// is retried on the schedule (a Retry-After on 429 and 503 is
+	// honoured); redirects are not followed. It comes from the config
+	// only and is trusted: loopback and private addresses are allowed
+	// (the sender's SSRF guard protects its endpoints, not this). Each
+	// attempt goes to the value of the config running when it starts.
+	// Placeholders such as {env.APP_URL} are resolved at load. Required.
+	DeliverTo string `json:"deliver_to,omitempty"`
+
+	// Store is the path of the inbox file (bbolt), one per gateway
+	// process: bbolt locks it, and the config start of a second process
+	// on it fails after waiting 10s for the lock. It holds the events'
+	// bodies and forwarded headers (an Authorization header the provider
+	// sent included) but no secret, and is created with mode 0600 in a
+	// 0700 directory. Two handlers of one config cannot share a store.
+	// Placeholders are resolved at load. Default: scgate/inbox.db in
+	// Caddy's data directory.
+	Store string `json:"store,omitempty"`
+
+	// Attempts is the attempt budget of an event, the first included;
+	// then it is failed (a dead letter: kept for Retain, listed,
+	// replayable). Default 18: with the default backoff, the last attempt
+	// comes about 3 days after the first.
+	Attempts int `json:"attempts,omitempty"`
+
+	// Backoff lists the waits before the second, third, ... attempt; the
+	// last one repeats, each is spread by ±20% and must be positive.
+	// Default 10s 1m 5m 30m 2h 6h.
+	Backoff []caddy.Duration `json:"backoff,omitempty"`
+
+	// Timeout bounds one attempt, from connecting to reading the
+	// response. Default 15s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Concurrency bounds the deliveries in flight to DeliverTo, so that a
+	// backlog after an outage does not knock the application over again.
+	// Default 8.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// Rate, if set, is a ceiling on the attempts started, retries
+	// included: a number and a unit, "50/s", "600/m" or "3600/h".
+	// Default: none.
+	Rate string `json:"rate,omitempty"`
+
+	// Burst is how many attempts Rate lets start at once after a pause.
+	// Needs Rate. Default: a twentieth of the rate per second, at least 1.
+	Burst int `json:"burst,omitempty"`
+
+	// OrderBy, if set, is a key template of signed fields (as dedupe key,
+	// e.g. {screenshot_id}): events with the same key are delivered one at
+	// a time, in the order they were queued, and events of different keys
+	// in parallel; a failing event holds back only its own key. An event
+	// for which a field of the template is missing or empty has no order
+	// key and is delivered without waiting for any other. Default: none
+	// (every event in parallel, up to Concurrency).
+	OrderBy string `json:"order_by,omitempty"`
+
+	// Retain is how long delivered, failed and gone entries are kept,
+	// counted from their last change, for listing and replay; then they
+	// are purged with their bodies. Pending entries are never purged.
+	// Default 168h (7 days).
+	Retain caddy.Duration `json:"retain,omitempty"`
+}
+
+// DefaultInboxPath is the inbox file when Inbox.Store is not set:
+// scgate/inbox.db in Caddy's data directory.
+func DefaultInboxPath() string {
+	return filepath.Join(caddy.AppDataDir(), "scgate", "inbox.db")
 }
 
 // DedupeConfig configures the dedupe store of a Handler.
@@ -514,6 +641,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.openStore(); err != nil {
 		return err
 	}
+	if h.Inbox != nil {
+		if err := h.provisionInbox(); err != nil {
+			return err
+		}
+	}
 	h.flow = &flow.Flow{
 		Store:           h.store,
 		Keyer:           &h.keyer,
@@ -551,20 +683,30 @@ func (h *Handler) Validate() error {
 	if h.Dedupe.Backend != BackendOff && h.store == nil {
 		return errors.New("dedupe store was not provisioned")
 	}
+	if h.Inbox != nil && h.inbox == nil {
+		return errors.New("inbox was not provisioned")
+	}
 	return nil
 }
 
-// Cleanup releases this config's reference to the dedupe store. The store
-// itself outlives a reload: the new config holds its own reference before
-// this runs. Cleanup is safe on a half-provisioned handler and when repeated.
+// Cleanup releases this config's references to the dedupe store and the
+// inbox. Both outlive a reload: the new config holds its own references
+// before this runs. Cleanup is safe on a half-provisioned handler and when
+// repeated.
 func (h *Handler) Cleanup() error {
+	var err error
+	if h.inboxRef != "" {
+		path := h.inboxRef
+		h.inboxRef = ""
+		_, err = inboxes.Delete(path)
+	}
 	if h.poolKey == "" {
-		return nil
+		return err
 	}
 	key := h.poolKey
 	h.poolKey = ""
-	_, err := stores.Delete(key)
-	return err
+	_, serr := stores.Delete(key)
+	return errors.Join(err, serr)
 }
 
 // check holds every rule of the config, for JSON configs and the Caddyfile
@@ -616,6 +758,9 @@ func (h *Handler) check() error {
 	if h.MaxAge < 0 {
 		return errors.New("max_age must not be negative")
 	}
+	if h.EventLog < EventLogOff || h.EventLog > MaxEventLog {
+		return fmt.Errorf("event_log must be between 1 and %d entries, or off (-1), got %d", MaxEventLog, h.EventLog)
+	}
 	for _, name := range h.SignatureHeaders {
 		if strings.TrimSpace(name) == "" {
 			return errors.New("signature_header names must not be empty")
@@ -631,10 +776,111 @@ func (h *Handler) check() error {
 			return fmt.Errorf("reencode must be js, python or php, got %q", h.Reencode)
 		}
 	}
+	if h.Inbox != nil {
+		if h.Mode == ModeReport {
+			return errors.New("inbox cannot be used with mode report: report passes every request on to the next handler, and the inbox answers events itself")
+		}
+		if err := h.Inbox.check(name); err != nil {
+			return err
+		}
+	}
 	if h.Dedupe == nil {
 		return nil
 	}
 	return h.Dedupe.check(name)
+}
+
+// check holds the rules of the inbox settings that do not depend on
+// resolving placeholders (inboxSettings checks deliver_to once resolved).
+func (c *InboxConfig) check(schemeName string) error {
+	if c.DeliverTo == "" {
+		return errors.New("inbox deliver_to is required: the URL events are delivered to")
+	}
+	if c.Attempts < 0 || c.Concurrency < 0 || c.Burst < 0 {
+		return errors.New("inbox attempts, concurrency and burst must be positive")
+	}
+	if c.Timeout < 0 || c.Retain < 0 {
+		return errors.New("inbox timeout and retain must be positive")
+	}
+	for _, d := range c.Backoff {
+		if d <= 0 {
+			return errors.New("inbox backoff durations must be positive")
+		}
+	}
+	if _, err := parseRate(c.Rate); err != nil {
+		return err
+	}
+	if c.Burst != 0 && c.Rate == "" {
+		return errors.New("inbox burst needs rate")
+	}
+	if c.OrderBy != "" {
+		if _, err := gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(schemeName)); err != nil {
+			return fmt.Errorf("inbox order_by: %w", err)
+		}
+	}
+	return nil
+}
+
+// parseRate reads an inbox rate, "<n>/s", "<n>/m" or "<n>/h", as
+// attempts per second; "" is 0 (no ceiling).
+func parseRate(v string) (float64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	num, unit, ok := strings.Cut(v, "/")
+	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[unit]
+	n, err := strconv.ParseFloat(num, 64)
+	if !ok || per == 0 || err != nil || !(n > 0) || math.IsInf(n, 0) {
+		return 0, fmt.Errorf("inbox rate must be a positive number of attempts per s, m or h, such as 50/s, got %q", v)
+	}
+	return n / per, nil
+}
+
+// provisionInbox resolves the inbox's placeholders, makes the settings
+// this config sets when it starts, and gets the inbox of its file from the
+// pool, which opens nothing: the file is opened when the config starts
+// (App.Start), so `scgate validate` creates and locks no file.
+func (h *Handler) provisionInbox() error {
+	c := h.Inbox
+	dest, err := placeholder.Field("inbox deliver_to", c.DeliverTo)
+	if err != nil {
+		return err
+	}
+	if err := sender.CheckURL(dest); err != nil {
+		return fmt.Errorf("inbox deliver_to must be an absolute http or https URL, got %q", dest)
+	}
+	path := c.Store
+	if path == "" {
+		path = DefaultInboxPath()
+	}
+	if path, err = placeholder.Field("inbox store", path); err != nil {
+		return err
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return err
+	}
+	rate, _ := parseRate(c.Rate) // check has parsed it
+	st := inbox.Settings{
+		Destination: dest,
+		Attempts:    c.Attempts,
+		Timeout:     time.Duration(c.Timeout),
+		Concurrency: c.Concurrency,
+		Rate:        rate,
+		Burst:       c.Burst,
+		Retain:      time.Duration(c.Retain),
+	}
+	for _, d := range c.Backoff {
+		st.Backoff = append(st.Backoff, time.Duration(d))
+	}
+	if st.Retain == 0 {
+		st.Retain = inbox.DefaultRetain
+	}
+	h.inboxSettings = st
+	if c.OrderBy != "" {
+		h.orderBy, _ = gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(h.schemeName())) // check has parsed it
+	}
+	h.inbox, h.inboxRef = loadInbox(path), path
+	return nil
 }
 
 // schemeName is Scheme, or the default one.
@@ -753,6 +999,9 @@ func (h *Handler) setDefaults() {
 	}
 	if h.MaxStreamsPerConnection == 0 {
 		h.MaxStreamsPerConnection = DefaultMaxStreamsPerConnection
+	}
+	if h.EventLog == 0 {
+		h.EventLog = DefaultEventLog
 	}
 	if h.Dedupe == nil {
 		h.Dedupe = new(DedupeConfig)

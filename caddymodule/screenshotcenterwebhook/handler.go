@@ -54,8 +54,9 @@ var bodyBudget webhook.Budget
 var bodyStreams gateway.Streams
 
 // ServeHTTP runs the request path: the checks on the raw request, the
-// claim of its dedupe key, the forward, and the settlement of the claim by
-// the upstream's answer. Nothing is forwarded unless every step says so;
+// claim of its dedupe key, the forward (or, with an inbox, the durable
+// queue), and the settlement of the claim by the upstream's answer (or the
+// write to the inbox). Nothing is forwarded unless every step says so;
 // each step that says no hands a verdict to give (answer.go), which in
 // report mode passes the request on unchanged instead.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -108,7 +109,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			zap.String("reason", flow.ReasonStoreError), zap.String("dedupe_key", vars.key), zap.Error(c.Err))
 	}
 
-	// 4. Forward, then settle the claim by the upstream's answer.
+	// 4. Deliver, then settle the claim by the result: queue in the
+	// inbox (inbox.go), or forward to the next handler.
+	if h.inbox != nil {
+		return h.queue(w, r, vars, ev, c, up)
+	}
 	return h.forward(w, r, vars, c, up, next)
 }
 
@@ -149,7 +154,8 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, vars *requestV
 	// it wrote decides, so an accepted event stays committed and a failed
 	// one is retryable.
 	defer func() {
-		h.metrics.upstream.Observe(time.Since(start).Seconds())
+		vars.upstream = time.Since(start)
+		h.metrics.upstream.Observe(vars.upstream.Seconds())
 		o := h.flow.Settle(c, flow.Result{Status: rec.Status(), Err: err})
 		if err == nil && rec.Status() == 0 {
 			o.Reason, o.Err = flow.ReasonNoUpstream, errNoUpstream

@@ -30,6 +30,8 @@ type handled struct {
 	header   http.Header
 	upstream *http.Request // the request the next handler got, if any
 	body     string        // the body the next handler read
+	answer   []byte        // the body the gateway answered, when it answered itself
+	delivery string        // the delivery_id placeholder
 }
 
 // handle runs req through h in front of next (nil: a handler that reads the
@@ -67,7 +69,8 @@ func handle(t *testing.T, h *Handler, req *http.Request, next caddyhttp.HandlerF
 	}
 	got.outcome, _ = repl.GetString(placeholderPrefix + "outcome")
 	got.reason, _ = repl.GetString(placeholderPrefix + "reason")
-	got.header = w.Header()
+	got.delivery, _ = repl.GetString(placeholderPrefix + "delivery_id")
+	got.header, got.answer = w.Header(), w.Body.Bytes()
 	return got
 }
 

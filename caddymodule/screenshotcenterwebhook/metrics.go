@@ -6,11 +6,14 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scgate/scgate/caddymodule/internal/metrics"
 	"github.com/scgate/scgate/dedupe"
+	"github.com/scgate/scgate/flow"
+	"github.com/scgate/scgate/inbox"
 	"github.com/scgate/scgate/internal/recovery"
 )
 
@@ -59,6 +62,15 @@ var (
 		Namespace: "scgate", Subsystem: "dedupe", Name: "evictions_total",
 		Help: "Delivered keys a full memory store evicted to make room for new events, by store.",
 	}, []string{"store"})
+	metricInboxAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "scgate", Subsystem: "inbox", Name: "attempts_total",
+		Help: "Inbox delivery attempts by endpoint, what they led to (delivered, retry, failed, gone, interrupted) and kind (2xx, 3xx, 4xx, 5xx, timeout, refused, error, interrupted).",
+	}, []string{"endpoint", "outcome", "kind"})
+	metricInboxLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "scgate", Subsystem: "inbox", Name: "delivery_duration_seconds",
+		Help:    "Time from when an event was queued (or replayed) in the inbox to its delivery (2xx), retries included.",
+		Buckets: []float64{.005, .025, .1, .5, 1, 5, 15, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600, 72 * 3600},
+	}, []string{"endpoint"})
 	metricBuffered = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "scgate", Subsystem: "webhook", Name: "buffered_bytes",
 		Help: "Body bytes the process's gateways hold now for bodies being read and checked (bounded by max_buffered).",
@@ -67,7 +79,8 @@ var (
 
 func registerMetrics(reg prometheus.Registerer) error {
 	return metrics.Register(reg, recovery.Panics, metricRequests, metricRejections, metricSecretMatches, metricGatewayTime,
-		metricUpstreamTime, metricStoreTime, metricStoreErrors, metricFailOpen, metricEvictions, metricBuffered, memoryKeys)
+		metricUpstreamTime, metricStoreTime, metricStoreErrors, metricFailOpen, metricEvictions, metricBuffered, memoryKeys,
+		metricInboxAttempts, metricInboxLatency, inboxStats)
 }
 
 // Phases of metricGatewayTime.
@@ -107,8 +120,7 @@ func newHandlerMetrics(endpoint, mode string, secrets int) *handlerMetrics {
 		storeErrors: metricStoreErrors.MustCurryWith(prometheus.Labels{"endpoint": endpoint}),
 		failOpen:    metricFailOpen.WithLabelValues(endpoint),
 	}
-	for _, o := range []string{outcomeForwarded, outcomeUpstreamFailed, outcomeDuplicate, outcomeInFlight,
-		outcomeIgnored, outcomeRejected, outcomeUnavailable} {
+	for _, o := range flow.Outcomes {
 		m.outcomes[o] = metricRequests.WithLabelValues(endpoint, mode, o)
 	}
 	for i := range secrets {
@@ -176,4 +188,44 @@ func (c *memoryKeysCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, s := range c.stores {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(s.Len()), name)
 	}
+}
+
+// inboxStats reports the entries of each open inbox by state, and the age
+// of its oldest pending entry (the alert for an application that is down);
+// it reads the inboxes at scrape time.
+var inboxStats = &inboxStatsCollector{
+	entries: prometheus.NewDesc("scgate_inbox_entries", "Entries an inbox holds, by endpoint and state (pending, delivered, failed: dead letters, gone).", []string{"endpoint", "state"}, nil),
+	oldest:  prometheus.NewDesc("scgate_inbox_oldest_pending_age_seconds", "How long the oldest pending entry of an inbox has waited since it was queued; 0 when none is pending.", []string{"endpoint"}, nil),
+}
+
+type inboxStatsCollector struct{ entries, oldest *prometheus.Desc }
+
+func (c *inboxStatsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.entries
+	ch <- c.oldest
+}
+
+func (c *inboxStatsCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	inboxes.Range(func(_, v any) bool {
+		p := v.(*pooledInbox)
+		in := p.get()
+		if in == nil {
+			return true
+		}
+		st, err := in.Stats()
+		if err != nil {
+			return true // closed meanwhile
+		}
+		endpoint := *p.endpoint.Load()
+		for _, s := range inbox.States {
+			ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(st.Entries[s]), endpoint, string(s))
+		}
+		age := 0.0
+		if !st.OldestPending.IsZero() {
+			age = max(now.Sub(st.OldestPending).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, endpoint)
+		return true
+	})
 }

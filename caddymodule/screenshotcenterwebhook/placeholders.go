@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -24,9 +25,12 @@ type requestVars struct {
 	parsed      bool
 	secretIndex int
 	key         string
+	delivery    string
 	outcome     string
 	reason      string
 	mode        string
+	// upstream is how long the upstream took to answer a forwarded event.
+	upstream time.Duration
 }
 
 // newRequestVars registers a requestVars of a handler of scheme sch as a
@@ -56,6 +60,8 @@ func (v *requestVars) replace(key string) (any, bool) {
 		return v.mode, true
 	case "dedupe_key":
 		return v.key, v.key != ""
+	case "delivery_id":
+		return v.delivery, v.delivery != ""
 	case "secret_index":
 		return v.secretIndex, v.secretIndex >= 0
 	}

@@ -24,7 +24,7 @@ func TestPlaceholderTablesMatchTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newRequestVars(repl, "enforce", sc)
-	v.outcome, v.reason, v.key = "forwarded", "none", "k"
+	v.outcome, v.reason, v.key, v.delivery = "queued", "none", "k", "d"
 	ev := gateway.Event{Body: body}
 	signed, rf := sc.Read(scheme.Request{Body: body})
 	if rf != nil {

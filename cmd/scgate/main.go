@@ -1,7 +1,7 @@
 // Command scgate is Caddy with the standard modules and the scgate plugin:
-// the screenshotcenter_webhook receiver gateway and the screenshotcenter_sender
-// sidecar with its send, sign and deliveries subcommands, and healthcheck for
-// containers.
+// the screenshotcenter_webhook receiver gateway with its inbox subcommand and
+// the screenshotcenter_sender sidecar with its send, sign and deliveries
+// subcommands, and healthcheck for containers.
 //
 //	scgate run --config Caddyfile.example
 package main
@@ -29,8 +29,10 @@ const longDescription = `scgate is Caddy with a webhook gateway for ScreenshotCe
 In front of an existing handler, the screenshotcenter_webhook directive verifies the
 signature over the raw body, rejects bad input with a clear status and reason, drops
 retried and replayed duplicates (in memory, or in Redis across replicas) and forwards
-only valid, first-seen events. The screenshotcenter_sender directive and the send,
-sign and deliveries commands sign and deliver webhooks durably.
+only valid, first-seen events, or, in inbox mode, acknowledges them once on disk and
+delivers them with retries (the inbox command lists and replays them). The
+screenshotcenter_sender directive and the send, sign and deliveries commands sign and
+deliver webhooks durably.
 
 Run the gateway with a Caddyfile:
 

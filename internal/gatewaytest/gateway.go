@@ -154,6 +154,12 @@ type Options struct {
 	ConfigFile string
 	// Args are extra arguments to `scgate run` (e.g. "--watch").
 	Args []string
+	// Wrap, if set, is a command and its arguments that run the binary
+	// (which follows them, with its arguments) and become it, such as
+	// {"prlimit", "--fsize=262144", "--"} for a gateway whose files cannot
+	// grow past 256 KiB, as on a full disk. The command must exec the
+	// binary, so that signals reach the gateway itself.
+	Wrap []string
 	// Env is added to the environment of the process ("NAME=value").
 	Env []string
 	// UnsetEnv names variables removed from the inherited environment.
@@ -267,6 +273,9 @@ func Launch(tb testing.TB, opts Options) (*Gateway, error) {
 
 	args := append([]string{"run", "--config", cfgPath, "--adapter", opts.Adapter}, opts.Args...)
 	cmd := exec.Command(bin, args...)
+	if len(opts.Wrap) > 0 {
+		cmd = exec.Command(opts.Wrap[0], append(append(opts.Wrap[1:len(opts.Wrap):len(opts.Wrap)], bin), args...)...)
+	}
 	cmd.Dir = g.Dir
 	cmd.Env = buildEnv(opts, g)
 	w := io.MultiWriter(g.out, logFile)

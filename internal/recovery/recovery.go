@@ -7,8 +7,10 @@
 package recovery
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -33,6 +35,29 @@ func Do(log *zap.Logger, where string, fn func()) (panicked bool) {
 	}()
 	fn()
 	return false
+}
+
+// restartAfter is how long Loop waits before it runs a loop that panicked
+// again. A variable for tests.
+var restartAfter = time.Second
+
+// Loop runs fn(ctx), the main loop of some background work (a sender's or
+// an inbox's Run), until it returns. A panic in it is reported as Do does,
+// and fn runs again after a second, unless ctx has ended: a bug must not
+// end the deliveries until the next restart. It returns fn's error, or nil
+// when ctx ended after a panic.
+func Loop(ctx context.Context, log *zap.Logger, where string, fn func(context.Context) error) error {
+	for {
+		var err error
+		if !Do(log, where, func() { err = fn(ctx) }) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(restartAfter):
+		}
+	}
 }
 
 // Recover, deferred at the top of a goroutine, stops a panic there the

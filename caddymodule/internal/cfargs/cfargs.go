@@ -64,6 +64,24 @@ func Number[T int | int64 | caddy.Duration](d *caddyfile.Dispenser, parse func(s
 	if err != nil {
 		return 0, err
 	}
+	return number(d, name, v, parse)
+}
+
+// NumberOr is Number that also takes word, read as value: `event_log off`
+// is -1, say.
+func NumberOr[T int | int64 | caddy.Duration](d *caddyfile.Dispenser, parse func(string) (T, error), word string, value T) (T, error) {
+	name := d.Val()
+	v, err := One(d)
+	if err != nil {
+		return 0, err
+	}
+	if v == word {
+		return value, nil
+	}
+	return number(d, name, v, parse)
+}
+
+func number[T int | int64 | caddy.Duration](d *caddyfile.Dispenser, name, v string, parse func(string) (T, error)) (T, error) {
 	x, err := parse(v)
 	if err != nil {
 		return 0, d.Errf("parsing %s '%s': %v", name, v, err)

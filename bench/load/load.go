@@ -56,16 +56,26 @@ func expectOK(resp *http.Response) string {
 	return ""
 }
 
-// expectDuplicate accepts only the gateway's own 200 for a duplicate.
-func expectDuplicate(resp *http.Response) string {
-	if resp.StatusCode != http.StatusOK {
-		return "status " + strconv.Itoa(resp.StatusCode)
+// expectOutcome accepts only the gateway's own answer status with
+// X-Scgate-Outcome outcome.
+func expectOutcome(status int, outcome string) expectation {
+	return func(resp *http.Response) string {
+		if resp.StatusCode != status {
+			return "status " + strconv.Itoa(resp.StatusCode)
+		}
+		if o := resp.Header.Get("X-Scgate-Outcome"); o != outcome {
+			return "outcome " + strconv.Quote(o) + " (want " + outcome + ")"
+		}
+		return ""
 	}
-	if o := resp.Header.Get("X-Scgate-Outcome"); o != "duplicate" {
-		return "outcome " + strconv.Quote(o) + " (want duplicate)"
-	}
-	return ""
 }
+
+var (
+	// expectDuplicate accepts only the gateway's own 200 for a duplicate.
+	expectDuplicate = expectOutcome(http.StatusOK, "duplicate")
+	// expectQueued accepts only the inbox's 202 for a queued event.
+	expectQueued = expectOutcome(http.StatusAccepted, "queued")
+)
 
 // newClient returns a keep-alive client for conc concurrent workers that
 // never uses a proxy.

@@ -108,3 +108,23 @@ func TestConfigKinds(t *testing.T) {
 		t.Error("redis duplicates config has no redis url")
 	}
 }
+
+func TestInboxConfig(t *testing.T) {
+	cfg := gatewayConfig(configInbox, 1, 2, "127.0.0.1:3", "sec", "/tmp/inbox.db")
+	for _, want := range []string{"inbox {", "deliver_to http://127.0.0.1:3/", "store /tmp/inbox.db", "concurrency 8"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("gateway-inbox config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "reverse_proxy") || strings.Contains(cfg, "backoff") {
+		t.Errorf("gateway-inbox config:\n%s", cfg)
+	}
+	if got, err := parseConcurrencies("1, 8,32"); err != nil || len(got) != 3 || got[2] != 32 {
+		t.Errorf("parseConcurrencies = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "8,x", "2000"} {
+		if _, err := parseConcurrencies(bad); err == nil {
+			t.Errorf("parseConcurrencies(%q) accepted", bad)
+		}
+	}
+}

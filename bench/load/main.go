@@ -11,6 +11,9 @@
 //
 //   - bare: reverse_proxy only;
 //   - gateway-memory: screenshotcenter_webhook (memory dedupe) + reverse_proxy;
+//   - gateway-inbox: the same handler in inbox mode (no reverse_proxy): each
+//     event written to a fresh inbox file with fsync and answered 202, then
+//     delivered to the same upstream in the background (concurrency 8);
 //   - gateway-redis: the same with `dedupe redis { url ... }` against a
 //     private redis-server the benchmark starts (skipped, and said so, when
 //     redis-server is missing or the built binary rejects the config);
@@ -36,6 +39,9 @@
 // window). It prints per-configuration medians, the paired ratios against bare
 // (the median over pairs of each pair's ratio) and the targets (PASS/MISS,
 // never a failing exit status), as Markdown on stdout and in -out.
+//
+// With -drain N it measures instead how fast an inbox empties after an
+// outage, for each -drain-concurrency (drain.go).
 //
 // Only 127.0.0.1 is contacted. Everything the benchmark starts is stopped when
 // it exits, also on Ctrl-C or an error (and killed by the kernel if the
@@ -66,6 +72,7 @@ type configKind string
 const (
 	configBare      configKind = "bare"
 	configMemory    configKind = "gateway-memory"
+	configInbox     configKind = "gateway-inbox"
 	configRedis     configKind = "gateway-redis"
 	configRedisUnix configKind = "gateway-redis-unix"
 	configMemoryDup configKind = "gateway-memory-duplicates"
@@ -93,6 +100,8 @@ type options struct {
 	maxEvents   int
 	cpuProfile  string
 	profileDir  string
+	drain       int
+	drainConc   []int
 }
 
 // Bounds on the flags, so that every loop is bounded.
@@ -117,6 +126,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "comma-separated configurations whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
+	fs.IntVar(&o.drain, "drain", 0, "instead of the load runs: queue this many events in an inbox while its application is down, start it, and measure the drain (see drain.go)")
+	drainConc := fs.String("drain-concurrency", "1,8,32", "with -drain: the inbox concurrency values to measure")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
 		fs.PrintDefaults()
@@ -137,6 +148,12 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-concurrency must be between 1 and %d", maxConcurrency)
 	case o.maxEvents < 1000:
 		return o, errors.New("-max-events must be at least 1000")
+	case o.drain < 0 || o.drain > o.maxEvents:
+		return o, fmt.Errorf("-drain must be between 0 and -max-events (%d)", o.maxEvents)
+	}
+	var err error
+	if o.drainConc, err = parseConcurrencies(*drainConc); err != nil {
+		return o, err
 	}
 	if o.pairs < 5 {
 		fmt.Fprintln(os.Stderr, "warning: fewer than 5 pairs; medians will be unreliable")
@@ -206,10 +223,20 @@ func run(ctx context.Context, opts options) (err error) {
 	if err := validateConfig(ctx, b.bin, dir, configMemory, b.up.addr, string(b.secret), ""); err != nil {
 		return fmt.Errorf("gateway-memory config rejected: %w", err)
 	}
+	if err := validateConfig(ctx, b.bin, dir, configInbox, b.up.addr, string(b.secret), filepath.Join(dir, "inbox.validate.db")); err != nil {
+		return fmt.Errorf("gateway-inbox config rejected: %w", err)
+	}
+	if opts.drain > 0 {
+		md, err := b.runDrains(ctx, opts.drainConc)
+		if err != nil {
+			return err
+		}
+		return writeReport(md, opts.out)
+	}
 	redisNote := b.setupRedis(ctx)
 	logf("gateway-redis: %s", redisNote)
 
-	kinds := []configKind{configBare, configMemory}
+	kinds := []configKind{configBare, configMemory, configInbox}
 	if b.redis != nil {
 		kinds = append(kinds, configRedis, configRedisUnix)
 	}
@@ -234,14 +261,20 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 	}
 	rep := newReport(opts, kinds, results, redisNote)
-	md := rep.markdown()
+	return writeReport(rep.markdown(), opts.out)
+}
+
+// writeReport prints the Markdown report md and writes it to out, unless
+// out is "-" or empty.
+func writeReport(md, out string) error {
 	fmt.Print(md)
-	if opts.out != "-" && opts.out != "" {
-		if err := os.WriteFile(opts.out, []byte(md), 0o644); err != nil {
-			return err
-		}
-		logf("report written to %s", opts.out)
+	if out == "-" || out == "" {
+		return nil
 	}
+	if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	logf("report written to %s", out)
 	return nil
 }
 
@@ -351,7 +384,11 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	}
 
 	b.seq++
-	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, kind, b.up.addr, string(b.secret), redisURL)
+	store := redisURL
+	if kind == configInbox {
+		store = filepath.Join(b.dir, fmt.Sprintf("inbox.%03d.db", b.seq))
+	}
+	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, kind, b.up.addr, string(b.secret), store)
 	if err != nil {
 		return res, err
 	}
@@ -362,6 +399,9 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	// respond ignores the body: one event, repeated, is enough.
 	src := &source{events: events, repeat: dup || kind == configRespond}
 	expect := expectOK
+	if kind == configInbox {
+		expect = expectQueued
+	}
 	if dup {
 		// Deliver the event once; from then on every copy is a duplicate.
 		if _, bad := send(ctx, client, g.url, &events[0], expectOK); bad != "" {

@@ -234,9 +234,11 @@ type gateway struct {
 // the gateway's own answer to a duplicate, without braces (placeholders).
 const respondBody = "outcome: duplicate"
 
-// gatewayConfig renders the Caddyfile of configuration kind. redisURL is used
-// only by the gateway-redis configurations.
-func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, redisURL string) string {
+// gatewayConfig renders the Caddyfile of configuration kind. store is the
+// Redis URL of the gateway-redis configurations and the inbox file of
+// gateway-inbox; the others do not use it.
+func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, store string) string {
+	redisURL := store
 	var site string
 	switch kind {
 	case configBare:
@@ -248,7 +250,28 @@ func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, redis
 	case configRedis, configRedisUnix, configRedisDup:
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tdedupe redis {\n\t\t\turl %s\n\t\t}\n\t}\n\treverse_proxy %s\n",
 			secret, redisURL, upstream)
+	case configInbox:
+		site = inboxSite(secret, "http://"+upstream+"/", store, inboxConcurrency, "")
 	}
+	return caddyfile(adminPort, port, site)
+}
+
+// inboxConcurrency is the concurrency of gateway-inbox: the default.
+const inboxConcurrency = 8
+
+// inboxSite is a site block whose gateway queues events in an inbox at
+// store delivering to deliverTo, with concurrency deliveries in flight and
+// backoff ("" for the default) between attempts.
+func inboxSite(secret, deliverTo, store string, concurrency int, backoff string) string {
+	opts := fmt.Sprintf("\t\t\tdeliver_to %s\n\t\t\tstore %s\n\t\t\tconcurrency %d\n", deliverTo, store, concurrency)
+	if backoff != "" {
+		opts += "\t\t\tattempts 100000\n\t\t\tbackoff " + backoff + "\n"
+	}
+	return fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tinbox {\n%s\t\t}\n\t}\n", secret, opts)
+}
+
+// caddyfile is the whole Caddyfile of a gateway with one site.
+func caddyfile(adminPort, port int, site string) string {
 	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	auto_https off
@@ -262,14 +285,21 @@ http://127.0.0.1:%d {
 
 // writeConfig writes a Caddyfile for kind into dir and returns its path, the
 // site port and the admin port.
-func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisURL string) (path string, port, adminPort int, err error) {
+func writeConfig(dir string, seq int, kind configKind, upstream, secret, store string) (path string, port, adminPort int, err error) {
+	return writeCaddyfile(dir, seq, string(kind), func(adminPort, port int) string {
+		return gatewayConfig(kind, adminPort, port, upstream, secret, store)
+	})
+}
+
+// writeCaddyfile writes the Caddyfile render makes for free admin and site
+// ports into dir, and returns its path and the ports.
+func writeCaddyfile(dir string, seq int, name string, render func(adminPort, port int) string) (path string, port, adminPort int, err error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return "", 0, 0, err
 	}
-	path = filepath.Join(dir, fmt.Sprintf("Caddyfile.%03d.%s", seq, kind))
-	cfg := gatewayConfig(kind, ports[0], ports[1], upstream, secret, redisURL)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	path = filepath.Join(dir, fmt.Sprintf("Caddyfile.%03d.%s", seq, name))
+	if err := os.WriteFile(path, []byte(render(ports[0], ports[1])), 0o600); err != nil {
 		return "", 0, 0, err
 	}
 	return path, ports[1], ports[0], nil
@@ -277,20 +307,28 @@ func writeConfig(dir string, seq int, kind configKind, upstream, secret, redisUR
 
 // startGateway starts a fresh scgate process for kind and waits until its
 // site answers HTTP.
-func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, kind configKind, upstream, secret, redisURL string) (*gateway, error) {
-	cfgPath, port, adminPort, err := writeConfig(dir, seq, kind, upstream, secret, redisURL)
+func startGateway(ctx context.Context, ps *procSet, bin, dir string, seq int, kind configKind, upstream, secret, store string) (*gateway, error) {
+	return startSite(ctx, ps, bin, dir, seq, string(kind), func(adminPort, port int) string {
+		return gatewayConfig(kind, adminPort, port, upstream, secret, store)
+	})
+}
+
+// startSite starts a fresh scgate process on the Caddyfile render makes,
+// named name in the logs, and waits until its site answers HTTP.
+func startSite(ctx context.Context, ps *procSet, bin, dir string, seq int, name string, render func(adminPort, port int) string) (*gateway, error) {
+	cfgPath, port, adminPort, err := writeCaddyfile(dir, seq, name, render)
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, fmt.Sprintf("scgate.%03d.%s.log", seq, kind))
-	p, err := ps.start(string(kind), logPath, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	logPath := filepath.Join(dir, fmt.Sprintf("scgate.%03d.%s.log", seq, name))
+	p, err := ps.start(name, logPath, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	if err != nil {
 		return nil, err
 	}
 	g := &gateway{proc: p, url: fmt.Sprintf("http://127.0.0.1:%d/", port), admin: fmt.Sprintf("127.0.0.1:%d", adminPort)}
 	if err := waitHTTP(ctx, p, g.url); err != nil {
 		ps.stop(p)
-		return nil, fmt.Errorf("gateway %s did not start: %w\n--- log tail ---\n%s", kind, err, p.logTail(2000))
+		return nil, fmt.Errorf("gateway %s did not start: %w\n--- log tail ---\n%s", name, err, p.logTail(2000))
 	}
 	return g, nil
 }
@@ -357,8 +395,8 @@ func waitHTTP(ctx context.Context, p *proc, url string) error {
 // validateConfig runs `scgate validate` on a Caddyfile for kind and returns
 // its output on failure. It is how the benchmark learns whether the built
 // binary accepts a configuration (e.g. the Redis dedupe backend).
-func validateConfig(ctx context.Context, bin, dir string, kind configKind, upstream, secret, redisURL string) error {
-	path, _, _, err := writeConfig(dir, 0, kind, upstream, secret, redisURL)
+func validateConfig(ctx context.Context, bin, dir string, kind configKind, upstream, secret, store string) error {
+	path, _, _, err := writeConfig(dir, 0, kind, upstream, secret, store)
 	if err != nil {
 		return err
 	}

@@ -208,7 +208,7 @@ func (r *report) markdown() string {
 		}
 	}
 	if len(errLines) > 0 {
-		w("\nErrors (answers other than the expected 200):\n\n%s\n", strings.Join(errLines, "\n"))
+		w("\nErrors (answers other than the expected one: 200, or 202 queued for gateway-inbox):\n\n%s\n", strings.Join(errLines, "\n"))
 	}
 
 	w("\n<details><summary>All runs</summary>\n\n")

@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
+	"syscall"
 	"time"
 
+	"github.com/redis/rueidis"
 	"go.uber.org/zap"
 )
 
@@ -268,6 +271,12 @@ func (s *RedisStore) call(ctx context.Context, op func(context.Context) (int64, 
 	}
 	opCtx, cancel := context.WithTimeout(ctx, s.timeout)
 	n, err := op(opCtx)
+	// A connection the server closed (a restart, a failover) fails the
+	// calls made on it until the client noticed; it reconnects, and every
+	// operation is safe to make again (the token decides).
+	for again := 0; again < brokenConnRetries && brokenConn(err) && opCtx.Err() == nil; again++ {
+		n, err = op(opCtx)
+	}
 	cancel()
 	if err != nil {
 		return 0, s.health.failed(ctx, err)
@@ -391,4 +400,20 @@ func (s *RedisStore) PendingCommits() int { return s.health.pendingLen() }
 func (s *RedisStore) Close() error {
 	s.health.stop()
 	return nil
+}
+
+// brokenConnRetries bounds the calls made again after a connection the
+// server closed (each of rueidis's pipelined connections may fail once).
+const brokenConnRetries = 3
+
+// brokenConn reports an error of a connection the server closed under the
+// call (not a timeout, not an answer).
+func brokenConn(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, isAnswer := rueidis.IsRedisErr(err); isAnswer {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

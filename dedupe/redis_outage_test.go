@@ -308,3 +308,25 @@ func TestRedisStoreHandsOverPendingCommits(t *testing.T) {
 	other := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), DoneCacheKeys: -1, KeyPrefix: "new:"})
 	mustClaim(t, other, "e|h", time.Hour, dedupe.Done)
 }
+
+// TestRedisStoreSurvivesAServerRestart: after a restart between two calls
+// (no call saw the server down), the next claim and commit succeed at
+// once: a call that meets a connection the server closed is made again on
+// a new one, instead of failing the request with EOF.
+func TestRedisStoreSurvivesAServerRestart(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 2 * time.Second})
+	ctx := context.Background()
+	for i := range 3 {
+		mustClaim(t, s, fmt.Sprintf("before-%d", i), time.Hour, dedupe.Claimed)
+	}
+	srv.Stop()
+	srv.Restart()
+	for i := range 3 {
+		key := fmt.Sprintf("after-%d", i)
+		tok := mustClaim(t, s, key, time.Hour, dedupe.Claimed)
+		if err := s.Commit(ctx, key, tok, time.Hour); err != nil {
+			t.Fatalf("commit %s after the restart: %v", key, err)
+		}
+	}
+}

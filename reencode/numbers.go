@@ -6,50 +6,20 @@ import (
 	"unsafe"
 )
 
-// number re-encodes the number at pos. Integers are kept as written where
-// the runtime keeps them exactly; everything else goes through float64 and
-// the runtime's float formatting.
+// number re-encodes the number at the scanner's position. Integers are kept
+// as written where the runtime keeps them exactly; everything else goes
+// through float64 and the runtime's float formatting.
 func (e *encoder) number() error {
-	in := e.in
-	start, i := e.pos, e.pos
-	if in[i] == '-' {
-		i++
+	start, end, integer, err := e.s.Number()
+	if err != nil {
+		return err
 	}
-	digitsStart := i
-	switch {
-	case i >= len(in):
-		return ErrInvalidJSON
-	case in[i] == '0':
-		i++
-	case '1' <= in[i] && in[i] <= '9':
-		i = skipDigits(in, i)
-	default:
-		return ErrInvalidJSON
+	tok := e.in[start:end]
+	digitsStart := start
+	if tok[0] == '-' {
+		digitsStart++
 	}
-	digits := i - digitsStart
-	integer := true
-	if i < len(in) && in[i] == '.' {
-		integer = false
-		if j := skipDigits(in, i+1); j > i+1 {
-			i = j
-		} else {
-			return ErrInvalidJSON
-		}
-	}
-	if i < len(in) && (in[i] == 'e' || in[i] == 'E') {
-		integer = false
-		i++
-		if i < len(in) && (in[i] == '+' || in[i] == '-') {
-			i++
-		}
-		if j := skipDigits(in, i); j > i {
-			i = j
-		} else {
-			return ErrInvalidJSON
-		}
-	}
-	e.pos = i
-	tok := in[start:i]
+	digits := end - digitsStart // of an integer
 	negativeZero := integer && len(tok) == 2 && tok[0] == '-' && tok[1] == '0'
 
 	switch e.style {
@@ -90,13 +60,6 @@ func (e *encoder) number() error {
 		e.out = appendPHPFloat(e.out, f)
 	}
 	return nil
-}
-
-func skipDigits(in []byte, i int) int {
-	for i < len(in) && '0' <= in[i] && in[i] <= '9' {
-		i++
-	}
-	return i
 }
 
 // appendInteger writes an integer kept exactly: as written, except that the

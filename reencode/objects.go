@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"hash/maphash"
 	"slices"
+
+	"github.com/scgate/scgate/strictjson"
 )
 
 // member is the position in the output of one object member of an object
@@ -20,9 +22,10 @@ type indexedMember struct {
 	member int32
 }
 
-// object re-encodes the object at pos. Members are written as they come;
-// when the object closes, closeObject rewrites it in place in the rare cases
-// where the runtime would order its members differently.
+// object re-encodes the object at the scanner's position. Members are
+// written as they come; when the object closes, closeObject rewrites it in
+// place in the rare cases where the runtime would order its members
+// differently.
 func (e *encoder) object(depth int) error {
 	open := len(e.out)
 	if empty, err := e.openContainer(depth, '{', '}'); empty || err != nil {
@@ -35,8 +38,7 @@ func (e *encoder) object(depth int) error {
 	var sawName, reorder bool
 	lastIndex := int64(-1)
 	for {
-		e.skipWS()
-		if e.pos >= len(e.in) || e.in[e.pos] != '"' {
+		if e.s.Kind() != strictjson.String {
 			return ErrInvalidJSON
 		}
 		start := len(e.out)
@@ -52,11 +54,9 @@ func (e *encoder) object(depth int) error {
 			}
 		}
 		e.members = append(e.members, member{start: start, keyEnd: len(e.out)})
-		e.skipWS()
-		if e.pos >= len(e.in) || e.in[e.pos] != ':' {
-			return ErrInvalidJSON
+		if err := e.s.Colon(); err != nil {
+			return err
 		}
-		e.pos++
 		e.out = append(e.out, e.colon...)
 		if err := e.value(depth); err != nil {
 			return err
@@ -68,14 +68,16 @@ func (e *encoder) object(depth int) error {
 		if e.style == PHP && bytes.HasPrefix(e.out[start:], []byte(`"\u0000`)) {
 			return ErrKeyStartsWithNUL
 		}
-		end, err := e.endOrComma('}')
+		more, err := e.s.More('}')
 		if err != nil {
 			return err
 		}
-		if end {
+		if !more {
 			break
 		}
+		e.out = append(e.out, e.item...)
 	}
+	e.out = append(e.out, '}')
 	e.closeObject(open, e.members[first:], reorder)
 	e.members = e.members[:first]
 	return nil

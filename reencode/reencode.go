@@ -15,16 +15,20 @@ package reencode
 import (
 	"hash/maphash"
 	"sync"
+	"unicode/utf8"
+
+	"github.com/scgate/scgate/strictjson"
 )
 
-// MaxDepth is the deepest nesting of arrays and objects Append re-encodes for
-// JS and Python (the gateway's own parser allows about as much). Both
-// runtimes would go deeper; Append refuses instead so that its state stays
-// bounded.
-const MaxDepth = 512
+// MaxDepth bounds the nesting of arrays and objects Append re-encodes for JS
+// and Python: the one limit of the JSON grammar (strictjson.MaxDepth), which
+// the gateway's parser applies too. Both runtimes would go deeper; Append
+// refuses instead so that its state stays bounded.
+const MaxDepth = strictjson.MaxDepth
 
 // MaxDepthPHP is the deepest nesting PHP's json_decode accepts with its
-// default depth of 512 (which counts the scalar level too).
+// default depth of 512 (which counts the scalar level too): a runtime
+// limit, like its refusal of lone surrogates.
 const MaxDepthPHP = 511
 
 // Append appends to dst the bytes that the runtime of style s produces when
@@ -41,7 +45,9 @@ const MaxDepthPHP = 511
 //
 // It returns a *Error (one of the Err values) and dst unchanged when the body
 // is not valid JSON or UTF-8, nests deeper than the style allows, or the
-// runtime itself would fail on it.
+// runtime itself would fail on it. The JSON grammar, UTF-8 and the depth
+// are checked by strictjson's Scanner, as for the gateway's parser, except
+// that repeated keys are re-encoded, not refused.
 //
 // Append makes one pass over the body and does not allocate when dst has
 // room for the output (amortised: object member positions and the scratch
@@ -67,16 +73,17 @@ func Append(dst, body []byte, s Style) ([]byte, error) {
 	return out, nil
 }
 
-// encoder is the state of one Append call. Nesting is handled by recursion
-// (bounded by maxDepth); the only per-member state is the members stack of
-// the objects currently open, which object closing needs to find duplicate
-// keys and, for JS, to move array-index keys to the front.
+// encoder is the state of one Append call. The scanner reads the body and
+// checks its grammar; the encoder writes what it read as the style does.
+// Nesting is handled by recursion (bounded by MaxDepth); the only
+// per-member state is the members stack of the objects currently open,
+// which object closing needs to find duplicate keys and, for JS, to move
+// array-index keys to the front.
 type encoder struct {
-	in       []byte
-	pos      int
-	out      []byte
-	style    Style
-	maxDepth int
+	s     strictjson.Scanner
+	in    []byte // the body, as s reads it
+	out   []byte
+	style Style
 	// infs counts the PHP numbers beyond the float64 range in the output
 	// (as infPlaceholder bytes).
 	infs int
@@ -84,8 +91,6 @@ type encoder struct {
 	// item and colon are the separators between members or elements and
 	// between a key and its value ("," and ":", or ", " and ": " for Python).
 	item, colon string
-	// verbatim marks the bytes a string copies unchanged in this style.
-	verbatim *[256]bool
 
 	members []member
 	scratch []byte
@@ -99,18 +104,18 @@ type encoder struct {
 var encoders = sync.Pool{New: func() any { return &encoder{seed: maphash.MakeSeed()} }}
 
 func (e *encoder) start(dst, body []byte, s Style) {
-	e.in, e.pos, e.out, e.style, e.infs = body, 0, dst, s, 0
-	e.maxDepth = MaxDepth
+	e.in, e.out, e.style, e.infs = body, dst, s, 0
 	e.item, e.colon = ",", ":"
+	// The scanner's mark: the one printable ASCII byte the style escapes
+	// (with non-ASCII).
 	switch s {
 	case Python:
 		e.item, e.colon = ", ", ": "
-		e.verbatim = &verbatimPython
+		e.s.SetMark(0x7f)
 	case PHP:
-		e.maxDepth = MaxDepthPHP
-		e.verbatim = &verbatimPHP
+		e.s.SetMark('/')
 	default:
-		e.verbatim = &verbatimJS
+		e.s.SetMark(0) // JS writes valid UTF-8 and printable ASCII as they are
 	}
 }
 
@@ -120,6 +125,7 @@ const maxPooledMembers = 1 << 14
 
 func (e *encoder) finish() {
 	e.in, e.out = nil, nil
+	e.s.Reset(nil)
 	e.members = e.members[:0]
 	if cap(e.members) > maxPooledMembers {
 		e.members = nil
@@ -131,12 +137,17 @@ func (e *encoder) finish() {
 }
 
 func (e *encoder) run() error {
+	if err := e.s.Reset(e.in); err != nil {
+		if e.style == PHP {
+			return e.phpFirstError(err)
+		}
+		return err
+	}
 	if err := e.value(0); err != nil {
 		return err
 	}
-	e.skipWS()
-	if e.pos != len(e.in) {
-		return ErrInvalidJSON
+	if err := e.s.Finish(); err != nil {
+		return err
 	}
 	if e.infs > 0 {
 		// json_decode accepted the body (its errors came first) and
@@ -146,68 +157,70 @@ func (e *encoder) run() error {
 	return nil
 }
 
+// phpFirstError returns the refusal of a body that is not UTF-8 (utf8Err)
+// as PHP gives it. The grammar refuses such a body before reading it;
+// json_decode reports the first problem it meets in the body instead,
+// which may be one of its own before the first invalid byte (a lone
+// surrogate, nesting too deep). So the body is re-encoded up to that byte:
+// a refusal of PHP's there comes first; running out of text is the invalid
+// byte's.
+func (e *encoder) phpFirstError(utf8Err error) error {
+	valid := 0
+	for valid < len(e.in) {
+		r, size := utf8.DecodeRune(e.in[valid:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		valid += size
+	}
+	if e.s.Reset(e.in[:valid]) != nil {
+		return utf8Err
+	}
+	switch err := e.value(0); err {
+	case nil, ErrInvalidJSON:
+		return utf8Err
+	default:
+		return err
+	}
+}
+
 // infPlaceholder stands for INF in PHP output, which never holds a byte
 // above 0x7f otherwise (json_encode escapes all non-ASCII).
 const infPlaceholder = 0xff
 
-func (e *encoder) skipWS() {
-	in, i := e.in, e.pos // locals: the loop runs over every indentation byte
-	for i < len(in) && in[i] <= ' ' && (in[i] == ' ' || in[i] == '\n' || in[i] == '\t' || in[i] == '\r') {
-		i++
-	}
-	e.pos = i
-}
-
-// value re-encodes the value at pos (after whitespace); depth is the number
-// of arrays and objects around it.
+// value re-encodes the value at the scanner's position (after whitespace);
+// depth is the number of arrays and objects around it.
 func (e *encoder) value(depth int) error {
-	e.skipWS()
-	if e.pos >= len(e.in) {
-		return ErrInvalidJSON
-	}
-	switch c := e.in[e.pos]; {
-	case c == '"':
+	switch e.s.Kind() {
+	case strictjson.String:
 		return e.str()
-	case c == '{':
+	case strictjson.Object:
 		return e.object(depth + 1)
-	case c == '[':
+	case strictjson.Array:
 		return e.array(depth + 1)
-	case c == 't':
-		return e.literal("true")
-	case c == 'f':
-		return e.literal("false")
-	case c == 'n':
-		return e.literal("null")
-	case c == '-' || ('0' <= c && c <= '9'):
+	case strictjson.Null, strictjson.True, strictjson.False:
+		lit, err := e.s.Literal()
+		e.out = append(e.out, lit...)
+		return err
+	case strictjson.Number:
 		return e.number()
 	}
 	return ErrInvalidJSON
 }
 
-func (e *encoder) literal(lit string) error {
-	if len(e.in)-e.pos < len(lit) || string(e.in[e.pos:e.pos+len(lit)]) != lit {
-		return ErrInvalidJSON
-	}
-	e.pos += len(lit)
-	e.out = append(e.out, lit...)
-	return nil
-}
-
 // openContainer reads and writes the byte opening an array or object at
-// depth, and the closing one too if the container is empty.
+// depth (the arrays and objects around it, itself included), and the
+// closing one too if the container is empty.
 func (e *encoder) openContainer(depth int, opening, closing byte) (empty bool, err error) {
-	if depth > e.maxDepth {
+	if e.style == PHP && depth > MaxDepthPHP {
 		return false, ErrTooDeep
 	}
-	e.pos++
 	e.out = append(e.out, opening)
-	e.skipWS()
-	if e.pos < len(e.in) && e.in[e.pos] == closing {
-		e.pos++
+	empty, err = e.s.Open(depth)
+	if empty {
 		e.out = append(e.out, closing)
-		return true, nil
 	}
-	return false, nil
+	return empty, err
 }
 
 func (e *encoder) array(depth int) error {
@@ -218,29 +231,14 @@ func (e *encoder) array(depth int) error {
 		if err := e.value(depth); err != nil {
 			return err
 		}
-		end, err := e.endOrComma(']')
-		if err != nil || end {
+		more, err := e.s.More(']')
+		if err != nil {
 			return err
 		}
-	}
-}
-
-// endOrComma reads the comma between two members or elements and writes the
-// style's separator, or reads and writes the byte closing the container.
-func (e *encoder) endOrComma(closing byte) (end bool, err error) {
-	e.skipWS()
-	if e.pos >= len(e.in) {
-		return false, ErrInvalidJSON
-	}
-	switch e.in[e.pos] {
-	case ',':
-		e.pos++
+		if !more {
+			e.out = append(e.out, ']')
+			return nil
+		}
 		e.out = append(e.out, e.item...)
-		return false, nil
-	case closing:
-		e.pos++
-		e.out = append(e.out, closing)
-		return true, nil
 	}
-	return false, ErrInvalidJSON
 }

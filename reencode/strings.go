@@ -3,152 +3,66 @@ package reencode
 import (
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/scgate/scgate/strictjson"
 )
-
-// The bytes each style copies from a string unchanged: printable ASCII other
-// than the quote and backslash, except that PHP escapes the slash as "\/" and
-// Python writes DEL as "\u007f". Everything else takes the slow path in str:
-// escapes, control bytes (invalid in JSON strings) and non-ASCII (validated;
-// JS copies it, Python and PHP write \u escapes).
-var verbatimJS, verbatimPython, verbatimPHP = verbatimTable(JS), verbatimTable(Python), verbatimTable(PHP)
-
-func verbatimTable(s Style) (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	switch s {
-	case Python:
-		t[0x7f] = false
-	case PHP:
-		t['/'] = false
-	}
-	return t
-}
 
 const hexDigits = "0123456789abcdef"
 
-// str re-encodes the string at pos (its opening quote).
+// str re-encodes the string at the scanner's position, part by part: the
+// scanner stops at escapes and, for Python and PHP, at what they escape
+// (its mark: non-ASCII and DEL or the slash).
 func (e *encoder) str() error {
-	in, out, verbatim := e.in, append(e.out, '"'), e.verbatim
-	i := e.pos + 1
-	for {
-		run := i
-		for i < len(in) && verbatim[in[i]] {
-			i++
-		}
-		out = append(out, in[run:i]...)
-		if i >= len(in) {
-			return ErrInvalidJSON
-		}
-		switch c := in[i]; {
-		case c == '"':
-			e.pos, e.out = i+1, append(out, '"')
-			return nil
-		case c == '\\':
-			var err error
-			if out, i, err = e.escape(out, i); err != nil {
-				return err
-			}
-		case c < 0x20:
-			return ErrInvalidJSON
-		case c < utf8.RuneSelf:
-			out = e.appendASCII(out, c)
-			i++
-		default:
-			r, size := utf8.DecodeRune(in[i:])
-			if r == utf8.RuneError && size <= 1 {
-				return ErrInvalidUTF8
-			}
-			if e.style == JS {
-				out = append(out, in[i:i+size]...)
-			} else {
-				out = appendUnicodeEscape(out, r)
-			}
-			i += size
-		}
+	if err := e.s.OpenString(); err != nil {
+		return err
 	}
-}
-
-// escape re-encodes the escape sequence at in[i] (the backslash) and returns
-// the index after it.
-func (e *encoder) escape(out []byte, i int) ([]byte, int, error) {
-	in := e.in
-	if i+1 >= len(in) {
-		return out, i, ErrInvalidJSON
+	start, end, stop, r, err := e.s.StringPart()
+	if err != nil {
+		return err
 	}
-	switch c := in[i+1]; c {
-	case '"', '\\', '/':
-		return e.appendASCII(out, c), i + 2, nil
-	case 'b':
-		return append(out, '\\', 'b'), i + 2, nil
-	case 'f':
-		return append(out, '\\', 'f'), i + 2, nil
-	case 'n':
-		return append(out, '\\', 'n'), i + 2, nil
-	case 'r':
-		return append(out, '\\', 'r'), i + 2, nil
-	case 't':
-		return append(out, '\\', 't'), i + 2, nil
-	case 'u':
-		u, ok := hex4(in, i+2)
-		if !ok {
-			return out, i, ErrInvalidJSON
-		}
-		i += 6
-		if !utf16.IsSurrogate(u) {
-			return e.appendRune(out, u), i, nil
-		}
-		// A high surrogate followed by an escaped low surrogate is one
-		// character; any other surrogate is lone. Python (and JS for lone
-		// ones) write each UTF-16 unit as a lowercase \u escape, so only JS
-		// (which writes pairs as UTF-8) and PHP (which refuses lone ones)
-		// need to tell them apart.
-		if u < 0xDC00 && i+1 < len(in) && in[i] == '\\' && in[i+1] == 'u' {
-			if lo, ok := hex4(in, i+2); ok && lo >= 0xDC00 && lo <= 0xDFFF {
-				if e.style == JS {
-					return utf8.AppendRune(out, utf16.DecodeRune(u, lo)), i + 6, nil
-				}
-				return appendUnitEscape(appendUnitEscape(out, u), lo), i + 6, nil
-			}
-		}
-		if e.style == PHP {
-			return out, i, ErrLoneSurrogate
-		}
-		return appendUnitEscape(out, u), i, nil
+	if stop == strictjson.EndOfString {
+		e.out = append(e.out, e.in[start-1:end+1]...) // as it is, with its quotes
+		return nil
 	}
-	return out, i, ErrInvalidJSON
-}
-
-func hex4(in []byte, i int) (rune, bool) {
-	if i+4 > len(in) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range in[i : i+4] {
+	out := append(append(e.out, '"'), e.in[start:end]...)
+	for stop != strictjson.EndOfString {
 		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
+		case r == '/' && stop == strictjson.MarkStop: // PHP
+			out = append(out, '\\', '/')
+		case r == 0x7f && stop == strictjson.MarkStop: // Python
+			out = appendUnitEscape(out, r)
 		default:
-			return 0, false
+			out, err = e.appendChar(out, r)
 		}
-		r = r<<4 | rune(c)
+		if err != nil {
+			return err
+		}
+		if start, end, stop, r, err = e.s.StringPart(); err != nil {
+			return err
+		}
+		out = append(out, e.in[start:end]...)
 	}
-	return r, true
+	e.out = append(out, '"')
+	return nil
 }
 
-// appendRune writes a character that is not a surrogate, from a \u escape.
-func (e *encoder) appendRune(out []byte, r rune) []byte {
+// appendChar writes the character of an escape sequence or a marked one
+// (r; a lone surrogate from an escape) as the style's serialiser does.
+func (e *encoder) appendChar(out []byte, r rune) ([]byte, error) {
 	switch {
 	case r < utf8.RuneSelf:
-		return e.appendASCII(out, byte(r))
+		return e.appendASCII(out, byte(r)), nil
+	case utf16.IsSurrogate(r):
+		// Python and JS write each lone UTF-16 unit as a lowercase \u
+		// escape; PHP refuses it.
+		if e.style == PHP {
+			return out, ErrLoneSurrogate
+		}
+		return appendUnitEscape(out, r), nil
 	case e.style == JS:
-		return utf8.AppendRune(out, r)
+		return utf8.AppendRune(out, r), nil
 	}
-	return appendUnicodeEscape(out, r)
+	return appendUnicodeEscape(out, r), nil
 }
 
 // appendASCII writes an ASCII character as the style's serialiser does.

@@ -17,6 +17,9 @@ type hmacKeys struct {
 type hmacState struct {
 	h   hash.Hash
 	sum [sha256.Size]byte
+	// head holds the header values signed before a body (sumAfter): a
+	// string made a []byte for Write would allocate.
+	head []byte
 }
 
 func newHMACKeys(secrets [][]byte) *hmacKeys {
@@ -35,6 +38,22 @@ func (k *hmacKeys) sum(i int, out *[sha256.Size]byte, parts ...[]byte) {
 	for _, p := range parts {
 		st.h.Write(p)
 	}
+	copy(out[:], st.h.Sum(st.sum[:0]))
+	k.pools[i].Put(st)
+}
+
+// sumAfter writes into out the HMAC under secret i of the parts of head,
+// then body: the signed content of the schemes that put a few header
+// values before the body (Standard Webhooks, Slack).
+func (k *hmacKeys) sumAfter(i int, out *[sha256.Size]byte, body []byte, head ...string) {
+	st := k.pools[i].Get().(*hmacState)
+	st.head = st.head[:0]
+	for _, p := range head {
+		st.head = append(st.head, p...)
+	}
+	st.h.Reset()
+	st.h.Write(st.head)
+	st.h.Write(body)
 	copy(out[:], st.h.Sum(st.sum[:0]))
 	k.pools[i].Put(st)
 }

@@ -56,6 +56,26 @@ type Scheme interface {
 	FieldNames() []string
 }
 
+// PublicKeys is implemented by a scheme whose secrets may be public keys
+// (Ed25519: Discord's, Standard Webhooks' whpk_), which verify a signature
+// but cannot make one. Sign with such a secret removes the scheme's
+// signature headers: a signature never travels next to a body it does not
+// sign. A scheme that does not implement it signs with every secret.
+type PublicKeys interface {
+	// CanSign reports whether secret i (its index in Config.Secrets) can
+	// sign: a shared secret or a private key.
+	CanSign(i int) bool
+}
+
+// CanSign reports whether s can sign with secret i, which a re-signed body
+// (reencode) and a sender need.
+func CanSign(s Scheme, i int) bool {
+	if k, ok := s.(PublicKeys); ok {
+		return k.CanSign(i)
+	}
+	return true
+}
+
 // Config is what every scheme is built from. The factory checks it: a
 // secret of the wrong format for the scheme, or an option the scheme does
 // not take, is an error naming the secret's index (never its value).

@@ -37,10 +37,17 @@ var (
 // body costs no allocation.
 var bodyRefusals = func() map[*webhook.Error]*refusal.Refusal {
 	m := make(map[*webhook.Error]*refusal.Refusal)
+	// The JSON grammar's refusals (strictjson) are answered with the body_
+	// reasons of the contract; the others with their own.
+	for e, reason := range map[*webhook.Error]string{
+		webhook.ErrInvalidJSON: "body_invalid_json", webhook.ErrInvalidUTF8: "body_invalid_utf8",
+		webhook.ErrNotObject: "body_not_object", webhook.ErrTooDeep: "body_too_deep",
+	} {
+		m[e] = refusal.New(http.StatusBadRequest, reason, e.Error())
+	}
 	for _, e := range []*webhook.Error{
-		webhook.ErrInvalidJSON, webhook.ErrInvalidUTF8, webhook.ErrNotObject, webhook.ErrTooDeep, webhook.ErrMissingEvent,
-		webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey, webhook.ErrAmbiguousKey,
-		webhook.ErrInvalidField,
+		webhook.ErrMissingEvent, webhook.ErrEventNotString, webhook.ErrEmptyEvent, webhook.ErrDuplicateKey,
+		webhook.ErrAmbiguousKey, webhook.ErrInvalidField,
 	} {
 		m[e] = refusal.New(http.StatusBadRequest, e.Reason, e.Error())
 	}

@@ -21,11 +21,7 @@ const (
 
 func newStripe(t testing.TB, maxAge time.Duration, secrets ...string) scheme.Scheme {
 	t.Helper()
-	c := scheme.Config{MaxAge: maxAge}
-	for _, s := range secrets {
-		c.Secrets = append(c.Secrets, []byte(s))
-	}
-	return newScheme(t, scheme.Stripe, c)
+	return newWithSecrets(t, scheme.Stripe, maxAge, secrets...)
 }
 
 // stripeSigned is body signed by stripe-go itself at t.

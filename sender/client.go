@@ -11,9 +11,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/scgate/scgate/verifier"
-	"github.com/scgate/scgate/webhook"
 )
 
 // Client defaults.
@@ -139,16 +136,13 @@ type Result struct {
 	Location string
 }
 
-// Do makes attempt n of d: a POST of d.Body, signed with d.Secret (or by
-// d.Sign).
+// Do makes attempt n of d: a POST of d.Body, signed with d.Secret in
+// d.Scheme's format.
 func (c *Client) Do(ctx context.Context, d *Delivery, n int) *Result {
 	h := make(http.Header, 6)
 	h.Set("Content-Type", "application/json")
-	if d.Sign != nil {
-		d.Sign(h, d.Body, time.Now())
-	} else {
-		h.Set(webhook.HeaderEvent, d.Event)
-		h.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
+	if err := d.sign(h, time.Now()); err != nil {
+		return &Result{Start: time.Now(), Kind: KindError, Err: err}
 	}
 	h.Set(HeaderDeliveryID, d.ID)
 	h.Set(HeaderAttempt, strconv.Itoa(n))

@@ -21,6 +21,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/scgate/scgate/scheme"
+	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
 )
 
 // Headers the sender sets on every attempt besides the vendor's
@@ -128,13 +132,41 @@ type Delivery struct {
 	// CreatedAt).
 	QueuedAt time.Time `json:"queued_at,omitzero"`
 
-	// Sign, if set, sets the signature headers (and the provider's event
-	// header, if it has one) of each attempt instead of
-	// X-ScreenshotCenter-Event and X-ScreenshotCenter-Signature: another
-	// provider's scheme (`scgate send --scheme`), called anew for every
-	// attempt, so a scheme that signs a timestamp signs each retry at its
-	// own time, as the providers do. Not stored in the outbox.
-	Sign func(h http.Header, body []byte, now time.Time) `json:"-"`
+	// Scheme, if set, is the provider scheme (a name of the scheme
+	// package, as the receiver's scheme option takes it) that signs each
+	// attempt instead of X-ScreenshotCenter-Event and
+	// X-ScreenshotCenter-Signature: that provider's signature headers,
+	// with Secret in its format, and its event header (Event) where it
+	// has one. Each attempt is signed anew, so a scheme that signs a
+	// timestamp signs each retry at its own time, as the providers do.
+	// Empty: ScreenshotCenter's. Check it with CheckScheme.
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// CheckScheme reports whether deliveries can be signed with the scheme
+// named name and secret: a known scheme that takes the secret (its errors
+// name "secret 0", never the value).
+func CheckScheme(name string, secret []byte) error {
+	_, err := scheme.New(name, scheme.Config{Secrets: [][]byte{secret}})
+	return err
+}
+
+// sign sets the signature headers of an attempt of d made now.
+func (d *Delivery) sign(h http.Header, now time.Time) error {
+	if d.Scheme == "" || d.Scheme == scheme.ScreenshotCenter {
+		h.Set(webhook.HeaderEvent, d.Event)
+		h.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
+		return nil
+	}
+	s, err := scheme.New(d.Scheme, scheme.Config{Secrets: [][]byte{d.Secret}})
+	if err != nil {
+		return err
+	}
+	if eh, ok := s.(scheme.EventHeaderer); ok {
+		h.Set(eh.EventHeader(), d.Event)
+	}
+	s.Sign(h, 0, d.Body, now)
+	return nil
 }
 
 // Number returns the number of the delivery's current attempt (the one

@@ -217,3 +217,16 @@ func TestParseLargeObjects(t *testing.T) {
 		}
 	}
 }
+
+// The body nests at most MaxDepth arrays and objects deep, the top-level
+// object and empty ones included (the one limit of strictjson, which
+// reencode applies too).
+func TestParseDepth(t *testing.T) {
+	inner := func(levels int) string { return strings.Repeat("[", levels) + strings.Repeat("]", levels) }
+	if _, err := Parse([]byte(`{"event":"e","a":` + inner(MaxDepth-1) + `}`)); err != nil {
+		t.Fatalf("%d levels: %v", MaxDepth, err)
+	}
+	if _, err := Parse([]byte(`{"event":"e","a":` + inner(MaxDepth) + `}`)); err != ErrTooDeep {
+		t.Fatalf("%d levels: %v, want body_too_deep", MaxDepth+1, err)
+	}
+}

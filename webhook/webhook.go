@@ -1,7 +1,9 @@
 // Package webhook is the ScreenshotCenter wire format, shared by the
 // receiver gateway and the sender: the header and event names (this file),
-// the single-pass body parser (parse.go), bounded body reading (body.go) and
-// realistic sample bodies (sample.go). It does not import Caddy.
+// the fields the gateway reads from a body, in the one pass of the strict
+// JSON grammar (parse.go, on package strictjson), bounded body reading
+// (body.go) and realistic sample bodies (sample.go). It does not import
+// Caddy.
 package webhook
 
 // Header names used by ScreenshotCenter deliveries.

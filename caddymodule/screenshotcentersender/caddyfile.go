@@ -17,6 +17,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	screenshotcenter_sender [<matcher>] {
+//	    scheme <name>                   # sign as this provider does (the receiver's scheme names); default screenshotcenter
 //	    endpoint <url> {                # repeatable, at least one
 //	        secret <value>              # required; {env.NAME} or {file./path}, resolved at provision
 //	        events <name>...            # optional: only these events go to this endpoint
@@ -57,6 +58,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			var ep *Endpoint
 			ep, err = unmarshalEndpoint(d)
 			h.Endpoints = append(h.Endpoints, ep)
+		case "scheme":
+			h.Scheme, err = cfargs.One(d)
 		case "store":
 			h.Store, err = cfargs.One(d)
 		case "workers":

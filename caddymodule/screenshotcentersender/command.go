@@ -245,13 +245,13 @@ func runSend(c *cobra.Command, _ []string) error {
 	if attempts <= 0 || backoff <= 0 || timeout <= 0 {
 		return errors.New("--attempts, --initial-backoff and --timeout must be positive")
 	}
+	schemeName, _ := fl.GetString("scheme")
 	var name string
 	var body []byte
-	var sign func(http.Header, []byte, time.Time)
-	if schemeName, _ := fl.GetString("scheme"); schemeName == "" || schemeName == scheme.ScreenshotCenter {
+	if schemeName == "" || schemeName == scheme.ScreenshotCenter {
 		name, body, err = sendBody(c)
 	} else {
-		name, body, sign, err = schemeBody(c, sch)
+		name, body, err = schemeBody(c, sch)
 	}
 	if err != nil {
 		return err
@@ -266,7 +266,7 @@ func runSend(c *cobra.Command, _ []string) error {
 		return err
 	}
 	d.MaxAttempts = attempts
-	d.Sign = sign
+	d.Scheme = schemeName
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	out := c.OutOrStdout()
@@ -342,44 +342,35 @@ func sendBody(c *cobra.Command) (string, []byte, error) {
 	return name, body, nil
 }
 
-// schemeBody returns the event name, body and per-attempt signer of
-// `scgate send --scheme` for a scheme other than ScreenshotCenter's: the
-// --data file unchanged, checked as the receiver's scheme reads it, so
-// that a body its receiver would refuse is not sent.
-func schemeBody(c *cobra.Command, sch scheme.Scheme) (string, []byte, func(http.Header, []byte, time.Time), error) {
+// schemeBody returns the event name and body of `scgate send --scheme`
+// for a scheme other than ScreenshotCenter's: the --data file unchanged,
+// checked as the receiver's scheme reads it, so that a body its receiver
+// would refuse is not sent.
+func schemeBody(c *cobra.Command, sch scheme.Scheme) (string, []byte, error) {
 	data, _ := c.Flags().GetString("data")
 	if data == "" {
-		return "", nil, nil, errors.New("--scheme needs --data: there is no sample body of another provider")
+		return "", nil, errors.New("--scheme needs --data: there is no sample body of another provider")
 	}
 	body, err := readData(data)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	event, _ := c.Flags().GetString("event")
-	var eventHeader string
-	if eh, ok := sch.(scheme.EventHeaderer); ok {
-		eventHeader = eh.EventHeader()
-		if event == "" {
-			return "", nil, nil, fmt.Errorf("--event is required: this scheme sends the event type in %s", eventHeader)
-		}
-	}
-	sign := func(h http.Header, body []byte, now time.Time) {
-		if eventHeader != "" {
-			h.Set(eventHeader, event)
-		}
-		sch.Sign(h, 0, body, now)
-	}
-	now := time.Now()
 	h := http.Header{}
-	sign(h, body, now)
-	ev, rf := sch.Read(scheme.Request{Header: h, Body: body, Now: now})
+	if eh, ok := sch.(scheme.EventHeaderer); ok {
+		if event == "" {
+			return "", nil, fmt.Errorf("--event is required: this scheme sends the event type in %s", eh.EventHeader())
+		}
+		h.Set(eh.EventHeader(), event)
+	}
+	name, rf := readEvent(sch, h, body)
 	if rf != nil {
-		return "", nil, nil, fmt.Errorf("--data: %w (the receiver refuses it)", rf)
+		return "", nil, fmt.Errorf("--data: %w (the receiver refuses it)", rf)
 	}
-	if event != "" && event != string(ev.Type) {
-		return "", nil, nil, fmt.Errorf("--event %q differs from the body's type %q (receivers read the body)", event, ev.Type)
+	if event != "" && event != name {
+		return "", nil, fmt.Errorf("--event %q differs from the body's type %q (receivers read the body)", event, name)
 	}
-	return string(ev.Type), body, sign, nil
+	return name, body, nil
 }
 
 // sampleID returns a fresh id for a sample of the named event: a

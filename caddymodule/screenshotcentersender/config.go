@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/scgate/scgate/caddymodule/internal/placeholder"
 	"github.com/scgate/scgate/caddymodule/internal/secret"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/sender"
 )
 
@@ -57,6 +60,17 @@ func DefaultStorePath() string {
 // default. Every rule a config must follow is in check, which Provision
 // runs for JSON and Caddyfile configs alike.
 type Handler struct {
+	// Scheme is how the deliveries are signed: "screenshotcenter" (the
+	// default), or another provider's scheme as the receiver's scheme
+	// option names them ("github", "stripe", "shopify", …). With another
+	// scheme the sidecar takes the body that provider would send (checked
+	// as that scheme's receiver reads it: a Stripe event's id and type),
+	// with the provider's event header where it has one (X-GitHub-Event,
+	// X-Shopify-Topic) on the request; every attempt carries that
+	// provider's signature headers, made anew for the attempt, and each
+	// endpoint's secret is in that scheme's format (Stripe's whsec_).
+	Scheme string `json:"scheme,omitempty"`
+
 	// Endpoints are the destinations; each event goes to every endpoint
 	// whose events filter takes it. At least one is required.
 	Endpoints []*Endpoint `json:"endpoints,omitempty"`
@@ -145,6 +159,7 @@ type Handler struct {
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 
 	net       sender.NetOptions
+	scheme    scheme.Scheme // Scheme built with the first endpoint's secret, to read requests; nil for ScreenshotCenter's
 	hostSet   map[string]struct{}
 	storePath string
 	storeAbs  string // the configured store, resolved and absolute (prepare)
@@ -199,7 +214,7 @@ func (h *Handler) prepare() error {
 			continue // check reports it
 		}
 		if ep.Secret != "" {
-			v, err := secret.Resolve(ep.Secret)
+			v, err := h.resolveSecret(ep.Secret)
 			if err != nil {
 				return fmt.Errorf("endpoint %d: secret %w", i, err)
 			}
@@ -224,11 +239,44 @@ func (h *Handler) prepare() error {
 	if h.MaxBody == 0 {
 		h.MaxBody = DefaultMaxBody
 	}
+	if h.otherScheme() {
+		// Any endpoint's secret reads requests alike: Read uses none.
+		if h.scheme, err = scheme.New(h.Scheme, scheme.Config{Secrets: [][]byte{h.Endpoints[0].secret}}); err != nil {
+			return err
+		}
+	}
 	if h.Retain == 0 {
 		h.Retain = caddy.Duration(sender.DefaultRetain)
 	}
 	return nil
 }
+
+// resolveSecret resolves an endpoint's secret and checks it in the
+// handler's scheme's format (ScreenshotCenter's: secret.Resolve); errors
+// read after "secret".
+func (h *Handler) resolveSecret(s string) ([]byte, error) {
+	if !h.otherScheme() {
+		return secret.Resolve(s)
+	}
+	if !slices.Contains(scheme.Names(), h.Scheme) {
+		return nil, fmt.Errorf("cannot be checked: scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
+	}
+	v, err := secret.ResolveValue(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := sender.CheckScheme(h.Scheme, v); err != nil {
+		if fe, ok := errors.AsType[*scheme.SecretFormatError](err); ok {
+			return nil, fe.Err
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+// otherScheme reports whether the deliveries are signed with another
+// scheme than ScreenshotCenter's.
+func (h *Handler) otherScheme() bool { return h.Scheme != "" && h.Scheme != scheme.ScreenshotCenter }
 
 // check reports the first config error, without side effects. It is the
 // one place of every rule: the Caddyfile parser only turns tokens into
@@ -236,6 +284,9 @@ func (h *Handler) prepare() error {
 func (h *Handler) check() error {
 	if len(h.Endpoints) == 0 {
 		return errors.New("at least one endpoint is required")
+	}
+	if h.Scheme != "" && !slices.Contains(scheme.Names(), h.Scheme) {
+		return fmt.Errorf("scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
 	}
 	for i, ep := range h.Endpoints {
 		if ep == nil {

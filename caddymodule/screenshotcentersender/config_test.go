@@ -64,6 +64,8 @@ func TestRulesHoldForJSON(t *testing.T) {
 		{"allowed host with a scheme", "allowed_hosts http://sidecar.internal", `"allowed_hosts": ["http://sidecar.internal"]`, "allowed_hosts"},
 		{"allowed host wildcard", "allowed_hosts *.internal", `"allowed_hosts": ["*.internal"]`, "allowed_hosts"},
 		{"store placeholder typo", "store /tmp/{evn.SNAP}/outbox.db", `"store": "/tmp/{evn.SNAP}/outbox.db"`, "store has an unknown placeholder {evn.SNAP}"},
+		{"unknown scheme", "scheme paypal", `"scheme": "paypal"`, `scheme must be one of `},
+		{"a shared secret for scheme stripe", "scheme stripe", `"scheme": "stripe"`, "endpoint 0: secret is not a Stripe webhook signing secret"},
 		{"store variable unset", "store {env.SCGATE_TEST_UNSET_STORE}", `"store": "{env.SCGATE_TEST_UNSET_STORE}"`, "store is empty: environment variable SCGATE_TEST_UNSET_STORE is unset"},
 	}
 	for _, tt := range tests {

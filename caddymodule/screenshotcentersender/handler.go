@@ -26,6 +26,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/scgate/scgate/refusal"
+	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/webhook"
 )
@@ -173,18 +175,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	case err != nil:
 		return caddyhttp.Error(http.StatusBadRequest, errBodyRead)
 	}
-	// The bytes are delivered as they are: they must be one valid JSON
-	// object whose fields the receiver gateway reads are well formed
-	// (webhook.Parse validates the whole body).
-	fields, err := webhook.Parse(body)
+	name, err := h.eventName(r, body)
 	if err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
-	}
-	name := string(fields.Event)
-	for _, v := range r.Header.Values(webhook.HeaderEvent) {
-		if v != name {
-			return caddyhttp.Error(http.StatusBadRequest, errEventHdr)
-		}
 	}
 
 	ds, resp, err := h.deliveries(name, body, time.Now())
@@ -206,6 +199,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(resp)
+}
+
+// eventName reads the event type of a request the way the receiver of the
+// handler's scheme reads it, and refuses a request that receiver would
+// refuse once signed. The bytes are delivered as they are.
+func (h *Handler) eventName(r *http.Request, body []byte) (string, error) {
+	if h.scheme != nil {
+		name, rf := readEvent(h.scheme, r.Header, body)
+		if rf != nil {
+			return "", rf
+		}
+		return name, nil
+	}
+	// ScreenshotCenter's: one valid JSON object whose fields the receiver
+	// gateway reads are well formed (webhook.Parse validates the whole
+	// body), and X-ScreenshotCenter-Event, if any, names its event.
+	fields, err := webhook.Parse(body)
+	if err != nil {
+		return "", err
+	}
+	name := string(fields.Event)
+	for _, v := range r.Header.Values(webhook.HeaderEvent) {
+		if v != name {
+			return "", errEventHdr
+		}
+	}
+	return name, nil
+}
+
+// readEvent reads body (with the request headers h) as a receiver of sch
+// reads it once verified, and returns its event type: what a sender of
+// that scheme checks before it stores or sends a body.
+func readEvent(sch scheme.Scheme, h http.Header, body []byte) (string, *refusal.Refusal) {
+	now := time.Now()
+	signed := h.Clone()
+	sch.Sign(signed, 0, body, now)
+	ev, rf := sch.Read(scheme.Request{Header: signed, Body: body, Now: now})
+	if rf != nil {
+		return "", rf
+	}
+	return string(ev.Type), nil
 }
 
 // refuse answers a refused request: through the site's handle_errors when
@@ -238,6 +272,9 @@ func (h *Handler) deliveries(name string, body []byte, now time.Time) ([]*sender
 		}
 		d.MaxAttempts = h.Attempts
 		d.Net = h.net
+		if h.otherScheme() {
+			d.Scheme = h.Scheme
+		}
 		ds = append(ds, d)
 		resp.Deliveries = append(resp.Deliveries, acceptedDelivery{ID: d.ID, Endpoint: i})
 	}

@@ -3,6 +3,7 @@ package providers_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/stripe/stripe-go/v82/webhook"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/internal/runtimes"
 )
@@ -337,6 +339,124 @@ func TestSignAndSendSchemesAgainstProviderLibraries(t *testing.T) {
 			}
 			if p.eventHeader != "" && reqs[0].Header.Get(p.eventHeader) != p.event {
 				t.Errorf("scgate send sent %s %q, want %q", p.eventHeader, reqs[0].Header.Get(p.eventHeader), p.event)
+			}
+		})
+	}
+}
+
+// The sender sidecar signs as the provider does with `scheme`: a local
+// application posts the provider's body (and its event header), the
+// sidecar stores it and delivers it in the background through the gateway
+// of that scheme, and the provider's own verifier accepts what it sent.
+func TestSidecarSignsAsTheProvider(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	store := filepath.Join(t.TempDir(), "outbox.db")
+	var sidecars strings.Builder
+	for _, p := range providers(t) {
+		sidecars.WriteString(`
+	handle /sidecar/` + p.scheme + ` {
+		screenshotcenter_sender {
+			scheme ` + p.scheme + `
+			endpoint http://127.0.0.1:{{HTTP_PORT}}` + p.path + ` {
+				secret {env.` + map[string]string{"github": "GITHUB_WEBHOOK_SECRET", "stripe": "STRIPE_WEBHOOK_SECRET", "shopify": "SHOPIFY_API_SECRET"}[p.scheme] + `}
+			}
+			store ` + store + `
+			allow_private
+		}
+	}`)
+	}
+	gw := gatewaytest.Start(t, gatewaytest.Options{
+		Config: `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+` + readmeProviders(t, up.Addr) + sidecars.String() + `
+}`,
+		Env: secretEnv,
+	})
+	for _, p := range providers(t) {
+		t.Run(p.scheme, func(t *testing.T) {
+			up.Reset()
+			body := p.fresh(sample(t, p.sample))
+			h := http.Header{}
+			if p.eventHeader != "" {
+				h.Set(p.eventHeader, p.event)
+			}
+			if a := post(t, gw.URL+"/sidecar/"+p.scheme, body, h); a.status != http.StatusAccepted {
+				t.Fatalf("sidecar answered %+v, want 202", a)
+			}
+			var got gatewaytest.Request
+			eventually.Succeeds(t, 30*time.Second, func() error {
+				reqs := up.Requests()
+				if len(reqs) == 0 {
+					return errors.New("nothing delivered yet")
+				}
+				got = reqs[0]
+				return nil
+			})
+			if !bytes.Equal(got.Body, body) {
+				t.Fatalf("upstream got another body:\n%s", got.Body)
+			}
+			if !p.accepts(t, body, p.secret, got.Header) {
+				t.Errorf("the provider's verifier refuses what the sidecar sent: %v", got.Header)
+			}
+			if p.eventHeader != "" && got.Header.Get(p.eventHeader) != p.event {
+				t.Errorf("the sidecar sent %s %q, want %q", p.eventHeader, got.Header.Get(p.eventHeader), p.event)
+			}
+		})
+	}
+	// A body the scheme's receiver would refuse is refused at once, not
+	// stored: a Stripe event without its id.
+	if a := post(t, gw.URL+"/sidecar/stripe", []byte(`{"type":"charge.succeeded"}`), http.Header{}); a.status != http.StatusBadRequest {
+		t.Errorf("a Stripe event without id: %+v, want 400", a)
+	}
+}
+
+// With reencode the upstream gets its runtime's re-serialisation signed
+// again in the scheme's format, which the provider's own verifier accepts
+// (and the original signature does not travel with it).
+func TestReencodeResignsInTheSchemesFormat(t *testing.T) {
+	up := gatewaytest.NewUpstream(t)
+	blocks := readmeProviders(t, up.Addr)
+	blocks = strings.ReplaceAll(blocks, "        dedupe {", "        reencode js\n        dedupe {")
+	if strings.Count(blocks, "reencode js") != 3 {
+		t.Fatalf("reencode not set in every block:\n%s", blocks)
+	}
+	gw := gatewaytest.Start(t, gatewaytest.Options{
+		Config: `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+` + blocks + `
+}`,
+		Env: secretEnv,
+	})
+	for _, p := range providers(t) {
+		t.Run(p.scheme, func(t *testing.T) {
+			up.Reset()
+			body := sample(t, p.sample)
+			h := p.sign(t, body, p.secret, time.Now())
+			if p.eventHeader != "" {
+				h.Set(p.eventHeader, p.event)
+			}
+			if a := post(t, gw.URL+p.path, body, h); a.status != http.StatusOK {
+				t.Fatalf("%+v, want forwarded", a)
+			}
+			got := up.Requests()[0]
+			var compact bytes.Buffer
+			if err := json.Compact(&compact, body); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got.Body, compact.Bytes()) {
+				t.Fatalf("upstream got %s, want JSON.stringify's compact form", got.Body)
+			}
+			if !p.accepts(t, got.Body, p.secret, got.Header) {
+				t.Errorf("the provider's verifier refuses the re-signed body: %v", got.Header)
+			}
+			if p.accepts(t, body, p.secret, got.Header) {
+				t.Error("the forwarded signature still signs the original bytes")
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package webhook
+package strictjson
 
 import (
 	"bytes"
@@ -29,15 +29,16 @@ func (s *keySet) add(data []byte, start, end int, escaped bool) error {
 	k := keySpan{start: int32(start), end: int32(end), escaped: escaped}
 	if escaped {
 		var buf [maxKeyDecode]byte
-		if _, ok := unescape(buf[:0], data[start:end]); !ok {
+		if _, ok := Unescape(buf[:0], data[start:end]); !ok {
 			return ErrAmbiguousKey
 		}
 	}
 	if s.big != nil {
 		return s.addBig(data, k)
 	}
-	for i := 0; i < s.n; i++ {
-		if sameKey(data, s.small[i], k) {
+	for _, old := range s.small[:s.n] {
+		// Keys of different lengths differ unless an escape is involved.
+		if (old.end-old.start == k.end-k.start || old.escaped || k.escaped) && sameKey(data, old, k) {
 			return ErrDuplicateKey
 		}
 	}
@@ -69,8 +70,8 @@ func sameKey(data []byte, a, b keySpan) bool {
 		return bytes.Equal(ra, rb)
 	}
 	var ba, bb [maxKeyDecode]byte
-	da, _ := unescape(ba[:0], ra)
-	db, _ := unescape(bb[:0], rb)
+	da, _ := Unescape(ba[:0], ra)
+	db, _ := Unescape(bb[:0], rb)
 	return bytes.Equal(da, db)
 }
 
@@ -80,6 +81,6 @@ func decoded(data []byte, k keySpan) string {
 	if !k.escaped {
 		return string(raw)
 	}
-	d, _ := unescape(nil, raw)
+	d, _ := Unescape(nil, raw)
 	return string(d)
 }

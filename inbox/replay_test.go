@@ -2,10 +2,12 @@ package inbox
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/testclock"
 )
 
@@ -21,6 +23,14 @@ func TestReplayDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds.waitDelivered(t, 1)
+	// The destination has the request before the inbox records its
+	// answer: wait for the record, until then the entry is pending.
+	eventually.Succeeds(t, waitTimeout, func() error {
+		if e, _, err := in.Get(id); err != nil || e.State != StateDelivered {
+			return fmt.Errorf("entry %+v, %v; want delivered", e, err)
+		}
+		return nil
+	})
 	e, err := in.Replay(id)
 	if err != nil || e.State != StatePending {
 		t.Fatalf("Replay = %+v, %v", e, err)

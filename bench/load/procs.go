@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/scgate/scgate/internal/freeport"
 )
 
 // Bounds on everything that waits for a child process.
@@ -61,34 +64,22 @@ func buildGateway(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort returns a TCP port that was free a moment ago, below the
+// kernel's ephemeral range (freeport): a port from that range can be taken
+// by any outgoing connection before the gateway binds it.
+func freePort() (int, error) { return freeport.Pick(0) }
 
-// freePorts returns n distinct free loopback ports.
+// freePorts returns n distinct free ports, as freePort.
 func freePorts(n int) ([]int, error) {
-	// Hold all listeners open until every port is chosen, so the same port
-	// is not handed out twice.
-	ls := make([]net.Listener, 0, n)
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
 	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(ports) < n {
+		p, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
 	}
 	return ports, nil
 }

@@ -356,7 +356,9 @@ func schemeBody(c *cobra.Command, sch scheme.Scheme) (string, []byte, error) {
 		return "", nil, err
 	}
 	event, _ := c.Flags().GetString("event")
-	h := http.Header{}
+	// The body is checked with the Content-Type it is sent with (Slack's
+	// receiver reads the body by it).
+	h := http.Header{"Content-Type": {"application/json"}}
 	if eh, ok := sch.(scheme.EventHeaderer); ok {
 		if event == "" {
 			return "", nil, fmt.Errorf("--event is required: this scheme sends the event type in %s", eh.EventHeader())

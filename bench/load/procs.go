@@ -102,13 +102,17 @@ type procSet struct {
 
 func newProcSet() *procSet { return &procSet{procs: make(map[*proc]struct{})} }
 
-// start runs name args..., with stdout and stderr going to logPath.
-func (s *procSet) start(name, logPath, bin string, args ...string) (*proc, error) {
+// start runs name args..., with stdout and stderr going to logPath and
+// env added to the environment.
+func (s *procSet) start(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	setChildAttrs(cmd)
 	if err := cmd.Start(); err != nil {
@@ -312,7 +316,12 @@ func startSite(ctx context.Context, ps *procSet, bin, dir string, seq int, name 
 		return nil, err
 	}
 	logPath := filepath.Join(dir, fmt.Sprintf("scgate.%03d.%s.log", seq, name))
-	p, err := ps.start(name, logPath, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	// Each gateway keeps Caddy's data and config (storage, locks,
+	// autosave.json, an inbox's default file) in the run's directory, out
+	// of the user's home.
+	home := filepath.Join(dir, fmt.Sprintf("home.%03d.%s", seq, name))
+	env := []string{"XDG_DATA_HOME=" + filepath.Join(home, "data"), "XDG_CONFIG_HOME=" + filepath.Join(home, "config")}
+	p, err := ps.start(name, logPath, env, bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +452,7 @@ func startRedis(ctx context.Context, ps *procSet, dir string) (*redisServer, err
 		return nil, err
 	}
 	sock := filepath.Join(dir, "redis.sock")
-	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), bin,
+	p, err := ps.start("redis-server", filepath.Join(dir, "redis.log"), nil, bin,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--unixsocket", sock, "--unixsocketperm", "700",
 		"--dir", dir, "--daemonize", "no")

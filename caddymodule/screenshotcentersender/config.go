@@ -15,10 +15,8 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/sender"
+	"github.com/scgate/scgate/webhook"
 )
-
-// DefaultMaxBody is the default largest accepted event body: 1 MiB.
-const DefaultMaxBody = 1 << 20
 
 // maxMaxBody is the largest max_body accepted: 1 TiB.
 const maxMaxBody = 1 << 40
@@ -237,7 +235,7 @@ func (h *Handler) prepare() error {
 	}
 	h.storeAbs = store
 	if h.MaxBody == 0 {
-		h.MaxBody = DefaultMaxBody
+		h.MaxBody = webhook.DefaultMaxBody
 	}
 	if h.otherScheme() {
 		// Any endpoint's secret reads requests alike: Read uses none.

@@ -29,7 +29,6 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxBody         = 1 << 20
 	DefaultBodyTimeout     = 10 * time.Second
 	DefaultMaxBuffered     = 64 << 20
 	DefaultTTL             = 72 * time.Hour
@@ -952,7 +951,7 @@ func (d *DedupeConfig) check(schemeName string) error {
 	}
 	if backend == BackendRedis {
 		if d.Redis == nil {
-			return errors.New("dedupe redis needs url or addresses")
+			return dedupe.ErrRedisNoServer
 		}
 		return d.Redis.check()
 	}
@@ -960,13 +959,16 @@ func (d *DedupeConfig) check(schemeName string) error {
 }
 
 // check holds the rules of the redis settings that do not depend on
-// resolving placeholders (redisConn.check has those).
+// resolving placeholders (dedupe.RedisOptions.Check has those).
 func (r *RedisConfig) check() error {
+	if r.URL == "" && len(r.Addresses) == 0 {
+		return dedupe.ErrRedisNoServer
+	}
 	if r.Timeout < 0 {
 		return errors.New("dedupe redis timeout must be positive")
 	}
 	if r.MasterName != "" && len(r.Addresses) == 0 {
-		return errors.New("dedupe master_name needs addresses (the Sentinels)")
+		return dedupe.ErrRedisMasterNameNeedsAddrs
 	}
 	return nil
 }
@@ -983,7 +985,7 @@ func (h *Handler) setDefaults() {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
 	if h.MaxBody == 0 {
-		h.MaxBody = DefaultMaxBody
+		h.MaxBody = webhook.DefaultMaxBody
 	}
 	if h.BodyTimeout == 0 {
 		h.BodyTimeout = caddy.Duration(DefaultBodyTimeout)

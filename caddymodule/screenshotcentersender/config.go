@@ -225,10 +225,11 @@ func (h *Handler) prepare() error {
 			}
 		}
 	}
-	if err := h.check(); err != nil {
+	opts, err := h.check()
+	if err != nil {
 		return err
 	}
-	h.hostSet, _ = allowedHostSet(h.AllowedHosts)
+	h.hostSet = opts.hostSet
 	store, err := h.storeFile()
 	if err != nil {
 		return err
@@ -276,10 +277,25 @@ func (h *Handler) resolveSecret(s string) ([]byte, error) {
 // scheme than ScreenshotCenter's.
 func (h *Handler) otherScheme() bool { return h.Scheme != "" && h.Scheme != scheme.ScreenshotCenter }
 
-// check reports the first config error, without side effects. It is the
-// one place of every rule: the Caddyfile parser only turns tokens into
-// fields, so a JSON config is held to exactly the same rules.
-func (h *Handler) check() error {
+// parsedOptions are the options that check parsed: prepare keeps them, so
+// that each is parsed once, in check.
+type parsedOptions struct {
+	// hostSet is AllowedHosts parsed (allowedHostSet).
+	hostSet map[string]struct{}
+}
+
+// check reports the first config error, without side effects, and
+// returns the options it parsed. It is the one place of every rule: the
+// Caddyfile parser only turns tokens into fields, so a JSON config is held
+// to exactly the same rules.
+func (h *Handler) check() (parsedOptions, error) {
+	var opts parsedOptions
+	err := h.checkInto(&opts)
+	return opts, err
+}
+
+// checkInto is check, filling opts as it parses.
+func (h *Handler) checkInto(opts *parsedOptions) error {
 	if len(h.Endpoints) == 0 {
 		return errors.New("at least one endpoint is required")
 	}
@@ -323,9 +339,11 @@ func (h *Handler) check() error {
 	if _, err := sender.NewGuard(h.Allow...); err != nil {
 		return err
 	}
-	if _, err := allowedHostSet(h.AllowedHosts); err != nil {
+	hosts, err := allowedHostSet(h.AllowedHosts)
+	if err != nil {
 		return err
 	}
+	opts.hostSet = hosts
 	return nil
 }
 

@@ -104,13 +104,28 @@ type inboxStore struct {
 // and attempt log; never its body or headers.
 type entryView struct {
 	*sender.Delivery
-	DedupeKey string          `json:"dedupe_key,omitempty"`
-	BodyBytes int             `json:"body_bytes"`
+	DedupeKey string `json:"dedupe_key,omitempty"`
+	// BodyBytes is the body's size, in a show only: a list and a replay
+	// do not read bodies.
+	BodyBytes *int            `json:"body_bytes,omitempty"`
 	Log       []inbox.Attempt `json:"attempts_log,omitempty"`
 }
 
 func newEntryView(e *inbox.Entry, log []inbox.Attempt) *entryView {
-	return &entryView{Delivery: e.Delivery, DedupeKey: e.DedupeKey(), BodyBytes: len(e.Body), Log: log}
+	v := &entryView{Delivery: e.Delivery, DedupeKey: e.DedupeKey(), Log: log}
+	if e.Body != nil {
+		n := len(e.Body)
+		v.BodyBytes = &n
+	}
+	return v
+}
+
+// bodySize returns the body's size, 0 when the answer did not give it.
+func (v *entryView) bodySize() int {
+	if v.BodyBytes == nil {
+		return 0
+	}
+	return *v.BodyBytes
 }
 
 // entryAnswer is the answer of a show and of a replay of one entry.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -144,10 +145,24 @@ func runInboxList(c *cobra.Command, _ []string) error {
 	if asJSON, _ := c.Flags().GetBool("json"); asJSON {
 		return cli.PrintJSON(out, ans)
 	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPT\tLAST\tNEXT\tDEDUPE KEY")
-	for _, st := range ans.Stores {
-		fmt.Fprintf(tw, "# %s\n", storeLine(st, time.Now()))
+	return writeInboxList(out, ans, time.Now())
+}
+
+// writeInboxList prints a list for people: for each inbox, its line
+// (storeLine), then its entries in columns under a header.
+func writeInboxList(out io.Writer, ans inboxList, now time.Time) error {
+	for i, st := range ans.Stores {
+		if i > 0 {
+			fmt.Fprintln(out)
+		}
+		fmt.Fprintf(out, "# %s\n", storeLine(st, now))
+		if len(st.Entries) == 0 {
+			continue
+		}
+		// The header and the rows go through one tabwriter, with no line
+		// between them: it lines up only adjacent lines' cells.
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTATE\tEVENT\tATTEMPT\tLAST\tNEXT\tDEDUPE KEY")
 		for _, e := range st.Entries {
 			last := "-"
 			if e.LastStatus != 0 {
@@ -157,8 +172,11 @@ func runInboxList(c *cobra.Command, _ []string) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", e.ID, e.State, e.Event, e.Number(), last, cli.LocalTime(e.NextAttempt), e.DedupeKey)
 		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
-	return tw.Flush()
+	return nil
 }
 
 // storeLine says what an inbox holds: its file, endpoint, counts and how
@@ -195,7 +213,7 @@ func runInboxShow(c *cobra.Command, args []string) error {
 	if e.OrderKey != "" {
 		extra = append(extra, [2]string{"order key", e.OrderKey})
 	}
-	return cli.WriteDelivery(c.OutOrStdout(), ans.Store, e.Delivery, e.BodyBytes, e.Log, extra, time.Now())
+	return cli.WriteDelivery(c.OutOrStdout(), ans.Store, e.Delivery, e.bodySize(), e.Log, extra, time.Now())
 }
 
 func runInboxReplay(c *cobra.Command, args []string) error {

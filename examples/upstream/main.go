@@ -51,6 +51,9 @@ func main() {
 		log.Printf("received %s screenshot_id=%s image_url=%s (verified by gateway: %s, key %q)",
 			payload.Event, payload.ScreenshotID, payload.ImageURL,
 			r.Header.Get("X-Scgate-Verified"), r.Header.Get("X-Scgate-Dedupe-Key"))
+		if id := r.Header.Get("X-Scgate-Delivery-Id"); id != "" { // from a gateway's inbox
+			log.Printf("  inbox delivery %s, attempt %s", id, r.Header.Get("X-Scgate-Delivery-Attempt"))
+		}
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, "ok\n")
 	})

@@ -1,0 +1,136 @@
+package screenshotcenterdashboard_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/gatewaytest"
+	"github.com/scgate/scgate/verifier"
+	"github.com/scgate/scgate/webhook"
+)
+
+// inboxConfig is a receiver in inbox mode delivering to dest (one attempt,
+// so an event the application refuses is a dead letter at once), with the
+// dashboard under /scgate/.
+func inboxConfig(dest, store string) string {
+	return `{
+	admin {{ADMIN_ADDR}}
+	persist_config off
+}
+http://127.0.0.1:{{HTTP_PORT}} {
+	handle_path /scgate/* {
+		screenshotcenter_dashboard
+	}
+	handle /webhooks/* {
+		screenshotcenter_webhook {
+			secret {env.SC_SECRET}
+			inbox {
+				deliver_to ` + dest + `/app
+				store ` + store + `
+				attempts 1
+			}
+		}
+	}
+}`
+}
+
+// An inbox's dead letter replayed from the dashboard in a real browser:
+// the event, queued while the application refuses it, fails; the operator
+// finds it in the event log (its queued request links to its delivery)
+// and in the inbox's list, opens it, presses Replay and sees it
+// delivered. The application gets the same bytes with the original
+// signature, the same delivery id and the next attempt number; no page
+// shows the body or the signature.
+func TestDashboardReplaysAnInboxDeadLetterInABrowser(t *testing.T) {
+	ctx := browser(t)
+	app := gatewaytest.NewUpstream(t)
+	app.FailFirst(1, http.StatusServiceUnavailable)
+	store := filepath.Join(t.TempDir(), "inbox.db")
+	const secret = "dashboard-inbox-secret"
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: inboxConfig(app.URL, store), Env: []string{"SC_SECRET=" + secret}})
+	dash := gw.URL + "/scgate/"
+
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_inbox_dash","created_at":"2026-02-22T14:30:00Z"}`
+	signature := verifier.Sign([]byte(secret), []byte(body))
+	req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/screenshot", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.HeaderEvent, "screenshot.finished")
+	req.Header.Set(webhook.HeaderSignature, signature)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued struct{ Outcome, Delivery string }
+	json.NewDecoder(resp.Body).Decode(&queued)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || queued.Outcome != "queued" || queued.Delivery == "" {
+		t.Fatalf("POST = %d %+v, want 202 queued with a delivery id", resp.StatusCode, queued)
+	}
+	id := queued.Delivery
+	eventually.Succeeds(t, waitTimeout, func() error {
+		if code, page := get(t, dash+"deliveries/"+id); code != http.StatusOK || !strings.Contains(page, `id="state" class="state-failed"`) {
+			return fmt.Errorf("entry page %d, not failed yet", code)
+		}
+		return nil
+	})
+
+	// The overview counts the dead letter.
+	do(t, ctx, chromedp.Navigate(dash), visible("#stores"))
+	if got := text(t, ctx, "#dead-letters"); got != "1" {
+		t.Fatalf("dead letters = %q, want 1", got)
+	}
+	// The event log's queued request links to the entry.
+	do(t, ctx, chromedp.Navigate(dash+"events?id="+id), visible("a.delivery"))
+	do(t, ctx, click("a.delivery"), visible("#attempts"))
+	if u := location(t, ctx); u != dash+"deliveries/"+id {
+		t.Fatalf("the event log's delivery link led to %s, want %sdeliveries/%s", u, dash, id)
+	}
+	// The inbox's failed entries list it; its link opens it.
+	do(t, ctx, chromedp.Navigate(dash+"deliveries?state=failed&store="+store), visible("table.deliveries"))
+	if got := text(t, ctx, "section.store h2"); got != "inbox "+store {
+		t.Fatalf("the store's heading is %q, want the inbox %s", got, store)
+	}
+	if got := text(t, ctx, "table.deliveries tbody"); !strings.Contains(got, id) || !strings.Contains(got, "503") {
+		t.Fatalf("the failed entries %q lack %s and its 503", got, id)
+	}
+	do(t, ctx, click("a.delivery"), visible("#attempts"))
+	if got := text(t, ctx, "#state"); got != "failed" {
+		t.Fatalf("state = %q, want failed", got)
+	}
+	html := value(t, ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+	for _, leak := range []string{secret, signature, "sc_inbox_dash", webhook.HeaderSignature} {
+		if strings.Contains(html, leak) {
+			t.Errorf("the entry's page shows %q (a secret, the body or the signature)", leak)
+		}
+	}
+
+	// Replay, and see it delivered.
+	do(t, ctx, click("#replay"), visible("#done"))
+	eventually.Succeeds(t, waitTimeout, func() error {
+		do(t, ctx, chromedp.Reload(), visible("#state"))
+		if got := text(t, ctx, "#state"); got != "delivered" {
+			return fmt.Errorf("state %q, want delivered", got)
+		}
+		return nil
+	})
+	got := app.Requests()
+	if len(got) != 2 {
+		t.Fatalf("the application got %d requests, want 2 (the refused one and the replay)", len(got))
+	}
+	last := got[1]
+	if string(last.Body) != body || last.Header.Get(webhook.HeaderSignature) != signature ||
+		last.Header.Get("X-Scgate-Delivery-Id") != id || last.Header.Get("X-Scgate-Delivery-Attempt") != "2" {
+		t.Errorf("the replay reached the application as %q, signature %q, id %q, attempt %q; want the same bytes and signature, id %s, attempt 2",
+			last.Body, last.Header.Get(webhook.HeaderSignature), last.Header.Get("X-Scgate-Delivery-Id"), last.Header.Get("X-Scgate-Delivery-Attempt"), id)
+	}
+	if rows := text(t, ctx, "#attempts tbody"); !strings.Contains(rows, "503") || !strings.Contains(rows, "200") {
+		t.Errorf("the attempt log %q lacks the 503 and the delivery", rows)
+	}
+}

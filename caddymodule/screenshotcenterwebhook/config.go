@@ -312,7 +312,7 @@ type Handler struct {
 	logger  *zap.Logger
 	// inbox is the pooled inbox of the Inbox setting (nil without), and
 	// inboxSettings what this config sets on it when it starts. inboxRef
-	// is its path while this handler holds a reference in the pool
+	// is its pool key while this handler holds a reference in the pool
 	// (Cleanup drops it; inbox stays set for requests still in flight).
 	inbox         *pooledInbox
 	inboxSettings inbox.Settings
@@ -879,7 +879,8 @@ func (h *Handler) provisionInbox() error {
 	if c.OrderBy != "" {
 		h.orderBy, _ = gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(h.schemeName())) // check has parsed it
 	}
-	h.inbox, h.inboxRef = loadInbox(path), path
+	b := boltInbox{path: path}
+	h.inbox, h.inboxRef = loadInbox(b), b.key()
 	return nil
 }
 

@@ -311,7 +311,7 @@ type Handler struct {
 	logger  *zap.Logger
 	// inbox is the pooled inbox of the Inbox setting (nil without), and
 	// inboxSettings what this config sets on it when it starts. inboxRef
-	// is its path while this handler holds a reference in the pool
+	// is its pool key while this handler holds a reference in the pool
 	// (Cleanup drops it; inbox stays set for requests still in flight).
 	inbox         *pooledInbox
 	inboxSettings inbox.Settings
@@ -900,7 +900,8 @@ func (h *Handler) provisionInbox(opts parsedOptions) error {
 	}
 	h.inboxSettings = st
 	h.orderBy = opts.orderBy
-	h.inbox, h.inboxRef = loadInbox(path), path
+	b := boltInbox{path: path}
+	h.inbox, h.inboxRef = loadInbox(b), b.key()
 	return nil
 }
 

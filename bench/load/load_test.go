@@ -128,3 +128,16 @@ func TestInboxConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigs(t *testing.T) {
+	if ks, err := parseConfigs(""); err != nil || ks != nil {
+		t.Errorf(`parseConfigs("") = %v, %v; want every configuration (nil)`, ks, err)
+	}
+	ks, err := parseConfigs("gateway-memory, gateway-redis")
+	if err != nil || len(ks) != 2 || ks[0] != configMemory || ks[1] != configRedis {
+		t.Errorf("parseConfigs = %v, %v", ks, err)
+	}
+	if _, err := parseConfigs("gateway-memroy"); err == nil || !strings.Contains(err.Error(), "gateway-memroy") {
+		t.Errorf("a misspelt configuration gave %v", err)
+	}
+}

@@ -23,8 +23,9 @@
 //   - respond: Caddy answering every request with a static `respond`, the
 //     physical limit of the duplicates path on this machine.
 //
-// The configurations run in pairs, bare, gateway-memory, gateway-redis,
-// the duplicates and respond, then again, so that drift of a shared machine
+// The configurations (all, or bare and those -configs names) run in pairs,
+// bare, gateway-memory, gateway-redis, the duplicates and respond, then
+// again, so that drift of a shared machine
 // affects all of them alike. gateway-redis-unix is gateway-redis reaching the
 // same redis-server through its Unix socket. -cpuprofile captures a CPU
 // profile of one configuration's gateway (from its admin endpoint) during the
@@ -80,6 +81,26 @@ const (
 	configRespond   configKind = "respond"
 )
 
+// allConfigs is every configuration, in the order of a pair.
+var allConfigs = []configKind{configBare, configMemory, configInbox, configRedis, configRedisUnix,
+	configMemoryDup, configRedisDup, configRespond}
+
+// parseConfigs parses -configs: "" is every configuration.
+func parseConfigs(s string) ([]configKind, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ks []configKind
+	for _, f := range strings.Split(s, ",") {
+		k := configKind(strings.TrimSpace(f))
+		if !slices.Contains(allConfigs, k) {
+			return nil, fmt.Errorf("-configs: unknown configuration %q (known: %s)", k, joinKinds(allConfigs))
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
 func (k configKind) redis() bool {
 	return k == configRedis || k == configRedisUnix || k == configRedisDup
 }
@@ -102,6 +123,7 @@ type options struct {
 	profileDir  string
 	drain       int
 	drainConc   []int
+	configs     []configKind // nil: every configuration
 }
 
 // Bounds on the flags, so that every loop is bounded.
@@ -128,6 +150,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
 	fs.IntVar(&o.drain, "drain", 0, "instead of the load runs: queue this many events in an inbox while its application is down, start it, and measure the drain (see drain.go)")
 	drainConc := fs.String("drain-concurrency", "1,8,32", "with -drain: the inbox concurrency values to measure")
+	configs := fs.String("configs", "", "comma-separated configurations to run (bare always runs; \"\": all), e.g. gateway-memory,gateway-redis")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
 		fs.PrintDefaults()
@@ -153,6 +176,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	var err error
 	if o.drainConc, err = parseConcurrencies(*drainConc); err != nil {
+		return o, err
+	}
+	if o.configs, err = parseConfigs(*configs); err != nil {
 		return o, err
 	}
 	if o.pairs < 5 {
@@ -233,18 +259,18 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 		return writeReport(md, opts.out)
 	}
-	redisNote := b.setupRedis(ctx)
+	redisNote := "not run: -configs names no Redis configuration"
+	if opts.configs == nil || slices.ContainsFunc(opts.configs, configKind.redis) {
+		redisNote = b.setupRedis(ctx)
+	}
 	logf("gateway-redis: %s", redisNote)
 
-	kinds := []configKind{configBare, configMemory, configInbox}
-	if b.redis != nil {
-		kinds = append(kinds, configRedis, configRedisUnix)
+	var kinds []configKind
+	for _, k := range allConfigs {
+		if (!k.redis() || b.redis != nil) && (opts.configs == nil || k == configBare || slices.Contains(opts.configs, k)) {
+			kinds = append(kinds, k)
+		}
 	}
-	kinds = append(kinds, configMemoryDup)
-	if b.redis != nil {
-		kinds = append(kinds, configRedisDup)
-	}
-	kinds = append(kinds, configRespond)
 
 	if err := b.calibrate(ctx, kinds); err != nil {
 		return err
@@ -346,6 +372,8 @@ type runResult struct {
 	// µs of this process's CPU per request: load generator and upstream,
 	// which compete with the gateway for the same cores.
 	benchCPUPerReq float64
+	// µs of redis-server's CPU per request (Redis configurations only).
+	redisCPUPerReq float64
 	upstreamHits   int64
 	notes          []string
 }
@@ -463,8 +491,8 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	}
 	res.upstreamHits = hits1 - hits0
 	if kind.redis() && ph.requests > 0 {
-		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)",
-			float64(redis1-redis0)*1e6/float64(clockTicks)/float64(ph.requests)))
+		res.redisCPUPerReq = float64(redis1-redis0) * 1e6 / float64(clockTicks) / float64(ph.requests)
+		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)", res.redisCPUPerReq))
 	}
 	if dup && res.upstreamHits > 0 {
 		res.errors += res.upstreamHits

@@ -124,6 +124,7 @@ type options struct {
 	drain       int
 	drainConc   []int
 	configs     []configKind // nil: every configuration
+	strace      bool
 }
 
 // Bounds on the flags, so that every loop is bounded.
@@ -150,6 +151,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
 	fs.IntVar(&o.drain, "drain", 0, "instead of the load runs: queue this many events in an inbox while its application is down, start it, and measure the drain (see drain.go)")
 	drainConc := fs.String("drain-concurrency", "1,8,32", "with -drain: the inbox concurrency values to measure")
+	fs.BoolVar(&o.strace, "strace", false, "before the pairs, one extra run of each configuration with strace -c -f attached to its gateway for the timed window: system calls per request (not in the medians)")
 	configs := fs.String("configs", "", "comma-separated configurations to run (bare always runs; \"\": all), e.g. gateway-memory,gateway-redis")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
@@ -217,6 +219,8 @@ type bench struct {
 	runTag   string
 	estimate map[configKind]float64 // requests/s, to size the event pools
 	seq      int
+	tracing  bool         // runOne attaches strace (syscalls.go)
+	syscalls []syscallRun // what the traced runs counted
 }
 
 func run(ctx context.Context, opts options) (err error) {
@@ -275,6 +279,15 @@ func run(ctx context.Context, opts options) (err error) {
 	if err := b.calibrate(ctx, kinds); err != nil {
 		return err
 	}
+	if opts.strace {
+		b.tracing = true
+		for _, k := range kinds {
+			if _, err := b.runOne(ctx, k, 0); err != nil {
+				return fmt.Errorf("strace run, %s: %w", k, err)
+			}
+		}
+		b.tracing = false
+	}
 	var results []runResult
 	for pair := 1; pair <= opts.pairs; pair++ {
 		for _, k := range kinds {
@@ -287,7 +300,7 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 	}
 	rep := newReport(opts, kinds, results, redisNote)
-	return writeReport(rep.markdown(), opts.out)
+	return writeReport(rep.markdown()+syscallsMarkdown(b.syscalls), opts.out)
 }
 
 // writeReport prints the Markdown report md and writes it to out, unless
@@ -454,12 +467,27 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if pair == 1 && slices.Contains(strings.Split(b.opts.cpuProfile, ","), string(kind)) {
 		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+string(kind)+".pprof"))
 	}
+	var trace *straceAttach
+	if b.tracing {
+		if trace, err = startStrace(g.cmd.Process.Pid, filepath.Join(b.dir, fmt.Sprintf("strace.%03d.txt", b.seq))); err != nil {
+			return res, err
+		}
+	}
 	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)
 	if err != nil {
 		return res, err
 	}
 	ph := runLoad(ctx, client, g.url, src, b.opts.concurrency, b.opts.duration, expect)
+	if trace != nil {
+		counts, err := trace.counts()
+		if err != nil {
+			return res, err
+		}
+		b.syscalls = append(b.syscalls, syscallRun{kind: kind, requests: ph.requests, counts: counts})
+		logf("strace %-26s %d requests, %d system calls", kind, ph.requests, sumCalls(counts))
+		return res, ctx.Err()
+	}
 	cpu1, err := cpuTicks(g.cmd.Process.Pid)
 	if err != nil {
 		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))

@@ -7,8 +7,6 @@
 package scheme
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scgate/scgate/refusal"
+	"github.com/scgate/scgate/verifier"
 )
 
 // Request is what a scheme reads of a request: its headers and exact raw
@@ -102,25 +101,14 @@ type Config struct {
 const DefaultMaxAge = 5 * time.Minute
 
 // MinSecretLength is the length, in bytes, below which a shared secret is
-// refused: a short secret can be guessed offline from one captured signed
-// event.
-const MinSecretLength = 16
+// refused (verifier.MinSecretLength: the verifier applies the same rule).
+const MinSecretLength = verifier.MinSecretLength
 
 // CheckSharedSecret refuses a shared HMAC secret that is empty, only
-// whitespace, or shorter than MinSecretLength bytes. Its errors say why,
-// never the value or its length, and read after the name of the secret
-// ("secret 0 is shorter than…").
-func CheckSharedSecret(v []byte) error {
-	switch {
-	case len(v) == 0:
-		return errors.New("is empty")
-	case len(bytes.TrimSpace(v)) == 0:
-		return errors.New("is only whitespace: use a long random secret, e.g. from openssl rand -hex 32")
-	case len(v) < MinSecretLength:
-		return fmt.Errorf("is shorter than %d bytes: use a long random secret, e.g. from openssl rand -hex 32", MinSecretLength)
-	}
-	return nil
-}
+// whitespace, or shorter than MinSecretLength bytes (verifier.CheckSecret,
+// the one rule). Its errors say why, never the value or its length, and
+// read after the name of the secret ("secret 0 is shorter than…").
+func CheckSharedSecret(v []byte) error { return verifier.CheckSecret(v) }
 
 // CheckSharedSecrets applies CheckSharedSecret to every secret, naming the
 // first one refused by its index.

@@ -238,6 +238,9 @@ var (
 	ErrNotReplayable = errors.New("only delivered, failed or gone deliveries can be replayed")
 	ErrInvalidURL    = errors.New("endpoint URL must be absolute http or https")
 	ErrEmptySecret   = errors.New("secret must not be empty")
+	// ErrWeakSecret matches a secret NewDelivery refused as blank or
+	// shorter than verifier.MinSecretLength bytes.
+	ErrWeakSecret    = verifier.ErrWeakSecret
 	ErrEmptyBody     = errors.New("body must not be empty")
 	ErrInvalidEvent  = errors.New("event name must be non-empty printable ASCII")
 	ErrClosed        = errors.New("outbox closed")
@@ -263,6 +266,9 @@ func NewDelivery(endpoint, eventName string, body, secret []byte, now time.Time)
 	}
 	if len(secret) == 0 {
 		return nil, ErrEmptySecret
+	}
+	if err := verifier.CheckSecret(secret); err != nil {
+		return nil, fmt.Errorf("secret %w", err)
 	}
 	d, err := NewPending(endpoint, body, now)
 	if err != nil {

@@ -15,13 +15,18 @@ func TestNewDeliveryRejects(t *testing.T) {
 		url, ev, body, secret string
 		want                  error
 	}{
-		{"ftp://x/", "e", "{}", "s", ErrInvalidURL},
-		{"/relative", "e", "{}", "s", ErrInvalidURL},
-		{"http://", "e", "{}", "s", ErrInvalidURL},
-		{"http://x/", "", "{}", "s", ErrInvalidEvent},
-		{"http://x/", "a\nb", "{}", "s", ErrInvalidEvent},
-		{"http://x/", "e", "", "s", ErrEmptyBody},
+		{"ftp://x/", "e", "{}", testSecretText, ErrInvalidURL},
+		{"/relative", "e", "{}", testSecretText, ErrInvalidURL},
+		{"http://", "e", "{}", testSecretText, ErrInvalidURL},
+		{"http://x/", "", "{}", testSecretText, ErrInvalidEvent},
+		{"http://x/", "a\nb", "{}", testSecretText, ErrInvalidEvent},
+		{"http://x/", "e", "", testSecretText, ErrEmptyBody},
 		{"http://x/", "e", "{}", "", ErrEmptySecret},
+		// The rule configs and the CLI apply holds for the Go API too: a
+		// short secret is guessed offline from one signed event.
+		{"http://x/", "e", "{}", "s", ErrWeakSecret},
+		{"http://x/", "e", "{}", "fifteen-bytes!!", ErrWeakSecret},
+		{"http://x/", "e", "{}", "                ", ErrWeakSecret},
 	}
 	for _, c := range cases {
 		if _, err := NewDelivery(c.url, c.ev, []byte(c.body), []byte(c.secret), now); !errors.Is(err, c.want) {

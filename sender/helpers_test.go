@@ -27,7 +27,10 @@ import (
 // background.
 const waitTimeout = 30 * time.Second
 
-var testSecret = []byte("test-secret")
+// testSecretText is the tests' secret (16+ bytes, as every secret must be).
+const testSecretText = "test-secret-0123456789"
+
+var testSecret = []byte(testSecretText)
 
 const sampleBody = `{"event":"screenshot.finished","screenshot_id":"sc_1","created_at":"2026-02-22T14:30:00Z",  "metadata":{}}`
 

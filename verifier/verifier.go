@@ -7,10 +7,12 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"sync"
 )
@@ -32,7 +34,38 @@ var (
 	ErrMismatch = errors.New("signature mismatch")
 	// ErrNoSecrets means the verifier was built without any secret.
 	ErrNoSecrets = errors.New("no secrets configured")
+	// ErrWeakSecret is what every refusal of CheckSecret matches
+	// (errors.Is): an empty, blank or short secret.
+	ErrWeakSecret = errors.New("weak secret")
 )
+
+// MinSecretLength is the length, in bytes, below which a secret is
+// refused: a short secret can be guessed offline from one captured signed
+// event.
+const MinSecretLength = 16
+
+// CheckSecret refuses a secret that is empty, only whitespace, or shorter
+// than MinSecretLength bytes: the one rule for shared HMAC secrets, which
+// New, the sender, every config and the CLI apply. Its errors match
+// ErrWeakSecret, say why, never the value or its length, and read after
+// the name of the secret ("secret 0 is shorter than…").
+func CheckSecret(v []byte) error {
+	switch {
+	case len(v) == 0:
+		return weakSecret("is empty")
+	case len(bytes.TrimSpace(v)) == 0:
+		return weakSecret("is only whitespace: use a long random secret, e.g. from openssl rand -hex 32")
+	case len(v) < MinSecretLength:
+		return weakSecret(fmt.Sprintf("is shorter than %d bytes: use a long random secret, e.g. from openssl rand -hex 32", MinSecretLength))
+	}
+	return nil
+}
+
+// weakSecret is a refusal of CheckSecret.
+type weakSecret string
+
+func (e weakSecret) Error() string        { return string(e) }
+func (e weakSecret) Is(target error) bool { return target == ErrWeakSecret }
 
 // Sign returns the signature header value for body: "sha256=" followed by
 // the lowercase hex HMAC-SHA256 of body under secret.
@@ -69,8 +102,8 @@ func New(secrets [][]byte) (*Verifier, error) {
 	}
 	v := &Verifier{pools: make([]sync.Pool, len(secrets))}
 	for i, s := range secrets {
-		if len(s) == 0 {
-			return nil, errors.New("empty secret")
+		if err := CheckSecret(s); err != nil {
+			return nil, fmt.Errorf("secret %d %w", i, err)
 		}
 		key := append([]byte(nil), s...)
 		v.pools[i].New = func() any { return &macState{h: hmac.New(sha256.New, key)} }

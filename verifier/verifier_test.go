@@ -20,7 +20,7 @@ func TestSignGitHubVector(t *testing.T) {
 }
 
 func TestVerify(t *testing.T) {
-	other := Sign([]byte("another secret"), []byte(ghBody))
+	other := Sign([]byte("another secret, 16+ bytes"), []byte(ghBody))
 	hexPart := strings.TrimPrefix(ghSig, Prefix)
 	tests := []struct {
 		name      string
@@ -37,8 +37,8 @@ func TestVerify(t *testing.T) {
 		{"several values space", []string{ghSecret}, ghBody, []string{other + "  " + ghSig}, 0, nil},
 		{"several values comma space", []string{ghSecret}, ghBody, []string{other + ", " + ghSig}, 0, nil},
 		{"several header lines", []string{ghSecret}, ghBody, []string{other, ghSig}, 0, nil},
-		{"second secret matches", []string{"old", ghSecret}, ghBody, []string{ghSig}, 1, nil},
-		{"first of two secrets", []string{ghSecret, "new"}, ghBody, []string{ghSig}, 0, nil},
+		{"second secret matches", []string{"old-secret-0123456789", ghSecret}, ghBody, []string{ghSig}, 1, nil},
+		{"first of two secrets", []string{ghSecret, "new-secret-0123456789"}, ghBody, []string{ghSig}, 0, nil},
 		{"other scheme ignored next to valid", []string{ghSecret}, ghBody, []string{"v1=abc, " + ghSig}, 0, nil},
 		{"no header", []string{ghSecret}, ghBody, nil, -1, ErrNoSignature},
 		{"blank header", []string{ghSecret}, ghBody, []string{"  ,  "}, -1, ErrNoSignature},
@@ -48,7 +48,7 @@ func TestVerify(t *testing.T) {
 		{"too long", []string{ghSecret}, ghBody, []string{ghSig + "00"}, -1, ErrMalformedSignature},
 		{"non hex", []string{ghSecret}, ghBody, []string{ghSig[:len(ghSig)-1] + "g"}, -1, ErrMalformedSignature},
 		{"empty hex", []string{ghSecret}, ghBody, []string{Prefix}, -1, ErrMalformedSignature},
-		{"wrong secret", []string{"nope"}, ghBody, []string{ghSig}, -1, ErrMismatch},
+		{"wrong secret", []string{"nope-secret-0123456789"}, ghBody, []string{ghSig}, -1, ErrMismatch},
 		{"other body", []string{ghSecret}, ghBody + "!", []string{ghSig}, -1, ErrMismatch},
 		{"too many values", []string{ghSecret}, ghBody, []string{strings.Repeat(other+",", MaxSignatureValues) + ghSig}, -1, ErrMalformedSignature},
 	}
@@ -76,7 +76,7 @@ func TestVerify(t *testing.T) {
 // A body that means the same JSON but differs in whitespace is a different
 // body: verification is over the raw bytes, never a re-serialization.
 func TestVerifyRejectsReserializedBody(t *testing.T) {
-	secret := []byte("s3cret")
+	secret := []byte("s3cret-0123456789")
 	raw := []byte(`{"event": "screenshot.finished", "screenshot_id": "sc_1"}`)
 	reserialized := []byte(`{"event":"screenshot.finished","screenshot_id":"sc_1"}`)
 	sig := Sign(secret, raw)
@@ -96,8 +96,10 @@ func TestNewRejectsEmpty(t *testing.T) {
 	if _, err := New(nil); !errors.Is(err, ErrNoSecrets) {
 		t.Fatalf("New(nil) = %v", err)
 	}
-	if _, err := New([][]byte{[]byte("a"), {}}); err == nil {
-		t.Fatal("New with an empty secret succeeded")
+	for _, weak := range []string{"", "short", "fifteen-bytes!!", "                "} {
+		if _, err := New([][]byte{[]byte(ghSecret), []byte(weak)}); !errors.Is(err, ErrWeakSecret) {
+			t.Errorf("New with secret %q = %v, want ErrWeakSecret", weak, err)
+		}
 	}
 }
 
@@ -123,12 +125,12 @@ func TestVerifyConcurrent(t *testing.T) {
 }
 
 func TestVerifierSignUsesTheSecretAtIndex(t *testing.T) {
-	v, err := New([][]byte{[]byte("old"), []byte("new")})
+	v, err := New([][]byte{[]byte("old-secret-0123456789"), []byte("new-secret-0123456789")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := []byte(`{"event":"e"}`)
-	for i, secret := range []string{"old", "new"} {
+	for i, secret := range []string{"old-secret-0123456789", "new-secret-0123456789"} {
 		if got, want := v.Sign(i, body), Sign([]byte(secret), body); got != want {
 			t.Errorf("Sign(%d) = %s, want %s", i, got, want)
 		}
@@ -139,17 +141,17 @@ func TestVerifierSignUsesTheSecretAtIndex(t *testing.T) {
 // secrets; changed in one byte, or under another secret, it never does.
 func FuzzVerify(f *testing.F) {
 	f.Add([]byte(ghSecret), []byte(ghBody), uint(0), byte(1))
-	f.Add([]byte("s"), []byte(`{"event":"screenshot.finished"}`), uint(12), byte(0x20))
+	f.Add([]byte("s-0123456789abcdef"), []byte(`{"event":"screenshot.finished"}`), uint(12), byte(0x20))
 	f.Fuzz(func(t *testing.T, secret, body []byte, pos uint, flip byte) {
-		if len(secret) == 0 {
+		if CheckSecret(secret) != nil {
 			return
 		}
-		v, err := New([][]byte{[]byte("another"), secret})
+		v, err := New([][]byte{[]byte("another-secret-0123456789"), secret})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sig := Sign(secret, body)
-		if i, err := v.Verify(body, []string{sig}); err != nil || (i != 1 && string(secret) != "another") {
+		if i, err := v.Verify(body, []string{sig}); err != nil || (i != 1 && string(secret) != "another-secret-0123456789") {
 			t.Fatalf("own signature: index %d, %v", i, err)
 		}
 		if len(body) > 0 && flip != 0 {

@@ -41,7 +41,7 @@ func TestValidateHasNoSideEffects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := sender.NewDelivery(gone.URL, "screenshot.finished", []byte(lifecycleBody), []byte("s"), time.Now())
+	g, _ := sender.NewDelivery(gone.URL, "screenshot.finished", []byte(lifecycleBody), []byte("lifecycle-secret-0123456789"), time.Now())
 	if err := ob.Enqueue(g); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestValidateHasNoSideEffects(t *testing.T) {
 	<-ran
 	var pending []string
 	for range 3 {
-		d, _ := sender.NewDelivery(up.URL+"/hook", "screenshot.finished", []byte(lifecycleBody), []byte("s"), time.Now())
+		d, _ := sender.NewDelivery(up.URL+"/hook", "screenshot.finished", []byte(lifecycleBody), []byte("lifecycle-secret-0123456789"), time.Now())
 		if err := ob.Enqueue(d); err != nil {
 			t.Fatal(err)
 		}

@@ -208,17 +208,25 @@ func (o RedisOptions) withDefaults() RedisOptions {
 	return o
 }
 
+// The settings errors that a config can also report before its
+// placeholders are resolved (one message for each rule, wherever it is
+// checked).
+var (
+	ErrRedisNoServer             = errors.New("dedupe redis needs url or addresses")
+	ErrRedisMasterNameNeedsAddrs = errors.New("dedupe master_name needs addresses (the Sentinels)")
+)
+
 // Check reports a settings error without showing the URL or the password.
 func (o RedisOptions) Check() error {
 	switch {
 	case o.URL == "" && len(o.Addrs) == 0:
-		return errors.New("dedupe redis needs url or addresses (is the url's variable set?)")
+		return ErrRedisNoServer
 	case o.URL != "" && len(o.Addrs) > 0:
 		return errors.New("dedupe redis takes url or addresses, not both")
 	case o.URL != "" && (o.MasterName != "" || o.Username != "" || o.Password != "" || o.TLS):
 		return errors.New("dedupe redis: master_name, username, password and tls go with addresses; put credentials and rediss:// in the url")
 	case o.MasterName != "" && len(o.Addrs) == 0:
-		return errors.New("dedupe master_name needs addresses (the Sentinels)")
+		return ErrRedisMasterNameNeedsAddrs
 	}
 	_, err := clientOptions(o)
 	return err

@@ -71,8 +71,14 @@ type Entry struct {
 	// UpstreamLatency is how long the upstream call took, in nanoseconds;
 	// 0 when it was not called.
 	UpstreamLatency time.Duration `json:"upstream_latency,omitempty"`
-	// RemoteAddr is the client's address as the server saw it.
+	// RemoteAddr is the address of the connection's peer as the server
+	// saw it: behind a load balancer, the balancer's.
 	RemoteAddr string `json:"remote_addr,omitempty"`
+	// ClientIP is the client's IP as Caddy determined it (its client_ip:
+	// the first untrusted address of X-Forwarded-For when the peer is one
+	// of the server's trusted_proxies, else the peer's IP); empty when
+	// Caddy set none.
+	ClientIP string `json:"client_ip,omitempty"`
 	// DeliveryID links the entry to a delivery (of an inbox) when there
 	// is one.
 	DeliveryID string `json:"delivery_id,omitempty"`
@@ -293,7 +299,7 @@ func (s *Subscription) Close() {
 // clip cuts e's text fields to MaxField bytes.
 func clip(e *Entry) {
 	for _, p := range [...]*string{&e.Endpoint, &e.Scheme, &e.Outcome, &e.Reason, &e.Mode, &e.Event, &e.ID,
-		&e.ScreenshotID, &e.BatchID, &e.DedupeKey, &e.RemoteAddr, &e.DeliveryID} {
+		&e.ScreenshotID, &e.BatchID, &e.DedupeKey, &e.RemoteAddr, &e.ClientIP, &e.DeliveryID} {
 		if len(*p) > MaxField {
 			*p = cut(*p)
 		}

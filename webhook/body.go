@@ -6,6 +6,10 @@ import (
 	"net/http"
 )
 
+// DefaultMaxBody is the default largest body, in bytes, that the receiver
+// gateway and the sender sidecar accept: 1 MiB (their max_body option).
+const DefaultMaxBody = 1 << 20
+
 // ErrBodyTooLarge is returned by ReadBody for a body over its limit.
 var ErrBodyTooLarge = errors.New("body larger than the limit")
 

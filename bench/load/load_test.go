@@ -128,3 +128,47 @@ func TestInboxConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConfigs(t *testing.T) {
+	if ks, err := parseConfigs(""); err != nil || ks != nil {
+		t.Errorf(`parseConfigs("") = %v, %v; want every configuration (nil)`, ks, err)
+	}
+	ks, err := parseConfigs("gateway-memory, gateway-redis")
+	if err != nil || len(ks) != 2 || ks[0] != configMemory || ks[1] != configRedis {
+		t.Errorf("parseConfigs = %v, %v", ks, err)
+	}
+	if _, err := parseConfigs("gateway-memroy"); err == nil || !strings.Contains(err.Error(), "gateway-memroy") {
+		t.Errorf("a misspelt configuration gave %v", err)
+	}
+}
+
+func TestParseStraceSummary(t *testing.T) {
+	const out = `% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 60.00    0.000600           2       300       120 read
+ 30.00    0.000300           1       200           write
+ 10.00    0.000100          50         2         2 futex
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.001000           2       502       122 total
+`
+	got, err := parseStraceSummary(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []syscallCount{{"read", 300, 120}, {"write", 200, 0}, {"futex", 2, 2}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if _, err := parseStraceSummary("strace: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted\n"); err == nil {
+		t.Error("a summary without calls was accepted")
+	}
+	md := syscallsMarkdown([]syscallRun{{kind: configBare, requests: 100, counts: want}})
+	if !strings.Contains(md, "| bare | 100 | 5.02 | 3.00 (1.20 failed) | 2.00 | 0.02 (0.02 failed) |") {
+		t.Errorf("table:\n%s", md)
+	}
+}

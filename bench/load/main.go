@@ -23,8 +23,9 @@
 //   - respond: Caddy answering every request with a static `respond`, the
 //     physical limit of the duplicates path on this machine.
 //
-// The configurations run in pairs, bare, gateway-memory, gateway-redis,
-// the duplicates and respond, then again, so that drift of a shared machine
+// The configurations (all, or bare and those -configs names) run in pairs,
+// bare, gateway-memory, gateway-redis, the duplicates and respond, then
+// again, so that drift of a shared machine
 // affects all of them alike. gateway-redis-unix is gateway-redis reaching the
 // same redis-server through its Unix socket. -cpuprofile captures a CPU
 // profile of one configuration's gateway (from its admin endpoint) during the
@@ -80,6 +81,26 @@ const (
 	configRespond   configKind = "respond"
 )
 
+// allConfigs is every configuration, in the order of a pair.
+var allConfigs = []configKind{configBare, configMemory, configInbox, configRedis, configRedisUnix,
+	configMemoryDup, configRedisDup, configRespond}
+
+// parseConfigs parses -configs: "" is every configuration.
+func parseConfigs(s string) ([]configKind, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ks []configKind
+	for _, f := range strings.Split(s, ",") {
+		k := configKind(strings.TrimSpace(f))
+		if !slices.Contains(allConfigs, k) {
+			return nil, fmt.Errorf("-configs: unknown configuration %q (known: %s)", k, joinKinds(allConfigs))
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
 func (k configKind) redis() bool {
 	return k == configRedis || k == configRedisUnix || k == configRedisDup
 }
@@ -102,6 +123,8 @@ type options struct {
 	profileDir  string
 	drain       int
 	drainConc   []int
+	configs     []configKind // nil: every configuration
+	strace      bool
 }
 
 // Bounds on the flags, so that every loop is bounded.
@@ -128,6 +151,8 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
 	fs.IntVar(&o.drain, "drain", 0, "instead of the load runs: queue this many events in an inbox while its application is down, start it, and measure the drain (see drain.go)")
 	drainConc := fs.String("drain-concurrency", "1,8,32", "with -drain: the inbox concurrency values to measure")
+	fs.BoolVar(&o.strace, "strace", false, "before the pairs, one extra run of each configuration with strace -c -f attached to its gateway for the timed window: system calls per request (not in the medians)")
+	configs := fs.String("configs", "", "comma-separated configurations to run (bare always runs; \"\": all), e.g. gateway-memory,gateway-redis")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./bench/load [flags]   (from the repository root)\n")
 		fs.PrintDefaults()
@@ -153,6 +178,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	var err error
 	if o.drainConc, err = parseConcurrencies(*drainConc); err != nil {
+		return o, err
+	}
+	if o.configs, err = parseConfigs(*configs); err != nil {
 		return o, err
 	}
 	if o.pairs < 5 {
@@ -191,6 +219,8 @@ type bench struct {
 	runTag   string
 	estimate map[configKind]float64 // requests/s, to size the event pools
 	seq      int
+	tracing  bool         // runOne attaches strace (syscalls.go)
+	syscalls []syscallRun // what the traced runs counted
 }
 
 func run(ctx context.Context, opts options) (err error) {
@@ -233,21 +263,30 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 		return writeReport(md, opts.out)
 	}
-	redisNote := b.setupRedis(ctx)
+	redisNote := "not run: -configs names no Redis configuration"
+	if opts.configs == nil || slices.ContainsFunc(opts.configs, configKind.redis) {
+		redisNote = b.setupRedis(ctx)
+	}
 	logf("gateway-redis: %s", redisNote)
 
-	kinds := []configKind{configBare, configMemory, configInbox}
-	if b.redis != nil {
-		kinds = append(kinds, configRedis, configRedisUnix)
+	var kinds []configKind
+	for _, k := range allConfigs {
+		if (!k.redis() || b.redis != nil) && (opts.configs == nil || k == configBare || slices.Contains(opts.configs, k)) {
+			kinds = append(kinds, k)
+		}
 	}
-	kinds = append(kinds, configMemoryDup)
-	if b.redis != nil {
-		kinds = append(kinds, configRedisDup)
-	}
-	kinds = append(kinds, configRespond)
 
 	if err := b.calibrate(ctx, kinds); err != nil {
 		return err
+	}
+	if opts.strace {
+		b.tracing = true
+		for _, k := range kinds {
+			if _, err := b.runOne(ctx, k, 0); err != nil {
+				return fmt.Errorf("strace run, %s: %w", k, err)
+			}
+		}
+		b.tracing = false
 	}
 	var results []runResult
 	for pair := 1; pair <= opts.pairs; pair++ {
@@ -261,7 +300,7 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 	}
 	rep := newReport(opts, kinds, results, redisNote)
-	return writeReport(rep.markdown(), opts.out)
+	return writeReport(rep.markdown()+syscallsMarkdown(b.syscalls), opts.out)
 }
 
 // writeReport prints the Markdown report md and writes it to out, unless
@@ -346,6 +385,8 @@ type runResult struct {
 	// µs of this process's CPU per request: load generator and upstream,
 	// which compete with the gateway for the same cores.
 	benchCPUPerReq float64
+	// µs of redis-server's CPU per request (Redis configurations only).
+	redisCPUPerReq float64
 	upstreamHits   int64
 	notes          []string
 }
@@ -426,12 +467,27 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if pair == 1 && slices.Contains(strings.Split(b.opts.cpuProfile, ","), string(kind)) {
 		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+string(kind)+".pprof"))
 	}
+	var trace *straceAttach
+	if b.tracing {
+		if trace, err = startStrace(g.cmd.Process.Pid, filepath.Join(b.dir, fmt.Sprintf("strace.%03d.txt", b.seq))); err != nil {
+			return res, err
+		}
+	}
 	self0, _ := cpuTicks(os.Getpid())
 	cpu0, err := cpuTicks(g.cmd.Process.Pid)
 	if err != nil {
 		return res, err
 	}
 	ph := runLoad(ctx, client, g.url, src, b.opts.concurrency, b.opts.duration, expect)
+	if trace != nil {
+		counts, err := trace.counts()
+		if err != nil {
+			return res, err
+		}
+		b.syscalls = append(b.syscalls, syscallRun{kind: kind, requests: ph.requests, counts: counts})
+		logf("strace %-26s %d requests, %d system calls", kind, ph.requests, sumCalls(counts))
+		return res, ctx.Err()
+	}
 	cpu1, err := cpuTicks(g.cmd.Process.Pid)
 	if err != nil {
 		return res, fmt.Errorf("gateway gone after the run: %w\n%s", err, g.logTail(2000))
@@ -463,8 +519,8 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	}
 	res.upstreamHits = hits1 - hits0
 	if kind.redis() && ph.requests > 0 {
-		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)",
-			float64(redis1-redis0)*1e6/float64(clockTicks)/float64(ph.requests)))
+		res.redisCPUPerReq = float64(redis1-redis0) * 1e6 / float64(clockTicks) / float64(ph.requests)
+		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)", res.redisCPUPerReq))
 	}
 	if dup && res.upstreamHits > 0 {
 		res.errors += res.upstreamHits

@@ -201,7 +201,7 @@ func printStream(out io.Writer, body io.Reader, asJSON bool, last *uint64) error
 // The columns of the table.
 const rowFormat = "%-23s  %-12s  %-15s  %-26s  %-6s  %-13s  %-22s  %-24s  %s"
 
-var header = fmt.Sprintf(rowFormat, "TIME", "ENDPOINT", "OUTCOME", "REASON", "STATUS", "UPSTREAM", "EVENT", "ID", "REMOTE")
+var header = fmt.Sprintf(rowFormat, "TIME", "ENDPOINT", "OUTCOME", "REASON", "STATUS", "UPSTREAM", "EVENT", "ID", "CLIENT")
 
 // row is an entry as a line of the table, every field printable.
 func row(e *eventlog.Entry) string {
@@ -225,7 +225,7 @@ func row(e *eventlog.Entry) string {
 		outcome += " (" + e.Mode + ")"
 	}
 	return fmt.Sprintf(rowFormat, cli.LocalTime(e.Time), text(e.Endpoint), text(outcome), text(e.Reason), status, upstream,
-		text(e.Event), text(id), text(e.RemoteAddr))
+		text(e.Event), text(id), text(cmp.Or(e.ClientIP, e.RemoteAddr)))
 }
 
 // text is s for a terminal: "-" when empty, quoted when it holds anything

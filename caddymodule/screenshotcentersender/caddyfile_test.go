@@ -40,7 +40,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		h.MaxBody != 64<<10 || len(h.Allow) != 2 || h.AllowPrivate || len(h.AllowedHosts) != 2 {
 		t.Fatalf("parsed %+v", h)
 	}
-	if err := h.check(); err == nil || !strings.Contains(err.Error(), "secret is empty") {
+	if _, err := h.check(); err == nil || !strings.Contains(err.Error(), "secret is empty") {
 		t.Fatalf("check before provision = %v, want the unresolved secret reported", err)
 	}
 	// What the parser refuses: malformed tokens, wrong argument counts,

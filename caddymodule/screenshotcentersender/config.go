@@ -15,10 +15,8 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/secret"
 	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/sender"
+	"github.com/scgate/scgate/webhook"
 )
-
-// DefaultMaxBody is the default largest accepted event body: 1 MiB.
-const DefaultMaxBody = 1 << 20
 
 // maxMaxBody is the largest max_body accepted: 1 TiB.
 const maxMaxBody = 1 << 40
@@ -227,17 +225,18 @@ func (h *Handler) prepare() error {
 			}
 		}
 	}
-	if err := h.check(); err != nil {
+	opts, err := h.check()
+	if err != nil {
 		return err
 	}
-	h.hostSet, _ = allowedHostSet(h.AllowedHosts)
+	h.hostSet = opts.hostSet
 	store, err := h.storeFile()
 	if err != nil {
 		return err
 	}
 	h.storeAbs = store
 	if h.MaxBody == 0 {
-		h.MaxBody = DefaultMaxBody
+		h.MaxBody = webhook.DefaultMaxBody
 	}
 	if h.otherScheme() {
 		// Any endpoint's secret reads requests alike: Read uses none.
@@ -278,10 +277,25 @@ func (h *Handler) resolveSecret(s string) ([]byte, error) {
 // scheme than ScreenshotCenter's.
 func (h *Handler) otherScheme() bool { return h.Scheme != "" && h.Scheme != scheme.ScreenshotCenter }
 
-// check reports the first config error, without side effects. It is the
-// one place of every rule: the Caddyfile parser only turns tokens into
-// fields, so a JSON config is held to exactly the same rules.
-func (h *Handler) check() error {
+// parsedOptions are the options that check parsed: prepare keeps them, so
+// that each is parsed once, in check.
+type parsedOptions struct {
+	// hostSet is AllowedHosts parsed (allowedHostSet).
+	hostSet map[string]struct{}
+}
+
+// check reports the first config error, without side effects, and
+// returns the options it parsed. It is the one place of every rule: the
+// Caddyfile parser only turns tokens into fields, so a JSON config is held
+// to exactly the same rules.
+func (h *Handler) check() (parsedOptions, error) {
+	var opts parsedOptions
+	err := h.checkInto(&opts)
+	return opts, err
+}
+
+// checkInto is check, filling opts as it parses.
+func (h *Handler) checkInto(opts *parsedOptions) error {
 	if len(h.Endpoints) == 0 {
 		return errors.New("at least one endpoint is required")
 	}
@@ -325,9 +339,11 @@ func (h *Handler) check() error {
 	if _, err := sender.NewGuard(h.Allow...); err != nil {
 		return err
 	}
-	if _, err := allowedHostSet(h.AllowedHosts); err != nil {
+	hosts, err := allowedHostSet(h.AllowedHosts)
+	if err != nil {
 		return err
 	}
+	opts.hostSet = hosts
 	return nil
 }
 

@@ -26,11 +26,11 @@ func TestCheck(t *testing.T) {
 		"empty event":   {Endpoints: []*Endpoint{{URL: "http://x/", Secret: "sidecar-test-secret", secret: []byte("sidecar-test-secret"), Events: []string{""}}}},
 	}
 	for name, h := range cases {
-		if err := h.check(); err == nil {
+		if _, err := h.check(); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	if err := (&Handler{Endpoints: []*Endpoint{ep("http://x/")}}).check(); err != nil {
+	if _, err := (&Handler{Endpoints: []*Endpoint{ep("http://x/")}}).check(); err != nil {
 		t.Errorf("valid config refused: %v", err)
 	}
 	// Cleanup on a never-provisioned handler is a no-op, twice.

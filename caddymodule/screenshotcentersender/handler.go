@@ -106,7 +106,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // Validate re-reports the config check that Provision ran.
-func (h *Handler) Validate() error { return h.check() }
+func (h *Handler) Validate() error {
+	_, err := h.check()
+	return err
+}
 
 // Cleanup releases this config's reference to the outbox; the last
 // reference stops the workers and closes the file. Safe on a

@@ -63,10 +63,9 @@ func (a *inboxAdmin) Routes() []caddy.AdminRoute {
 }
 
 // inboxSource is an inbox the admin API and `scgate inbox` read: one a
-// running config holds open (*inbox.Inbox), or a file the command opened
-// itself (*inbox.File).
+// running config holds open (an inbox.Engine), or a file the command
+// opened itself (*inbox.File).
 type inboxSource interface {
-	Path() string
 	Stats() (inbox.Stats, error)
 	List(state inbox.State, limit int) ([]*inbox.Entry, error)
 	Get(id string) (*inbox.Entry, []inbox.Attempt, error)
@@ -223,10 +222,10 @@ func openInboxes(store string) ([]namedInbox, error) {
 	var out []namedInbox
 	inboxes.Range(func(_, v any) bool {
 		p := v.(*pooledInbox)
-		if store != "" && p.path != store {
+		if store != "" && p.name != store {
 			return true
 		}
-		n := namedInbox{path: p.path}
+		n := namedInbox{path: p.name}
 		if in := p.get(); in != nil {
 			n.src, n.endpoint = in, *p.endpoint.Load()
 		}
@@ -372,6 +371,6 @@ func replayInboxes(srcs []namedInbox, state inbox.State, from, to time.Time) (re
 // Interface guards
 var (
 	_ caddy.AdminRouter = (*inboxAdmin)(nil)
-	_ inboxSource       = (*inbox.Inbox)(nil)
+	_ inboxSource       = (inbox.Engine)(nil)
 	_ inboxSource       = (*inbox.File)(nil)
 )

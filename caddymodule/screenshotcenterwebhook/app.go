@@ -61,7 +61,7 @@ func (a *App) register(h *Handler) error {
 		for _, other := range a.handlers[:len(a.handlers)-1] {
 			if other.inbox == h.inbox {
 				return fmt.Errorf("screenshotcenter_webhook handlers %s and %s use the same inbox store %s: give each its own inbox store",
-					a.describe(other), a.describe(h), h.inbox.path)
+					a.describe(other), a.describe(h), h.inbox.name)
 			}
 		}
 	}

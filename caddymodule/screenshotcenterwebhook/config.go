@@ -29,7 +29,6 @@ import (
 
 // Defaults.
 const (
-	DefaultMaxBody         = 1 << 20
 	DefaultBodyTimeout     = 10 * time.Second
 	DefaultMaxBuffered     = 64 << 20
 	DefaultTTL             = 72 * time.Hour
@@ -312,7 +311,7 @@ type Handler struct {
 	logger  *zap.Logger
 	// inbox is the pooled inbox of the Inbox setting (nil without), and
 	// inboxSettings what this config sets on it when it starts. inboxRef
-	// is its path while this handler holds a reference in the pool
+	// is its pool key while this handler holds a reference in the pool
 	// (Cleanup drops it; inbox stays set for requests still in flight).
 	inbox         *pooledInbox
 	inboxSettings inbox.Settings
@@ -570,7 +569,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // rejects before it starts touch neither.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	if err := h.check(); err != nil {
+	opts, err := h.check()
+	if err != nil {
 		return err
 	}
 	h.setDefaults()
@@ -628,12 +628,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MinRate:     h.BodyMinRate,
 	}
 	h.keyer.Scheme = sc
-	if h.Dedupe.Key != "" {
-		h.keyer.Template, _ = gateway.ParseKeyTemplate(h.Dedupe.Key, scheme.FieldNames(h.Scheme)) // check has parsed it
-	}
-	if h.Reencode != "" {
-		h.reencode, _ = reencode.ParseStyle(h.Reencode) // check has parsed it
-	}
+	h.keyer.Template = opts.key
+	h.reencode = opts.reencode
 
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
@@ -642,7 +638,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.Inbox != nil {
-		if err := h.provisionInbox(); err != nil {
+		if err := h.provisionInbox(opts); err != nil {
 			return err
 		}
 	}
@@ -674,7 +670,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // Validate reports what Provision did not get done; the rules themselves
 // are checked (once) in Provision.
 func (h *Handler) Validate() error {
-	if err := h.check(); err != nil {
+	if _, err := h.check(); err != nil {
 		return err
 	}
 	if h.checker == nil {
@@ -709,10 +705,31 @@ func (h *Handler) Cleanup() error {
 	return errors.Join(err, serr)
 }
 
+// parsedOptions are the options written as text that check parsed:
+// Provision keeps them, so that each is parsed once, in check.
+type parsedOptions struct {
+	// key is Dedupe.Key parsed; nil when not set.
+	key *gateway.KeyTemplate
+	// reencode is Reencode parsed; zero when off.
+	reencode reencode.Style
+	// orderBy is Inbox.OrderBy parsed; nil when not set.
+	orderBy *gateway.KeyTemplate
+	// rate is Inbox.Rate parsed, in attempts per second; 0: no ceiling.
+	rate float64
+}
+
 // check holds every rule of the config, for JSON configs and the Caddyfile
-// alike. It runs before the defaults are set (so it can tell what was
-// given) and again, idempotently, in Validate.
-func (h *Handler) check() error {
+// alike, and returns the options it parsed. It runs before the defaults
+// are set (so it can tell what was given) and again, idempotently, in
+// Validate.
+func (h *Handler) check() (parsedOptions, error) {
+	var opts parsedOptions
+	err := h.checkInto(&opts)
+	return opts, err
+}
+
+// checkInto is check, filling opts as it parses.
+func (h *Handler) checkInto(opts *parsedOptions) error {
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
 	}
@@ -772,27 +789,30 @@ func (h *Handler) check() error {
 		}
 	}
 	if h.Reencode != "" {
-		if _, err := reencode.ParseStyle(h.Reencode); err != nil {
+		st, err := reencode.ParseStyle(h.Reencode)
+		if err != nil {
 			return fmt.Errorf("reencode must be js, python or php, got %q", h.Reencode)
 		}
+		opts.reencode = st
 	}
 	if h.Inbox != nil {
 		if h.Mode == ModeReport {
 			return errors.New("inbox cannot be used with mode report: report passes every request on to the next handler, and the inbox answers events itself")
 		}
-		if err := h.Inbox.check(name); err != nil {
+		if err := h.Inbox.check(name, opts); err != nil {
 			return err
 		}
 	}
 	if h.Dedupe == nil {
 		return nil
 	}
-	return h.Dedupe.check(name)
+	return h.Dedupe.check(name, opts)
 }
 
 // check holds the rules of the inbox settings that do not depend on
-// resolving placeholders (inboxSettings checks deliver_to once resolved).
-func (c *InboxConfig) check(schemeName string) error {
+// resolving placeholders (provisionInbox checks deliver_to once
+// resolved), keeping the rate and order_by it parses in opts.
+func (c *InboxConfig) check(schemeName string, opts *parsedOptions) error {
 	if c.DeliverTo == "" {
 		return errors.New("inbox deliver_to is required: the URL events are delivered to")
 	}
@@ -807,16 +827,20 @@ func (c *InboxConfig) check(schemeName string) error {
 			return errors.New("inbox backoff durations must be positive")
 		}
 	}
-	if _, err := parseRate(c.Rate); err != nil {
+	rate, err := parseRate(c.Rate)
+	if err != nil {
 		return err
 	}
+	opts.rate = rate
 	if c.Burst != 0 && c.Rate == "" {
 		return errors.New("inbox burst needs rate")
 	}
 	if c.OrderBy != "" {
-		if _, err := gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(schemeName)); err != nil {
+		t, err := gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(schemeName))
+		if err != nil {
 			return fmt.Errorf("inbox order_by: %w", err)
 		}
+		opts.orderBy = t
 	}
 	return nil
 }
@@ -840,7 +864,7 @@ func parseRate(v string) (float64, error) {
 // this config sets when it starts, and gets the inbox of its file from the
 // pool, which opens nothing: the file is opened when the config starts
 // (App.Start), so `scgate validate` creates and locks no file.
-func (h *Handler) provisionInbox() error {
+func (h *Handler) provisionInbox(opts parsedOptions) error {
 	c := h.Inbox
 	dest, err := placeholder.Field("inbox deliver_to", c.DeliverTo)
 	if err != nil {
@@ -859,13 +883,12 @@ func (h *Handler) provisionInbox() error {
 	if path, err = filepath.Abs(path); err != nil {
 		return err
 	}
-	rate, _ := parseRate(c.Rate) // check has parsed it
 	st := inbox.Settings{
 		Destination: dest,
 		Attempts:    c.Attempts,
 		Timeout:     time.Duration(c.Timeout),
 		Concurrency: c.Concurrency,
-		Rate:        rate,
+		Rate:        opts.rate,
 		Burst:       c.Burst,
 		Retain:      time.Duration(c.Retain),
 	}
@@ -876,10 +899,9 @@ func (h *Handler) provisionInbox() error {
 		st.Retain = inbox.DefaultRetain
 	}
 	h.inboxSettings = st
-	if c.OrderBy != "" {
-		h.orderBy, _ = gateway.ParseKeyTemplate(c.OrderBy, scheme.FieldNames(h.schemeName())) // check has parsed it
-	}
-	h.inbox, h.inboxRef = loadInbox(path), path
+	h.orderBy = opts.orderBy
+	b := boltInbox{path: path}
+	h.inbox, h.inboxRef = loadInbox(b), b.key()
 	return nil
 }
 
@@ -892,8 +914,8 @@ func (h *Handler) schemeName() string {
 }
 
 // check holds the rules of the dedupe settings of a handler of the named
-// scheme.
-func (d *DedupeConfig) check(schemeName string) error {
+// scheme, keeping the key template it parses in opts.
+func (d *DedupeConfig) check(schemeName string, opts *parsedOptions) error {
 	backend := d.Backend
 	if backend == "" {
 		backend = BackendMemory
@@ -914,9 +936,11 @@ func (d *DedupeConfig) check(schemeName string) error {
 		return errors.New("dedupe ttl and inflight_timeout must be positive")
 	}
 	if d.Key != "" {
-		if _, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(schemeName)); err != nil {
+		t, err := gateway.ParseKeyTemplate(d.Key, scheme.FieldNames(schemeName))
+		if err != nil {
 			return fmt.Errorf("dedupe %w", err)
 		}
+		opts.key = t
 	}
 	switch d.OnError {
 	case "", OnErrorClosed, OnErrorOpen:
@@ -952,7 +976,7 @@ func (d *DedupeConfig) check(schemeName string) error {
 	}
 	if backend == BackendRedis {
 		if d.Redis == nil {
-			return errors.New("dedupe redis needs url or addresses")
+			return dedupe.ErrRedisNoServer
 		}
 		return d.Redis.check()
 	}
@@ -960,13 +984,16 @@ func (d *DedupeConfig) check(schemeName string) error {
 }
 
 // check holds the rules of the redis settings that do not depend on
-// resolving placeholders (redisConn.check has those).
+// resolving placeholders (dedupe.RedisOptions.Check has those).
 func (r *RedisConfig) check() error {
+	if r.URL == "" && len(r.Addresses) == 0 {
+		return dedupe.ErrRedisNoServer
+	}
 	if r.Timeout < 0 {
 		return errors.New("dedupe redis timeout must be positive")
 	}
 	if r.MasterName != "" && len(r.Addresses) == 0 {
-		return errors.New("dedupe master_name needs addresses (the Sentinels)")
+		return dedupe.ErrRedisMasterNameNeedsAddrs
 	}
 	return nil
 }
@@ -983,7 +1010,7 @@ func (h *Handler) setDefaults() {
 		h.SignatureHeaders = DefaultSignatureHeaders
 	}
 	if h.MaxBody == 0 {
-		h.MaxBody = DefaultMaxBody
+		h.MaxBody = webhook.DefaultMaxBody
 	}
 	if h.BodyTimeout == 0 {
 		h.BodyTimeout = caddy.Duration(DefaultBodyTimeout)

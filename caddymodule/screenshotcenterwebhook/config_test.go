@@ -222,6 +222,7 @@ func TestConfigRules(t *testing.T) {
 		{"negative persist_interval", "secret test-secret-0123456789\ndedupe memory {\npersist f\npersist_interval -1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"persist":"f","persist_interval":-1}}`, "persist_interval must be positive"},
 		{"persist_interval without persist", "secret test-secret-0123456789\ndedupe {\npersist_interval 1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"persist_interval":1000000000}}`, "persist_interval needs persist"},
 		{"redis without a server", "secret test-secret-0123456789\ndedupe redis", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis"}}`, "needs url or addresses"},
+		{"redis settings without a server", "", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","redis":{"timeout":1000000}}}`, "needs url or addresses"},
 		{"master_name without addresses", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\nmaster_name m\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","redis":{"url":"redis://a:1","master_name":"m"}}}`, "master_name needs addresses"},
 		{"negative redis timeout", "secret test-secret-0123456789\ndedupe redis {\nurl redis://a:1\ntimeout -1s\n}", `{"secrets":["test-secret-0123456789"],"dedupe":{"backend":"redis","redis":{"url":"redis://a:1","timeout":-1}}}`, "redis timeout must be positive"},
 		{"inbox without deliver_to", "secret test-secret-0123456789\ninbox {\nattempts 3\n}", `{"secrets":["test-secret-0123456789"],"inbox":{"attempts":3}}`, "inbox deliver_to is required"},

@@ -25,6 +25,7 @@ func (h *Handler) logEvent(r *http.Request, vars *requestVars, o flow.Outcome) {
 		Endpoint: h.endpoint(), Scheme: h.Scheme, Outcome: o.Name, Reason: o.Reason,
 		DedupeKey: vars.key, Status: o.Status, RemoteAddr: r.RemoteAddr, DeliveryID: o.DeliveryID,
 	}
+	e.ClientIP, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 	switch {
 	case o.Name == flow.Forwarded || o.Name == flow.UpstreamFailed:
 		// Delivered: the upstream's answer, or, when it wrote none, the

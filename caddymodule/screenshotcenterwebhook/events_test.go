@@ -1,12 +1,15 @@
 package screenshotcenterwebhook
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/scgate/scgate/caddymodule/scgateevents"
 	"github.com/scgate/scgate/eventlog"
@@ -181,5 +184,24 @@ func TestStripeEntry(t *testing.T) {
 	if len(got) != 1 || got[0].Scheme != "stripe" || got[0].Event != "invoice.paid" || got[0].ID != "evt_rec_1" ||
 		got[0].ScreenshotID != "" || got[0].BatchID != "" {
 		t.Fatalf("entries %+v", got)
+	}
+}
+
+// Behind a load balancer the peer is the balancer: the entry keeps it and
+// also the client Caddy determined (client_ip, which follows the server's
+// trusted_proxies), which the dashboard and `scgate events` show.
+func TestEntryRecordsTheClientIP(t *testing.T) {
+	h := recording(t, "name events-client-ip")
+	req := signed(testSecret, `{"event":"screenshot.finished","screenshot_id":"sc_client_1"}`)
+	req.RemoteAddr = "10.0.0.2:4711"
+	vars := map[string]any{caddyhttp.ClientIPVarKey: "203.0.113.9"}
+	req = req.WithContext(context.WithValue(req.Context(), caddyhttp.VarsCtxKey, vars))
+	handle(t, h, req, nil)
+	got := eventsOf("events-client-ip")
+	if len(got) != 1 {
+		t.Fatalf("%d entries, want 1", len(got))
+	}
+	if got[0].ClientIP != "203.0.113.9" || got[0].RemoteAddr != "10.0.0.2:4711" {
+		t.Errorf("client_ip %q remote_addr %q, want 203.0.113.9 and 10.0.0.2:4711", got[0].ClientIP, got[0].RemoteAddr)
 	}
 }

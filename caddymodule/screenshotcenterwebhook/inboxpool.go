@@ -2,8 +2,6 @@ package screenshotcenterwebhook
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,10 +15,11 @@ import (
 	"github.com/scgate/scgate/sender"
 )
 
-// inboxes holds one inbox per file across config reloads: a reload
-// provisions the new config (taking a reference) before the old one's
-// Cleanup drops its own, so the file stays open, its lock held and its
-// deliveries running. bbolt locks the file: one process per file.
+// inboxes holds one inbox per backend (inboxBackend.key: a bbolt file, a
+// JetStream inbox) across config reloads: a reload provisions the new
+// config (taking a reference) before the old one's Cleanup drops its own,
+// so the engine stays open (a file its lock held) and its deliveries
+// running. bbolt locks the file: one process per file.
 var inboxes = caddy.NewUsagePool()
 
 // inboxLockTimeout is how long opening an inbox waits for another process
@@ -28,13 +27,15 @@ var inboxes = caddy.NewUsagePool()
 // start fails. A variable for tests.
 var inboxLockTimeout = 10 * time.Second
 
-// pooledInbox is the inbox of one file. Provision takes it from the pool
-// without opening anything; the first config using it that starts opens
-// the file and runs the deliveries (start), later ones reconfigure them,
-// and the pool's Destruct, when the last config using the file is cleaned
-// up, stops the deliveries and then closes the file.
+// pooledInbox is the inbox of one backend. Provision takes it from the
+// pool without opening anything; the first config using it that starts
+// opens the engine and runs the deliveries (start), later ones
+// reconfigure them, and the pool's Destruct, when the last config using
+// it is cleaned up, stops the deliveries and then closes the engine.
 type pooledInbox struct {
-	path string
+	backend inboxBackend
+	// name is backend.name(): the store as shown.
+	name string
 	// endpoint is the endpoint label of the handler that last started it,
 	// for the metrics of its attempts.
 	endpoint atomic.Pointer[string]
@@ -43,25 +44,25 @@ type pooledInbox struct {
 	unregister func()
 
 	mu     sync.Mutex
-	in     *inbox.Inbox // nil until started, and after Destruct
+	in     inbox.Engine // nil until started, and after Destruct
 	logger *zap.Logger
 	cancel context.CancelFunc
 	done   chan struct{} // closed when Run has returned
 }
 
-// loadInbox returns the pooled inbox of the file at path (absolute),
-// taking a reference that the handler's Cleanup drops.
-func loadInbox(path string) *pooledInbox {
-	v, _, _ := inboxes.LoadOrNew(path, func() (caddy.Destructor, error) {
-		p := &pooledInbox{path: path}
-		p.unregister = registry.AddStore(registry.KindInbox, path, p.sender)
+// loadInbox returns the pooled inbox of b, taking a reference (under
+// b.key()) that the handler's Cleanup drops.
+func loadInbox(b inboxBackend) *pooledInbox {
+	v, _, _ := inboxes.LoadOrNew(b.key(), func() (caddy.Destructor, error) {
+		p := &pooledInbox{backend: b, name: b.name()}
+		p.unregister = registry.AddStore(registry.KindInbox, p.name, p.sender)
 		return p, nil
 	})
 	return v.(*pooledInbox)
 }
 
 // get returns the open inbox, or nil when no config using it has started.
-func (p *pooledInbox) get() *inbox.Inbox {
+func (p *pooledInbox) get() inbox.Engine {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.in
@@ -70,16 +71,17 @@ func (p *pooledInbox) get() *inbox.Inbox {
 // sender returns the open inbox's sender, nil while it is not open.
 func (p *pooledInbox) sender() *sender.Sender {
 	if in := p.get(); in != nil {
-		return in.Sender()
+		return engineSender(in)
 	}
 	return nil
 }
 
-// start applies the settings of a config that starts: it opens the file
-// (creating it, mode 0600 in a 0700 directory) and runs the deliveries the
-// first time, and reconfigures the running inbox after that. An error
-// fails the config's start: a file that another process holds past
-// inboxLockTimeout, a damaged file, a directory that cannot be created.
+// start applies the settings of a config that starts: it opens the engine
+// (a bbolt file is created, mode 0600 in a 0700 directory) and runs the
+// deliveries the first time, and reconfigures the running inbox after
+// that. An error fails the config's start: a file that another process
+// holds past inboxLockTimeout, a damaged file, a directory that cannot be
+// created.
 func (p *pooledInbox) start(st inbox.Settings, endpoint string, logger *zap.Logger) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -87,18 +89,9 @@ func (p *pooledInbox) start(st inbox.Settings, endpoint string, logger *zap.Logg
 	if p.in != nil {
 		return p.in.Reconfigure(st)
 	}
-	in, err := inbox.Open(p.path, inbox.Options{
-		Settings:    st,
-		Logger:      logger,
-		LockTimeout: inboxLockTimeout,
-		OnAttempt:   p.observeAttempt,
-		OnSettled:   p.observeSettled,
-	})
-	switch {
-	case errors.Is(err, inbox.ErrStoreLocked):
-		return fmt.Errorf("inbox %s is locked by another process (one inbox file per gateway process; give each its own store): %w", p.path, err)
-	case err != nil:
-		return fmt.Errorf("opening the inbox: %w", err)
+	in, err := p.backend.open(st, inboxHooks{onAttempt: p.observeAttempt, onSettled: p.observeSettled}, logger)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.in, p.logger, p.cancel, p.done = in, logger, cancel, make(chan struct{})
@@ -108,15 +101,15 @@ func (p *pooledInbox) start(st inbox.Settings, endpoint string, logger *zap.Logg
 
 // run delivers until ctx ends; a panic in the engine's loop is logged,
 // counted and the loop started again (it recovers its leases).
-func (p *pooledInbox) run(ctx context.Context, in *inbox.Inbox) {
+func (p *pooledInbox) run(ctx context.Context, in inbox.Engine) {
 	defer close(p.done)
 	if err := recovery.Loop(ctx, p.logger, "inbox.run", in.Run); err != nil {
-		p.logger.Error("inbox deliveries stopped", zap.String("store", p.path), zap.Error(err))
+		p.logger.Error("inbox deliveries stopped", zap.String("store", p.name), zap.Error(err))
 	}
 }
 
 // Destruct stops the deliveries (attempts in flight get the engine's stop
-// grace, then are left pending for the next start) and closes the file.
+// grace, then are left pending for the next start) and closes the engine.
 func (p *pooledInbox) Destruct() error {
 	p.unregister()
 	p.mu.Lock()

@@ -3,6 +3,7 @@ package sender_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,25 @@ func TestLateCheckReportsAfterTheOpen(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the late check never reported")
+	}
+}
+
+// A store path that is not a file that can be written says so and names
+// the file: a directory is not reported as a damaged outbox (whose advice
+// is to move it aside), and a path under a regular file names the store.
+func TestOpenOutboxOnAPathThatIsNoFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := sender.OpenOutbox(dir, sender.OutboxOptions{})
+	if err == nil || errors.Is(err, sender.ErrDamaged) || !strings.Contains(err.Error(), dir+" is a directory") {
+		t.Errorf("a directory as the store: %v, want it said to be a directory", err)
+	}
+	plain := filepath.Join(dir, "plain")
+	if err := os.WriteFile(plain, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(plain, "outbox.db")
+	_, err = sender.OpenOutbox(store, sender.OutboxOptions{})
+	if err == nil || !strings.HasPrefix(err.Error(), store+": ") {
+		t.Errorf("a store under a regular file: %v, want an error naming %s", err, store)
 	}
 }

@@ -73,7 +73,10 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 		opts.CheckTimeout = DefaultCheckTimeout
 	}
 	existed := false
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s is a directory: the store is a file (such as %s)", path, filepath.Join(path, "scgate.db"))
+		}
 		existed = true
 	}
 	if opts.ReadOnly {
@@ -82,7 +85,7 @@ func OpenOutbox(path string, opts OutboxOptions) (*Outbox, error) {
 			return nil, err
 		}
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: creating its directory: %w", path, err)
 	}
 	if err := precheck(path); err != nil {
 		return nil, err

@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -57,7 +54,7 @@ func (adminAPI) CaddyModule() caddy.ModuleInfo {
 
 // Routes returns the admin routes.
 func (a *adminAPI) Routes() []caddy.AdminRoute {
-	h := caddy.AdminHandlerFunc(a.serve)
+	h := adminapi.Handler(a.serve)
 	return []caddy.AdminRoute{{Pattern: adminBase, Handler: h}, {Pattern: adminBase + "/", Handler: h}}
 }
 
@@ -103,11 +100,7 @@ type storeRetried struct {
 }
 
 func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, adminBase), "/")
-	parts := strings.Split(rest, "/")
-	if rest == "" {
-		parts = nil
-	}
+	parts := adminapi.Parts(r.URL.Path, adminBase)
 	stores, err := poolStores(r.URL.Query().Get("store"))
 	if err != nil {
 		return err
@@ -115,22 +108,19 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case len(parts) == 0:
 		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			return adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+			return adminapi.NotAllowed(r.Method, http.MethodGet)
 		}
 		return a.list(w, r, stores)
 	case len(parts) == 1 && parts[0] == "retry" && r.Method == http.MethodPost:
 		return a.retryAll(w, r, stores)
 	case len(parts) == 1:
 		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			return adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use GET", r.Method)
+			return adminapi.NotAllowed(r.Method, http.MethodGet)
 		}
 		return a.show(w, parts[0], stores)
 	case len(parts) == 2 && parts[1] == "retry":
 		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			return adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use POST", r.Method)
+			return adminapi.NotAllowed(r.Method, http.MethodPost)
 		}
 		return a.retry(w, parts[0], stores)
 	}
@@ -140,11 +130,9 @@ func (a *adminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 // poolStores returns the pooled senders, sorted by path; only the one at
 // store if it is not empty.
 func poolStores(store string) ([]*pooledSender, error) {
-	if store != "" {
-		if !filepath.IsAbs(store) {
-			return nil, adminapi.Error(http.StatusBadRequest, "store must be an absolute path")
-		}
-		store = filepath.Clean(store)
+	store, err := adminapi.Store(store)
+	if err != nil {
+		return nil, err
 	}
 	var out []*pooledSender
 	senders.Range(func(_, v any) bool {
@@ -162,21 +150,9 @@ func poolStores(store string) ([]*pooledSender, error) {
 
 func (a *adminAPI) list(w http.ResponseWriter, r *http.Request, stores []*pooledSender) error {
 	q := r.URL.Query()
-	states := sender.States
-	if v := q.Get("state"); v != "" {
-		st, err := sender.ParseState(v)
-		if err != nil {
-			return adminapi.Error(http.StatusBadRequest, "%v", err)
-		}
-		states = []sender.State{st}
-	}
-	limit := defaultAdminLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return adminapi.Error(http.StatusBadRequest, "limit must be a non-negative integer")
-		}
-		limit = n
+	states, limit, err := adminapi.ListArgs(q.Get("state"), q.Get("limit"), defaultAdminLimit)
+	if err != nil {
+		return adminapi.Error(http.StatusBadRequest, "%v", err)
 	}
 	ans := listAnswer{Stores: []storeList{}}
 	for _, p := range stores {
@@ -298,13 +274,8 @@ func bulkRetryArgs(stateName, sinceText string) (sender.State, time.Duration, er
 	if state != sender.StateFailed && state != sender.StateGone {
 		return "", 0, fmt.Errorf("only failed or gone deliveries can be retried, not %s", state)
 	}
-	var since time.Duration
-	if sinceText != "" {
-		if since, err = caddy.ParseDuration(sinceText); err != nil || since <= 0 {
-			return "", 0, fmt.Errorf("since must be a positive duration such as 90m or 2d, got %q", sinceText)
-		}
-	}
-	return state, since, nil
+	since, err := adminapi.Since(sinceText)
+	return state, since, err
 }
 
 // newView drops the secret and the body from d.

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -61,7 +58,7 @@ func (inboxAdmin) CaddyModule() caddy.ModuleInfo {
 
 // Routes returns the admin routes.
 func (a *inboxAdmin) Routes() []caddy.AdminRoute {
-	h := caddy.AdminHandlerFunc(a.serve)
+	h := adminapi.Handler(a.serve)
 	return []caddy.AdminRoute{{Pattern: inboxAdminBase, Handler: h}, {Pattern: inboxAdminBase + "/", Handler: h}}
 }
 
@@ -150,11 +147,6 @@ func (a *inboxAdmin) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ans, err := answerInbox(srcs, r.Method, r.URL.Path, q, time.Now())
-	var me methodError
-	if errors.As(err, &me) {
-		w.Header().Set("Allow", me.allow)
-		return me.error // Caddy's admin endpoint takes the status of an APIError only as such
-	}
 	if err != nil {
 		return err
 	}
@@ -167,14 +159,10 @@ func (a *inboxAdmin) serve(w http.ResponseWriter, r *http.Request) error {
 // itself, so that both give the same answers. Errors are admin API errors
 // with their status.
 func answerInbox(srcs []namedInbox, method, path string, q url.Values, now time.Time) (any, error) {
-	rest := strings.Trim(strings.TrimPrefix(path, inboxAdminBase), "/")
-	var parts []string
-	if rest != "" {
-		parts = strings.Split(rest, "/")
-	}
+	parts := adminapi.Parts(path, inboxAdminBase)
 	switch {
 	case len(parts) == 0 && method == http.MethodGet:
-		states, limit, err := listArgs(q.Get("state"), q.Get("limit"))
+		states, limit, err := adminapi.ListArgs(q.Get("state"), q.Get("limit"), defaultInboxLimit)
 		if err != nil {
 			return nil, adminapi.Error(http.StatusBadRequest, "%v", err)
 		}
@@ -206,23 +194,11 @@ func answerInbox(srcs []namedInbox, method, path string, q url.Values, now time.
 		}
 		return ans, nil
 	case len(parts) == 0 || (len(parts) == 1 && parts[0] != "replay"):
-		return nil, newMethodError(method, http.MethodGet)
+		return nil, adminapi.NotAllowed(method, http.MethodGet)
 	case len(parts) == 1 || (len(parts) == 2 && parts[1] == "replay"):
-		return nil, newMethodError(method, http.MethodPost)
+		return nil, adminapi.NotAllowed(method, http.MethodPost)
 	}
 	return nil, adminapi.Error(http.StatusNotFound, "no such resource %s", path)
-}
-
-// methodError is a 405, with the method to use.
-type methodError struct {
-	error
-	allow string
-}
-
-func (e methodError) Unwrap() error { return e.error }
-
-func newMethodError(method, allow string) error {
-	return methodError{adminapi.Error(http.StatusMethodNotAllowed, "method %s not allowed: use %s", method, allow), allow}
 }
 
 // entryError is the admin API error of a show or replay.
@@ -239,11 +215,9 @@ func entryError(err error) error {
 // openInboxes returns the inboxes of the process, sorted by path; only the
 // one at store if it is not empty.
 func openInboxes(store string) ([]namedInbox, error) {
-	if store != "" {
-		if !filepath.IsAbs(store) {
-			return nil, adminapi.Error(http.StatusBadRequest, "store must be an absolute path")
-		}
-		store = filepath.Clean(store)
+	store, err := adminapi.Store(store)
+	if err != nil {
+		return nil, err
 	}
 	var out []namedInbox
 	inboxes.Range(func(_, v any) bool {
@@ -265,28 +239,6 @@ func openInboxes(store string) ([]namedInbox, error) {
 	return out, nil
 }
 
-// listArgs reads the states (one, or all for "") and the limit per state
-// (default defaultInboxLimit, 0 for all) of a list.
-func listArgs(stateName, limitText string) ([]inbox.State, int, error) {
-	states := inbox.States
-	if stateName != "" {
-		st, err := inbox.ParseState(stateName)
-		if err != nil {
-			return nil, 0, err
-		}
-		states = []inbox.State{st}
-	}
-	limit := defaultInboxLimit
-	if limitText != "" {
-		n, err := strconv.Atoi(limitText)
-		if err != nil || n < 0 {
-			return nil, 0, errors.New("limit must be a non-negative integer")
-		}
-		limit = n
-	}
-	return states, limit, nil
-}
-
 // replayArgs reads the state (delivered, failed or gone) and the time
 // range of a bulk replay: since (a duration before now) or from (an RFC
 // 3339 time), and to (an RFC 3339 time); an end left out is open.
@@ -304,9 +256,9 @@ func replayArgs(stateName, since, fromText, toText string, now time.Time) (st in
 		return "", from, to, errors.New("give since or from, not both")
 	}
 	if since != "" {
-		d, err := caddy.ParseDuration(since)
-		if err != nil || d <= 0 {
-			return "", from, to, fmt.Errorf("since must be a positive duration such as 90m or 2d, got %q", since)
+		d, err := adminapi.Since(since)
+		if err != nil {
+			return "", from, to, err
 		}
 		from = now.Add(-d)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/scgate/scgate/caddymodule/internal/adminapi"
 )
 
 // The arguments of a bulk replay: a state that can be replayed, and a
@@ -60,23 +62,23 @@ func TestInboxRoutes(t *testing.T) {
 	} {
 		u, _ := url.Parse(tt.path)
 		_, err := answerInbox(nil, tt.method, u.Path, u.Query(), time.Now())
-		var me methodError
+		var me adminapi.MethodError
 		status := 0
 		if api, ok := asAPIError(err, &me); ok {
 			status = api.HTTPStatus
 		}
-		if status != tt.status || me.allow != tt.allow {
-			t.Errorf("%s %s: %v (allow %q), want %d (allow %q)", tt.method, tt.path, err, me.allow, tt.status, tt.allow)
+		if status != tt.status || me.Allow != tt.allow {
+			t.Errorf("%s %s: %v (allow %q), want %d (allow %q)", tt.method, tt.path, err, me.Allow, tt.status, tt.allow)
 		}
 	}
 }
 
 // asAPIError returns the admin API error in err, and fills me if it is a
 // 405.
-func asAPIError(err error, me *methodError) (caddy.APIError, bool) {
-	if e, ok := err.(methodError); ok {
+func asAPIError(err error, me *adminapi.MethodError) (caddy.APIError, bool) {
+	if e, ok := err.(adminapi.MethodError); ok {
 		*me = e
-		err = e.error
+		err = e.Unwrap()
 	}
 	api, ok := err.(caddy.APIError)
 	return api, ok

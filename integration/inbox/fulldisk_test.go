@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/scgate/scgate/internal/gatewaytest"
@@ -70,4 +72,42 @@ func TestFullDiskAnswers503(t *testing.T) {
 		}
 	}
 	t.Logf("%d events queued, then %d refused with 503", len(acked), refused)
+}
+
+// An inbox file that cannot be written (its path is a directory, or lies
+// under a regular file: permissions do not stop root) is never
+// acknowledged into: the gateway does not start, saying which file, and
+// nothing answers 202; a reload onto it is refused and the running config
+// goes on queueing into its own inbox.
+func TestUnwritableInboxFileNeverAcknowledges(t *testing.T) {
+	dir := t.TempDir()
+	notADir := filepath.Join(dir, "plain-file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, store := range []string{dir, filepath.Join(notADir, "inbox.db")} {
+		gw, err := gatewaytest.Launch(t, gatewaytest.Options{Config: inboxConfig(store, "http://127.0.0.1:9/"),
+			Env: []string{"SCGATE_E2E_SECRET=" + secret}})
+		if err == nil {
+			if a, err := send(http.DefaultClient, gw, event(0)); err == nil && a.status == http.StatusAccepted {
+				t.Errorf("store %s: an event was answered 202", store)
+			}
+			t.Fatalf("store %s: the gateway started", store)
+		}
+		if !strings.Contains(gw.Output(), store) {
+			t.Errorf("store %s: the error does not name the file:\n%s", store, gw.Output())
+		}
+	}
+
+	good := filepath.Join(t.TempDir(), "inbox.db")
+	gw := startInbox(t, gatewaytest.Options{Config: inboxConfig(good, "http://127.0.0.1:9/")})
+	if err := gw.Reload(inboxConfig(filepath.Join(notADir, "inbox.db"), "http://127.0.0.1:9/")); err == nil {
+		t.Fatal("a reload onto an unwritable inbox file was accepted")
+	}
+	id := mustQueue(t, gw, event(1))
+	var shown struct{ Store string }
+	adminJSON(t, gw, http.MethodGet, "/scgate/inbox/"+id, http.StatusOK, &shown)
+	if shown.Store != good {
+		t.Errorf("after the refused reload the event was queued in %q, want %s", shown.Store, good)
+	}
 }

@@ -81,19 +81,21 @@ func warmUp(b *testing.B, s dedupe.Store) {
 
 // BenchmarkRedisParallel measures the Redis store under concurrency, as a
 // gateway uses it: many goroutines, each a request. "new" claims and
-// commits a key never seen (two scripts); "duplicate" claims a key that is
+// commits a key never seen (two plain SETs, or two scripts); "duplicate" claims a key that is
 // done (one script, or none when the local cache knows it). Concurrent calls
 // share round trips, so ns/op is the store's throughput cost per event.
 func BenchmarkRedisParallel(b *testing.B) {
 	srv := redistest.Start(b)
 	// One sequence for every round: b.N grows over rounds on the same keys.
 	var seq atomic.Int64
-	for _, claim := range []string{"plain", "script"} {
+	for _, cmds := range []string{"plain", "script"} {
 		for _, par := range []int{4, 32} {
-			b.Run(fmt.Sprintf("new/claim=%s/goroutines=%d", claim, par*2), func(b *testing.B) {
+			b.Run(fmt.Sprintf("new/commands=%s/goroutines=%d", cmds, par*2), func(b *testing.B) {
 				s := newRedisStore(b, dedupe.RedisOptions{URL: srv.URL(), KeyPrefix: "bench:" + b.Name() + ":", Timeout: 5 * time.Second})
-				if claim == "script" {
-					dedupe.ForceScripts(s) // as against a server before Redis 7.0
+				if cmds == "script" {
+					// Claim and commit as Lua scripts, as against a
+					// server before Redis 7.0.
+					dedupe.ForceScripts(s)
 				}
 				benchNewEvents(b, s, srv, par, &seq)
 			})

@@ -321,13 +321,18 @@ func (s *RedisStore) Claim(ctx context.Context, key string, inflight time.Durati
 	return 0, 0, fmt.Errorf("redis: unexpected claim result %d", n)
 }
 
-// Commit implements Store. A commit that cannot reach Redis is queued and
-// retried in the background (see ErrCommitPending).
+// Commit implements Store: one SET, which records done also over another
+// claim that took the key after this one lapsed (and reports ErrClaimLost;
+// see redisClient.commit). A commit that cannot reach Redis is queued and
+// retried in the background (see ErrCommitPending); the retry, like a server
+// before Redis 6.2, runs the commit script, which leaves another claim alone.
 func (s *RedisStore) Commit(ctx context.Context, key string, tok Token, ttl time.Duration) error {
 	d := digest(key)
 	now := time.Now()
 	rkey := s.redisKey(&d)
-	n, err := s.run(ctx, scriptCommit, rkey, tokenArg(tok), millis(ttl))
+	n, err := s.call(ctx, func(ctx context.Context) (int64, error) {
+		return s.c.commit(ctx, rkey, tokenArg(tok), millis(ttl))
+	})
 	if err != nil {
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return err
@@ -340,10 +345,10 @@ func (s *RedisStore) Commit(ctx context.Context, key string, tok Token, ttl time
 		}
 		return err
 	}
+	s.done.add(&d, now.Add(ttl))
 	if n != 0 {
 		return ErrClaimLost
 	}
-	s.done.add(&d, now.Add(ttl))
 	return nil
 }
 

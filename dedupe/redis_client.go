@@ -171,10 +171,11 @@ func (c *redisClient) evalMulti(ctx context.Context, id scriptID, keys []string,
 // "d" when the event is done (then PTTL, a second round trip only for a
 // duplicate the local cache did not know, gives its time left for the
 // cache), another token when a copy is in flight. Redis runs it in a few
-// microseconds where a script costs it several times that. Commit and release stay scripts: they must
-// not touch a key another claim holds (the token decides, as for every
-// backend), which no plain command of Redis 7 can check. Before Redis 7.0
-// SET refuses NX with GET: the client then keeps to the claim script.
+// microseconds where a script costs it several times that. The commit is
+// one plain command too (see commit). Release stays a script: it must not
+// touch a key another claim holds or a done key (the token decides), which
+// no plain command of Redis 7 can check. Before Redis 7.0 SET refuses NX
+// with GET: the client then keeps to the scripts.
 
 // claim answers as the claim script does: 0
 // claimed, 1 in flight, 2+ms done with ms of TTL left.
@@ -205,6 +206,38 @@ func (c *redisClient) claim(ctx context.Context, key, tok, ms string) (int64, er
 			left = 0
 		}
 		return 2 + left, nil
+	}
+	return 1, nil
+}
+
+// commit answers as the commit script does (0 ok, 1 claim lost), with one
+// plain command: SET key d PX ttl GET records done whatever the key holds
+// and answers what it held. The upstream accepted the event, so it is
+// delivered whoever holds the claim now: a claim that lapsed and was taken
+// by another copy is overwritten (its commit then finds done, its release
+// leaves done alone, and later copies are duplicates instead of being
+// forwarded again once that copy fails), and reported as lost. nil (the
+// claim lapsed, nobody took it), this token or done are ok. Before Redis
+// 6.2 SET refuses GET: the client then keeps to the scripts.
+func (c *redisClient) commit(ctx context.Context, key, tok, ms string) (int64, error) {
+	if c.scriptsOnly.Load() {
+		return c.eval(ctx, scriptCommit, key, []string{tok, ms})
+	}
+	rc, err := c.get()
+	if err != nil {
+		return 0, err
+	}
+	v, err := rc.Do(ctx, rc.B().Set().Key(key).Value(doneValue).Get().PxMilliseconds(parseMillis(ms)).Build()).ToString()
+	switch {
+	case rueidis.IsRedisNil(err):
+		return 0, nil
+	case isSyntaxError(err):
+		c.scriptsOnly.Store(true)
+		return c.eval(ctx, scriptCommit, key, []string{tok, ms})
+	case err != nil:
+		return 0, err
+	case v == tok || v == doneValue:
+		return 0, nil
 	}
 	return 1, nil
 }

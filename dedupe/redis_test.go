@@ -84,7 +84,8 @@ func TestRedisStoreClusterContract(t *testing.T) {
 
 // TestRedisStoreTwoGateways runs two stores with separate clients (two
 // gateways) on one server: they see each other's claims, and a claim taken
-// over by the second is not touched by the first.
+// over by the second is not released by the first (its late commit records
+// the event delivered: see TestRedisStoreLateCommitOutlivesATakenClaim).
 func TestRedisStoreTwoGateways(t *testing.T) {
 	url := redistest.URL(t)
 	prefix := uniquePrefix(t)
@@ -128,6 +129,49 @@ func TestRedisStoreTwoGateways(t *testing.T) {
 	}
 	if st, _, err := a.Claim(ctx, "e|1", time.Hour); err != nil || st != dedupe.Done {
 		t.Fatalf("a sees %v %v after b committed, want done", st, err)
+	}
+}
+
+// TestRedisStoreLateCommitOutlivesATakenClaim: a's claim lapses while its
+// upstream works, a copy reaches b, which claims the key and forwards it;
+// then a's upstream accepts the event. a's commit records it delivered over
+// b's claim (reporting the claim lost), so that when b's upstream fails and b
+// releases, the event stays done: later copies are duplicates instead of
+// being forwarded a third time. (With the commit script, a server before
+// Redis 6.2, b's release freed the key.)
+func TestRedisStoreLateCommitOutlivesATakenClaim(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := uniquePrefix(t)
+	a := newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: prefix, DoneCacheKeys: -1})
+	b := newRedisStore(t, dedupe.RedisOptions{URL: url, KeyPrefix: prefix, DoneCacheKeys: -1})
+	ctx := context.Background()
+
+	_, tokA, err := a.Claim(ctx, "e|1", 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokB dedupe.Token
+	eventually.Succeeds(t, 5*time.Second, func() error {
+		st, tok, err := b.Claim(ctx, "e|1", time.Hour)
+		switch {
+		case err != nil:
+			return eventually.Stop(err)
+		case st != dedupe.Claimed:
+			return fmt.Errorf("b's claim: %v, want claimed once a's lapses", st)
+		}
+		tokB = tok
+		return nil
+	})
+	if err := a.Commit(ctx, "e|1", tokA, time.Hour); !errors.Is(err, dedupe.ErrClaimLost) {
+		t.Fatalf("a's late commit: %v, want ErrClaimLost", err)
+	}
+	if err := b.Release(ctx, "e|1", tokB); !errors.Is(err, dedupe.ErrClaimLost) {
+		t.Fatalf("b's release after a's commit: %v, want ErrClaimLost (the event is done)", err)
+	}
+	for _, s := range []*dedupe.RedisStore{a, b} {
+		if st, _, err := s.Claim(ctx, "e|1", time.Hour); err != nil || st != dedupe.Done {
+			t.Fatalf("a copy after b released: %v %v, want done", st, err)
+		}
 	}
 }
 

@@ -362,11 +362,13 @@ func (b *bench) calibrate(ctx context.Context, kinds []configKind) error {
 	return nil
 }
 
-// poolSize is how many unique events a run of kind gets: 1.5 times what the
-// fastest run of kind so far would use, within [1000, -max-events].
+// poolSize is how many unique events a run of kind gets: 3 times what the
+// fastest run of kind so far would use (the calibration runs on a machine
+// that may be busier than it is later: with 1.5 runs ran out of events and
+// a CPU profile covered idle time), within [1000, -max-events].
 func (b *bench) poolSize(kind configKind) int {
 	secs := (b.opts.warmup + b.opts.duration).Seconds()
-	n := math.Ceil(b.estimate[kind]*secs*1.5) + 1000
+	n := math.Ceil(b.estimate[kind]*secs*3) + 1000
 	return int(min(n, float64(b.opts.maxEvents)))
 }
 

@@ -224,11 +224,12 @@ func entryError(err error) error {
 // openInboxes returns the inboxes of the process, sorted by path; only the
 // one at store if it is not empty.
 func openInboxes(store string) ([]namedInbox, error) {
-	if store != "" {
-		if !filepath.IsAbs(store) {
-			return nil, adminapi.Error(http.StatusBadRequest, "store must be an absolute path")
-		}
+	switch {
+	case store == "" || isNATSStore(store):
+	case filepath.IsAbs(store):
 		store = filepath.Clean(store)
+	default:
+		return nil, adminapi.Error(http.StatusBadRequest, "store must be an absolute path, or a nats store as listed (nats://host:port/STREAM)")
 	}
 	var out []namedInbox
 	inboxes.Range(func(_, v any) bool {
@@ -249,6 +250,10 @@ func openInboxes(store string) ([]namedInbox, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out, nil
 }
+
+// isNATSStore reports whether store names a nats backend's inbox
+// (natsInbox.name) rather than a file.
+func isNATSStore(store string) bool { return strings.Contains(store, "://") }
 
 // listArgs reads the states (one, or all for "") and the limit per state
 // (default defaultInboxLimit, 0 for all) of a list.

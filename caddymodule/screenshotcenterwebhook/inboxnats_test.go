@@ -1,0 +1,78 @@
+package screenshotcenterwebhook
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/scgate/scgate/internal/eventually"
+	"github.com/scgate/scgate/internal/gatewaytest"
+	"github.com/scgate/scgate/internal/natstest"
+)
+
+// natsHandler is a handler with an inbox on the JetStream server at url,
+// in a stream of its own, delivering to dest.
+func natsHandler(t *testing.T, name, url, dest string) *Handler {
+	t.Helper()
+	stream := strings.ToUpper(strings.NewReplacer("-", "_").Replace(name))
+	return &Handler{Name: name, Secrets: []string{testSecret}, Inbox: &InboxConfig{
+		DeliverTo: dest, Backend: InboxBackendNATS, Backoff: []caddy.Duration{caddy.Duration(10 * time.Millisecond)},
+		NATS: &InboxNATSConfig{URL: url, Stream: stream, Subject: strings.ToLower(stream)}}}
+}
+
+// A JetStream server that is down when the config starts does not fail
+// it: events are answered 503 inbox_unavailable with Retry-After (nothing
+// acknowledged that is not stored); once the server is back, the gateway
+// opens the inbox by itself, answers 202 and delivers. When the server
+// goes away again, events get 503 again, and after its restart 202 again,
+// with no reload.
+func TestNATSInboxDownAtStartHeals(t *testing.T) {
+	defer func(d time.Duration) { inboxRetryEvery = d }(inboxRetryEvery)
+	inboxRetryEvery = 50 * time.Millisecond
+	srv := natstest.Start(t)
+	srv.Stop()
+	up := gatewaytest.NewUpstream(t)
+	h := natsHandler(t, "inbox-nats-heal", srv.URL(), up.URL+"/hook")
+	if err := provision(t, h); err != nil {
+		t.Fatalf("a JetStream server down at start failed the config: %v", err)
+	}
+	send := func(i int) handled {
+		return handle(t, h, signed(testSecret, fmt.Sprintf(`{"event":"screenshot.finished","screenshot_id":"sc_nats_heal_%d"}`, i)), nil)
+	}
+	unavailable := func(rec handled) error {
+		if rec.status != http.StatusServiceUnavailable || rec.reason != "inbox_unavailable" || rec.header.Get("Retry-After") == "" {
+			return fmt.Errorf("%d %s (reason %q, Retry-After %q), want 503 inbox_unavailable with Retry-After",
+				rec.status, rec.answer, rec.reason, rec.header.Get("Retry-After"))
+		}
+		return nil
+	}
+	if err := unavailable(send(0)); err != nil {
+		t.Fatalf("server down at start: %v", err)
+	}
+
+	srv.Restart()
+	queue := func(i int) {
+		t.Helper()
+		eventually.Succeeds(t, 30*time.Second, func() error {
+			rec := send(i)
+			var ans queuedAnswer
+			if err := json.Unmarshal(rec.answer, &ans); err != nil || rec.status != http.StatusAccepted || ans.Delivery == "" {
+				return fmt.Errorf("event %d: %d %s, want 202 queued", i, rec.status, rec.answer)
+			}
+			return nil
+		})
+	}
+	queue(0)
+	waitRequests(t, up, 1)
+
+	srv.Stop()
+	eventually.Succeeds(t, 30*time.Second, func() error { return unavailable(send(1)) })
+	srv.Restart()
+	queue(1)
+	waitRequests(t, up, 2)
+}

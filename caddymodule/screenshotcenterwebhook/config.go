@@ -431,8 +431,10 @@ type InboxNATSConfig struct {
 	Stream string `json:"stream,omitempty"`
 
 	// Subject is the subject prefix of the streams' messages (the queue
-	// on Subject.q.<id>, the dead letters on Subject.failed.<id>).
-	// Default: scgate.inbox.
+	// on Subject.q.<id>, the dead letters on Subject.failed.<id>); two
+	// inboxes on one server need different ones (JetStream refuses
+	// streams whose subjects overlap). Default: scgate.inbox, or
+	// scgate.inbox.<stream in lower case> when Stream is set.
 	Subject string `json:"subject,omitempty"`
 
 	// Consumer is the name of the durable pull consumer the gateways

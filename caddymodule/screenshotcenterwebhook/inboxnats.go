@@ -42,6 +42,11 @@ func newNATSInbox(c *InboxNATSConfig) (natsInbox, error) {
 	if r.Stream == "" {
 		r.Stream = jetstream.DefaultStream
 	}
+	if r.Subject == "" && r.Stream != jetstream.DefaultStream {
+		// Two streams cannot share subjects: another stream name gets
+		// subjects of its own.
+		r.Subject = jetstream.DefaultSubject + "." + strings.ToLower(r.Stream)
+	}
 	return natsInbox{c: r}, nil
 }
 

@@ -76,3 +76,22 @@ func TestNATSInboxDownAtStartHeals(t *testing.T) {
 	queue(1)
 	waitRequests(t, up, 2)
 }
+
+// Two inboxes on one server that name only their streams get subjects of
+// their own: JetStream refuses a stream whose subjects overlap another's,
+// so with one default subject the second inbox could never open (found
+// by bench/load, whose second run on one server answered only 503).
+func TestNATSInboxesOfTwoStreamsOnOneServer(t *testing.T) {
+	srv := natstest.Start(t)
+	up := gatewaytest.NewUpstream(t)
+	for _, stream := range []string{"FIRST", "SECOND"} {
+		h := &Handler{Name: "inbox-" + strings.ToLower(stream), Secrets: []string{testSecret}, Inbox: &InboxConfig{
+			DeliverTo: up.URL, Backend: InboxBackendNATS, NATS: &InboxNATSConfig{URL: srv.URL(), Stream: stream}}}
+		if err := provision(t, h); err != nil {
+			t.Fatal(err)
+		}
+		if h.inbox.get() == nil {
+			t.Fatalf("the inbox of stream %s did not open", stream)
+		}
+	}
+}

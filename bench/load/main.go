@@ -14,6 +14,10 @@
 //   - gateway-inbox: the same handler in inbox mode (no reverse_proxy): each
 //     event written to a fresh inbox file with fsync and answered 202, then
 //     delivered to the same upstream in the background (concurrency 8);
+//   - gateway-inbox-nats: gateway-inbox with `backend nats` against a private
+//     nats-server -js (file store) the benchmark starts, a fresh stream per
+//     run: each event answered 202 once the JetStream publish is acked
+//     (skipped, and said so, when nats-server is missing);
 //   - gateway-redis: the same with `dedupe redis { url ... }` against a
 //     private redis-server the benchmark starts (skipped, and said so, when
 //     redis-server is missing or the built binary rejects the config);
@@ -73,6 +77,7 @@ const (
 	configBare      configKind = "bare"
 	configMemory    configKind = "gateway-memory"
 	configInbox     configKind = "gateway-inbox"
+	configInboxNATS configKind = "gateway-inbox-nats"
 	configRedis     configKind = "gateway-redis"
 	configRedisUnix configKind = "gateway-redis-unix"
 	configMemoryDup configKind = "gateway-memory-duplicates"
@@ -83,6 +88,9 @@ const (
 func (k configKind) redis() bool {
 	return k == configRedis || k == configRedisUnix || k == configRedisDup
 }
+
+// inbox reports whether kind answers 202 queued (an inbox).
+func (k configKind) inbox() bool { return k == configInbox || k == configInboxNATS }
 
 func (k configKind) duplicates() bool {
 	return k == configMemoryDup || k == configRedisDup
@@ -97,6 +105,7 @@ type options struct {
 	out         string
 	bin         string
 	redis       bool
+	nats        bool
 	maxEvents   int
 	cpuProfile  string
 	profileDir  string
@@ -123,6 +132,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "bench/results.md", "also write the Markdown report to this file (\"-\": stdout only)")
 	fs.StringVar(&o.bin, "bin", "", "use this scgate binary instead of building ./cmd/scgate")
 	fs.BoolVar(&o.redis, "redis", true, "include gateway-redis when possible")
+	fs.BoolVar(&o.nats, "nats", true, "include gateway-inbox-nats when possible")
 	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "comma-separated configurations whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
@@ -187,6 +197,7 @@ type bench struct {
 	procs    *procSet
 	up       *upstream
 	redis    *redisServer // nil when gateway-redis is skipped
+	nats     *natsServer  // nil when gateway-inbox-nats is skipped
 	secret   []byte
 	runTag   string
 	estimate map[configKind]float64 // requests/s, to size the event pools
@@ -236,7 +247,13 @@ func run(ctx context.Context, opts options) (err error) {
 	redisNote := b.setupRedis(ctx)
 	logf("gateway-redis: %s", redisNote)
 
+	natsNote := b.setupNATS(ctx)
+	logf("gateway-inbox-nats: %s", natsNote)
+
 	kinds := []configKind{configBare, configMemory, configInbox}
+	if b.nats != nil {
+		kinds = append(kinds, configInboxNATS)
+	}
 	if b.redis != nil {
 		kinds = append(kinds, configRedis, configRedisUnix)
 	}
@@ -261,6 +278,7 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 	}
 	rep := newReport(opts, kinds, results, redisNote)
+	rep.natsNote = natsNote
 	return writeReport(rep.markdown(), opts.out)
 }
 
@@ -295,6 +313,25 @@ func (b *bench) setupRedis(ctx context.Context) string {
 	}
 	b.redis = r
 	return "private redis-server " + redisVersion() + " on " + r.addr + " (no persistence), flushed before each run"
+}
+
+// setupNATS starts the private nats-server and checks that the binary
+// accepts the gateway-inbox-nats config. It returns a note for the
+// report; b.nats stays nil when gateway-inbox-nats is skipped.
+func (b *bench) setupNATS(ctx context.Context) string {
+	if !b.opts.nats {
+		return "skipped: -nats=false"
+	}
+	n, err := startNATS(ctx, b.procs, b.dir)
+	if err != nil {
+		return "skipped: " + oneLine(err.Error())
+	}
+	if err := validateConfig(ctx, b.bin, b.dir, configInboxNATS, b.up.addr, string(b.secret), n.store(0)); err != nil {
+		b.procs.stop(n.proc)
+		return "skipped: the built scgate rejects `backend nats`: " + oneLine(err.Error())
+	}
+	b.nats = n
+	return "private nats-server " + natsVersion() + " -js on " + n.addr + " (file store in the run's directory, the server's default sync), a fresh stream per run"
 }
 
 // calibrate measures bare once to size the event pools of the runs.
@@ -385,8 +422,11 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 
 	b.seq++
 	store := redisURL
-	if kind == configInbox {
+	switch kind {
+	case configInbox:
 		store = filepath.Join(b.dir, fmt.Sprintf("inbox.%03d.db", b.seq))
+	case configInboxNATS:
+		store = b.nats.store(b.seq)
 	}
 	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, kind, b.up.addr, string(b.secret), store)
 	if err != nil {
@@ -399,7 +439,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	// respond ignores the body: one event, repeated, is enough.
 	src := &source{events: events, repeat: dup || kind == configRespond}
 	expect := expectOK
-	if kind == configInbox {
+	if kind.inbox() {
 		expect = expectQueued
 	}
 	if dup {
@@ -422,6 +462,10 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if kind.redis() {
 		redis0, _ = cpuTicks(b.redis.cmd.Process.Pid)
 	}
+	var nats0, nats1 int64
+	if kind == configInboxNATS {
+		nats0, _ = cpuTicks(b.nats.cmd.Process.Pid)
+	}
 	var profile <-chan error
 	if pair == 1 && slices.Contains(strings.Split(b.opts.cpuProfile, ","), string(kind)) {
 		profile = g.cpuProfile(ctx, b.opts.duration, filepath.Join(b.opts.profileDir, "cpu-"+string(kind)+".pprof"))
@@ -439,6 +483,9 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	self1, _ := cpuTicks(os.Getpid())
 	if kind.redis() {
 		redis1, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
+	if kind == configInboxNATS {
+		nats1, _ = cpuTicks(b.nats.cmd.Process.Pid)
 	}
 	if profile != nil {
 		if err := <-profile; err != nil {
@@ -465,6 +512,10 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if kind.redis() && ph.requests > 0 {
 		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)",
 			float64(redis1-redis0)*1e6/float64(clockTicks)/float64(ph.requests)))
+	}
+	if kind == configInboxNATS && ph.requests > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("nats-server CPU %.1f µs/req (not in the gateway's)",
+			float64(nats1-nats0)*1e6/float64(clockTicks)/float64(ph.requests)))
 	}
 	if dup && res.upstreamHits > 0 {
 		res.errors += res.upstreamHits

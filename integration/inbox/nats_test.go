@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +126,33 @@ func TestNATSInboxAdminAndCommand(t *testing.T) {
 	}
 	if out := gw.Output(); strings.Contains(out, "not-a-password") {
 		t.Errorf("the gateway logged the URL's password")
+	}
+}
+
+// examples/compose/Caddyfile.inbox, the gateways' config of the shared
+// inbox compose example, runs in the built binary (its fixed ports
+// replaced) against a real nats-server: an event is answered 202 and
+// delivered to the application named by UPSTREAM.
+func TestComposeSharedInboxExample(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "compose", "Caddyfile.inbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(raw)
+	for _, r := range [][2]string{{"admin localhost:2019", "admin {{ADMIN_ADDR}}"}, {"\n:8080 {", "\n:{{HTTP_PORT}} {"},
+		{"\n:9180 {", fmt.Sprintf("\n:%d {", gatewaytest.FreePort(t))}} {
+		if !strings.Contains(cfg, r[0]) {
+			t.Fatalf("Caddyfile.inbox no longer contains %q; update this test", r[0])
+		}
+		cfg = strings.Replace(cfg, r[0], r[1], 1)
+	}
+	srv := natstest.Start(t)
+	app := gatewaytest.NewUpstream(t)
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: cfg,
+		Env: []string{"SCREENSHOTCENTER_WEBHOOK_SECRET=" + secret, "NATS_URL=" + srv.URL(), "UPSTREAM=" + app.Addr}})
+	id := mustQueue(t, gw, event(1))
+	waitState(t, gw, id, "delivered")
+	if got := app.Requests(); len(got) != 1 || string(got[0].Body) != string(event(1)) || got[0].RequestURI != "/webhooks/screenshot" {
+		t.Fatalf("delivered %+v, want event 1 at /webhooks/screenshot", got)
 	}
 }

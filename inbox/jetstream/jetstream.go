@@ -85,8 +85,8 @@ var (
 	// ErrDuplicateSettled is returned by Enqueue for a publish that the
 	// stream's dedupe window recognised as the repeat of an entry that
 	// has since left the queue: the event is stored, but its id is no
-	// longer known.
-	ErrDuplicateSettled = errors.New("duplicate of an entry already settled")
+	// longer known. It is inbox.ErrSettledDuplicate.
+	ErrDuplicateSettled = inbox.ErrSettledDuplicate
 )
 
 // Options configure an Engine.

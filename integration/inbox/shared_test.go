@@ -209,3 +209,28 @@ func TestSharedInboxLosesNothingWithNATSRestart(t *testing.T) {
 	t.Logf("%d acknowledged when nats-server was killed, %d in all (%d answers 503 meanwhile); %d deliveries, %d duplicates",
 		atStop, len(res.ids), res.refused, len(app.Requests()), dup)
 }
+
+// A provider's retry of an event that one gateway queued and has since
+// delivered, reaching the other gateway (its own memory dedupe has not
+// seen it) within JetStream's duplicate window, is answered 200 duplicate
+// and not queued again: JetStream recognises the publish. It was answered
+// 503 inbox_unavailable (the entry's id no longer known), so the provider
+// retried for the whole window and then had it queued and delivered twice.
+func TestSharedInboxRetryOfADeliveredEventOnTheOtherGateway(t *testing.T) {
+	srv := natstest.Start(t)
+	app := gatewaytest.NewUpstream(t)
+	gws := sharedInbox(t, srv, app.Addr)
+	id := mustQueue(t, gws[0], event(7))
+	waitState(t, gws[0], id, "delivered")
+	a, err := send(http.DefaultClient, gws[1], event(7))
+	if err != nil || a.status != http.StatusOK || a.outcome != "duplicate" {
+		t.Fatalf("the retry through the other gateway: %+v %v, want 200 duplicate", a, err)
+	}
+	// Its own copies are duplicates from then on, without asking JetStream.
+	if a, err := send(http.DefaultClient, gws[1], event(7)); err != nil || a.outcome != "duplicate" {
+		t.Fatalf("a second retry: %+v %v, want 200 duplicate", a, err)
+	}
+	if n := app.Count(); n != 1 {
+		t.Fatalf("the application received %d requests, want 1", n)
+	}
+}

@@ -95,3 +95,31 @@ func TestNATSInboxesOfTwoStreamsOnOneServer(t *testing.T) {
 		}
 	}
 }
+
+// A reload while the JetStream server is down does not fail: the new
+// settings wait, and apply once the server is back (here: the new
+// destination gets the events). It failed the reload, since the engine
+// updates its streams and consumer on the server.
+func TestNATSInboxReloadWhileTheServerIsDown(t *testing.T) {
+	defer func(d time.Duration) { inboxRetryEvery = d }(inboxRetryEvery)
+	inboxRetryEvery = 50 * time.Millisecond
+	srv := natstest.Start(t)
+	before, after := gatewaytest.NewUpstream(t), gatewaytest.NewUpstream(t)
+	before.Respond(func(int, gatewaytest.Request) int { return http.StatusInternalServerError })
+	if err := provision(t, natsHandler(t, "inbox-nats-reload", srv.URL(), before.URL)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	h := natsHandler(t, "inbox-nats-reload", srv.URL(), after.URL) // the same inbox, another destination
+	if err := provision(t, h); err != nil {
+		t.Fatalf("a reload while the server is down failed: %v", err)
+	}
+	srv.Restart()
+	eventually.Succeeds(t, 30*time.Second, func() error {
+		if rec := handle(t, h, signed(testSecret, `{"event":"screenshot.finished","screenshot_id":"sc_nats_reload"}`), nil); rec.status != http.StatusAccepted && rec.status != http.StatusOK {
+			return fmt.Errorf("%d %s, want 202 queued", rec.status, rec.answer)
+		}
+		return nil
+	})
+	waitRequests(t, after, 1)
+}

@@ -51,7 +51,11 @@ type pooledInbox struct {
 	mu       sync.Mutex
 	started  bool
 	settings inbox.Settings // of the config that started last
+	// applying is set while settings wait for an engine that heals to
+	// take them (applyLater).
+	applying bool
 	logger   *zap.Logger
+	ctx      context.Context // of the deliveries: ends with Destruct
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the deliveries have stopped
 }
@@ -99,16 +103,29 @@ func (p *pooledInbox) sender() *sender.Sender {
 // deliveries the first time, and reconfigures the running inbox after
 // that. An error fails the config's start: a file that another process
 // holds past inboxLockTimeout, a damaged file, a directory that cannot be
-// created, settings a JetStream server refuses. A backend that heals and
-// cannot be reached does not fail it: it is tried again every
-// inboxRetryEvery, meanwhile events are answered 503 inbox_unavailable.
+// created. A backend that heals and cannot be reached does not fail it:
+// it is opened, or given the new settings, in the background every
+// inboxRetryEvery; meanwhile events are answered 503 inbox_unavailable
+// (or, open, keep the settings they had).
 func (p *pooledInbox) start(st inbox.Settings, endpoint string, logger *zap.Logger) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.endpoint.Store(&endpoint)
 	p.settings = st
 	if in := p.get(); in != nil {
-		return in.Reconfigure(st)
+		err := in.Reconfigure(st)
+		if err == nil || !p.backend.heals() {
+			return err
+		}
+		// The server cannot take them now: the reload goes on, and the
+		// settings apply once it can.
+		logger.Warn("inbox settings not applied yet: the engine cannot take them; trying again in the background",
+			zap.String("store", p.name), zap.Error(err))
+		if !p.applying {
+			p.applying = true
+			go p.applyLater(in)
+		}
+		return nil
 	}
 	if p.started {
 		return nil // being opened in the background: it takes p.settings
@@ -122,7 +139,7 @@ func (p *pooledInbox) start(st inbox.Settings, endpoint string, logger *zap.Logg
 			zap.String("store", p.name), zap.Error(err))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.started, p.logger, p.cancel, p.done = true, logger, cancel, make(chan struct{})
+	p.started, p.logger, p.ctx, p.cancel, p.done = true, logger, ctx, cancel, make(chan struct{})
 	if in != nil {
 		p.in.Store(&openEngine{in})
 	}
@@ -196,6 +213,22 @@ func (p *pooledInbox) reopen(ctx context.Context) inbox.Engine {
 		return in
 	}
 	return nil
+}
+
+// applyLater applies the latest settings to in every inboxRetryEvery
+// until it takes them or the inbox is destroyed.
+func (p *pooledInbox) applyLater(in inbox.Engine) {
+	for sleepCtx(p.ctx, inboxRetryEvery) {
+		p.mu.Lock()
+		err := in.Reconfigure(p.settings)
+		if err == nil {
+			p.applying = false
+			p.mu.Unlock()
+			p.logger.Info("inbox settings applied", zap.String("store", p.name))
+			return
+		}
+		p.mu.Unlock()
+	}
 }
 
 // sleepCtx waits for d, or returns false once ctx ends.

@@ -152,8 +152,9 @@ is used.
 
 // signingScheme returns --scheme (default screenshotcenter) built with
 // --secret, else $SCREENSHOTCENTER_WEBHOOK_SECRET, and that secret; one
-// the scheme refuses (blank, short, another format) is refused as in a
-// config, the error naming the flag or variable.
+// the scheme refuses (blank, short, another format) or that cannot sign
+// (a public key) is refused as in a config, the error naming the flag or
+// variable.
 func signingScheme(c *cobra.Command) (scheme.Scheme, []byte, error) {
 	name, _ := c.Flags().GetString("scheme")
 	if name == "" {
@@ -170,7 +171,7 @@ func signingScheme(c *cobra.Command) (scheme.Scheme, []byte, error) {
 	if s == "" {
 		return nil, nil, fmt.Errorf("a secret is required: pass --secret or set $%s", SecretEnv)
 	}
-	sch, err := scheme.New(name, scheme.Config{Secrets: [][]byte{[]byte(s)}})
+	sch, err := sender.SigningScheme(name, []byte(s))
 	var fe *scheme.SecretFormatError
 	if errors.As(err, &fe) {
 		return nil, nil, fmt.Errorf("%s %w", from, fe.Err)

@@ -157,7 +157,7 @@ type Handler struct {
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 
 	net       sender.NetOptions
-	scheme    scheme.Scheme // Scheme built with the first endpoint's secret, to read requests; nil for ScreenshotCenter's
+	scheme    scheme.Scheme // Scheme (ScreenshotCenter's by default) built with the first endpoint's secret, to read requests
 	hostSet   map[string]struct{}
 	storePath string
 	storeAbs  string // the configured store, resolved and absolute (prepare)
@@ -251,20 +251,25 @@ func (h *Handler) prepare() error {
 // resolveSecret resolves an endpoint's secret and checks it in the
 // handler's scheme's format (ScreenshotCenter's: secret.Resolve), and
 // that it can sign; it returns the handler's scheme built with it (nil
-// for ScreenshotCenter's). Errors read after "secret".
+// when it resolved to nothing, which check reports). Errors read after
+// "secret".
 func (h *Handler) resolveSecret(s string) ([]byte, scheme.Scheme, error) {
-	if !h.otherScheme() {
-		v, err := secret.Resolve(s)
+	name := scheme.ScreenshotCenter
+	var v []byte
+	var err error
+	if h.otherScheme() {
+		if !slices.Contains(scheme.Names(), h.Scheme) {
+			return nil, nil, fmt.Errorf("cannot be checked: scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
+		}
+		name = h.Scheme
+		v, err = secret.ResolveValue(s)
+	} else {
+		v, err = secret.Resolve(s)
+	}
+	if err != nil || len(v) == 0 {
 		return v, nil, err
 	}
-	if !slices.Contains(scheme.Names(), h.Scheme) {
-		return nil, nil, fmt.Errorf("cannot be checked: scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
-	}
-	v, err := secret.ResolveValue(s)
-	if err != nil {
-		return nil, nil, err
-	}
-	sch, err := sender.SigningScheme(h.Scheme, v)
+	sch, err := sender.SigningScheme(name, v)
 	if err != nil {
 		if fe, ok := errors.AsType[*scheme.SecretFormatError](err); ok {
 			return nil, nil, fe.Err

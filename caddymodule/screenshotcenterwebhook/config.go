@@ -261,7 +261,8 @@ type Handler struct {
 	// on the original bytes first; the forwarded body is then signed again
 	// (sha256=, in each configured signature header the request carried)
 	// with the secret that verified the original, its Content-Length set,
-	// and X-Scgate-Reencoded names the style. A body the runtime itself
+	// and X-Scgate-Reencoded names the style. Every secret must be able to
+	// sign: a public key (discord, standard's whpk_) is a config error. A body the runtime itself
 	// cannot process (PHP and a lone surrogate, say) is answered 422 with a
 	// reencode_* reason and not forwarded. Default: off, the body is
 	// forwarded byte for byte with its original signature.
@@ -691,6 +692,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Secrets: secrets, SignatureHeaders: h.SignatureHeaders, MaxAge: time.Duration(h.MaxAge)})
 	if err != nil {
 		return err
+	}
+	if h.Reencode != "" {
+		// The re-encoded body is signed with the secret that matched.
+		if err := scheme.CheckCanSign(sc, len(secrets)); err != nil {
+			return fmt.Errorf("reencode signs the re-encoded body, and %w", err)
+		}
 	}
 	var events map[string]struct{}
 	if len(h.Events) > 0 {

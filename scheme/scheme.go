@@ -7,6 +7,7 @@
 package scheme
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"

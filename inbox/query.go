@@ -2,7 +2,6 @@ package inbox
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/scgate/scgate/sender"
 )
@@ -64,23 +63,11 @@ func (r entries) List(state State, limit int) ([]*Entry, error) {
 	return toEntries(ds), err
 }
 
-// Stats is what the metrics read.
-type Stats struct {
-	// Entries counts the entries in each state.
-	Entries map[State]int
-	// OldestPending is when the pending entry queued longest ago was
-	// queued (enqueued or replayed); zero when none is pending. Its age
-	// is the alert for "the application is down".
-	OldestPending time.Time
-}
+// Stats is what the metrics and the dashboard read: the entries by state
+// and when the oldest pending one was queued (its age is the alert for
+// "the application is down").
+type Stats = sender.Stats
 
 // Stats reads the entries by state and the oldest pending one. Counting
 // reads one key per entry.
-func (r entries) Stats() (Stats, error) {
-	n, err := r.ob.Count()
-	if err != nil {
-		return Stats{}, err
-	}
-	oldest, err := r.ob.OldestPending()
-	return Stats{Entries: n, OldestPending: oldest}, err
-}
+func (r entries) Stats() (Stats, error) { return r.ob.Stats() }

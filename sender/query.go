@@ -67,6 +67,28 @@ func inState(tx *bolt.Tx, state State, fn func(*Delivery) bool) error {
 	return nil
 }
 
+// Stats counts a store's deliveries (an outbox's, an inbox's entries) by
+// state and says when the oldest pending one was queued.
+type Stats struct {
+	// Entries counts the deliveries in each state.
+	Entries map[State]int
+	// OldestPending is when the pending delivery queued longest ago was
+	// queued (enqueued, retried or replayed); zero when none is pending.
+	// For an inbox its age is the alert for "the application is down".
+	OldestPending time.Time
+}
+
+// Stats reads the deliveries by state (one key per delivery) and the
+// oldest pending one.
+func (ob *Outbox) Stats() (Stats, error) {
+	n, err := ob.Count()
+	if err != nil {
+		return Stats{}, err
+	}
+	oldest, err := ob.OldestPending()
+	return Stats{Entries: n, OldestPending: oldest}, err
+}
+
 // Count returns how many deliveries are in each state.
 func (ob *Outbox) Count() (map[State]int, error) {
 	out := make(map[State]int, len(States))

@@ -222,6 +222,9 @@ func (s *Sender) Enqueue(ds ...*Delivery) error {
 	return nil
 }
 
+// Stats counts the deliveries by state and reads the oldest pending one.
+func (s *Sender) Stats() (Stats, error) { return s.ob.Stats() }
+
 // Get returns a delivery and its attempt log.
 func (s *Sender) Get(id string) (*Delivery, []Attempt, error) { return s.ob.Get(id) }
 

@@ -95,15 +95,18 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, fn func(*http.Req
 
 // act retries or replays one delivery.
 func (h *Handler) act(r *http.Request, id, action string) (string, error) {
-	st, s := findStore(id)
-	if s == nil {
-		return "", errNotFound
+	st, d, _, err := findStore(id)
+	if err != nil {
+		return "", err
 	}
-	var err error
-	if action == "retry" {
-		_, err = s.Retry(id)
+	// A retry is a replay of a failed or gone delivery (what every store
+	// has); the store refuses a pending one either way.
+	if action == "retry" && d.State != sender.StateFailed && d.State != sender.StateGone {
+		err = fmt.Errorf("%w (not %s)", sender.ErrNotRetryable, d.State)
+	} else if q := st.Open(); q == nil { // closed since
+		return "", errNotFound
 	} else {
-		_, err = s.Replay(id)
+		_, err = q.Replay(id)
 	}
 	if errors.Is(err, sender.ErrNotRetryable) || errors.Is(err, sender.ErrNotReplayable) {
 		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "not_final", Err: err}
@@ -152,11 +155,11 @@ func (h *Handler) bulk(r *http.Request) (string, error) {
 		if store := f.Get("store"); store != "" && st.Path != store {
 			continue
 		}
-		s := st.Sender()
-		if s == nil {
+		q := st.Open()
+		if q == nil {
 			continue
 		}
-		ds, err := s.ReplayAll(state, from, to)
+		ds, err := q.ReplayAll(state, from, to)
 		if errors.Is(err, sender.ErrNotRetryable) || errors.Is(err, sender.ErrNotReplayable) {
 			return "", bad(err)
 		}

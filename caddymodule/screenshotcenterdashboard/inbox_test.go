@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,14 +13,16 @@ import (
 
 	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
+	"github.com/scgate/scgate/internal/natstest"
 	"github.com/scgate/scgate/verifier"
 	"github.com/scgate/scgate/webhook"
 )
 
 // inboxConfig is a receiver in inbox mode delivering to dest (one attempt,
-// so an event the application refuses is a dead letter at once), with the
+// so an event the application refuses is a dead letter at once) from the
+// inbox that backend names (a store line, a backend nats block), with the
 // dashboard under /scgate/.
-func inboxConfig(dest, store string) string {
+func inboxConfig(dest, backend string) string {
 	return `{
 	admin {{ADMIN_ADDR}}
 	persist_config off
@@ -33,7 +36,7 @@ http://127.0.0.1:{{HTTP_PORT}} {
 			secret {env.SC_SECRET}
 			inbox {
 				deliver_to ` + dest + `/app
-				store ` + store + `
+				` + backend + `
 				attempts 1
 			}
 		}
@@ -49,12 +52,30 @@ http://127.0.0.1:{{HTTP_PORT}} {
 // signature, the same delivery id and the next attempt number; no page
 // shows the body or the signature.
 func TestDashboardReplaysAnInboxDeadLetterInABrowser(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "inbox.db")
+	replaysADeadLetter(t, "store "+store, store)
+}
+
+// The same with the inbox on NATS JetStream: the dashboard lists the
+// inbox under the name the admin API gives it, nats://host:port/STREAM,
+// without the user info of its URL, and replays its dead letter from the
+// stream to delivery.
+func TestDashboardReplaysANATSInboxDeadLetterInABrowser(t *testing.T) {
+	srv := natstest.Start(t)
+	const password = "nats-url-password" // the server has no auth: it takes any
+	backend := "backend nats nats://scgate:" + password + "@" + srv.Addr() + " {\n\t\t\t\t\tstream DASH_INBOX\n\t\t\t\t}"
+	replaysADeadLetter(t, backend, srv.URL()+"/DASH_INBOX", password)
+}
+
+// replaysADeadLetter runs the dead letter's replay against the inbox that
+// backend configures, listed on the dashboard as store; no page shows
+// the secret, the body, the signature, nor any of leaks.
+func replaysADeadLetter(t *testing.T, backend, store string, leaks ...string) {
 	ctx := browser(t)
 	app := gatewaytest.NewUpstream(t)
 	app.FailFirst(1, http.StatusServiceUnavailable)
-	store := filepath.Join(t.TempDir(), "inbox.db")
 	const secret = "dashboard-inbox-secret"
-	gw := gatewaytest.Start(t, gatewaytest.Options{Config: inboxConfig(app.URL, store), Env: []string{"SC_SECRET=" + secret}})
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: inboxConfig(app.URL, backend), Env: []string{"SC_SECRET=" + secret}})
 	dash := gw.URL + "/scgate/"
 
 	body := `{"event":"screenshot.finished","screenshot_id":"sc_inbox_dash","created_at":"2026-02-22T14:30:00Z"}`
@@ -81,11 +102,22 @@ func TestDashboardReplaysAnInboxDeadLetterInABrowser(t *testing.T) {
 		return nil
 	})
 
+	noLeak := func(page string) {
+		t.Helper()
+		html := value(t, ctx, chromedp.OuterHTML(chromedp.CSS("html")))
+		for _, leak := range append([]string{secret, signature, "sc_inbox_dash", webhook.HeaderSignature}, leaks...) {
+			if strings.Contains(html, leak) {
+				t.Errorf("the %s shows %q (a secret, the body or the signature)", page, leak)
+			}
+		}
+	}
+
 	// The overview counts the dead letter.
 	do(t, ctx, chromedp.Navigate(dash), visible("#stores"))
 	if got := text(t, ctx, "#dead-letters"); got != "1" {
 		t.Fatalf("dead letters = %q, want 1", got)
 	}
+	noLeak("overview")
 	// The event log's queued request links to the entry.
 	do(t, ctx, chromedp.Navigate(dash+"events?id="+id), visible("a.delivery"))
 	do(t, ctx, click("a.delivery"), visible("#attempts"))
@@ -93,23 +125,19 @@ func TestDashboardReplaysAnInboxDeadLetterInABrowser(t *testing.T) {
 		t.Fatalf("the event log's delivery link led to %s, want %sdeliveries/%s", u, dash, id)
 	}
 	// The inbox's failed entries list it; its link opens it.
-	do(t, ctx, chromedp.Navigate(dash+"deliveries?state=failed&store="+store), visible("table.deliveries"))
+	do(t, ctx, chromedp.Navigate(dash+"deliveries?state=failed&store="+url.QueryEscape(store)), visible("table.deliveries"))
 	if got := text(t, ctx, "section.store h2"); got != "inbox "+store {
 		t.Fatalf("the store's heading is %q, want the inbox %s", got, store)
 	}
 	if got := text(t, ctx, "table.deliveries tbody"); !strings.Contains(got, id) || !strings.Contains(got, "503") {
 		t.Fatalf("the failed entries %q lack %s and its 503", got, id)
 	}
+	noLeak("list of failed entries")
 	do(t, ctx, click("a.delivery"), visible("#attempts"))
 	if got := text(t, ctx, "#state"); got != "failed" {
 		t.Fatalf("state = %q, want failed", got)
 	}
-	html := value(t, ctx, chromedp.OuterHTML(chromedp.CSS("html")))
-	for _, leak := range []string{secret, signature, "sc_inbox_dash", webhook.HeaderSignature} {
-		if strings.Contains(html, leak) {
-			t.Errorf("the entry's page shows %q (a secret, the body or the signature)", leak)
-		}
-	}
+	noLeak("entry's page")
 
 	// Replay, and see it delivered.
 	do(t, ctx, click("#replay"), visible("#done"))

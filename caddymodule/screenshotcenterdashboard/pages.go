@@ -156,12 +156,10 @@ func (h *Handler) overview(*http.Request) (any, error) {
 	d.Reasons = sortedCounts(reasons)
 	for _, st := range registry.Stores() {
 		sum := storeSummary{Kind: st.Kind, Path: st.Path}
-		if s := st.Sender(); s != nil {
+		if q := st.Open(); q != nil {
 			sum.Open = true
-			var err error
-			if sum.Counts, err = s.Outbox().Count(); err == nil {
-				sum.OldestPending, err = s.Outbox().OldestPending()
-			}
+			stats, err := q.Stats()
+			sum.Counts, sum.OldestPending = stats.Entries, stats.OldestPending
 			if err != nil {
 				sum.Error = err.Error()
 			}
@@ -284,16 +282,16 @@ func (h *Handler) deliveries(r *http.Request) (any, error) {
 			continue
 		}
 		sd := storeDeliveries{Kind: st.Kind, Path: st.Path}
-		if s := st.Sender(); s != nil {
+		if q := st.Open(); q != nil {
 			sd.Open = true
-			var err error
-			sd.Counts, err = s.Outbox().Count()
+			stats, err := q.Stats()
+			sd.Counts = stats.Entries
 			for _, state := range states {
 				if err != nil {
 					break
 				}
 				var ds []*sender.Delivery
-				ds, err = s.List(state, perState)
+				ds, err = q.List(state, perState)
 				sd.Deliveries = append(sd.Deliveries, ds...)
 			}
 			if err != nil {
@@ -323,11 +321,7 @@ var errNotFound = caddyhttp.HandlerError{StatusCode: http.StatusNotFound, ID: "n
 
 // delivery finds the delivery id in the registered stores.
 func (h *Handler) delivery(r *http.Request, id string) (any, error) {
-	st, s := findStore(id)
-	if s == nil {
-		return nil, errNotFound
-	}
-	d, log, err := s.Get(id)
+	st, d, log, err := findStore(id)
 	if err != nil {
 		return nil, err
 	}
@@ -342,17 +336,26 @@ func (h *Handler) delivery(r *http.Request, id string) (any, error) {
 	}, nil
 }
 
-// findStore returns the store holding delivery id and its sender; a nil
-// sender if none does.
-func findStore(id string) (registry.Store, *sender.Sender) {
+// findStore returns the store holding delivery id, the delivery and its
+// attempt log; errNotFound if no open store holds it, or the first other
+// error of a store (a server that cannot be read).
+func findStore(id string) (registry.Store, *sender.Delivery, []sender.Attempt, error) {
+	var first error
 	for _, st := range registry.Stores() {
-		s := st.Sender()
-		if s == nil {
+		q := st.Open()
+		if q == nil {
 			continue
 		}
-		if _, _, err := s.Get(id); err == nil {
-			return st, s
+		d, log, err := q.Get(id)
+		if err == nil {
+			return st, d, log, nil
+		}
+		if !errors.Is(err, sender.ErrNotFound) && first == nil {
+			first = fmt.Errorf("%s: %w", st.Path, err)
 		}
 	}
-	return registry.Store{}, nil
+	if first != nil {
+		return registry.Store{}, nil, nil, first
+	}
+	return registry.Store{}, nil, nil, errNotFound
 }

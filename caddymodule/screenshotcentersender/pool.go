@@ -227,7 +227,7 @@ func loadSender(path string, opts sender.Options, logger *zap.Logger) (*pooledSe
 			cancel()
 			return nil, err
 		}
-		p.unregister = registry.AddStore(registry.KindOutbox, path, p.Sender)
+		p.unregister = registry.AddStore(registry.KindOutbox, path, p.queue)
 		go p.run(ctx, ob)
 		return p, nil
 	})
@@ -320,6 +320,15 @@ func (p *pooledSender) waitOpen(ctx context.Context) *sender.Outbox {
 				zap.String("store", p.path), zap.Duration("waited", since.Round(time.Second)))
 		}
 	}
+}
+
+// queue returns the open sender for the dashboard, nil (not a nil
+// *sender.Sender in the interface) while it is not open.
+func (p *pooledSender) queue() registry.Queue {
+	if s := p.Sender(); s != nil {
+		return s
+	}
+	return nil
 }
 
 // Interface guard

@@ -257,13 +257,13 @@ func TestInboxRegisteredForTheDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := find()
-	if s == nil || s.Sender() != nil {
+	if s == nil || s.Open() != nil {
 		t.Fatalf("registered %+v before the config started, want a store not open yet", s)
 	}
 	if err := h.app.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if s := find(); s == nil || s.Sender() == nil {
+	if s := find(); s == nil || s.Open() == nil {
 		t.Fatal("the started inbox cannot be read through the registry")
 	}
 	if err := h.Cleanup(); err != nil {

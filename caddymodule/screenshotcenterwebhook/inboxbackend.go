@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scgate/scgate/inbox"
-	"github.com/scgate/scgate/sender"
 )
 
 // inboxBackend is the engine behind a pooled inbox: it names it and opens
@@ -58,13 +57,4 @@ func (b boltInbox) open(st inbox.Settings, hooks inboxHooks, logger *zap.Logger)
 		return nil, fmt.Errorf("opening the inbox: %w", err)
 	}
 	return in, nil
-}
-
-// engineSender returns the sender an engine runs on, for the dashboard:
-// the bbolt inbox's; nil for an engine that has none.
-func engineSender(e inbox.Engine) *sender.Sender {
-	if in, ok := e.(interface{ Sender() *sender.Sender }); ok {
-		return in.Sender()
-	}
-	return nil
 }

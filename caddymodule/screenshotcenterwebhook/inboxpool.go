@@ -13,7 +13,6 @@ import (
 	"github.com/scgate/scgate/caddymodule/internal/registry"
 	"github.com/scgate/scgate/inbox"
 	"github.com/scgate/scgate/internal/recovery"
-	"github.com/scgate/scgate/sender"
 )
 
 // inboxes holds one inbox per backend (inboxBackend.key: a bbolt file, a
@@ -69,14 +68,12 @@ type openEngine struct{ inbox.Engine }
 var inboxRetryEvery = time.Second
 
 // loadInbox returns the pooled inbox of b, taking a reference (under
-// b.key()) that the handler's Cleanup drops. Only the bbolt inbox is on
-// the dashboard, which reads a sender.
+// b.key()) that the handler's Cleanup drops, and puts it on the
+// dashboard under its name (a file, nats://host:port/STREAM).
 func loadInbox(b inboxBackend) *pooledInbox {
 	v, _, _ := inboxes.LoadOrNew(b.key(), func() (caddy.Destructor, error) {
-		p := &pooledInbox{backend: b, name: b.name(), unregister: func() {}}
-		if _, ok := b.(boltInbox); ok {
-			p.unregister = registry.AddStore(registry.KindInbox, p.name, p.sender)
-		}
+		p := &pooledInbox{backend: b, name: b.name()}
+		p.unregister = registry.AddStore(registry.KindInbox, p.name, p.queue)
 		return p, nil
 	})
 	return v.(*pooledInbox)
@@ -90,13 +87,9 @@ func (p *pooledInbox) get() inbox.Engine {
 	return nil
 }
 
-// sender returns the open inbox's sender, nil while it is not open.
-func (p *pooledInbox) sender() *sender.Sender {
-	if in := p.get(); in != nil {
-		return engineSender(in)
-	}
-	return nil
-}
+// queue returns the open inbox for the dashboard, nil while it is not
+// open.
+func (p *pooledInbox) queue() registry.Queue { return registry.Inbox(p.get()) }
 
 // start applies the settings of a config that starts: it opens the engine
 // (a bbolt file is created, mode 0600 in a 0700 directory) and runs the

@@ -8,9 +8,11 @@
 // pooled value, neither doubles nor drops it. Readers (the dashboard)
 // import only this package, not the handlers.
 //
-// An inbox registers the same way as an outbox, with KindInbox:
+// A store registers as a Queue, what the dashboard reads and requeues: an
+// outbox's *sender.Sender is one, an inbox's engine (bbolt or JetStream)
+// is one through Inbox:
 //
-//	remove := registry.AddStore(registry.KindInbox, in.Path(), func() *sender.Sender { return in.Sender() })
+//	remove := registry.AddStore(registry.KindInbox, name, func() registry.Queue { return registry.Inbox(p.get()) })
 //	defer remove() // in the pooled inbox's Destruct
 //
 // and the process's event log with registry.AddEventLog("webhook", log).
@@ -22,7 +24,6 @@ import (
 	"sync"
 
 	"github.com/scgate/scgate/eventlog"
-	"github.com/scgate/scgate/sender"
 )
 
 // Kind says what a store is.
@@ -42,11 +43,12 @@ const (
 type Store struct {
 	// Kind is what the store is.
 	Kind Kind
-	// Path is the store's file, which names it.
+	// Path names the store as the admin API does: its file, or for an
+	// inbox on NATS JetStream nats://host:port/STREAM (never credentials).
 	Path string
-	// Sender returns the store's sender, or nil while the store is not
-	// open (locked by another process, still opening).
-	Sender func() *sender.Sender
+	// Open returns the store's queue, or nil while the store is not open
+	// (locked by another process, still opening, its server unreachable).
+	Open func() Queue
 }
 
 // EventLog is one registered event log.
@@ -65,8 +67,8 @@ var (
 
 // AddStore registers a store and returns the func that unregisters it
 // (safe to call more than once).
-func AddStore(kind Kind, path string, open func() *sender.Sender) (remove func()) {
-	s := &Store{Kind: kind, Path: path, Sender: open}
+func AddStore(kind Kind, path string, open func() Queue) (remove func()) {
+	s := &Store{Kind: kind, Path: path, Open: open}
 	mu.Lock()
 	defer mu.Unlock()
 	stores = append(stores, s)

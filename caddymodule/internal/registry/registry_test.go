@@ -4,11 +4,10 @@ import (
 	"testing"
 
 	"github.com/scgate/scgate/eventlog"
-	"github.com/scgate/scgate/sender"
 )
 
 func TestAddAndRemove(t *testing.T) {
-	none := func() *sender.Sender { return nil }
+	none := func() Queue { return nil }
 	rmB := AddStore(KindOutbox, "/b.db", none)
 	rmA := AddStore(KindOutbox, "/a.db", none)
 	rmIn := AddStore(KindInbox, "/z.db", none)
@@ -33,5 +32,13 @@ func TestAddAndRemove(t *testing.T) {
 	rmIn()
 	if got := Stores(); len(got) != 0 {
 		t.Fatalf("Stores after removing all = %+v", got)
+	}
+}
+
+// An inbox engine that is not open is no queue: not a nil engine in a
+// non-nil Queue, which the dashboard would call.
+func TestInboxOfNoEngineIsNil(t *testing.T) {
+	if q := Inbox(nil); q != nil {
+		t.Fatalf("Inbox(nil) = %#v, want nil", q)
 	}
 }

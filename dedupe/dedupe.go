@@ -56,10 +56,10 @@ var ErrClaimLost = errors.New("dedupe claim was lost to another claimant")
 type Store interface {
 	// Claim atomically takes key if nobody holds it, for at most inflight.
 	Claim(ctx context.Context, key string, inflight time.Duration) (State, Token, error)
-	// Commit marks key done for ttl, if tok still holds it or nobody does.
-	// If another claim holds key it returns ErrClaimLost; a store may then
-	// record done anyway (the upstream accepted the event, so it is
-	// delivered whoever holds the claim), but never leaves key claimable.
+	// Commit marks key done for ttl: the upstream accepted the event, so it
+	// is delivered whoever holds the claim now. If another claim took key
+	// after tok's lapsed, that claim is overwritten (its release then
+	// leaves key done) and Commit returns ErrClaimLost.
 	Commit(ctx context.Context, key string, tok Token, ttl time.Duration) error
 	// Release forgets key, if tok still holds it.
 	Release(ctx context.Context, key string, tok Token) error

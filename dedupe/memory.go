@@ -220,12 +220,18 @@ func (s *MemoryStore) Commit(_ context.Context, key string, tok Token, ttl time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	var err error
 	switch s.state(d, now.UnixNano()) {
 	case Done:
 		return nil
 	case InFlight:
+		// The upstream accepted the event, so it is delivered whoever holds
+		// the claim now: a claim that took the key after this one lapsed is
+		// overwritten and reported lost (its release then leaves the key
+		// done, and later copies are duplicates instead of being forwarded
+		// again once that copy fails), as the Redis store does.
 		if s.inflight[d].tok != tok {
-			return ErrClaimLost
+			err = ErrClaimLost
 		}
 		delete(s.inflight, d)
 	}
@@ -233,7 +239,7 @@ func (s *MemoryStore) Commit(_ context.Context, key string, tok Token, ttl time.
 	// the event was delivered.
 	s.record(d, now.UnixNano(), now.Add(ttl).UnixNano())
 	s.commits.Add(1)
-	return nil
+	return err
 }
 
 // record stores d as delivered until expires, committed at committed (0:

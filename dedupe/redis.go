@@ -63,14 +63,14 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0`,
 
-	// Commit records done if the claim is still ours or nobody holds the
-	// key (it lapsed and was not taken); a done key is left as it is.
-	// 0 ok, 1 claim lost.
+	// Commit records done whatever the key holds, as the plain SET ... GET
+	// of redisClient.commit does: the upstream accepted the event, so it is
+	// delivered whoever holds the claim. 0 ok (our claim, none, or done),
+	// 1 claim lost (another claim took the key and is overwritten).
 	scriptCommit: `
 local v = redis.call('GET', KEYS[1])
-if v == 'd' then return 0 end
-if v and v ~= ARGV[1] then return 1 end
 redis.call('SET', KEYS[1], 'd', 'PX', ARGV[2])
+if v and v ~= 'd' and v ~= ARGV[1] then return 1 end
 return 0`,
 
 	// Release forgets the key only if the claim is still ours; a missing
@@ -325,7 +325,7 @@ func (s *RedisStore) Claim(ctx context.Context, key string, inflight time.Durati
 // claim that took the key after this one lapsed (and reports ErrClaimLost;
 // see redisClient.commit). A commit that cannot reach Redis is queued and
 // retried in the background (see ErrCommitPending); the retry, like a server
-// before Redis 6.2, runs the commit script, which leaves another claim alone.
+// before Redis 6.2, runs the commit script, which records done the same way.
 func (s *RedisStore) Commit(ctx context.Context, key string, tok Token, ttl time.Duration) error {
 	d := digest(key)
 	now := time.Now()

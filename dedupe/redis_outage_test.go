@@ -195,10 +195,12 @@ func TestRedisStorePendingCountsRetriesInFlight(t *testing.T) {
 	mustClaim(t, other, "e|3", time.Hour, dedupe.Done)
 }
 
-// TestRedisStoreRetriedCommitKeepsTokens: a queued commit whose claim lapsed
-// and was taken by another gateway is dropped, not written over the new
-// claim (the token decides, as for a direct commit).
-func TestRedisStoreRetriedCommitKeepsTokens(t *testing.T) {
+// TestRedisStoreRetriedCommitRecordsDelivered: a commit queued while Redis
+// hung, whose claim lapsed meanwhile, records the event delivered once Redis
+// answers again, also when another gateway claimed the key in between (the
+// upstream accepted the event: a copy must not be forwarded again when the
+// other gateway's delivery fails and it releases).
+func TestRedisStoreRetriedCommitRecordsDelivered(t *testing.T) {
 	srv := redistest.Start(t)
 	// The retry comes a second after the failure, long after b's claim.
 	a := newRedisStore(t, dedupe.RedisOptions{URL: srv.URL(), Timeout: 100 * time.Millisecond, ProbeInterval: time.Second})
@@ -217,19 +219,27 @@ func TestRedisStoreRetriedCommitKeepsTokens(t *testing.T) {
 	}
 	time.Sleep(400 * time.Millisecond) // a's claim lapses
 	srv.Resume()
-	tokB := mustClaim(t, b, "e|2", time.Hour, dedupe.Claimed)
+	// The command sent to the hung server may run as it resumes, before
+	// b's claim: b then finds the event done at once.
+	stB, tokB, err := b.Claim(context.Background(), "e|2", time.Hour)
+	if err != nil || (stB != dedupe.Claimed && stB != dedupe.Done) {
+		t.Fatalf("b's claim: %v %v", stB, err)
+	}
 	eventually.Succeeds(t, 10*time.Second, func() error {
 		if a.PendingCommits() != 0 {
 			return errors.New("a's commit still queued")
 		}
 		return nil
 	})
-	if v, err := srv.Do("GET", rkey); err != nil || v == "d" {
-		t.Fatalf("key after a's retry: %q %v, want b's claim untouched", v, err)
+	if v, err := srv.Do("GET", rkey); err != nil || v != "d" {
+		t.Fatalf("key after a's retry: %q %v, want done", v, err)
 	}
-	if err := b.Commit(context.Background(), "e|2", tokB, time.Hour); err != nil {
-		t.Fatalf("b's commit: %v", err)
+	if stB == dedupe.Claimed {
+		if err := b.Release(context.Background(), "e|2", tokB); !errors.Is(err, dedupe.ErrClaimLost) {
+			t.Fatalf("b's release after a's commit: %v, want ErrClaimLost", err)
+		}
 	}
+	mustClaim(t, b, "e|2", time.Hour, dedupe.Done)
 }
 
 // TestRedisStoreDoneCache: duplicates of keys this store saw done are

@@ -188,6 +188,24 @@ func (c *Checker) check(r *http.Request, src Source, now time.Time) (Event, *Rej
 	return ev, nil
 }
 
+// ReadUnsigned reads body, with the request headers h, as Check reads a
+// verified request: every check after the signature's (the body's shape,
+// the scheme's event header rules, ScreenshotCenter's
+// X-ScreenshotCenter-Event agreeing with the body). It is what a sender
+// (the sidecar's intake, `scgate send`) checks before it signs and stores
+// or sends a body, so that it never sends one the receiver refuses. A
+// scheme reads its signed timestamp and id from its signature headers, so
+// a copy of h is signed with sch's secret 0 first: sch must be able to
+// sign with it (scheme.CheckCanSign).
+func ReadUnsigned(sch scheme.Scheme, h http.Header, body []byte, now time.Time) (scheme.Event, *Rejection) {
+	signed := h.Clone()
+	if signed == nil {
+		signed = http.Header{}
+	}
+	sch.Sign(signed, 0, body, now)
+	return sch.Read(scheme.Request{Header: signed, Body: body, Now: now})
+}
+
 // readBody reads r's body into hold, charged to its client, under the
 // stream bound and the body's pace (both lifted again once it is read).
 func (c *Checker) readBody(r *http.Request, src Source, start time.Time, hold *webhook.Hold) ([]byte, error) {

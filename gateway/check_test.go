@@ -159,6 +159,46 @@ func TestCheck(t *testing.T) {
 // A body is charged to its client (Source.ClientIP, else the remote
 // address): past its share that client's next body is refused, another
 // client's is not.
+// ReadUnsigned refuses what Check refuses after the signature, with the
+// same refusals, and reads what it reads.
+func TestReadUnsigned(t *testing.T) {
+	sc := newScheme(t, 0)
+	now := time.Now()
+	for _, tc := range []struct {
+		name, body, header string
+		want               *Rejection
+	}{
+		{"event", `{"event":"screenshot.finished","screenshot_id":"1"}`, "", nil},
+		{"event header that agrees", `{"event":"screenshot.finished"}`, "screenshot.finished", nil},
+		{"event header that differs", `{"event":"screenshot.finished"}`, "batch.finished", ErrEventHeader},
+		{"no event", `{"screenshot_id":"1"}`, "", scheme.BodyRefusal(webhook.ErrMissingEvent)},
+		{"not JSON", `{"event":`, "", scheme.BodyRefusal(webhook.ErrInvalidJSON)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.header != "" {
+				h.Set(webhook.HeaderEvent, tc.header)
+			}
+			ev, rf := ReadUnsigned(sc, h, []byte(tc.body), now)
+			if rf != tc.want {
+				t.Fatalf("ReadUnsigned = %v, want %v", rf, tc.want)
+			}
+			if len(h) > 1 || (tc.header == "" && len(h) != 0) {
+				t.Errorf("ReadUnsigned changed the caller's headers: %v", h)
+			}
+			// Check, once signed, decides the same.
+			r := signedRequest(http.MethodPost, tc.body)
+			if tc.header != "" {
+				r.Header.Set(webhook.HeaderEvent, tc.header)
+			}
+			got, crf := newChecker(t, nil).Check(r, Source{}, now)
+			if crf != rf || string(got.Signed.Type) != string(ev.Type) {
+				t.Errorf("Check = %q %v, ReadUnsigned = %q %v", got.Signed.Type, crf, ev.Type, rf)
+			}
+		})
+	}
+}
+
 func TestCheckChargesTheClient(t *testing.T) {
 	var budget webhook.Budget
 	budget.SetLimits(1<<20, 1<<10)

@@ -122,6 +122,11 @@ var (
 	ErrDamaged       = sender.ErrDamaged
 	ErrInvalidURL    = errors.New("inbox destination must be an absolute http or https URL")
 	ErrInvalidHeader = errors.New("event header cannot be sent")
+	// ErrSettledDuplicate is returned by an engine's Enqueue for an event
+	// it recognises as a copy of one it already took and has since
+	// settled (a shared engine's publish dedupe): the event was
+	// acknowledged before, nothing is queued, and no id is known.
+	ErrSettledDuplicate = errors.New("duplicate of an entry already settled")
 )
 
 // Settings are what a config reload may change (Reconfigure).

@@ -2,12 +2,9 @@ package scheme
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/scgate/scgate/refusal"
+	"github.com/scgate/scgate/strictjson"
 	"github.com/scgate/scgate/webhook"
 )
 
@@ -38,45 +35,41 @@ type jsonMember struct {
 }
 
 // readJSON reads body, which must be one JSON object, with the receiver's
-// rules for every body it reads (webhook.Parse's for ScreenshotCenter),
-// refusing a body that JSON libraries could read differently: not UTF-8,
-// not exactly one RFC 8259 object, nesting deeper than webhook.MaxDepth, no object anywhere
-// with a key twice (compared once unescaped, so "type" and "\u0074ype" are
-// the same key), no key with a lone surrogate escape. A key spelled like a
-// member it reads in another case ("TYPE": Go's encoding/json matches keys
-// case-insensitively, so an application could read it) is ambiguous_key,
-// and so is a member read that is a lone surrogate away from another
-// reading; a string read with a lone surrogate escape is invalid_field.
+// rules for every body it reads (webhook.Parse's for ScreenshotCenter, on
+// the same grammar, strictjson), refusing a body that JSON libraries could
+// read differently: not UTF-8, not exactly one RFC 8259 object, nesting
+// deeper than strictjson.MaxDepth, no object anywhere with a key twice
+// (compared once unescaped, so "type" and "\u0074ype" are the same key),
+// no key with a lone surrogate escape. A key spelled like a member it
+// reads in another case ("TYPE": Go's encoding/json matches keys
+// case-insensitively, so an application could read it) is ambiguous_key;
+// a string read with a lone surrogate escape is invalid_field. A string
+// read aliases body unless it held an escape.
 //
-// It walks the body with encoding/json's tokenizer, which allocates per
-// token: the schemes that read a JSON body pay that in Read, after the
-// signature matched, never for a request nobody signed.
+// It makes one pass and, for objects of up to 32 members, allocates only
+// to unescape a string it reads that holds an escape.
 func readJSON(body []byte, members []jsonMember) *refusal.Refusal {
-	if !utf8.Valid(body) {
-		return BodyRefusal(webhook.ErrInvalidUTF8)
+	var m strictjson.Members
+	if err := m.Reset(body); err != nil {
+		return bodyRefusal(err)
 	}
-	if !json.Valid(body) {
-		return BodyRefusal(webhook.ErrInvalidJSON)
+	for {
+		ok, err := m.Next()
+		if err != nil {
+			return bodyRefusal(err)
+		}
+		if !ok {
+			return nil
+		}
+		raw, escaped := m.Name()
+		i, parent, rf := match(members, "", raw, escaped)
+		if rf != nil {
+			return rf
+		}
+		if rf := readValue(&m.Scanner, 1, members, i, parent); rf != nil {
+			return rf
+		}
 	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	r := jsonReader{d: d, body: body, members: members}
-	tok, err := d.Token()
-	if err != nil {
-		return BodyRefusal(webhook.ErrInvalidJSON)
-	}
-	if tok != json.Delim('{') {
-		// A scalar or an array: valid JSON or not, not what a scheme
-		// reads.
-		return BodyRefusal(webhook.ErrNotObject)
-	}
-	if rf := r.object(1, "", true); rf != nil {
-		return rf
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return BodyRefusal(webhook.ErrInvalidJSON)
-	}
-	return nil
 }
 
 // readStringFields reads the top-level string members names of a JSON
@@ -104,195 +97,128 @@ func readStringFields(body []byte, names []string, out [][]byte) *refusal.Refusa
 	return nil
 }
 
-type jsonReader struct {
-	d       *json.Decoder
-	body    []byte
-	members []jsonMember
-	prev    int64 // where the token being read starts, at the latest
-}
-
-// token reads the next token and the raw text it came from (with the
-// separators and space before it, which hold no backslash).
-func (r *jsonReader) token() (json.Token, []byte, *refusal.Refusal) {
-	tok, err := r.d.Token()
-	if err != nil {
-		return nil, nil, BodyRefusal(webhook.ErrInvalidJSON)
+// readObject reads the members of the object at s's position, at depth,
+// that is the value of the top-level member parent: those of members
+// inside parent.
+func readObject(s *strictjson.Scanner, depth int, members []jsonMember, parent string) *refusal.Refusal {
+	var o strictjson.ObjectMembers
+	if err := o.Open(s, depth); err != nil {
+		return bodyRefusal(err)
 	}
-	end := r.d.InputOffset()
-	raw := r.body[r.prev:end]
-	r.prev = end
-	return tok, raw, nil
-}
-
-// object reads the members of an object whose '{' was read. read says
-// whether its members are read (the top level, or parent's object), else
-// it is only checked.
-func (r *jsonReader) object(depth int, parent string, read bool) *refusal.Refusal {
-	var keys map[string]struct{}
-	for r.d.More() {
-		tok, raw, rf := r.token()
+	for {
+		ok, err := o.Next(s)
+		if err != nil {
+			return bodyRefusal(err)
+		}
+		if !ok {
+			return nil
+		}
+		raw, escaped := o.Name(s)
+		i, _, rf := match(members, parent, raw, escaped)
 		if rf != nil {
 			return rf
 		}
-		key, _ := tok.(string)
-		if hasLoneSurrogate(raw) {
-			return BodyRefusal(webhook.ErrAmbiguousKey)
-		}
-		if keys == nil {
-			keys = make(map[string]struct{}, 8)
-		}
-		if _, dup := keys[key]; dup {
-			return BodyRefusal(webhook.ErrDuplicateKey)
-		}
-		keys[key] = struct{}{}
-		m, nested := -1, false
-		if read {
-			if m, nested, rf = r.match(parent, key); rf != nil {
-				return rf
-			}
-		}
-		if rf := r.value(depth, key, m, nested); rf != nil {
+		if rf := readValue(s, depth, members, i, ""); rf != nil {
 			return rf
 		}
 	}
-	// The closing '}'.
-	_, _, rf := r.token()
-	return rf
 }
 
-// match finds the member named key at this level (-1: none), or whether
-// key is the parent of members read inside it; a key that differs from one
-// of those only in case is ambiguous.
-func (r *jsonReader) match(parent, key string) (int, bool, *refusal.Refusal) {
-	found, nested := -1, false
-	for i := range r.members {
-		m := &r.members[i]
-		name := m.name
-		if parent == "" && m.parent != "" {
+// match finds the member named by the key raw (as written) inside parent
+// ("": at the top level): its index (-1: none), and, at the top level,
+// the parent of members read inside the key's value (""; none). A key
+// that differs from one of those only in case is ambiguous.
+func match(members []jsonMember, parent string, raw []byte, escaped bool) (int, string, *refusal.Refusal) {
+	key := raw
+	if escaped {
+		var buf [64]byte
+		// A key with a lone surrogate escape was refused (ambiguous_key).
+		key, _ = strictjson.Unescape(buf[:0], raw)
+	}
+	found, nested := -1, ""
+	for i := range members {
+		m := &members[i]
+		var name string
+		switch {
+		case m.parent == parent:
+			name = m.name
+		case parent == "":
 			name = m.parent
-		} else if m.parent != parent {
+		default:
 			continue
 		}
 		switch {
-		case key == name:
-			if name == m.name && m.parent == parent {
-				found = i
-			} else {
-				nested = true
-			}
-		case strings.EqualFold(key, name):
-			return -1, false, BodyRefusal(webhook.ErrAmbiguousKey)
+		case string(key) == name && m.parent == parent:
+			found = i
+		case string(key) == name:
+			nested = name
+		case bytes.EqualFold(key, []byte(name)):
+			return -1, "", BodyRefusal(webhook.ErrAmbiguousKey)
 		}
 	}
 	return found, nested, nil
 }
 
-// value reads the value of key: into member m when m >= 0, and an object
-// with nested members read when nested.
-func (r *jsonReader) value(depth int, key string, m int, nested bool) *refusal.Refusal {
-	tok, raw, rf := r.token()
-	if rf != nil {
-		return rf
-	}
+// readValue reads the value at s's position, at depth: into members[i]
+// when i >= 0, and, when parent is set, an object's members inside parent.
+func readValue(s *strictjson.Scanner, depth int, members []jsonMember, i int, parent string) *refusal.Refusal {
 	kind := jsonOther
 	var value []byte
-	switch v := tok.(type) {
-	case json.Delim:
-		if depth+1 > webhook.MaxDepth {
-			return BodyRefusal(webhook.ErrTooDeep)
+	switch s.Kind() {
+	case strictjson.String:
+		start, end, flags, err := s.String()
+		if err != nil {
+			return bodyRefusal(err)
 		}
-		if v == '{' {
-			kind = jsonObject
-			if rf := r.object(depth+1, key, nested); rf != nil {
+		kind, value = jsonString, s.Data()[start:end]
+		if i >= 0 && flags&strictjson.Escaped != 0 {
+			out, ok := strictjson.Unescape(nil, value)
+			if !ok {
+				// A lone surrogate: libraries read it differently.
+				return BodyRefusal(webhook.ErrInvalidField)
+			}
+			value = out
+		}
+	case strictjson.Number:
+		start, end, _, err := s.Number()
+		if err != nil {
+			return bodyRefusal(err)
+		}
+		kind, value = jsonNumber, s.Data()[start:end]
+	case strictjson.Null:
+		if _, err := s.Literal(); err != nil {
+			return bodyRefusal(err)
+		}
+		kind = jsonNull
+	case strictjson.Object:
+		kind = jsonObject
+		if parent != "" {
+			if rf := readObject(s, depth+1, members, parent); rf != nil {
 				return rf
 			}
-		} else if rf := r.array(depth + 1); rf != nil {
-			return rf
+			break
 		}
-	case string:
-		if m >= 0 && hasLoneSurrogate(raw) {
-			return BodyRefusal(webhook.ErrInvalidField)
+		if err := s.Skip(depth); err != nil {
+			return bodyRefusal(err)
 		}
-		kind, value = jsonString, []byte(v)
-	case json.Number:
-		kind, value = jsonNumber, []byte(v)
-	case nil:
-		kind = jsonNull
+	default: // true, false, an array, or no value at all
+		if err := s.Skip(depth); err != nil {
+			return bodyRefusal(err)
+		}
 	}
-	if m >= 0 {
-		r.members[m].kind, r.members[m].value = kind, value
+	if i >= 0 {
+		members[i].kind, members[i].value = kind, value
 	}
 	return nil
 }
 
-// array checks the values of an array whose '[' was read.
-func (r *jsonReader) array(depth int) *refusal.Refusal {
-	for r.d.More() {
-		if rf := r.value(depth, "", -1, false); rf != nil {
-			return rf
-		}
+// bodyRefusal is the refusal of a body the grammar (or a layer on it)
+// refuses with err.
+func bodyRefusal(err error) *refusal.Refusal {
+	if e, ok := err.(*webhook.Error); ok {
+		return BodyRefusal(e)
 	}
-	_, _, rf := r.token()
-	return rf
-}
-
-// hasLoneSurrogate reports whether raw, JSON text with its strings' escapes
-// as sent, has a \u escape of a UTF-16 surrogate that is not half of a
-// pair: encoding/json reads it as U+FFFD, other libraries keep it or fail.
-func hasLoneSurrogate(raw []byte) bool {
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		// The escaped character: a backslash escaping a backslash is
-		// passed over with it.
-		i++
-		if i >= len(raw) || raw[i] != 'u' {
-			continue
-		}
-		c, ok := hex4(raw[i+1:])
-		if !ok {
-			continue
-		}
-		i += 4
-		switch {
-		case c >= 0xdc00 && c <= 0xdfff:
-			return true
-		case c >= 0xd800 && c <= 0xdbff:
-			rest := raw[i+1:]
-			if len(rest) < 6 || rest[0] != '\\' || rest[1] != 'u' {
-				return true
-			}
-			if lo, ok := hex4(rest[2:]); !ok || lo < 0xdc00 || lo > 0xdfff {
-				return true
-			}
-			i += 6
-		}
-	}
-	return false
-}
-
-// hex4 reads four hex digits.
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		var v byte
-		switch {
-		case c >= '0' && c <= '9':
-			v = c - '0'
-		case c >= 'a' && c <= 'f':
-			v = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			v = c - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(v)
-	}
-	return r, true
+	return BodyRefusal(webhook.ErrInvalidJSON)
 }
 
 // eventType is the event type a member holds: a non-empty string, or (when

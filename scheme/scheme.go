@@ -7,6 +7,7 @@
 package scheme
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -73,6 +74,23 @@ func CanSign(s Scheme, i int) bool {
 		return k.CanSign(i)
 	}
 	return true
+}
+
+// errPublicKey reads after the name of a secret that cannot sign.
+var errPublicKey = errors.New("is a public key, which cannot sign: where scgate signs (reencode, the sender) give the private key or a shared secret")
+
+// CheckCanSign refuses a scheme built with n secrets when one of them
+// cannot sign (a public key), naming the first such secret by its index
+// (a SecretFormatError): whatever signs with those secrets (reencode, with
+// the one that matched; a sender, with its one) would otherwise send a
+// body with no signature.
+func CheckCanSign(s Scheme, n int) error {
+	for i := range n {
+		if !CanSign(s, i) {
+			return SecretError(i, errPublicKey)
+		}
+	}
+	return nil
 }
 
 // Config is what every scheme is built from. The factory checks it: a

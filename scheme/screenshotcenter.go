@@ -125,11 +125,7 @@ func verified(idx int, err error) (int, *refusal.Refusal) {
 func (s *screenshotCenter) Read(r Request) (ev Event, _ *refusal.Refusal) {
 	f, err := webhook.Parse(r.Body)
 	if err != nil {
-		var pe *webhook.Error
-		if errors.As(err, &pe) {
-			return ev, BodyRefusal(pe)
-		}
-		return ev, BodyRefusal(webhook.ErrInvalidJSON)
+		return ev, bodyRefusal(err)
 	}
 	// The event header is not signed; the body is the truth, and a request
 	// where the two disagree is refused so that no reader can be misled.

@@ -139,16 +139,23 @@ type Delivery struct {
 	// with Secret in its format, and its event header (Event) where it
 	// has one. Each attempt is signed anew, so a scheme that signs a
 	// timestamp signs each retry at its own time, as the providers do.
-	// Empty: ScreenshotCenter's. Check it with CheckScheme.
+	// Empty: ScreenshotCenter's. Check it with SigningScheme.
 	Scheme string `json:"scheme,omitempty"`
 }
 
-// CheckScheme reports whether deliveries can be signed with the scheme
-// named name and secret: a known scheme that takes the secret (its errors
-// name "secret 0", never the value).
-func CheckScheme(name string, secret []byte) error {
-	_, err := scheme.New(name, scheme.Config{Secrets: [][]byte{secret}})
-	return err
+// SigningScheme builds the scheme named name with the one secret a
+// delivery is signed with: a known scheme that takes the secret and can
+// sign with it (not a public key: scheme.CheckCanSign). Its errors name
+// "secret 0" (a scheme.SecretFormatError), never the value.
+func SigningScheme(name string, secret []byte) (scheme.Scheme, error) {
+	s, err := scheme.New(name, scheme.Config{Secrets: [][]byte{secret}})
+	if err != nil {
+		return nil, err
+	}
+	if err := scheme.CheckCanSign(s, 1); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // sign sets the signature headers of an attempt of d made now.
@@ -158,7 +165,7 @@ func (d *Delivery) sign(h http.Header, now time.Time) error {
 		h.Set(webhook.HeaderSignature, verifier.Sign(d.Secret, d.Body))
 		return nil
 	}
-	s, err := scheme.New(d.Scheme, scheme.Config{Secrets: [][]byte{d.Secret}})
+	s, err := SigningScheme(d.Scheme, d.Secret)
 	if err != nil {
 		return err
 	}

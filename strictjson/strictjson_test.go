@@ -130,6 +130,54 @@ func TestMembers(t *testing.T) {
 	}
 }
 
+// ObjectMembers reads a member's object under the rules of the top level:
+// a key twice in it is refused, and its end is not the text's.
+func TestObjectMembers(t *testing.T) {
+	tests := []struct {
+		text  string
+		names []string // of the "o" member's object
+		want  error
+	}{
+		{`{"o":{}}`, nil, nil},
+		{`{"o":{"a":1,"b":{"a":2}},"z":3}`, []string{"a", "b"}, nil},
+		{`{"o":{"a":1,"\u0061":2}}`, []string{"a"}, strictjson.ErrDuplicateKey},
+		{`{"o":{"a":1,}}`, []string{"a"}, strictjson.ErrInvalidJSON},
+		{`{"o":[1]}`, nil, strictjson.ErrInvalidJSON},
+	}
+	for _, tt := range tests {
+		var m strictjson.Members
+		var names []string
+		err := m.Reset([]byte(tt.text))
+		for err == nil {
+			var ok bool
+			if ok, err = m.Next(); !ok || err != nil {
+				break
+			}
+			if raw, _ := m.Name(); string(raw) != "o" {
+				err = m.Skip(1)
+				continue
+			}
+			var o strictjson.ObjectMembers
+			if err = o.Open(&m.Scanner, 2); err != nil {
+				break
+			}
+			for {
+				if ok, err = o.Next(&m.Scanner); !ok || err != nil {
+					break
+				}
+				raw, _ := o.Name(&m.Scanner)
+				names = append(names, string(raw))
+				if err = m.Skip(2); err != nil {
+					break
+				}
+			}
+		}
+		if err != tt.want || fmt.Sprint(names) != fmt.Sprint(tt.names) {
+			t.Errorf("%s: names %q, %v; want %q, %v", tt.text, names, err, tt.names, tt.want)
+		}
+	}
+}
+
 // String and StringPart read strings eight bytes at a time: every special
 // byte at every position of strings of every short length (and inside a
 // text that ends right after them or goes on) is found.

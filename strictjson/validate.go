@@ -80,6 +80,16 @@ func (s *Scanner) skipObject(depth int) error {
 // is ready for Reset.
 type Members struct {
 	Scanner
+	obj ObjectMembers
+}
+
+// ObjectMembers reads the members of one object of a text, under the
+// rules of Validate, for a layer that reads fields inside a member's
+// object (Members reads the top-level object's): Open at the object, then
+// Next for each member until it reports that none is left, reading each
+// member's value with the Scanner in between. The zero ObjectMembers is
+// ready for Open.
+type ObjectMembers struct {
 	keys    keySet
 	name    [2]int // the bounds of the current member's name in Data
 	escaped bool
@@ -97,7 +107,7 @@ const (
 // Reset starts m on data. A text that is valid but not an object is
 // ErrNotObject; one that is not valid is the first error Validate finds.
 func (m *Members) Reset(data []byte) error {
-	m.keys.n, m.keys.big, m.state = 0, nil, closed
+	m.obj.reset()
 	if err := m.Scanner.Reset(data); err != nil {
 		return err
 	}
@@ -115,45 +125,71 @@ func (m *Members) Reset(data []byte) error {
 		}
 		return ErrNotObject
 	}
-	empty, err := m.Open(1)
-	if !empty {
-		m.state = beforeFirst
-	}
-	return err
+	return m.obj.Open(&m.Scanner, 1)
 }
 
 // Next reads the name of the next member (Name returns it), after the
 // value of the current one has been read; ok is false when the object
 // ended, and then err says whether the text ends with it.
 func (m *Members) Next() (ok bool, err error) {
-	switch m.state {
-	case afterMember:
-		more, err := m.More('}')
-		if err != nil {
-			return false, err
-		}
-		if !more {
-			m.state = closed
-			return false, m.Finish()
-		}
-	case closed:
-		return false, m.Finish()
+	if ok, err = m.obj.Next(&m.Scanner); ok || err != nil {
+		return ok, err
 	}
-	m.state = afterMember
-	start, end, flags, err := m.Key()
-	if err != nil {
-		return false, err
-	}
-	m.escaped = flags&Escaped != 0
-	if err := m.keys.add(m.data, start, end, m.escaped); err != nil {
-		return false, err
-	}
-	m.name = [2]int{start, end}
-	return true, nil
+	return false, m.Finish()
 }
 
 // Name returns the current member's name, as written between the quotes
 // (aliasing the text), and whether it holds escape sequences.
-func (m *Members) Name() (raw []byte, escaped bool) {
-	return m.data[m.name[0]:m.name[1]], m.escaped
+func (m *Members) Name() (raw []byte, escaped bool) { return m.obj.Name(&m.Scanner) }
+
+func (o *ObjectMembers) reset() { o.keys.n, o.keys.big, o.state = 0, nil, closed }
+
+// Open reads the '{' of the object at s's position; depth is the object's
+// nesting as for Scanner.Open, and its members' values are at depth.
+func (o *ObjectMembers) Open(s *Scanner, depth int) error {
+	o.reset()
+	if s.Kind() != Object {
+		return ErrInvalidJSON
+	}
+	empty, err := s.Open(depth)
+	if !empty && err == nil {
+		o.state = beforeFirst
+	}
+	return err
+}
+
+// Next reads the name of the object's next member from s (Name returns
+// it), after the value of the current one has been read; ok is false when
+// the object ended (its closing brace is read).
+func (o *ObjectMembers) Next(s *Scanner) (ok bool, err error) {
+	switch o.state {
+	case afterMember:
+		more, err := s.More('}')
+		if err != nil {
+			return false, err
+		}
+		if !more {
+			o.state = closed
+			return false, nil
+		}
+	case closed:
+		return false, nil
+	}
+	o.state = afterMember
+	start, end, flags, err := s.Key()
+	if err != nil {
+		return false, err
+	}
+	o.escaped = flags&Escaped != 0
+	if err := o.keys.add(s.data, start, end, o.escaped); err != nil {
+		return false, err
+	}
+	o.name = [2]int{start, end}
+	return true, nil
+}
+
+// Name returns the current member's name, as written between the quotes
+// (aliasing s's text), and whether it holds escape sequences.
+func (o *ObjectMembers) Name(s *Scanner) (raw []byte, escaped bool) {
+	return s.data[o.name[0]:o.name[1]], o.escaped
 }

@@ -139,7 +139,7 @@ func (b *bench) drainOne(ctx context.Context, concurrency int) (drainResult, err
 	g, err := startSite(ctx, b.procs, b.bin, b.dir, b.seq, name, func(adminPort, port int) string {
 		// Retries every 100ms at most, so that the application's start is
 		// noticed at once.
-		return caddyfile(adminPort, port, inboxSite(string(b.secret), "http://"+appAddr+"/", store, concurrency, "50ms 100ms"))
+		return caddyfile(adminPort, port, inboxSite(string(b.secret), "http://"+appAddr+"/", "store "+store, concurrency, "50ms 100ms"))
 	})
 	if err != nil {
 		return res, err

@@ -119,6 +119,15 @@ func TestInboxConfig(t *testing.T) {
 	if strings.Contains(cfg, "reverse_proxy") || strings.Contains(cfg, "backoff") {
 		t.Errorf("gateway-inbox config:\n%s", cfg)
 	}
+	cfg = gatewayConfig(configInboxNATS, 1, 2, "127.0.0.1:3", "sec", "nats://127.0.0.1:4/BENCH_007")
+	for _, want := range []string{"inbox {", "backend nats nats://127.0.0.1:4 {", "stream BENCH_007", "concurrency 8"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("gateway-inbox-nats config lacks %q:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "store ") || !configInboxNATS.inbox() || configMemory.inbox() {
+		t.Errorf("gateway-inbox-nats config:\n%s", cfg)
+	}
 	if got, err := parseConcurrencies("1, 8,32"); err != nil || len(got) != 3 || got[2] != 32 {
 		t.Errorf("parseConcurrencies = %v, %v", got, err)
 	}

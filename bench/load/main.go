@@ -14,6 +14,10 @@
 //   - gateway-inbox: the same handler in inbox mode (no reverse_proxy): each
 //     event written to a fresh inbox file with fsync and answered 202, then
 //     delivered to the same upstream in the background (concurrency 8);
+//   - gateway-inbox-nats: gateway-inbox with `backend nats` against a private
+//     nats-server -js (file store) the benchmark starts, a fresh stream per
+//     run: each event answered 202 once the JetStream publish is acked
+//     (skipped, and said so, when nats-server is missing);
 //   - gateway-redis: the same with `dedupe redis { url ... }` against a
 //     private redis-server the benchmark starts (skipped, and said so, when
 //     redis-server is missing or the built binary rejects the config);
@@ -74,6 +78,7 @@ const (
 	configBare      configKind = "bare"
 	configMemory    configKind = "gateway-memory"
 	configInbox     configKind = "gateway-inbox"
+	configInboxNATS configKind = "gateway-inbox-nats"
 	configRedis     configKind = "gateway-redis"
 	configRedisUnix configKind = "gateway-redis-unix"
 	configMemoryDup configKind = "gateway-memory-duplicates"
@@ -82,7 +87,7 @@ const (
 )
 
 // allConfigs is every configuration, in the order of a pair.
-var allConfigs = []configKind{configBare, configMemory, configInbox, configRedis, configRedisUnix,
+var allConfigs = []configKind{configBare, configMemory, configInbox, configInboxNATS, configRedis, configRedisUnix,
 	configMemoryDup, configRedisDup, configRespond}
 
 // parseConfigs parses -configs: "" is every configuration.
@@ -105,6 +110,9 @@ func (k configKind) redis() bool {
 	return k == configRedis || k == configRedisUnix || k == configRedisDup
 }
 
+// inbox reports whether kind answers 202 queued (an inbox).
+func (k configKind) inbox() bool { return k == configInbox || k == configInboxNATS }
+
 func (k configKind) duplicates() bool {
 	return k == configMemoryDup || k == configRedisDup
 }
@@ -118,6 +126,7 @@ type options struct {
 	out         string
 	bin         string
 	redis       bool
+	nats        bool
 	maxEvents   int
 	cpuProfile  string
 	profileDir  string
@@ -146,6 +155,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "bench/results.md", "also write the Markdown report to this file (\"-\": stdout only)")
 	fs.StringVar(&o.bin, "bin", "", "use this scgate binary instead of building ./cmd/scgate")
 	fs.BoolVar(&o.redis, "redis", true, "include gateway-redis when possible")
+	fs.BoolVar(&o.nats, "nats", true, "include gateway-inbox-nats when possible")
 	fs.IntVar(&o.maxEvents, "max-events", 500_000, "most pre-signed events held for one run (~700 bytes each)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "comma-separated configurations whose gateway is CPU-profiled during the first pair (e.g. gateway-memory)")
 	fs.StringVar(&o.profileDir, "profile-dir", "bench", "directory for -cpuprofile's file")
@@ -215,6 +225,7 @@ type bench struct {
 	procs    *procSet
 	up       *upstream
 	redis    *redisServer // nil when gateway-redis is skipped
+	nats     *natsServer  // nil when gateway-inbox-nats is skipped
 	secret   []byte
 	runTag   string
 	estimate map[configKind]float64 // requests/s, to size the event pools
@@ -269,9 +280,15 @@ func run(ctx context.Context, opts options) (err error) {
 	}
 	logf("gateway-redis: %s", redisNote)
 
+	natsNote := "not run: -configs names no nats configuration"
+	if opts.configs == nil || slices.Contains(opts.configs, configInboxNATS) {
+		natsNote = b.setupNATS(ctx)
+	}
+	logf("gateway-inbox-nats: %s", natsNote)
+
 	var kinds []configKind
 	for _, k := range allConfigs {
-		if (!k.redis() || b.redis != nil) && (opts.configs == nil || k == configBare || slices.Contains(opts.configs, k)) {
+		if (!k.redis() || b.redis != nil) && (k != configInboxNATS || b.nats != nil) && (opts.configs == nil || k == configBare || slices.Contains(opts.configs, k)) {
 			kinds = append(kinds, k)
 		}
 	}
@@ -300,6 +317,7 @@ func run(ctx context.Context, opts options) (err error) {
 		}
 	}
 	rep := newReport(opts, kinds, results, redisNote)
+	rep.natsNote = natsNote
 	return writeReport(rep.markdown()+syscallsMarkdown(b.syscalls), opts.out)
 }
 
@@ -334,6 +352,25 @@ func (b *bench) setupRedis(ctx context.Context) string {
 	}
 	b.redis = r
 	return "private redis-server " + redisVersion() + " on " + r.addr + " (no persistence), flushed before each run"
+}
+
+// setupNATS starts the private nats-server and checks that the binary
+// accepts the gateway-inbox-nats config. It returns a note for the
+// report; b.nats stays nil when gateway-inbox-nats is skipped.
+func (b *bench) setupNATS(ctx context.Context) string {
+	if !b.opts.nats {
+		return "skipped: -nats=false"
+	}
+	n, err := startNATS(ctx, b.procs, b.dir)
+	if err != nil {
+		return "skipped: " + oneLine(err.Error())
+	}
+	if err := validateConfig(ctx, b.bin, b.dir, configInboxNATS, b.up.addr, string(b.secret), n.store(0)); err != nil {
+		b.procs.stop(n.proc)
+		return "skipped: the built scgate rejects `backend nats`: " + oneLine(err.Error())
+	}
+	b.nats = n
+	return "private nats-server " + natsVersion() + " -js on " + n.addr + " (file store in the run's directory, the server's default sync), a fresh stream per run"
 }
 
 // calibrate measures bare once to size the event pools of the runs.
@@ -428,8 +465,11 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 
 	b.seq++
 	store := redisURL
-	if kind == configInbox {
+	switch kind {
+	case configInbox:
 		store = filepath.Join(b.dir, fmt.Sprintf("inbox.%03d.db", b.seq))
+	case configInboxNATS:
+		store = b.nats.store(b.seq)
 	}
 	g, err := startGateway(ctx, b.procs, b.bin, b.dir, b.seq, kind, b.up.addr, string(b.secret), store)
 	if err != nil {
@@ -442,7 +482,7 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	// respond ignores the body: one event, repeated, is enough.
 	src := &source{events: events, repeat: dup || kind == configRespond}
 	expect := expectOK
-	if kind == configInbox {
+	if kind.inbox() {
 		expect = expectQueued
 	}
 	if dup {
@@ -464,6 +504,10 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	var redis0, redis1 int64
 	if kind.redis() {
 		redis0, _ = cpuTicks(b.redis.cmd.Process.Pid)
+	}
+	var nats0, nats1 int64
+	if kind == configInboxNATS {
+		nats0, _ = cpuTicks(b.nats.cmd.Process.Pid)
 	}
 	var profile <-chan error
 	if pair == 1 && slices.Contains(strings.Split(b.opts.cpuProfile, ","), string(kind)) {
@@ -498,6 +542,9 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if kind.redis() {
 		redis1, _ = cpuTicks(b.redis.cmd.Process.Pid)
 	}
+	if kind == configInboxNATS {
+		nats1, _ = cpuTicks(b.nats.cmd.Process.Pid)
+	}
 	if profile != nil {
 		if err := <-profile; err != nil {
 			res.notes = append(res.notes, "cpu profile failed: "+oneLine(err.Error()))
@@ -523,6 +570,10 @@ func (b *bench) runOne(ctx context.Context, kind configKind, pair int) (runResul
 	if kind.redis() && ph.requests > 0 {
 		res.redisCPUPerReq = float64(redis1-redis0) * 1e6 / float64(clockTicks) / float64(ph.requests)
 		res.notes = append(res.notes, fmt.Sprintf("redis-server CPU %.1f µs/req (not in the gateway's)", res.redisCPUPerReq))
+	}
+	if kind == configInboxNATS && ph.requests > 0 {
+		res.notes = append(res.notes, fmt.Sprintf("nats-server CPU %.1f µs/req (not in the gateway's)",
+			float64(nats1-nats0)*1e6/float64(clockTicks)/float64(ph.requests)))
 	}
 	if dup && res.upstreamHits > 0 {
 		res.errors += res.upstreamHits

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/scgate/scgate/internal/freeport"
 )
 
@@ -231,7 +233,8 @@ const respondBody = "outcome: duplicate"
 
 // gatewayConfig renders the Caddyfile of configuration kind. store is the
 // Redis URL of the gateway-redis configurations and the inbox file of
-// gateway-inbox; the others do not use it.
+// gateway-inbox, the nats://host:port/STREAM of gateway-inbox-nats; the
+// others do not use it.
 func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, store string) string {
 	redisURL := store
 	var site string
@@ -246,7 +249,10 @@ func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, store
 		site = fmt.Sprintf("\tscreenshotcenter_webhook {\n\t\tsecret %s\n\t\tdedupe redis {\n\t\t\turl %s\n\t\t}\n\t}\n\treverse_proxy %s\n",
 			secret, redisURL, upstream)
 	case configInbox:
-		site = inboxSite(secret, "http://"+upstream+"/", store, inboxConcurrency, "")
+		site = inboxSite(secret, "http://"+upstream+"/", "store "+store, inboxConcurrency, "")
+	case configInboxNATS:
+		url, stream := splitNATSStore(store)
+		site = inboxSite(secret, "http://"+upstream+"/", "backend nats "+url+" {\n\t\t\t\tstream "+stream+"\n\t\t\t}", inboxConcurrency, "")
 	}
 	return caddyfile(adminPort, port, site)
 }
@@ -254,11 +260,12 @@ func gatewayConfig(kind configKind, adminPort, port int, upstream, secret, store
 // inboxConcurrency is the concurrency of gateway-inbox: the default.
 const inboxConcurrency = 8
 
-// inboxSite is a site block whose gateway queues events in an inbox at
-// store delivering to deliverTo, with concurrency deliveries in flight and
-// backoff ("" for the default) between attempts.
-func inboxSite(secret, deliverTo, store string, concurrency int, backoff string) string {
-	opts := fmt.Sprintf("\t\t\tdeliver_to %s\n\t\t\tstore %s\n\t\t\tconcurrency %d\n", deliverTo, store, concurrency)
+// inboxSite is a site block whose gateway queues events in the inbox of
+// where (its store or backend subdirective) delivering to deliverTo, with
+// concurrency deliveries in flight and backoff ("" for the default)
+// between attempts.
+func inboxSite(secret, deliverTo, where string, concurrency int, backoff string) string {
+	opts := fmt.Sprintf("\t\t\tdeliver_to %s\n\t\t\t%s\n\t\t\tconcurrency %d\n", deliverTo, where, concurrency)
 	if backoff != "" {
 		opts += "\t\t\tattempts 100000\n\t\t\tbackoff " + backoff + "\n"
 	}
@@ -498,4 +505,87 @@ func (r *redisServer) command(cmd, want string) error {
 		return fmt.Errorf("redis %s: got %q", cmd, got)
 	}
 	return nil
+}
+
+// natsServer is the private nats-server of gateway-inbox-nats.
+type natsServer struct {
+	*proc
+	addr string
+}
+
+// startNATS starts nats-server -js on a free loopback port, its file store
+// in dir, and waits for its greeting.
+func startNATS(ctx context.Context, ps *procSet, dir string) (*natsServer, error) {
+	bin, err := natsBinary()
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	p, err := ps.start("nats-server", filepath.Join(dir, "nats.log"), nil, bin,
+		"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-sd", filepath.Join(dir, "nats"))
+	if err != nil {
+		return nil, err
+	}
+	n := &natsServer{proc: p, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if err := n.greets(); err == nil {
+			return n, nil
+		}
+		if p.exited() || ctx.Err() != nil || time.Now().After(deadline) {
+			ps.stop(p)
+			return nil, fmt.Errorf("nats-server did not start\n%s", p.logTail(2000))
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// natsBinary finds nats-server on PATH or where Debian installs it.
+func natsBinary() (string, error) {
+	if p, err := exec.LookPath("nats-server"); err == nil {
+		return p, nil
+	}
+	if p, err := exec.LookPath("/usr/sbin/nats-server"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("nats-server not found in PATH or /usr/sbin")
+}
+
+// natsVersion is the server's version, or "(version unknown)".
+func natsVersion() string {
+	bin, err := natsBinary()
+	if err != nil {
+		return "(version unknown)"
+	}
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		return "(version unknown)"
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "nats-server: ")
+}
+
+// greets connects a NATS client: the server is ready for one.
+func (n *natsServer) greets() error {
+	nc, err := nats.Connect("nats://"+n.addr, nats.Timeout(time.Second), nats.NoReconnect())
+	if err != nil {
+		return err
+	}
+	nc.Close()
+	return nil
+}
+
+// store is the inbox store of run seq: the server and a stream of its own,
+// as the admin API names it (nats://host:port/STREAM).
+func (n *natsServer) store(seq int) string {
+	return fmt.Sprintf("nats://%s/BENCH_%03d", n.addr, seq)
+}
+
+// splitNATSStore splits a store of natsServer.store into its URL and
+// stream.
+func splitNATSStore(store string) (url, stream string) {
+	i := strings.LastIndexByte(store, '/')
+	return store[:i], store[i+1:]
 }

@@ -47,6 +47,7 @@ type report struct {
 	summaries []summary
 	targets   []target
 	redisNote string
+	natsNote  string
 	date      time.Time
 }
 
@@ -175,6 +176,9 @@ func (r *report) markdown() string {
 	w("- Runs: %d pairs, each one run of %s in this order; every run on a fresh gateway process, %v timed after a %v warm-up, %d concurrent keep-alive clients, %d-byte signed bodies (a unique screenshot_id per request, signed before the run; the duplicates run repeats one delivered event)\n",
 		r.opts.pairs, joinKinds(r.kinds), r.opts.duration, r.opts.warmup, r.opts.concurrency, bodySize)
 	w("- gateway-redis: %s\n", r.redisNote)
+	if r.natsNote != "" {
+		w("- gateway-inbox-nats: %s\n", r.natsNote)
+	}
 	w("- CPU: utime+stime of the gateway process over the timed window (clock tick %d ms); the load generator and the upstream share the machine\n\n", 1000/clockTicks)
 
 	w("| Configuration | Runs | req/s | p50 | p99 | CPU µs/req | Errors | req/s vs bare | CPU vs bare | p50 vs bare | p99 vs bare | Bench CPU µs/req | redis-server CPU µs/req | req/s vs respond |\n")
@@ -196,6 +200,9 @@ func (r *report) markdown() string {
 			rel += " — |"
 		}
 		w("| %s | %d | %.0f | %s | %s | %.1f | %d %s\n", s.kind, s.runs, s.rps, fmtUS(s.p50), fmtUS(s.p99), s.cpu, s.errors, rel)
+	}
+	if line := r.inboxPair(); line != "" {
+		w("\n%s\n", line)
 	}
 	w("\nMedians over the runs; the \"vs bare\" columns are medians of each pair's ratio (or difference) to the bare run of the same pair. CPU is the gateway process's; Bench CPU is the benchmark's own (load generator and in-process upstream) on the same cores.\n\n")
 
@@ -220,7 +227,7 @@ func (r *report) markdown() string {
 		}
 	}
 	if len(errLines) > 0 {
-		w("\nErrors (answers other than the expected one: 200, or 202 queued for gateway-inbox):\n\n%s\n", strings.Join(errLines, "\n"))
+		w("\nErrors (answers other than the expected one: 200, or 202 queued for the inbox configurations):\n\n%s\n", strings.Join(errLines, "\n"))
 	}
 
 	w("\n<details><summary>All runs</summary>\n\n")
@@ -315,4 +322,31 @@ func commandOutput(name string, args ...string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// inboxPair compares gateway-inbox-nats with gateway-inbox of the same
+// pairs: the medians of each pair's ratios of queued events/s and of the
+// 202's p50 and p99; "" when either did not run.
+func (r *report) inboxPair() string {
+	bolt := make(map[int]runResult)
+	for _, res := range r.results {
+		if res.kind == configInbox {
+			bolt[res.pair] = res
+		}
+	}
+	var rps, p50, p99 []float64
+	for _, res := range r.results {
+		b, ok := bolt[res.pair]
+		if res.kind != configInboxNATS || !ok || b.rps == 0 {
+			continue
+		}
+		rps = append(rps, res.rps/b.rps)
+		p50 = append(p50, us(res.p50)/us(b.p50))
+		p99 = append(p99, us(res.p99)/us(b.p99))
+	}
+	if len(rps) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("gateway-inbox-nats against gateway-inbox, median over %d pairs of each pair's ratio: queued events/s %.2f ×, p50 of the 202 %.2f ×, p99 %.2f ×.",
+		len(rps), median(rps), median(p50), median(p99))
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/scgate/scgate/caddymodule/internal/cli"
+	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/scheme"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/verifier"
@@ -152,8 +153,9 @@ is used.
 
 // signingScheme returns --scheme (default screenshotcenter) built with
 // --secret, else $SCREENSHOTCENTER_WEBHOOK_SECRET, and that secret; one
-// the scheme refuses (blank, short, another format) is refused as in a
-// config, the error naming the flag or variable.
+// the scheme refuses (blank, short, another format) or that cannot sign
+// (a public key) is refused as in a config, the error naming the flag or
+// variable.
 func signingScheme(c *cobra.Command) (scheme.Scheme, []byte, error) {
 	name, _ := c.Flags().GetString("scheme")
 	if name == "" {
@@ -170,7 +172,7 @@ func signingScheme(c *cobra.Command) (scheme.Scheme, []byte, error) {
 	if s == "" {
 		return nil, nil, fmt.Errorf("a secret is required: pass --secret or set $%s", SecretEnv)
 	}
-	sch, err := scheme.New(name, scheme.Config{Secrets: [][]byte{[]byte(s)}})
+	sch, err := sender.SigningScheme(name, []byte(s))
 	var fe *scheme.SecretFormatError
 	if errors.As(err, &fe) {
 		return nil, nil, fmt.Errorf("%s %w", from, fe.Err)
@@ -246,13 +248,7 @@ func runSend(c *cobra.Command, _ []string) error {
 		return errors.New("--attempts, --initial-backoff and --timeout must be positive")
 	}
 	schemeName, _ := fl.GetString("scheme")
-	var name string
-	var body []byte
-	if schemeName == "" || schemeName == scheme.ScreenshotCenter {
-		name, body, err = sendBody(c)
-	} else {
-		name, body, err = schemeBody(c, sch)
-	}
+	name, body, err := sendBody(c, sch, schemeName == "" || schemeName == scheme.ScreenshotCenter)
 	if err != nil {
 		return err
 	}
@@ -309,25 +305,52 @@ func attemptCount(n int) string {
 }
 
 // sendBody returns the event name and body of `scgate send`: the --data
-// file unchanged, or a fresh sample of --event.
-func sendBody(c *cobra.Command) (string, []byte, error) {
-	name, _ := c.Flags().GetString("event")
-	if data, _ := c.Flags().GetString("data"); data != "" {
-		body, err := readData(data)
-		if err != nil {
-			return "", nil, err
+// file unchanged, checked with the receiver's checks of the scheme, all
+// but the signature's (gateway.ReadUnsigned), with the headers it is sent
+// with, so that a body its receiver would refuse is not sent; without
+// --data, for ScreenshotCenter's scheme only, a fresh sample of --event.
+func sendBody(c *cobra.Command, sch scheme.Scheme, screenshotCenter bool) (string, []byte, error) {
+	event, _ := c.Flags().GetString("event")
+	data, _ := c.Flags().GetString("data")
+	if data == "" {
+		if !screenshotCenter {
+			return "", nil, errors.New("--scheme needs --data: there is no sample body of another provider")
 		}
-		fields, err := webhook.Parse(body)
-		if err != nil {
-			return "", nil, fmt.Errorf("--data: %w", err)
-		}
-		if name == "" {
-			name = string(fields.Event)
-		} else if name != string(fields.Event) {
-			return "", nil, fmt.Errorf("--event %q differs from the body's event %q (receivers refuse that)", name, fields.Event)
-		}
-		return name, body, nil
+		return sampleBody(event)
 	}
+	body, err := readData(data)
+	if err != nil {
+		return "", nil, err
+	}
+	// The Content-Type it is sent with (Slack's receiver reads the body by
+	// it) and the event header: ScreenshotCenter's must agree with the
+	// body's event, another scheme's names the event type.
+	h := http.Header{"Content-Type": {"application/json"}}
+	if eh, ok := sch.(scheme.EventHeaderer); ok {
+		if event == "" {
+			return "", nil, fmt.Errorf("--event is required: this scheme sends the event type in %s", eh.EventHeader())
+		}
+		h.Set(eh.EventHeader(), event)
+	} else if screenshotCenter && event != "" {
+		h.Set(webhook.HeaderEvent, event)
+	}
+	ev, rf := gateway.ReadUnsigned(sch, h, body, time.Now())
+	switch {
+	case rf == scheme.ErrEventHeader:
+		return "", nil, fmt.Errorf("--event %q differs from the body's event (receivers refuse that)", event)
+	case rf != nil:
+		return "", nil, fmt.Errorf("--data: %w (the receiver refuses it)", rf)
+	}
+	name := string(ev.Type)
+	if event != "" && event != name {
+		return "", nil, fmt.Errorf("--event %q differs from the body's type %q (receivers read the body)", event, name)
+	}
+	return name, body, nil
+}
+
+// sampleBody returns a fresh sample of the named event (default
+// screenshot.finished) and its name.
+func sampleBody(name string) (string, []byte, error) {
 	if name == "" {
 		name = webhook.ScreenshotFinished
 	}
@@ -338,39 +361,6 @@ func sendBody(c *cobra.Command) (string, []byte, error) {
 	body, err := webhook.SampleBody(name, id, time.Now(), 0)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w; pass --data", err)
-	}
-	return name, body, nil
-}
-
-// schemeBody returns the event name and body of `scgate send --scheme`
-// for a scheme other than ScreenshotCenter's: the --data file unchanged,
-// checked as the receiver's scheme reads it, so that a body its receiver
-// would refuse is not sent.
-func schemeBody(c *cobra.Command, sch scheme.Scheme) (string, []byte, error) {
-	data, _ := c.Flags().GetString("data")
-	if data == "" {
-		return "", nil, errors.New("--scheme needs --data: there is no sample body of another provider")
-	}
-	body, err := readData(data)
-	if err != nil {
-		return "", nil, err
-	}
-	event, _ := c.Flags().GetString("event")
-	// The body is checked with the Content-Type it is sent with (Slack's
-	// receiver reads the body by it).
-	h := http.Header{"Content-Type": {"application/json"}}
-	if eh, ok := sch.(scheme.EventHeaderer); ok {
-		if event == "" {
-			return "", nil, fmt.Errorf("--event is required: this scheme sends the event type in %s", eh.EventHeader())
-		}
-		h.Set(eh.EventHeader(), event)
-	}
-	name, rf := readEvent(sch, h, body)
-	if rf != nil {
-		return "", nil, fmt.Errorf("--data: %w (the receiver refuses it)", rf)
-	}
-	if event != "" && event != name {
-		return "", nil, fmt.Errorf("--event %q differs from the body's type %q (receivers read the body)", event, name)
 	}
 	return name, body, nil
 }

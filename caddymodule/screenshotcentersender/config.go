@@ -157,7 +157,7 @@ type Handler struct {
 	AllowedHosts []string `json:"allowed_hosts,omitempty"`
 
 	net       sender.NetOptions
-	scheme    scheme.Scheme // Scheme built with the first endpoint's secret, to read requests; nil for ScreenshotCenter's
+	scheme    scheme.Scheme // Scheme (ScreenshotCenter's by default) built with the first endpoint's secret, to read requests
 	hostSet   map[string]struct{}
 	storePath string
 	storeAbs  string // the configured store, resolved and absolute (prepare)
@@ -212,11 +212,15 @@ func (h *Handler) prepare() error {
 			continue // check reports it
 		}
 		if ep.Secret != "" {
-			v, err := h.resolveSecret(ep.Secret)
+			v, sch, err := h.resolveSecret(ep.Secret)
 			if err != nil {
 				return fmt.Errorf("endpoint %d: secret %w", i, err)
 			}
 			ep.secret = v
+			if i == 0 {
+				// Any endpoint's secret reads requests alike: Read uses none.
+				h.scheme = sch
+			}
 		}
 		if len(ep.Events) > 0 {
 			ep.events = make(map[string]struct{}, len(ep.Events))
@@ -238,12 +242,6 @@ func (h *Handler) prepare() error {
 	if h.MaxBody == 0 {
 		h.MaxBody = webhook.DefaultMaxBody
 	}
-	if h.otherScheme() {
-		// Any endpoint's secret reads requests alike: Read uses none.
-		if h.scheme, err = scheme.New(h.Scheme, scheme.Config{Secrets: [][]byte{h.Endpoints[0].secret}}); err != nil {
-			return err
-		}
-	}
 	if h.Retain == 0 {
 		h.Retain = caddy.Duration(sender.DefaultRetain)
 	}
@@ -251,26 +249,34 @@ func (h *Handler) prepare() error {
 }
 
 // resolveSecret resolves an endpoint's secret and checks it in the
-// handler's scheme's format (ScreenshotCenter's: secret.Resolve); errors
-// read after "secret".
-func (h *Handler) resolveSecret(s string) ([]byte, error) {
-	if !h.otherScheme() {
-		return secret.Resolve(s)
-	}
-	if !slices.Contains(scheme.Names(), h.Scheme) {
-		return nil, fmt.Errorf("cannot be checked: scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
-	}
-	v, err := secret.ResolveValue(s)
-	if err != nil {
-		return nil, err
-	}
-	if err := sender.CheckScheme(h.Scheme, v); err != nil {
-		if fe, ok := errors.AsType[*scheme.SecretFormatError](err); ok {
-			return nil, fe.Err
+// handler's scheme's format (ScreenshotCenter's: secret.Resolve), and
+// that it can sign; it returns the handler's scheme built with it (nil
+// when it resolved to nothing, which check reports). Errors read after
+// "secret".
+func (h *Handler) resolveSecret(s string) ([]byte, scheme.Scheme, error) {
+	name := scheme.ScreenshotCenter
+	var v []byte
+	var err error
+	if h.otherScheme() {
+		if !slices.Contains(scheme.Names(), h.Scheme) {
+			return nil, nil, fmt.Errorf("cannot be checked: scheme must be one of %s, got %q", strings.Join(scheme.Names(), ", "), h.Scheme)
 		}
-		return nil, err
+		name = h.Scheme
+		v, err = secret.ResolveValue(s)
+	} else {
+		v, err = secret.Resolve(s)
 	}
-	return v, nil
+	if err != nil || len(v) == 0 {
+		return v, nil, err
+	}
+	sch, err := sender.SigningScheme(name, v)
+	if err != nil {
+		if fe, ok := errors.AsType[*scheme.SecretFormatError](err); ok {
+			return nil, nil, fe.Err
+		}
+		return nil, nil, err
+	}
+	return v, sch, nil
 }
 
 // otherScheme reports whether the deliveries are signed with another

@@ -66,6 +66,9 @@ func TestRulesHoldForJSON(t *testing.T) {
 		{"store placeholder typo", "store /tmp/{evn.SNAP}/outbox.db", `"store": "/tmp/{evn.SNAP}/outbox.db"`, "store has an unknown placeholder {evn.SNAP}"},
 		{"unknown scheme", "scheme paypal", `"scheme": "paypal"`, `scheme must be one of `},
 		{"a shared secret for scheme stripe", "scheme stripe", `"scheme": "stripe"`, "endpoint 0: secret is not a Stripe webhook signing secret"},
+		// A public key verifies but cannot sign: the deliveries would go out unsigned.
+		{"a Discord public key", "", `"scheme": "discord", "endpoints": [{"url": "http://127.0.0.1:9/", "secret": "abababababababababababababababababababababababababababababababab"}]`, "endpoint 0: secret is a public key, which cannot sign"},
+		{"a Standard Webhooks public key", "", `"scheme": "standard", "endpoints": [{"url": "http://127.0.0.1:9/", "secret": "whpk_q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="}]`, "endpoint 0: secret is a public key, which cannot sign"},
 		{"store variable unset", "store {env.SCGATE_TEST_UNSET_STORE}", `"store": "{env.SCGATE_TEST_UNSET_STORE}"`, "store is empty: environment variable SCGATE_TEST_UNSET_STORE is unset"},
 	}
 	for _, tt := range tests {

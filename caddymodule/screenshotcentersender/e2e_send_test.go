@@ -123,6 +123,76 @@ func TestSendAndSignRefuseWeakSecrets(t *testing.T) {
 	}
 }
 
+// scgate sign and send refuse a public key (Discord's, Standard Webhooks'
+// whpk_), which verifies but cannot sign, with a clear error and exit 1
+// (sign printed nothing and exited 0; send sent the body unsigned).
+func TestSendAndSignRefusePublicKeys(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request was sent: %s %s", r.Method, r.URL)
+	}))
+	defer srv.Close()
+	data := filepath.Join(t.TempDir(), "body.json")
+	if err := os.WriteFile(data, []byte(`{"type":1,"id":"1","application_id":"2","token":"t","version":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const discordPub, standardPub = "abababababababababababababababababababababababababababababababab", "whpk_q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s="
+	send := []string{"send", "--url", srv.URL + "/hook", "--allow-private", "--attempts", "1", "--data", data}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"sign, discord", []string{"sign", "--scheme", "discord", "--secret", discordPub, "--data", data}, "scgate sign: --secret is a public key, which cannot sign"},
+		{"sign, standard", []string{"sign", "--scheme", "standard", "--secret", standardPub, "--data", data}, "scgate sign: --secret is a public key, which cannot sign"},
+		{"send, discord", append(send, "--scheme", "discord", "--secret", discordPub), "scgate send: --secret is a public key, which cannot sign"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := scgateSplit(t, []string{"SCREENSHOTCENTER_WEBHOOK_SECRET="}, tc.args...)
+			if code != 1 || stdout != "" || !strings.HasPrefix(stderr, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout, stderr, tc.want)
+			}
+		})
+	}
+}
+
+// scgate send checks --data with the receiver's checks (all but the
+// signature's): a body the receiver refuses, or an --event that the
+// receiver's X-ScreenshotCenter-Event rule refuses, is not sent.
+func TestSendChecksTheBodyAsTheReceiver(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request was sent: %s %s", r.Method, r.URL)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	file := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	finished := file("finished.json", `{"event":"screenshot.finished","screenshot_id":"1"}`)
+	noEvent := file("noevent.json", `{"screenshot_id":"1"}`)
+	twice := file("twice.json", `{"event":"screenshot.finished","event":"batch.finished"}`)
+	send := []string{"send", "--url", srv.URL + "/hook", "--allow-private", "--attempts", "1", "--secret", "sixteen-bytes!!!"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--event differs", []string{"--data", finished, "--event", "batch.finished"}, `scgate send: --event "batch.finished" differs from the body's event (receivers refuse that)`},
+		{"no event", []string{"--data", noEvent}, "scgate send: --data: event_missing: "},
+		{"a key twice", []string{"--data", twice}, "scgate send: --data: duplicate_key: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := scgateSplit(t, nil, append(send, tc.args...)...)
+			if code != 1 || stdout != "" || !strings.HasPrefix(stderr, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 1 and %q", code, stdout, stderr, tc.want)
+			}
+		})
+	}
+}
+
 // What `scgate send` says when a delivery fails, through the built binary:
 // a redirect is not followed and its Location is named; a refused attempt
 // shows the start of the response body, bounded, control characters

@@ -26,8 +26,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/scgate/scgate/refusal"
-	"github.com/scgate/scgate/scheme"
+	"github.com/scgate/scgate/gateway"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/webhook"
 )
@@ -130,7 +129,6 @@ var (
 	errTooLarge    = errors.New("body larger than max_body")
 	errBodyRead    = errors.New("reading the request body failed")
 	errContentType = errors.New("Content-Type must be application/json")
-	errEventHdr    = errors.New("X-ScreenshotCenter-Event differs from the body's event")
 	errStore       = errors.New("the outbox could not store the event")
 )
 
@@ -204,41 +202,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	return json.NewEncoder(w).Encode(resp)
 }
 
-// eventName reads the event type of a request the way the receiver of the
-// handler's scheme reads it, and refuses a request that receiver would
-// refuse once signed. The bytes are delivered as they are.
+// eventName reads the event type of a request with the receiver's checks
+// of the handler's scheme, all but the signature's (gateway.ReadUnsigned:
+// for ScreenshotCenter's, one strict JSON object with an "event", which
+// X-ScreenshotCenter-Event, if any, names), and refuses a request that
+// receiver would refuse once signed, with its reason. The bytes are
+// delivered as they are.
 func (h *Handler) eventName(r *http.Request, body []byte) (string, error) {
-	if h.scheme != nil {
-		name, rf := readEvent(h.scheme, r.Header, body)
-		if rf != nil {
-			return "", rf
-		}
-		return name, nil
-	}
-	// ScreenshotCenter's: one valid JSON object whose fields the receiver
-	// gateway reads are well formed (webhook.Parse validates the whole
-	// body), and X-ScreenshotCenter-Event, if any, names its event.
-	fields, err := webhook.Parse(body)
-	if err != nil {
-		return "", err
-	}
-	name := string(fields.Event)
-	for _, v := range r.Header.Values(webhook.HeaderEvent) {
-		if v != name {
-			return "", errEventHdr
-		}
-	}
-	return name, nil
-}
-
-// readEvent reads body (with the request headers h) as a receiver of sch
-// reads it once verified, and returns its event type: what a sender of
-// that scheme checks before it stores or sends a body.
-func readEvent(sch scheme.Scheme, h http.Header, body []byte) (string, *refusal.Refusal) {
-	now := time.Now()
-	signed := h.Clone()
-	sch.Sign(signed, 0, body, now)
-	ev, rf := sch.Read(scheme.Request{Header: signed, Body: body, Now: now})
+	ev, rf := gateway.ReadUnsigned(h.scheme, r.Header, body, time.Now())
 	if rf != nil {
 		return "", rf
 	}

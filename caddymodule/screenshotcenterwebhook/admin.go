@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -254,9 +255,11 @@ func entryError(err error) error {
 // openInboxes returns the inboxes of the process, sorted by path; only the
 // one at store if it is not empty.
 func openInboxes(store string) ([]namedInbox, error) {
-	store, err := adminapi.Store(store)
-	if err != nil {
-		return nil, err
+	if !isNATSStore(store) {
+		var err error
+		if store, err = adminapi.Store(store); err != nil {
+			return nil, adminapi.Error(http.StatusBadRequest, "store must be an absolute path, or a nats store as listed (nats://host:port/STREAM)")
+		}
 	}
 	var out []namedInbox
 	inboxes.Range(func(_, v any) bool {
@@ -277,6 +280,10 @@ func openInboxes(store string) ([]namedInbox, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out, nil
 }
+
+// isNATSStore reports whether store names a nats backend's inbox
+// (natsInbox.name) rather than a file.
+func isNATSStore(store string) bool { return strings.Contains(store, "://") }
 
 // replayArgs reads the state (delivered, failed or gone) and the time
 // range of a bulk replay: since (a duration before now) or from (an RFC

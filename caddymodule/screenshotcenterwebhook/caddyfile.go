@@ -58,7 +58,17 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //	    inbox {                         # answer 202 once durable, deliver with retries (no handler after it)
 //	        deliver_to <url>            # required: where events are delivered
-//	        store <file>                # default: scgate/inbox.db in Caddy's data dir
+//	        store <file>                # backend bolt only; default: scgate/inbox.db in Caddy's data dir
+//	        backend bolt                # default: the queue in a bbolt file on this gateway's disk
+//	        backend nats <url> {        # or: one queue in NATS JetStream, shared by every gateway
+//	            stream <name>           # default SCGATE_INBOX
+//	            subject <prefix>        # default scgate.inbox
+//	            consumer <name>         # default <stream>_deliver
+//	            credentials <file>      # or user <name> + password <secret>, or token <secret>
+//	            tls_ca <file>           # CA of the server's certificate (makes the connection TLS)
+//	            tls_cert <file>         # client certificate, with tls_key <file>
+//	            replicas <n>            # JetStream cluster: servers per stream; default 1
+//	        }
 //	        attempts <n>                # default 18 (about 3 days with the default backoff)
 //	        backoff <duration>...       # the last one repeats; default 10s 1m 5m 30m 2h 6h
 //	        timeout <duration>          # per attempt; default 15s
@@ -191,6 +201,8 @@ func (h *Handler) unmarshalInbox(d *caddyfile.Dispenser) error {
 			err = setOnce(d, &cfg.DeliverTo)
 		case "store":
 			err = setOnce(d, &cfg.Store)
+		case "backend":
+			err = unmarshalInboxBackend(d, cfg)
 		case "attempts":
 			cfg.Attempts, err = cfargs.Number(d, cfargs.Int)
 		case "backoff":
@@ -209,6 +221,58 @@ func (h *Handler) unmarshalInbox(d *caddyfile.Dispenser) error {
 			cfg.Retain, err = cfargs.Number(d, cfargs.Duration)
 		default:
 			return d.Errf("unrecognized inbox subdirective '%s'", name)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalInboxBackend reads `backend bolt` or `backend nats <url> {...}`.
+func unmarshalInboxBackend(d *caddyfile.Dispenser, cfg *InboxConfig) error {
+	if cfg.Backend != "" {
+		return d.Err("inbox backend may be set only once")
+	}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	cfg.Backend = d.Val()
+	if cfg.Backend != InboxBackendNATS {
+		return cfargs.None(d) // check refuses a name it does not know
+	}
+	n := new(InboxNATSConfig)
+	cfg.NATS = n
+	var err error
+	if n.URL, err = cfargs.NonEmpty(d); err != nil {
+		return err
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch name := d.Val(); name {
+		case "stream":
+			err = setOnce(d, &n.Stream)
+		case "subject":
+			err = setOnce(d, &n.Subject)
+		case "consumer":
+			err = setOnce(d, &n.Consumer)
+		case "credentials":
+			err = setOnce(d, &n.Credentials)
+		case "user":
+			err = setOnce(d, &n.User)
+		case "password":
+			err = setOnce(d, &n.Password)
+		case "token":
+			err = setOnce(d, &n.Token)
+		case "tls_ca":
+			err = setOnce(d, &n.TLSCA)
+		case "tls_cert":
+			err = setOnce(d, &n.TLSCert)
+		case "tls_key":
+			err = setOnce(d, &n.TLSKey)
+		case "replicas":
+			n.Replicas, err = cfargs.Number(d, cfargs.Int)
+		default:
+			return d.Errf("unrecognized inbox backend nats subdirective '%s'", name)
 		}
 		if err != nil {
 			return err

@@ -149,6 +149,44 @@ func TestUnmarshalCaddyfileSubdirectives(t *testing.T) {
 			}},
 		},
 		{
+			name: "inbox on nats",
+			input: `screenshotcenter_webhook {
+				secret s
+				inbox {
+					deliver_to http://127.0.0.1:9090/hook
+					backend nats nats://10.0.0.5:4222,nats://10.0.0.6:4222 {
+						stream HOOKS
+						subject hooks.inbox
+						consumer hooks_deliver
+						user scgate
+						password {env.NATS_PASSWORD}
+						tls_ca /etc/nats/ca.pem
+						tls_cert /etc/nats/client.pem
+						tls_key /etc/nats/client-key.pem
+						replicas 3
+					}
+				}
+			}`,
+			want: Handler{Secrets: []string{"s"}, Inbox: &InboxConfig{
+				DeliverTo: "http://127.0.0.1:9090/hook",
+				Backend:   InboxBackendNATS,
+				NATS: &InboxNATSConfig{URL: "nats://10.0.0.5:4222,nats://10.0.0.6:4222", Stream: "HOOKS", Subject: "hooks.inbox",
+					Consumer: "hooks_deliver", User: "scgate", Password: "{env.NATS_PASSWORD}", TLSCA: "/etc/nats/ca.pem",
+					TLSCert: "/etc/nats/client.pem", TLSKey: "/etc/nats/client-key.pem", Replicas: 3},
+			}},
+		},
+		{
+			name: "inbox on bolt, said explicitly",
+			input: `screenshotcenter_webhook {
+				secret s
+				inbox {
+					deliver_to http://127.0.0.1:9090/hook
+					backend bolt
+				}
+			}`,
+			want: Handler{Secrets: []string{"s"}, Inbox: &InboxConfig{DeliverTo: "http://127.0.0.1:9090/hook", Backend: InboxBackendBolt}},
+		},
+		{
 			name: "everything at once",
 			input: `screenshotcenter_webhook {
 				secret {env.A} {file./run/secrets/b}
@@ -233,6 +271,12 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"inbox with an argument", "screenshotcenter_webhook {\nsecret s\ninbox http://x/ {\n}\n}", "wrong argument count"},
 		{"inbox configured twice", "screenshotcenter_webhook {\nsecret s\ninbox {\ndeliver_to http://x/\n}\ninbox {\ndeliver_to http://y/\n}\n}", "inbox may be configured only once"},
 		{"unknown inbox subdirective", "screenshotcenter_webhook {\nsecret s\ninbox {\nworkers 3\n}\n}", "unrecognized inbox subdirective 'workers'"},
+		{"inbox backend without a name", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackend\n}\n}", "wrong argument count"},
+		{"inbox backend bolt with a url", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackend bolt nats://x:1\n}\n}", "wrong argument count"},
+		{"inbox backend nats without a url", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackend nats\n}\n}", "wrong argument count"},
+		{"inbox backend unknown", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackend kafka x\n}\n}", "wrong argument count"},
+		{"inbox backend twice", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackend bolt\nbackend bolt\n}\n}", "inbox backend may be set only once"},
+		{"unknown nats subdirective", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackend nats nats://x:1 {\nqueue q\n}\n}\n}", "unrecognized inbox backend nats subdirective 'queue'"},
 		{"inbox deliver_to twice", "screenshotcenter_webhook {\nsecret s\ninbox {\ndeliver_to http://x/\ndeliver_to http://y/\n}\n}", "deliver_to may be set only once"},
 		{"inbox attempts zero", "screenshotcenter_webhook {\nsecret s\ninbox {\nattempts 0\n}\n}", "attempts 0 cannot be configured"},
 		{"inbox backoff not a duration", "screenshotcenter_webhook {\nsecret s\ninbox {\nbackoff soon\n}\n}", "parsing backoff 'soon'"},

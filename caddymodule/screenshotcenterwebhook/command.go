@@ -59,7 +59,10 @@ read-only and change nothing) and a replayed entry is delivered by the
 next gateway on the file. If the default store does not exist, every
 inbox of the gateway at --address is used.
 
---store defaults to scgate/inbox.db in Caddy's data directory.`,
+--store defaults to scgate/inbox.db in Caddy's data directory. An inbox
+with backend nats is always read through a gateway that uses it: give
+--store as the list names it (nats://host:port/STREAM), or leave --store
+out when the gateway at --address has no default bolt file.`,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.PersistentFlags().String("store", "", "Inbox file (default: in Caddy's data directory)")
 			cmd.PersistentFlags().String("address", caddy.DefaultAdminListen, "Admin API address of the gateway holding the store")
@@ -97,6 +100,11 @@ func inboxCall(c *cobra.Command, method, path string, q url.Values, out any) err
 		store = DefaultInboxPath()
 	}
 	addr, _ := c.Flags().GetString("address")
+	if isNATSStore(store) {
+		// A shared inbox: any gateway using it answers for it.
+		q.Set("store", store)
+		return adminCall(addr, method, path, q, out)
+	}
 	abs, err := filepath.Abs(store)
 	if err != nil {
 		return err

@@ -261,7 +261,8 @@ type Handler struct {
 	// on the original bytes first; the forwarded body is then signed again
 	// (sha256=, in each configured signature header the request carried)
 	// with the secret that verified the original, its Content-Length set,
-	// and X-Scgate-Reencoded names the style. A body the runtime itself
+	// and X-Scgate-Reencoded names the style. Every secret must be able to
+	// sign: a public key (discord, standard's whpk_) is a config error. A body the runtime itself
 	// cannot process (PHP and a lone surrogate, say) is answered 422 with a
 	// reencode_* reason and not forwarded. Default: off, the body is
 	// forwarded byte for byte with its original signature.
@@ -285,7 +286,8 @@ type Handler struct {
 
 	// Inbox, if set, makes the handler answer the provider itself instead
 	// of passing events on: a verified, first-seen event is written
-	// durably (fsync) to a local inbox file, its dedupe key committed,
+	// durably (fsync to a local inbox file, or a JetStream publish ack
+	// with backend nats), its dedupe key committed,
 	// and only then answered 202 {"outcome":"queued","delivery":"<id>"};
 	// workers then deliver it to DeliverTo with retries. No handler after
 	// this one is needed: a queued event never reaches one. An event the
@@ -337,14 +339,26 @@ type InboxConfig struct {
 	// Placeholders such as {env.APP_URL} are resolved at load. Required.
 	DeliverTo string `json:"deliver_to,omitempty"`
 
+	// Backend names the engine that holds the queue: "bolt", a bbolt
+	// file on this gateway's disk (Store), one per gateway process; or
+	// "nats", a NATS JetStream server (NATS) that every replica enqueues
+	// to and delivers from, so that a replica whose disk is lost loses no
+	// acknowledged event. With nats, order_by is refused, and concurrency
+	// and rate apply per replica. Default: "bolt".
+	Backend string `json:"backend,omitempty"`
+
+	// NATS configures the nats backend: the server, the streams and the
+	// credentials. Required with backend nats, refused with any other.
+	NATS *InboxNATSConfig `json:"nats,omitempty"`
+
 	// Store is the path of the inbox file (bbolt), one per gateway
 	// process: bbolt locks it, and the config start of a second process
 	// on it fails after waiting 10s for the lock. It holds the events'
 	// bodies and forwarded headers (an Authorization header the provider
 	// sent included) but no secret, and is created with mode 0600 in a
 	// 0700 directory. Two handlers of one config cannot share a store.
-	// Placeholders are resolved at load. Default: scgate/inbox.db in
-	// Caddy's data directory.
+	// Placeholders are resolved at load. Only with backend bolt.
+	// Default: scgate/inbox.db in Caddy's data directory.
 	Store string `json:"store,omitempty"`
 
 	// Attempts is the attempt budget of an event, the first included;
@@ -390,6 +404,74 @@ type InboxConfig struct {
 	// are purged with their bodies. Pending entries are never purged.
 	// Default 168h (7 days).
 	Retain caddy.Duration `json:"retain,omitempty"`
+}
+
+// Inbox backends.
+const (
+	InboxBackendBolt = "bolt"
+	InboxBackendNATS = "nats"
+)
+
+// InboxNATSConfig configures the nats inbox backend: a NATS server with
+// JetStream enabled, whose file-store streams hold the queue, the settled
+// entries (dead letters included) and the attempt log. Gateways that name
+// the same server and stream share one queue: any of them delivers any
+// entry, one at a time. String fields accept placeholders, resolved at
+// load; an unset variable or a missing file is an error.
+type InboxNATSConfig struct {
+	// URL is the NATS server, nats://host:port or tls://host:port, or
+	// several of one cluster, comma-separated. User info in the URL is
+	// accepted but not shown anywhere (the store is named without it);
+	// prefer User and Password. Required.
+	URL string `json:"url,omitempty"`
+
+	// Stream is the base name of the streams: the queue is Stream, the
+	// settled entries Stream_DELIVERED, Stream_GONE and Stream_FAILED,
+	// the attempt log Stream_LOG. Default: SCGATE_INBOX.
+	Stream string `json:"stream,omitempty"`
+
+	// Subject is the subject prefix of the streams' messages (the queue
+	// on Subject.q.<id>, the dead letters on Subject.failed.<id>); two
+	// inboxes on one server need different ones (JetStream refuses
+	// streams whose subjects overlap). Default: scgate.inbox, or
+	// scgate.inbox.<stream in lower case> when Stream is set.
+	Subject string `json:"subject,omitempty"`
+
+	// Consumer is the name of the durable pull consumer the gateways
+	// share. Default: Stream_deliver.
+	Consumer string `json:"consumer,omitempty"`
+
+	// Credentials is the path of a NATS credentials file (a user JWT and
+	// its NKey seed, as `nsc` writes). At most one of Credentials, User
+	// (with Password) and Token.
+	Credentials string `json:"credentials,omitempty"`
+
+	// User is the NATS user name; it needs Password.
+	User string `json:"user,omitempty"`
+
+	// Password is the NATS user's password. Write it as {env.NAME} or
+	// {file./path} so that it is not in the config; it is never logged.
+	Password string `json:"password,omitempty"`
+
+	// Token is a NATS authentication token. Write it as {env.NAME} or
+	// {file./path}; it is never logged.
+	Token string `json:"token,omitempty"`
+
+	// TLSCA is a PEM file of the CAs that sign the server's certificate,
+	// instead of the system's; setting it makes the connection use TLS.
+	TLSCA string `json:"tls_ca,omitempty"`
+
+	// TLSCert and TLSKey are the PEM files of a client certificate and
+	// its key, for servers that verify clients: both or neither.
+	TLSCert string `json:"tls_cert,omitempty"`
+
+	// TLSKey is the key of TLSCert.
+	TLSKey string `json:"tls_key,omitempty"`
+
+	// Replicas is how many servers of a JetStream cluster keep each
+	// stream, 1 to 5; with 3 the publish ack, and so the 202, waits for
+	// two of them. Default: 1.
+	Replicas int `json:"replicas,omitempty"`
 }
 
 // DefaultInboxPath is the inbox file when Inbox.Store is not set:
@@ -611,6 +693,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if h.Reencode != "" {
+		// The re-encoded body is signed with the secret that matched.
+		if err := scheme.CheckCanSign(sc, len(secrets)); err != nil {
+			return fmt.Errorf("reencode signs the re-encoded body, and %w", err)
+		}
+	}
 	var events map[string]struct{}
 	if len(h.Events) > 0 {
 		events = make(map[string]struct{}, len(h.Events))
@@ -816,6 +904,27 @@ func (c *InboxConfig) check(schemeName string, opts *parsedOptions) error {
 	if c.DeliverTo == "" {
 		return errors.New("inbox deliver_to is required: the URL events are delivered to")
 	}
+	switch c.Backend {
+	case "", InboxBackendBolt:
+		if c.NATS != nil {
+			return errors.New("inbox nats settings need backend nats")
+		}
+	case InboxBackendNATS:
+		if c.Store != "" {
+			return errors.New("inbox store is the bbolt file: it cannot be used with backend nats (the queue is in the NATS streams)")
+		}
+		if c.OrderBy != "" {
+			return errors.New("inbox order_by cannot be used with backend nats: a shared queue hands consecutive events of one key to different gateways")
+		}
+		if c.NATS == nil {
+			return errors.New("inbox backend nats needs its settings, the url at least")
+		}
+		if err := c.NATS.check(); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("inbox backend must be bolt or nats, got %q", c.Backend)
+	}
 	if c.Attempts < 0 || c.Concurrency < 0 || c.Burst < 0 {
 		return errors.New("inbox attempts, concurrency and burst must be positive")
 	}
@@ -841,6 +950,40 @@ func (c *InboxConfig) check(schemeName string, opts *parsedOptions) error {
 			return fmt.Errorf("inbox order_by: %w", err)
 		}
 		opts.orderBy = t
+	}
+	return nil
+}
+
+// check holds the rules of the nats backend's settings.
+func (n *InboxNATSConfig) check() error {
+	if strings.TrimSpace(n.URL) == "" {
+		return errors.New("inbox backend nats needs a url, such as nats://127.0.0.1:4222")
+	}
+	auth := 0
+	for _, set := range []bool{n.Credentials != "", n.User != "" || n.Password != "", n.Token != ""} {
+		if set {
+			auth++
+		}
+	}
+	if auth > 1 {
+		return errors.New("inbox backend nats: set at most one of credentials, user with password, and token")
+	}
+	if (n.User == "") != (n.Password == "") {
+		return errors.New("inbox backend nats: user and password go together")
+	}
+	if (n.TLSCert == "") != (n.TLSKey == "") {
+		return errors.New("inbox backend nats: tls_cert and tls_key go together")
+	}
+	if n.Replicas < 0 || n.Replicas > 5 {
+		return fmt.Errorf("inbox backend nats: replicas must be 1 to 5, got %d", n.Replicas)
+	}
+	for _, f := range []struct{ name, v string }{{"stream", n.Stream}, {"consumer", n.Consumer}} {
+		if strings.ContainsAny(f.v, ".*> \t\r\n/\\") {
+			return fmt.Errorf("inbox backend nats: %s %q may not contain '.', '*', '>', '/', '\\' or white space", f.name, f.v)
+		}
+	}
+	if strings.ContainsAny(n.Subject, "*> \t\r\n") || strings.HasPrefix(n.Subject, ".") || strings.HasSuffix(n.Subject, ".") || strings.Contains(n.Subject, "..") {
+		return fmt.Errorf("inbox backend nats: subject %q must be a literal dotted subject, such as scgate.inbox", n.Subject)
 	}
 	return nil
 }
@@ -873,14 +1016,8 @@ func (h *Handler) provisionInbox(opts parsedOptions) error {
 	if err := sender.CheckURL(dest); err != nil {
 		return fmt.Errorf("inbox deliver_to must be an absolute http or https URL, got %q", dest)
 	}
-	path := c.Store
-	if path == "" {
-		path = DefaultInboxPath()
-	}
-	if path, err = placeholder.Field("inbox store", path); err != nil {
-		return err
-	}
-	if path, err = filepath.Abs(path); err != nil {
+	backend, err := c.backend()
+	if err != nil {
 		return err
 	}
 	st := inbox.Settings{
@@ -900,9 +1037,27 @@ func (h *Handler) provisionInbox(opts parsedOptions) error {
 	}
 	h.inboxSettings = st
 	h.orderBy = opts.orderBy
-	b := boltInbox{path: path}
-	h.inbox, h.inboxRef = loadInbox(b), b.key()
+	h.inbox, h.inboxRef = loadInbox(backend), backend.key()
 	return nil
+}
+
+// backend resolves the placeholders of the inbox's engine settings.
+func (c *InboxConfig) backend() (inboxBackend, error) {
+	if c.Backend == InboxBackendNATS {
+		return newNATSInbox(c.NATS)
+	}
+	path := c.Store
+	if path == "" {
+		path = DefaultInboxPath()
+	}
+	path, err := placeholder.Field("inbox store", path)
+	if err != nil {
+		return nil, err
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return nil, err
+	}
+	return boltInbox{path: path}, nil
 }
 
 // schemeName is Scheme, or the default one.

@@ -24,12 +24,20 @@ var queuedHeader = []string{outcomeQueued}
 // queue is the inbox deliverer of the flow: it writes the event durably
 // to the inbox, then settles the claim by that (commit once it is on
 // disk, release if it could not be written) and answers the provider
-// itself: 202 with the entry's id, or 503 with Retry-After. The inbox's
+// itself: 202 with the entry's id, or 503 with Retry-After; a copy the
+// engine recognises as already settled is a duplicate. The inbox's
 // workers deliver it later; no handler after this one sees it.
 func (h *Handler) queue(w http.ResponseWriter, r *http.Request, vars *requestVars, ev gateway.Event, c flow.Claim, up upstreamBody) error {
 	id, err := "", errInboxNotOpen
 	if in := h.inbox.get(); in != nil {
 		id, err = in.Enqueue(h.inboxEvent(r, ev, c, up))
+	}
+	if errors.Is(err, inbox.ErrSettledDuplicate) {
+		// Taken before (through another gateway of a shared inbox) and
+		// settled since: a duplicate. The claim is committed, so that
+		// later copies here are answered without asking the engine.
+		h.flow.Settle(c, flow.Result{Status: http.StatusOK})
+		return h.give(w, r, vars, ev, flow.Outcome{Name: flow.Duplicate, Status: http.StatusOK, Key: c.Key}, nil)
 	}
 	if err != nil {
 		h.flow.Settle(c, flow.Result{Queued: true, Err: err})

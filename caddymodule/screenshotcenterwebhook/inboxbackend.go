@@ -20,6 +20,10 @@ type inboxBackend interface {
 	// name is the store as the admin API, the CLI and errors show it:
 	// never a secret.
 	name() string
+	// heals reports whether an engine that cannot be opened is tried
+	// again in the background (a network server, which comes back)
+	// instead of failing the config's start (a file).
+	heals() bool
 	// open opens the engine with st, the hooks of the pooled inbox and
 	// logger.
 	open(st inbox.Settings, hooks inboxHooks, logger *zap.Logger) (inbox.Engine, error)
@@ -37,6 +41,7 @@ type boltInbox struct{ path string }
 
 func (b boltInbox) key() string  { return b.path }
 func (b boltInbox) name() string { return b.path }
+func (boltInbox) heals() bool    { return false }
 
 func (b boltInbox) open(st inbox.Settings, hooks inboxHooks, logger *zap.Logger) (inbox.Engine, error) {
 	in, err := inbox.Open(b.path, inbox.Options{

@@ -72,12 +72,44 @@ func Run(t *testing.T, newStore func(t *testing.T) dedupe.Store) {
 		if err := s.Commit(ctx, "k", tok, long); !errors.Is(err, dedupe.ErrClaimLost) {
 			t.Fatalf("stale commit: err = %v, want ErrClaimLost", err)
 		}
-		// The new claim stays, or the stale commit recorded the event as
-		// delivered (it was: the upstream accepted it); either way no copy
-		// may claim the key again.
+		// The stale commit recorded the event as delivered (it was: the
+		// upstream accepted it), over the claim that took the key: no copy
+		// may be forwarded again, even when that claim's own delivery fails
+		// and it releases.
 		st, _, err := s.Claim(ctx, "k", long)
-		if err != nil || (st != dedupe.InFlight && st != dedupe.Done) {
-			t.Fatalf("claim after a stale commit: %v, %v; want in flight or done", st, err)
+		mustState(t, st, err, dedupe.Done)
+	})
+
+	t.Run("LateCommitOutlivesATakenClaim", func(t *testing.T) {
+		s := newStore(t)
+		_, stale, err := s.Claim(ctx, "k", 100*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var taker dedupe.Token
+		eventually.Succeeds(t, 5*time.Second, func() error {
+			st, tok, err := s.Claim(ctx, "k", long)
+			if err != nil {
+				return eventually.Stop(err)
+			}
+			if st != dedupe.Claimed {
+				return fmt.Errorf("state %v, want claimed once the first claim lapsed", st)
+			}
+			taker = tok
+			return nil
+		})
+		if err := s.Commit(ctx, "k", stale, long); !errors.Is(err, dedupe.ErrClaimLost) {
+			t.Fatalf("late commit: err = %v, want ErrClaimLost", err)
+		}
+		// The taker's upstream fails: its release must not free the key.
+		if err := s.Release(ctx, "k", taker); !errors.Is(err, dedupe.ErrClaimLost) {
+			t.Fatalf("taker's release after the late commit: err = %v, want ErrClaimLost", err)
+		}
+		st, _, err := s.Claim(ctx, "k", long)
+		mustState(t, st, err, dedupe.Done)
+		// Its commit, had its upstream accepted too, is no error.
+		if err := s.Commit(ctx, "k", taker, long); err != nil {
+			t.Fatalf("taker's commit after the late commit: %v", err)
 		}
 	})
 

@@ -85,8 +85,8 @@ var (
 	// ErrDuplicateSettled is returned by Enqueue for a publish that the
 	// stream's dedupe window recognised as the repeat of an entry that
 	// has since left the queue: the event is stored, but its id is no
-	// longer known.
-	ErrDuplicateSettled = errors.New("duplicate of an entry already settled")
+	// longer known. It is inbox.ErrSettledDuplicate.
+	ErrDuplicateSettled = inbox.ErrSettledDuplicate
 )
 
 // Options configure an Engine.
@@ -100,6 +100,13 @@ type Options struct {
 	Stream string
 	// Subject is the subject prefix. Default DefaultSubject.
 	Subject string
+	// Consumer is the name of the durable consumer the replicas share.
+	// Default Stream + "_deliver".
+	Consumer string
+	// Replicas is how many servers of a JetStream cluster hold each
+	// stream (1 to 5): with 3, the publish ack waits for a majority of
+	// them. Default 1.
+	Replicas int
 	// EnqueueTimeout bounds one Enqueue. Default DefaultEnqueueTimeout.
 	EnqueueTimeout time.Duration
 	// AckMargin is added to the attempt timeout to make the consumer's
@@ -163,6 +170,9 @@ func Open(opts Options) (*Engine, error) {
 	}
 	if opts.Subject == "" {
 		opts.Subject = DefaultSubject
+	}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
 	}
 	if opts.EnqueueTimeout <= 0 {
 		opts.EnqueueTimeout = DefaultEnqueueTimeout
@@ -235,7 +245,7 @@ func (e *Engine) setup(s inbox.Settings) error {
 	first := e.queue == nil
 	queue, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: e.name, Subjects: []string{e.subject + ".q.>"}, Retention: jetstream.WorkQueuePolicy,
-		Storage: jetstream.FileStorage, Duplicates: e.opts.DedupeWindow,
+		Storage: jetstream.FileStorage, Duplicates: e.opts.DedupeWindow, Replicas: e.opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("inbox: stream %s: %w", e.name, err)
@@ -245,7 +255,7 @@ func (e *Engine) setup(s inbox.Settings) error {
 		name := e.name + "_" + strings.ToUpper(kind)
 		str, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name: name, Subjects: []string{e.subject + "." + kind + ".>"}, Storage: jetstream.FileStorage,
-			MaxAge: retain, MaxMsgsPerSubject: 1, Duplicates: e.opts.DedupeWindow,
+			MaxAge: retain, MaxMsgsPerSubject: 1, Duplicates: e.opts.DedupeWindow, Replicas: e.opts.Replicas,
 		})
 		if err != nil {
 			return fmt.Errorf("inbox: stream %s: %w", name, err)
@@ -253,7 +263,7 @@ func (e *Engine) setup(s inbox.Settings) error {
 		final[st] = str
 	}
 	logs, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name: e.name + "_LOG", Subjects: []string{e.subject + ".log.>"}, Storage: jetstream.FileStorage, MaxAge: retain,
+		Name: e.name + "_LOG", Subjects: []string{e.subject + ".log.>"}, Storage: jetstream.FileStorage, MaxAge: retain, Replicas: e.opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("inbox: stream %s_LOG: %w", e.name, err)
@@ -272,7 +282,12 @@ func (e *Engine) setup(s inbox.Settings) error {
 // finite, since the server wants one longer than BackOff.
 const maxDeliver = 1 << 20
 
-func (e *Engine) consumerName() string { return e.name + "_deliver" }
+func (e *Engine) consumerName() string {
+	if e.opts.Consumer != "" {
+		return e.opts.Consumer
+	}
+	return e.name + "_deliver"
+}
 
 // consumerConfig is the shared durable consumer for s: AckWait is the
 // attempt timeout plus AckMargin, BackOff (how long a redelivered entry is

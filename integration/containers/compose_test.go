@@ -37,7 +37,12 @@ const (
 // compose-go (its loader: schema validation, interpolation, merge keys,
 // consistency checks), with only env as the environment.
 func loadCompose(dir string, env []string) (*types.Project, error) {
-	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")},
+	return loadComposeFile(dir, "compose.yaml", env)
+}
+
+// loadComposeFile is loadCompose for the compose file named file in dir.
+func loadComposeFile(dir, file string, env []string) (*types.Project, error) {
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, file)},
 		cli.WithWorkingDirectory(dir), cli.WithEnv(env), cli.WithResolvedPaths(true))
 	if err != nil {
 		return nil, err

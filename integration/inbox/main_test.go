@@ -1,7 +1,8 @@
 // Package inbox_test runs the scgate binary in inbox mode against real
 // HTTP applications on loopback: the admin routes and `scgate inbox`, a
 // full disk, and an application down while events are acknowledged and
-// the gateway killed with SIGKILL.
+// the gateway killed with SIGKILL; with backend nats, the same against a
+// real nats-server (internal/natstest), shared by two gateways.
 package inbox_test
 
 import (
@@ -35,6 +36,12 @@ func inboxConfig(store, dest string, extra ...string) string {
 
 // handlerConfig is inboxConfig with more subdirectives of the handler.
 func handlerConfig(store, dest string, handler, extra []string) string {
+	return siteConfig("store "+store, dest, handler, extra)
+}
+
+// siteConfig is the Caddyfile of handlerConfig with where (the inbox's
+// store or backend line) instead of its store.
+func siteConfig(where, dest string, handler, extra []string) string {
 	return `{
 	admin {{ADMIN_ADDR}}
 	persist_config off
@@ -46,7 +53,7 @@ http://127.0.0.1:{{HTTP_PORT}} {
 		` + strings.Join(handler, "\n\t\t") + `
 		inbox {
 			deliver_to ` + dest + `
-			store ` + store + `
+			` + where + `
 			` + strings.Join(extra, "\n\t\t\t") + `
 		}
 	}

@@ -14,19 +14,17 @@ package natstest
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/freeport"
+	"github.com/scgate/scgate/internal/testproc"
 )
 
 // startTimeout bounds how long a server may take to greet a client.
@@ -39,9 +37,7 @@ type Server struct {
 	dir  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	proc testproc.Slot
 }
 
 // Addr is the server's host:port.
@@ -89,30 +85,12 @@ func Start(tb testing.TB) *Server {
 }
 
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir)
-	log := new(bytes.Buffer)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting nats-server: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	err := eventually.Within(startTimeout, func() error {
-		select {
-		case <-exited:
-			return eventually.Stop(errors.New("nats-server exited"))
-		default:
-		}
-		return greets(s.Addr())
-	})
+	p, err := testproc.Start(s.bin, []string{"-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir}, startTimeout,
+		func() error { return greets(s.Addr()) })
 	if err != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("nats-server on port %d: %v; output:\n%s", s.port, err, log.String())
+		return fmt.Errorf("nats-server on port %d: %v", s.port, err)
 	}
-	s.mu.Lock()
-	s.cmd, s.log = cmd, log
-	s.mu.Unlock()
+	s.proc.Set(p)
 	return nil
 }
 
@@ -138,24 +116,7 @@ func greets(addr string) error {
 // Stop kills the server (SIGKILL: what it has not written to its store
 // is lost, as in a crash) and waits until its port is free. It is safe to
 // call more than once.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	_ = eventually.Within(startTimeout, func() error {
-		c, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
-		if err != nil {
-			return nil
-		}
-		c.Close()
-		return errors.New("still listening")
-	})
-}
+func (s *Server) Stop() { s.proc.Kill(s.Addr(), startTimeout) }
 
 // Restart starts a stopped server again on the same port with the same
 // store. It fails the test if the port cannot be had again.

@@ -14,8 +14,6 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,13 +22,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/freeport"
+	"github.com/scgate/scgate/internal/testproc"
 )
 
 // startTimeout bounds how long a server may take to answer PING.
@@ -45,9 +43,7 @@ type Server struct {
 	pre  []string // before the common flags: a config file, --sentinel
 	args []string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	proc testproc.Slot
 }
 
 // Addr is the server's host:port.
@@ -112,45 +108,22 @@ func (s *Server) start() error {
 		"--daemonize", "no",
 		"--protected-mode", "no",
 	), s.args...)
-	cmd := exec.Command(s.bin, args...)
-	log := new(bytes.Buffer)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting redis-server: %v", err)
+	p, err := testproc.Start(s.bin, args, startTimeout, func() error {
+		reply, err := do(s.Addr(), "PING")
+		if err == nil && reply != "+PONG" {
+			err = fmt.Errorf("PING answered %q", reply)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("redis-server on port %d: %v", s.port, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	if err := waitPing(s.Addr(), exited); err != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-		return fmt.Errorf("redis-server on port %d: %v; output:\n%s", s.port, err, log.String())
-	}
-	s.mu.Lock()
-	s.cmd, s.log = cmd, log
-	s.mu.Unlock()
+	s.proc.Set(p)
 	return nil
 }
 
 // Stop kills the server. It is safe to call more than once.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Kill()
-	// Wait until the port is released so Restart can bind it again.
-	_ = eventually.Within(startTimeout, func() error {
-		c, err := net.DialTimeout("tcp", s.Addr(), 100*time.Millisecond)
-		if err != nil {
-			return nil
-		}
-		c.Close()
-		return errors.New("still listening")
-	})
-}
+func (s *Server) Stop() { s.proc.Kill(s.Addr(), startTimeout) }
 
 // Pause freezes the server (SIGSTOP): it keeps its port and connections
 // and accepts new ones, but answers nothing, like a hung or unreachable
@@ -162,13 +135,11 @@ func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
 
 func (s *Server) signal(sig os.Signal) {
 	s.tb.Helper()
-	s.mu.Lock()
-	cmd := s.cmd
-	s.mu.Unlock()
-	if cmd == nil {
+	p := s.proc.Get()
+	if p == nil {
 		s.tb.Fatalf("redistest: signal %v to a stopped server", sig)
 	}
-	if err := cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		s.tb.Fatalf("redistest: signal %v: %v", sig, err)
 	}
 }
@@ -318,22 +289,6 @@ func freePort(bus bool) (int, error) {
 		span = 10000
 	}
 	return freeport.Pick(span)
-}
-
-// waitPing waits until addr answers PING, or the process exits.
-func waitPing(addr string, exited <-chan struct{}) error {
-	return eventually.Within(startTimeout, func() error {
-		reply, err := do(addr, "PING")
-		if err == nil && reply == "+PONG" {
-			return nil
-		}
-		select {
-		case <-exited:
-			return eventually.Stop(errors.New("exited before answering PING"))
-		default:
-		}
-		return fmt.Errorf("no answer to PING within %v (last error: %v)", startTimeout, err)
-	})
 }
 
 // do sends one RESP command and returns its reply as Server.Do describes.

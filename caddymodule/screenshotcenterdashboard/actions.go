@@ -19,7 +19,7 @@ import (
 	"github.com/scgate/scgate/sender"
 )
 
-// An action (retry, replay) is a POST of a form from the dashboard's own
+// An action (retry, replay, deliver now) is a POST of a form from the dashboard's own
 // pages. A page of another site must not be able to make the operator's
 // browser post one (cross-site request forgery: the browser would add the
 // operator's basic_auth credentials or cookies). Three checks stop it, in
@@ -93,20 +93,29 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, fn func(*http.Req
 	return nil
 }
 
-// act retries or replays one delivery.
+// act retries, replays or delivers now (a pending one, after an outage)
+// one delivery.
 func (h *Handler) act(r *http.Request, id, action string) (string, error) {
 	st, s := findStore(id)
 	if s == nil {
 		return "", errNotFound
 	}
 	var err error
-	if action == "retry" {
+	switch action {
+	case "retry":
 		_, err = s.Retry(id)
-	} else {
+	case "deliver-now":
+		_, err = s.DeliverNow(id)
+	default:
 		_, err = s.Replay(id)
 	}
-	if errors.Is(err, sender.ErrNotRetryable) || errors.Is(err, sender.ErrNotReplayable) {
+	switch {
+	case errors.Is(err, sender.ErrNotRetryable) || errors.Is(err, sender.ErrNotReplayable):
 		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "not_final", Err: err}
+	case errors.Is(err, sender.ErrNotPending):
+		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "not_pending", Err: err}
+	case errors.Is(err, sender.ErrHeldBack):
+		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "held_back", Err: err}
 	}
 	if err != nil {
 		return "", err

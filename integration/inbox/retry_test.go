@@ -89,6 +89,30 @@ func TestInboxRetryAfterOutage(t *testing.T) {
 	if _, stderr, code := gatewaytest.Run(t, cliEnv, "inbox", "retry", "--state=failed", address); code == 0 || !strings.Contains(stderr, "give state pending") {
 		t.Errorf("scgate inbox retry --state failed: %d %s; want refused", code, stderr)
 	}
+
+	// On the file of a stopped gateway: the next gateway delivers the
+	// retried entry at once, not 6 hours on.
+	up.Store(false)
+	late := mustQueue(t, gw, event(9))
+	eventually.Succeeds(t, time.Minute, func() error {
+		if e := entryState(t, gw, late); len(e.Log) != 1 {
+			return fmt.Errorf("entry %s: %d attempts logged, want 1", late, len(e.Log))
+		}
+		return nil
+	})
+	if err := gw.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = gatewaytest.Run(t, cliEnv, "inbox", "retry", "--state=pending", "--store="+store)
+	if code != 0 || !strings.Contains(out, late+" due now") || !strings.Contains(out, "1 pending entries due now") {
+		t.Fatalf("scgate inbox retry --state pending on the file: %d\n%s%s", code, out, stderr)
+	}
+	up.Store(true)
+	gw = startInbox(t, gatewaytest.Options{Config: inboxConfig(store, app.URL, "attempts 5", "backoff 6h")})
+	waitState(t, gw, late, "delivered")
+	if got := attemptsOf(app, late); len(got) != 2 || got[1] != "2" {
+		t.Errorf("the entry retried on the file reached the application at attempts %v, want 1 then 2", got)
+	}
 }
 
 // adminPost posts to gw's admin endpoint and returns the status and body.

@@ -17,6 +17,10 @@ import (
 //     flight finished or were let go;
 //   - Get, List, Stats, Replay and ReplayAll read and requeue entries the
 //     way the admin API and the CLI show them;
+//   - DeliverNow and DeliverAllNow make pending entries waiting for a
+//     retry due at once (after an outage of the application), keeping
+//     their attempt budget, order and the bounds of Settings; a backend
+//     that cannot returns ErrUnsupported;
 //   - Reconfigure applies a config reload's settings to later attempts;
 //   - Close releases the backend; stop Run first.
 type Engine interface {
@@ -27,6 +31,8 @@ type Engine interface {
 	Stats() (Stats, error)
 	Replay(id string) (*Entry, error)
 	ReplayAll(state State, from, to time.Time) ([]*Entry, error)
+	DeliverNow(id string) (*Entry, error)
+	DeliverAllNow() ([]*Entry, error)
 	Reconfigure(s Settings) error
 	Close() error
 }

@@ -104,8 +104,19 @@ const (
 
 // Errors of the API.
 var (
-	ErrNotFound      = sender.ErrNotFound
-	ErrNotReplayable = sender.ErrNotReplayable
+	ErrNotFound = sender.ErrNotFound
+	// ErrNotReplayable is returned by Replay for a pending entry: it is
+	// queued already (DeliverNow makes it due at once).
+	ErrNotReplayable = errors.New("only delivered, failed or gone entries can be replayed")
+	// ErrNotPending is returned by DeliverNow for a delivered, failed or
+	// gone entry: replay it instead.
+	ErrNotPending = errors.New("only pending entries can be delivered now")
+	// ErrHeldBack is returned by DeliverNow for an entry waiting behind
+	// an earlier entry of its order key, which must settle first.
+	ErrHeldBack = errors.New("the entry waits behind an earlier entry of its order key (deliver that one now)")
+	// ErrUnsupported is returned by an engine for an action its backend
+	// cannot do.
+	ErrUnsupported   = errors.New("not supported by this inbox backend")
 	ErrClosed        = sender.ErrClosed
 	ErrStoreLocked   = sender.ErrStoreLocked
 	ErrDamaged       = sender.ErrDamaged

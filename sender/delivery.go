@@ -391,3 +391,19 @@ func (d *Delivery) Apply(a Attempt, now time.Time) {
 		d.State, d.NextAttempt = StatePending, now
 	}
 }
+
+// StateError is an action refused for the state of delivery ID: Err is
+// ErrNotRetryable, ErrNotReplayable, ErrNotPending or ErrHeldBack. The
+// inbox words it for its entries.
+type StateError struct {
+	Err   error
+	ID    string
+	State State
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("%v (delivery %s is %s)", e.Err, e.ID, e.State)
+}
+
+// Unwrap returns Err.
+func (e *StateError) Unwrap() error { return e.Err }

@@ -104,7 +104,7 @@ func (ob *Outbox) requeueOne(id string, now time.Time, admit func(State) error) 
 			return err
 		}
 		if err := admit(d.State); err != nil {
-			return fmt.Errorf("%w (delivery %s is %s)", err, d.ID, d.State)
+			return &StateError{Err: err, ID: d.ID, State: d.State}
 		}
 		return requeue(tx, d, now)
 	})

@@ -16,10 +16,11 @@ import (
 
 	"github.com/scgate/scgate/caddymodule/internal/registry"
 	"github.com/scgate/scgate/caddymodule/internal/sameorigin"
+	"github.com/scgate/scgate/inbox"
 	"github.com/scgate/scgate/sender"
 )
 
-// An action (retry, replay) is a POST of a form from the dashboard's own
+// An action (retry, replay, deliver now) is a POST of a form from the dashboard's own
 // pages. A page of another site must not be able to make the operator's
 // browser post one (cross-site request forgery: the browser would add the
 // operator's basic_auth credentials or cookies). Three checks stop it, in
@@ -93,23 +94,40 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, fn func(*http.Req
 	return nil
 }
 
-// act retries or replays one delivery.
+// act retries, replays or delivers now (a pending one, after an outage)
+// one delivery.
 func (h *Handler) act(r *http.Request, id, action string) (string, error) {
 	st, d, _, err := findStore(id)
 	if err != nil {
 		return "", err
 	}
-	// A retry is a replay of a failed or gone delivery (what every store
-	// has); the store refuses a pending one either way.
-	if action == "retry" && d.State != sender.StateFailed && d.State != sender.StateGone {
-		err = fmt.Errorf("%w (not %s)", sender.ErrNotRetryable, d.State)
-	} else if q := st.Open(); q == nil { // closed since
+	q := st.Open()
+	if q == nil { // closed since
 		return "", errNotFound
-	} else {
+	}
+	switch action {
+	case "retry":
+		// A retry is a replay of a failed or gone delivery (what every
+		// store has); the store refuses a pending one either way.
+		if d.State != sender.StateFailed && d.State != sender.StateGone {
+			err = fmt.Errorf("%w (not %s)", sender.ErrNotRetryable, d.State)
+		} else {
+			_, err = q.Replay(id)
+		}
+	case "deliver-now":
+		_, err = q.DeliverNow(id)
+	default:
 		_, err = q.Replay(id)
 	}
-	if errors.Is(err, sender.ErrNotRetryable) || errors.Is(err, sender.ErrNotReplayable) {
+	switch {
+	case errors.Is(err, sender.ErrNotRetryable) || errors.Is(err, sender.ErrNotReplayable):
 		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "not_final", Err: err}
+	case errors.Is(err, sender.ErrNotPending):
+		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "not_pending", Err: err}
+	case errors.Is(err, sender.ErrHeldBack):
+		return "", caddyhttp.HandlerError{StatusCode: http.StatusConflict, ID: "held_back", Err: err}
+	case errors.Is(err, inbox.ErrUnsupported):
+		return "", caddyhttp.HandlerError{StatusCode: http.StatusNotImplemented, ID: "unsupported", Err: err}
 	}
 	if err != nil {
 		return "", err

@@ -110,7 +110,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return h.post(w, r, h.bulk)
 	case len(parts) == 2 && parts[0] == "deliveries":
 		return h.get(w, r, "delivery", func(r *http.Request) (any, error) { return h.delivery(r, parts[1]) })
-	case len(parts) == 3 && parts[0] == "deliveries" && (parts[2] == "retry" || parts[2] == "replay"):
+	case len(parts) == 3 && parts[0] == "deliveries" && (parts[2] == "retry" || parts[2] == "replay" || parts[2] == "deliver-now"):
 		return h.post(w, r, func(r *http.Request) (string, error) { return h.act(r, parts[1], parts[2]) })
 	}
 	return h.fail(w, r, http.StatusNotFound, "not_found", errors.New("no such page"))

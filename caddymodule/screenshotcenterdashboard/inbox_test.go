@@ -22,7 +22,10 @@ import (
 // so an event the application refuses is a dead letter at once) from the
 // inbox that backend names (a store line, a backend nats block), with the
 // dashboard under /scgate/.
-func inboxConfig(dest, backend string) string {
+func inboxConfig(dest, backend string) string { return inboxConfigWith(dest, backend, "attempts 1") }
+
+// inboxConfigWith is inboxConfig with the inbox subdirectives schedule.
+func inboxConfigWith(dest, backend, schedule string) string {
 	return `{
 	admin {{ADMIN_ADDR}}
 	persist_config off
@@ -37,7 +40,7 @@ http://127.0.0.1:{{HTTP_PORT}} {
 			inbox {
 				deliver_to ` + dest + `/app
 				` + backend + `
-				attempts 1
+				` + schedule + `
 			}
 		}
 	}
@@ -160,5 +163,66 @@ func replaysADeadLetter(t *testing.T, backend, store string, leaks ...string) {
 	}
 	if rows := text(t, ctx, "#attempts tbody"); !strings.Contains(rows, "503") || !strings.Contains(rows, "200") {
 		t.Errorf("the attempt log %q lacks the 503 and the delivery", rows)
+	}
+}
+
+// After an outage of the application, a pending inbox entry waiting 6
+// hours for its retry is delivered from the dashboard in a real browser:
+// its page offers Deliver now (not Replay), the operator presses it and
+// sees it delivered, the same entry at attempt 2, not a copy.
+func TestDashboardDeliversAPendingInboxEntryNow(t *testing.T) {
+	ctx := browser(t)
+	app := gatewaytest.NewUpstream(t)
+	app.FailFirst(1, http.StatusServiceUnavailable)
+	store := filepath.Join(t.TempDir(), "inbox.db")
+	const secret = "dashboard-inbox-secret"
+	gw := gatewaytest.Start(t, gatewaytest.Options{Config: inboxConfigWith(app.URL, "store "+store, "attempts 5\n\t\t\t\tbackoff 6h"), Env: []string{"SC_SECRET=" + secret}})
+	dash := gw.URL + "/scgate/"
+
+	body := `{"event":"screenshot.finished","screenshot_id":"sc_inbox_now","created_at":"2026-02-22T14:30:00Z"}`
+	req, _ := http.NewRequest(http.MethodPost, gw.URL+"/webhooks/screenshot", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.HeaderEvent, "screenshot.finished")
+	req.Header.Set(webhook.HeaderSignature, verifier.Sign([]byte(secret), []byte(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queued struct{ Outcome, Delivery string }
+	json.NewDecoder(resp.Body).Decode(&queued)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || queued.Delivery == "" {
+		t.Fatalf("POST = %d %+v, want 202 queued with a delivery id", resp.StatusCode, queued)
+	}
+	id := queued.Delivery
+	// The first attempt's 503 is logged: the entry waits about 6 hours.
+	eventually.Succeeds(t, waitTimeout, func() error {
+		if code, page := get(t, dash+"deliveries/"+id); code != http.StatusOK || !strings.Contains(page, `class="outcome-retry"`) {
+			return fmt.Errorf("entry page %d, no retry logged yet", code)
+		}
+		return nil
+	})
+
+	do(t, ctx, chromedp.Navigate(dash+"deliveries/"+id), visible("#deliver-now"))
+	if got := text(t, ctx, "#state"); got != "pending" {
+		t.Fatalf("state = %q, want pending", got)
+	}
+	if n := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#replay, #retry").length`)); n != 0 {
+		t.Fatalf("a pending entry's page offers %d Replay or Retry buttons, want none", n)
+	}
+	do(t, ctx, click("#deliver-now"), visible("#done"))
+	if got := text(t, ctx, "#done"); !strings.HasPrefix(got, "Due now") {
+		t.Errorf("notice %q, want Due now", got)
+	}
+	eventually.Succeeds(t, waitTimeout, func() error {
+		do(t, ctx, chromedp.Reload(), visible("#state"))
+		if got := text(t, ctx, "#state"); got != "delivered" {
+			return fmt.Errorf("state %q, want delivered", got)
+		}
+		return nil
+	})
+	got := app.Requests()
+	if len(got) != 2 || got[1].Header.Get("X-Scgate-Delivery-Id") != id || got[1].Header.Get("X-Scgate-Delivery-Attempt") != "2" {
+		t.Fatalf("the application got %d requests, want 2: the refused one, then %s at attempt 2", len(got), id)
 	}
 }

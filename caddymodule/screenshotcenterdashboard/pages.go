@@ -313,6 +313,8 @@ type deliveryData struct {
 	Attempts   []sender.Attempt
 	Retryable  bool
 	Replayable bool
+	// DeliverNow offers to make a pending delivery due at once.
+	DeliverNow bool
 	Done       string
 }
 
@@ -332,6 +334,7 @@ func (h *Handler) delivery(r *http.Request, id string) (any, error) {
 		Kind: st.Kind, Store: st.Path, Delivery: &view, BodyBytes: n, Attempts: log,
 		Retryable:  d.State == sender.StateFailed || d.State == sender.StateGone,
 		Replayable: d.State != sender.StatePending,
+		DeliverNow: d.State == sender.StatePending,
 		Done:       r.URL.Query().Get("done"),
 	}, nil
 }

@@ -36,13 +36,19 @@ const defaultInboxLimit = 100
 //	GET  /scgate/inbox/<id>[?store=<abs path>]
 //	POST /scgate/inbox/<id>/replay[?store=<abs path>]
 //	POST /scgate/inbox/replay?state=failed|delivered|gone[&since=<duration>|&from=<RFC 3339>][&to=<RFC 3339>][&store=<abs path>]
+//	POST /scgate/inbox/<id>/retry[?store=<abs path>]
+//	POST /scgate/inbox/retry?state=pending[&store=<abs path>]
 //
 // A list returns every inbox of the process (or the one named), with its
 // counts by state, its oldest pending entry and up to limit entries per
 // state (default 100, 0 for all; every state, or the one named). A replay
 // queues a delivered, failed or gone entry again, due now, with a fresh
 // attempt budget; its attempt numbers go on. The bulk replay queues every
-// entry in the state that became so in the time range. Nothing it returns
+// entry in the state that became so in the time range. A retry makes a
+// pending entry waiting for its next attempt due now (the application is
+// back from an outage): the same entry, its attempt budget going on,
+// still behind an earlier entry of its order key and within concurrency
+// and rate; the bulk retry does so for every pending entry. Nothing it returns
 // holds a body or a header (a signature, an Authorization): only their
 // sizes and the dedupe key. It is exactly as protected as Caddy's admin
 // endpoint: whoever reaches that can read entry metadata and replay
@@ -72,6 +78,8 @@ type inboxSource interface {
 	Get(id string) (*inbox.Entry, []inbox.Attempt, error)
 	Replay(id string) (*inbox.Entry, error)
 	ReplayAll(state inbox.State, from, to time.Time) ([]*inbox.Entry, error)
+	DeliverNow(id string) (*inbox.Entry, error)
+	DeliverAllNow() ([]*inbox.Entry, error)
 }
 
 // namedInbox is one inbox of a list: its file, the endpoint label of the
@@ -141,6 +149,16 @@ type storeReplayed struct {
 	Replayed []string `json:"replayed"`
 }
 
+// retriedAnswer lists, by store, the ids a bulk retry made due now.
+type retriedAnswer struct {
+	Stores []storeRetried `json:"stores"`
+}
+
+type storeRetried struct {
+	Store   string   `json:"store"`
+	Retried []string `json:"retried"`
+}
+
 func (a *inboxAdmin) serve(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	srcs, err := openInboxes(q.Get("store"))
@@ -182,7 +200,16 @@ func answerInbox(srcs []namedInbox, method, path string, q url.Values, now time.
 			return nil, adminapi.Error(http.StatusInternalServerError, "%v", err)
 		}
 		return ans, nil
-	case len(parts) == 1 && parts[0] != "replay" && method == http.MethodGet:
+	case len(parts) == 1 && parts[0] == "retry" && method == http.MethodPost:
+		if err := retryArgs(q.Get("state")); err != nil {
+			return nil, adminapi.Error(http.StatusBadRequest, "%v", err)
+		}
+		ans, err := retryInboxes(srcs)
+		if err != nil {
+			return nil, entryError(err)
+		}
+		return ans, nil
+	case len(parts) == 1 && !bulkAction(parts[0]) && method == http.MethodGet:
 		ans, err := showEntry(srcs, parts[0])
 		if err != nil {
 			return nil, entryError(err)
@@ -194,21 +221,33 @@ func answerInbox(srcs []namedInbox, method, path string, q url.Values, now time.
 			return nil, entryError(err)
 		}
 		return ans, nil
-	case len(parts) == 0 || (len(parts) == 1 && parts[0] != "replay"):
+	case len(parts) == 2 && parts[1] == "retry" && method == http.MethodPost:
+		ans, err := retryEntry(srcs, parts[0])
+		if err != nil {
+			return nil, entryError(err)
+		}
+		return ans, nil
+	case len(parts) == 0 || (len(parts) == 1 && !bulkAction(parts[0])):
 		return nil, adminapi.NotAllowed(method, http.MethodGet)
-	case len(parts) == 1 || (len(parts) == 2 && parts[1] == "replay"):
+	case len(parts) == 1 || (len(parts) == 2 && bulkAction(parts[1])):
 		return nil, adminapi.NotAllowed(method, http.MethodPost)
 	}
 	return nil, adminapi.Error(http.StatusNotFound, "no such resource %s", path)
 }
 
-// entryError is the admin API error of a show or replay.
+// bulkAction reports whether name is an action (replay, retry) rather
+// than an entry id.
+func bulkAction(name string) bool { return name == "replay" || name == "retry" }
+
+// entryError is the admin API error of a show, replay or retry.
 func entryError(err error) error {
 	switch {
 	case errors.Is(err, inbox.ErrNotFound):
 		return adminapi.Error(http.StatusNotFound, "%v", err)
-	case errors.Is(err, inbox.ErrNotReplayable):
+	case errors.Is(err, inbox.ErrNotReplayable), errors.Is(err, inbox.ErrNotPending), errors.Is(err, inbox.ErrHeldBack):
 		return adminapi.Error(http.StatusConflict, "%v", err)
+	case errors.Is(err, inbox.ErrUnsupported):
+		return adminapi.Error(http.StatusNotImplemented, "%v", err)
 	}
 	return adminapi.Error(http.StatusInternalServerError, "%v", err)
 }
@@ -257,7 +296,7 @@ func replayArgs(stateName, since, fromText, toText string, now time.Time) (st in
 		return "", from, to, err
 	}
 	if st == inbox.StatePending {
-		return "", from, to, errors.New("pending entries are queued already: replay failed, delivered or gone ones")
+		return "", from, to, errors.New("pending entries are queued already: replay failed, delivered or gone ones, or retry pending ones to deliver them now")
 	}
 	if since != "" && fromText != "" {
 		return "", from, to, errors.New("give since or from, not both")
@@ -284,6 +323,14 @@ func replayArgs(stateName, since, fromText, toText string, now time.Time) (st in
 		return "", from, to, errors.New("the time range is empty: from (or since) must be before to")
 	}
 	return st, from, to, nil
+}
+
+// retryArgs checks the state of a bulk retry: pending, the only one.
+func retryArgs(stateName string) error {
+	if stateName != string(inbox.StatePending) {
+		return fmt.Errorf("a retry delivers pending entries now: give state pending (got %q); replay failed, delivered or gone ones", stateName)
+	}
+	return nil
 }
 
 // listInboxes lists every inbox of srcs: counts, the oldest pending entry
@@ -352,6 +399,35 @@ func replayEntry(srcs []namedInbox, id string) (entryAnswer, error) {
 		e, err := s.Replay(id)
 		return e, nil, err
 	})
+}
+
+// retryEntry makes a pending entry due now.
+func retryEntry(srcs []namedInbox, id string) (entryAnswer, error) {
+	return findEntry(srcs, id, func(s inboxSource) (*inbox.Entry, []inbox.Attempt, error) {
+		e, err := s.DeliverNow(id)
+		return e, nil, err
+	})
+}
+
+// retryInboxes makes every pending entry of srcs waiting for a retry due
+// now.
+func retryInboxes(srcs []namedInbox) (retriedAnswer, error) {
+	ans := retriedAnswer{Stores: []storeRetried{}}
+	for _, n := range srcs {
+		if n.src == nil {
+			continue
+		}
+		es, err := n.src.DeliverAllNow()
+		if err != nil {
+			return ans, fmt.Errorf("%s: %w", n.path, err)
+		}
+		sr := storeRetried{Store: n.path, Retried: []string{}}
+		for _, e := range es {
+			sr.Retried = append(sr.Retried, e.ID)
+		}
+		ans.Stores = append(ans.Stores, sr)
+	}
+	return ans, nil
 }
 
 // replayInboxes queues again every entry of srcs in state that became so

@@ -59,6 +59,11 @@ func TestInboxRoutes(t *testing.T) {
 		{http.MethodGet, "/scgate/inbox/some-id/other", 404, ""},
 		{http.MethodGet, "/scgate/inbox/some-id", 404, ""},
 		{http.MethodGet, "/scgate/inbox?limit=-1", 400, ""},
+		{http.MethodGet, "/scgate/inbox/retry", 405, "POST"},
+		{http.MethodGet, "/scgate/inbox/some-id/retry", 405, "POST"},
+		{http.MethodPost, "/scgate/inbox/retry", 400, ""},
+		{http.MethodPost, "/scgate/inbox/retry?state=failed", 400, ""},
+		{http.MethodPost, "/scgate/inbox/some-id/retry", 404, ""},
 	} {
 		u, _ := url.Parse(tt.path)
 		_, err := answerInbox(nil, tt.method, u.Path, u.Query(), time.Now())

@@ -27,8 +27,8 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "inbox",
-		Usage: "list|show <id>|replay <id>|replay --state failed [--store <file>] [--address <admin address>]",
-		Short: "Inspects and replays the entries of a screenshotcenter_webhook inbox",
+		Usage: "list|show <id>|replay <id>|replay --state failed|retry <id>|retry --state pending [--store <file>] [--address <admin address>]",
+		Short: "Inspects, replays and retries the entries of a screenshotcenter_webhook inbox",
 		Long: `
 Reads the inbox of a screenshotcenter_webhook handler in inbox mode.
 
@@ -43,6 +43,13 @@ Reads the inbox of a screenshotcenter_webhook handler in inbox mode.
   replay --state failed|delivered|gone [--since 2h | --from <time>] [--to <time>]
                         queue again every such entry that became so in
                         the range (times in RFC 3339)
+  retry <id>            deliver a pending entry now instead of at its
+                        next attempt (once the application is back from
+                        an outage): the same entry, its attempts going
+                        on; one behind an earlier entry of its order_by
+                        key stays behind it
+  retry --state pending deliver every pending entry waiting for a retry
+                        now, within concurrency and rate
 
 When a running scgate holds the file (bbolt locks it), the operations go
 through that gateway's admin API (/scgate/inbox) at --address, default
@@ -72,7 +79,11 @@ out when the gateway at --address has no default bolt file.`,
 			replay.Flags().String("from", "", "With --state: those that became so at or after this RFC 3339 time")
 			replay.Flags().String("to", "", "With --state: those that became so before this RFC 3339 time")
 			replay.Flags().Bool("json", false, "Print JSON (for scripts)")
-			cmd.AddCommand(list, show, replay)
+			retry := &cobra.Command{Use: "retry <id> | retry --state pending",
+				Short: "Delivers a pending entry now, or every pending entry waiting for a retry", Args: cobra.MaximumNArgs(1), RunE: cli.ReportErrors(runInboxRetry)}
+			retry.Flags().String("state", "", "Deliver every entry in this state now: pending")
+			retry.Flags().Bool("json", false, "Print JSON (for scripts)")
+			cmd.AddCommand(list, show, replay, retry)
 		},
 	})
 }
@@ -266,5 +277,42 @@ func runInboxReplay(c *cobra.Command, args []string) error {
 		total += len(st.Replayed)
 	}
 	_, err := fmt.Fprintf(out, "%d %s entries queued again: pending, due now\n", total, state)
+	return err
+}
+
+func runInboxRetry(c *cobra.Command, args []string) error {
+	state, _ := c.Flags().GetString("state")
+	asJSON, _ := c.Flags().GetBool("json")
+	out := c.OutOrStdout()
+	switch {
+	case len(args) == 1 && state == "":
+		var ans entryAnswer
+		if err := inboxCall(c, http.MethodPost, "/"+url.PathEscape(args[0])+"/retry", url.Values{}, &ans); err != nil {
+			return err
+		}
+		if asJSON {
+			return cli.PrintJSON(out, ans)
+		}
+		_, err := fmt.Fprintf(out, "%s due now (attempt %d next)\n", ans.Entry.ID, ans.Entry.Number()+1)
+		return err
+	case len(args) == 0 && state != "":
+	default:
+		return errors.New("give one entry id, or --state pending for every pending entry")
+	}
+	var ans retriedAnswer
+	if err := inboxCall(c, http.MethodPost, "/retry", url.Values{"state": {state}}, &ans); err != nil {
+		return err
+	}
+	if asJSON {
+		return cli.PrintJSON(out, ans)
+	}
+	total := 0
+	for _, st := range ans.Stores {
+		for _, id := range st.Retried {
+			fmt.Fprintf(out, "%s due now\n", id)
+		}
+		total += len(st.Retried)
+	}
+	_, err := fmt.Fprintf(out, "%d pending entries due now\n", total)
 	return err
 }

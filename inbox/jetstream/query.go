@@ -238,3 +238,16 @@ func (e *Engine) ReplayAll(state inbox.State, from, to time.Time) ([]*inbox.Entr
 	}
 	return out, nil
 }
+
+// DeliverNow is not supported: an entry waiting for a retry is held by
+// the server for the delay its NAK gave, and only publishing it again
+// (which resets the attempt budget the server counts) could hurry it. It
+// fails with inbox.ErrUnsupported.
+func (e *Engine) DeliverNow(id string) (*inbox.Entry, error) {
+	return nil, fmt.Errorf("delivering an entry now: %w (JetStream holds a retry until its delay passes)", inbox.ErrUnsupported)
+}
+
+// DeliverAllNow is not supported, as DeliverNow.
+func (e *Engine) DeliverAllNow() ([]*inbox.Entry, error) {
+	return nil, fmt.Errorf("delivering entries now: %w (JetStream holds a retry until its delay passes)", inbox.ErrUnsupported)
+}

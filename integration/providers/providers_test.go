@@ -33,7 +33,7 @@ const (
 )
 
 // secretEnv also holds valid secrets for the README's other blocks
-// (Standard Webhooks, Slack, Discord: tested in integration/), so that the
+// (Standard Webhooks, Slack, Discord: timestamped_test.go), so that the
 // whole example loads.
 var secretEnv = []string{
 	"GITHUB_WEBHOOK_SECRET=" + githubSecret,

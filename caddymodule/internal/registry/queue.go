@@ -24,6 +24,9 @@ type Queue interface {
 	// ReplayAll replays every delivery in state that became so at or
 	// after from and before to (a zero end is open).
 	ReplayAll(state sender.State, from, to time.Time) ([]*sender.Delivery, error)
+	// DeliverNow makes a pending delivery waiting for a retry due at
+	// once (an inbox on JetStream: inbox.ErrUnsupported).
+	DeliverNow(id string) (*sender.Delivery, error)
 }
 
 // An outbox's sender is a Queue.
@@ -67,6 +70,14 @@ func (q engineQueue) Replay(id string) (*sender.Delivery, error) {
 func (q engineQueue) ReplayAll(state sender.State, from, to time.Time) ([]*sender.Delivery, error) {
 	es, err := q.e.ReplayAll(state, from, to)
 	return deliveries(es), err
+}
+
+func (q engineQueue) DeliverNow(id string) (*sender.Delivery, error) {
+	e, err := q.e.DeliverNow(id)
+	if err != nil {
+		return nil, err
+	}
+	return e.Delivery, nil
 }
 
 func deliveries(es []*inbox.Entry) []*sender.Delivery {

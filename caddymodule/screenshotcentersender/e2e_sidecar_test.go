@@ -3,11 +3,14 @@ package screenshotcentersender_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/scgate/scgate/internal/eventually"
 	"github.com/scgate/scgate/internal/gatewaytest"
 	"github.com/scgate/scgate/sender"
 	"github.com/scgate/scgate/verifier"
@@ -97,9 +100,23 @@ func TestSidecar(t *testing.T) {
 	}
 	// The old config's server closes its idle connections as it shuts
 	// down, racing with a POST sent on one of them (EOF, and Go does not
-	// retry a POST): start from a new connection.
+	// retry a POST): start from a new connection. Even a new one can be
+	// reset: Caddy on Linux listens with SO_REUSEPORT, and the old socket,
+	// closing, resets the connections the kernel had just queued on it
+	// (never accepted, so nothing was stored): send again on a transport
+	// error, as an application would; a status is never retried.
 	http.DefaultClient.CloseIdleConnections()
-	if code, resp := post(t, gw.URL+"/", "application/json", body); code != http.StatusAccepted {
+	eventually.Succeeds(t, 10*time.Second, func() error {
+		r, err := http.Post(gw.URL+"/", "application/json", strings.NewReader(body))
+		if err != nil {
+			return err
+		}
+		defer r.Body.Close()
+		b, _ := io.ReadAll(r.Body)
+		code, resp = r.StatusCode, string(b)
+		return nil
+	})
+	if code != http.StatusAccepted {
 		t.Fatalf("after reload: %d %s", code, resp)
 	}
 	waitCount(t, up1, 3)
